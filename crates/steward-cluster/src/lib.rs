@@ -1,0 +1,94 @@
+//! Coordination between the Overlord and its MiddleManagers, and the task-log store they share.
+//!
+//! Druid coordinates through ZooKeeper nodes: a worker announces itself, the Overlord writes an
+//! assignment under the worker, the worker writes a status announcement per task, and the
+//! Overlord deletes that announcement once it has recorded the task's end. The two traits here
+//! state exactly those operations, once from the Overlord's side ([`OverlordCoordinator`]) and
+//! once from a worker's ([`WorkerCoordinator`]). [`InProcessCoordinator`] implements both for
+//! `steward quickstart`; the ZooKeeper implementation (cluster mode) implements the same traits,
+//! so the task runner and the MiddleManager have one code path.
+
+pub mod in_process;
+pub mod task_logs;
+
+use async_trait::async_trait;
+use steward_model::{Task, TaskAnnouncement, Worker};
+use tokio::sync::mpsc;
+
+pub use in_process::InProcessCoordinator;
+pub use task_logs::{read_log, FileTaskLogs};
+
+/// What the Overlord's task runner learns from the coordinator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunnerEvent {
+    /// A worker announced itself.
+    WorkerAdded(Worker),
+    /// A worker re-announced itself with other data (enabled/disabled, capacity, category).
+    WorkerChanged(Worker),
+    /// A worker's announcement disappeared (stopped, crashed, lost its session).
+    WorkerRemoved(String),
+    /// Every status announcement present when the worker appeared has been delivered.
+    WorkerInitialized(String),
+    /// A worker created or updated the status announcement of a task.
+    StatusAnnounced { worker: String, announcement: TaskAnnouncement },
+    /// A task's status announcement disappeared.
+    StatusRemoved { worker: String, task_id: String },
+}
+
+/// What a MiddleManager learns from the coordinator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerEvent {
+    /// The Overlord assigned a task to this worker.
+    Assigned(Task),
+    /// The Overlord removed this task's status announcement: it has recorded the end.
+    StatusRemoved(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("node already exists: {0}")]
+    Exists(String),
+    #[error("no such node: {0}")]
+    NoNode(String),
+    #[error("coordinator unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The Overlord's side of coordination (Druid's `RemoteTaskRunner` view of ZooKeeper).
+#[async_trait]
+pub trait OverlordCoordinator: Send + Sync + 'static {
+    /// Delivers the current state first (for each worker: `WorkerAdded`, its status
+    /// announcements, `WorkerInitialized`), then every change, in order.
+    async fn subscribe(&self) -> Result<mpsc::UnboundedReceiver<RunnerEvent>, CoordinatorError>;
+    /// Writes an assignment of `task` to `worker`.
+    async fn assign(&self, worker: &str, task: &Task) -> Result<(), CoordinatorError>;
+    /// Deletes an assignment the worker has not picked up (missing is not an error).
+    async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError>;
+    /// Deletes a task's status announcement once its end is recorded (missing is not an error).
+    async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError>;
+}
+
+/// A MiddleManager's side of coordination (Druid's `WorkerCuratorCoordinator` and
+/// `WorkerTaskMonitor`).
+#[async_trait]
+pub trait WorkerCoordinator: Send + Sync + 'static {
+    /// Creates or replaces this worker's announcement.
+    async fn announce(&self, worker: &Worker) -> Result<(), CoordinatorError>;
+    /// Removes this worker's announcement.
+    async fn unannounce(&self, host: &str) -> Result<(), CoordinatorError>;
+    /// Delivers the assignments already present, then new assignments and status removals.
+    async fn subscribe(
+        &self,
+        host: &str,
+    ) -> Result<mpsc::UnboundedReceiver<WorkerEvent>, CoordinatorError>;
+    /// Creates or updates the status announcement of a task.
+    async fn announce_status(
+        &self,
+        host: &str,
+        announcement: &TaskAnnouncement,
+    ) -> Result<(), CoordinatorError>;
+    /// The status announcements this worker has published and the Overlord has not removed.
+    async fn statuses(&self, host: &str) -> Result<Vec<TaskAnnouncement>, CoordinatorError>;
+    /// Deletes an assignment once the task has started (missing is not an error).
+    async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError>;
+}

@@ -1,0 +1,121 @@
+//! The task-log store (Druid's `file` task logs): where a MiddleManager pushes a finished task's
+//! log, report and status, and where the Overlord reads them after the task has ended.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Reads a log file with Druid's `offset` semantics: 0 the whole log, positive from that byte,
+/// negative the last |offset| bytes (the whole log if it is shorter).
+pub fn read_log(path: &Path, offset: i64) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len() as i64;
+    let start = if offset >= 0 { offset.min(len) } else { (len + offset).max(0) };
+    f.seek(SeekFrom::Start(start as u64))?;
+    let mut buf = Vec::with_capacity((len - start) as usize);
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Task logs in a directory: `<dir>/<taskId>.log`, `.report.json`, `.status.json`.
+#[derive(Debug, Clone)]
+pub struct FileTaskLogs {
+    dir: PathBuf,
+}
+
+impl FileTaskLogs {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileTaskLogs { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, task_id: &str, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{task_id}{suffix}"))
+    }
+
+    /// Copies a file into the store under a temporary name, then renames it, so readers never
+    /// see half a log.
+    fn push(&self, task_id: &str, suffix: &str, src: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let dst = self.path(task_id, suffix);
+        let tmp = self.path(task_id, &format!("{suffix}.tmp"));
+        std::fs::copy(src, &tmp)?;
+        std::fs::rename(tmp, dst)
+    }
+
+    pub fn push_log(&self, task_id: &str, log_file: &Path) -> std::io::Result<()> {
+        self.push(task_id, ".log", log_file)
+    }
+
+    pub fn push_report(&self, task_id: &str, report_file: &Path) -> std::io::Result<()> {
+        self.push(task_id, ".report.json", report_file)
+    }
+
+    pub fn push_status(&self, task_id: &str, status_file: &Path) -> std::io::Result<()> {
+        self.push(task_id, ".status.json", status_file)
+    }
+
+    /// The stored log from `offset`, or `None` if this task has no stored log.
+    pub fn stream_log(&self, task_id: &str, offset: i64) -> std::io::Result<Option<Vec<u8>>> {
+        match read_log(&self.path(task_id, ".log"), offset) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The stored report, or `None`.
+    pub fn report(&self, task_id: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.path(task_id, ".report.json")) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every stored file of a task (retention).
+    pub fn delete(&self, task_id: &str) -> std::io::Result<()> {
+        for suffix in [".log", ".report.json", ".status.json"] {
+            match std::fs::remove_file(self.path(task_id, suffix)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_offsets_follow_druid() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        std::fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_log(&p, 0).unwrap(), b"0123456789");
+        assert_eq!(read_log(&p, 7).unwrap(), b"789");
+        assert_eq!(read_log(&p, 50).unwrap(), b"");
+        assert_eq!(read_log(&p, -3).unwrap(), b"789");
+        assert_eq!(read_log(&p, -50).unwrap(), b"0123456789");
+    }
+
+    #[test]
+    fn pushed_files_are_served_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileTaskLogs::new(dir.path().join("logs"));
+        let src = dir.path().join("log");
+        std::fs::write(&src, b"hello").unwrap();
+        assert_eq!(logs.stream_log("t", 0).unwrap(), None);
+        logs.push_log("t", &src).unwrap();
+        logs.push_report("t", &src).unwrap();
+        assert_eq!(logs.stream_log("t", -2).unwrap().unwrap(), b"lo");
+        assert_eq!(logs.report("t").unwrap().unwrap(), b"hello");
+        logs.delete("t").unwrap();
+        assert_eq!(logs.stream_log("t", 0).unwrap(), None);
+        assert_eq!(logs.report("t").unwrap(), None);
+    }
+}

@@ -1,0 +1,78 @@
+//! The metadata store: Druid's `druid_tasks` table (and later locks, config, audit) behind one
+//! interface, so the Overlord does not care whether it runs on SQLite, PostgreSQL or MySQL.
+//!
+//! The store is the task history. The Overlord keeps only active tasks in memory; everything
+//! about finished tasks is read from here with indexed, bounded queries.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use steward_model::{Task, TaskStatus};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A task with this id is already stored (active or not).
+    #[error("Task [{0}] already exists")]
+    AlreadyExists(String),
+    /// The store could not be reached or failed; the caller may retry.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row could not be decoded.
+    #[error("corrupt metadata row for task [{0}]: {1}")]
+    Corrupt(String, String),
+}
+
+/// A task's row without its payload: what listings and status lookups need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    pub id: String,
+    pub group_id: String,
+    pub task_type: String,
+    pub data_source: String,
+    pub created_time: Timestamp,
+    pub status: TaskStatus,
+    pub active: bool,
+}
+
+/// Which rows a listing returns. Active rows come oldest first, complete rows newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskQuery {
+    /// `Some(true)`: active only; `Some(false)`: complete only; `None`: both.
+    pub active: Option<bool>,
+    pub data_source: Option<String>,
+    pub task_type: Option<String>,
+    /// Only rows created at or after this instant.
+    pub created_after: Option<Timestamp>,
+    /// Only rows created before this instant.
+    pub created_before: Option<Timestamp>,
+    /// At most this many complete rows (active rows are never limited).
+    pub max_complete: Option<usize>,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Inserts an active task with its initial (RUNNING) status.
+    async fn insert_task(
+        &self,
+        task: &Task,
+        created: Timestamp,
+        status: &TaskStatus,
+    ) -> Result<(), StoreError>;
+    /// Records a task's status if the task is still active
+    /// (`UPDATE ... SET active = ?, status_payload = ? WHERE id = ? AND active`).
+    /// Returns whether a row changed. A complete status makes the row inactive.
+    async fn set_status(&self, status: &TaskStatus) -> Result<bool, StoreError>;
+    /// The stored payload of a task.
+    async fn get_task(&self, id: &str) -> Result<Option<Task>, StoreError>;
+    /// The row of a task, without payload.
+    async fn get_info(&self, id: &str) -> Result<Option<TaskInfo>, StoreError>;
+    /// Rows of the given ids that exist (order unspecified).
+    async fn get_infos(&self, ids: &[String]) -> Result<Vec<TaskInfo>, StoreError>;
+    /// Every active task with its row, oldest first (queue start-up and storage sync).
+    async fn active_tasks(&self) -> Result<Vec<(Task, TaskInfo)>, StoreError>;
+    /// Rows matching a query, active then complete.
+    async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError>;
+}

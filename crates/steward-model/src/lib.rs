@@ -1,0 +1,17 @@
+//! Druid-compatible types and JSON shared by every Steward process.
+//!
+//! Everything that crosses a process boundary (HTTP bodies, coordinator nodes, metadata rows, the
+//! peon's task and status files) is defined here once, with Druid's field names, so the Overlord,
+//! the MiddleManager and the peon cannot drift apart.
+
+pub mod api;
+pub mod ids;
+pub mod status;
+pub mod task;
+pub mod time;
+pub mod worker;
+
+pub use api::{DruidError, TaskStatusPlus};
+pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
+pub use task::{NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
+pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};

@@ -1,0 +1,555 @@
+//! Druid's Overlord HTTP API (`/druid/indexer/v1/...`, `/status`), on top of [`Overlord`].
+//!
+//! Paths, parameters, bodies and status codes follow Druid (reference §6.1–6.2). Where Druid
+//! answers bad input with a 500 (malformed JSON) Steward answers 400: the client's mistake is
+//! not a server error. Active tasks are answered from memory, finished ones from the metadata
+//! store with bounded queries.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use steward_metadata::{StoreError, TaskInfo, TaskQuery};
+use steward_model::time::{format_ts, parse_instant};
+use steward_model::{
+    DruidError, RunnerTaskState, Task, TaskError, TaskState, TaskStatus, TaskStatusPlus,
+};
+
+use crate::driver::{Overlord, SubmitError};
+use crate::queue::{QueueError, SHUTDOWN_BY_USER};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// This Overlord's own URL (`http://host:port`), answered by `/leader`.
+    pub self_url: String,
+    /// `druid.indexer.storage.recentlyFinishedThreshold`: complete tasks listed without an
+    /// explicit interval are limited to those created in this window.
+    pub recently_finished_threshold: Duration,
+}
+
+#[derive(Clone)]
+struct AppState {
+    overlord: Overlord,
+    config: std::sync::Arc<ApiConfig>,
+}
+
+/// An error answer in one of Druid's shapes.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `{"error": "..."}`
+    Simple(StatusCode, String),
+    /// Druid's `DruidException` body.
+    Druid(StatusCode, DruidError),
+    /// A text/plain answer (Druid's resource filters answer 404s this way).
+    Text(StatusCode, String),
+    /// A status code with an empty body.
+    Empty(StatusCode),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Simple(code, msg) => (code, Json(json!({ "error": msg }))).into_response(),
+            ApiError::Druid(code, body) => (code, Json(body)).into_response(),
+            ApiError::Text(code, msg) => {
+                (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
+            }
+            ApiError::Empty(code) => code.into_response(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Druid(
+            StatusCode::SERVICE_UNAVAILABLE,
+            DruidError::user("SERVICE_UNAVAILABLE", "serviceUnavailable", e.to_string()),
+        )
+    }
+}
+
+fn invalid_input(msg: impl Into<String>) -> ApiError {
+    ApiError::Druid(StatusCode::BAD_REQUEST, DruidError::user("INVALID_INPUT", "invalidInput", msg))
+}
+
+fn bad_param(msg: impl Into<String>) -> ApiError {
+    ApiError::Text(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn task_not_found(id: &str) -> ApiError {
+    ApiError::Text(StatusCode::NOT_FOUND, format!("Cannot find any task with id: [{id}]"))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The Overlord's router.
+pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
+    let state = AppState { overlord, config: std::sync::Arc::new(config) };
+    let v1 = "/druid/indexer/v1";
+    Router::new()
+        .route(&format!("{v1}/task"), post(submit_task))
+        .route(&format!("{v1}/task/{{id}}"), get(get_task))
+        .route(&format!("{v1}/task/{{id}}/status"), get(get_task_status))
+        .route(&format!("{v1}/task/{{id}}/log"), get(get_task_log))
+        .route(&format!("{v1}/task/{{id}}/reports"), get(get_task_reports))
+        .route(&format!("{v1}/task/{{id}}/segments"), get(get_task_segments))
+        .route(&format!("{v1}/task/{{id}}/shutdown"), post(shutdown_task))
+        .route(&format!("{v1}/datasources/{{ds}}/shutdownAllTasks"), post(shutdown_all))
+        .route(&format!("{v1}/taskStatus"), post(task_statuses))
+        .route(&format!("{v1}/tasks"), get(list_tasks))
+        .route(&format!("{v1}/waitingTasks"), get(|s, q| list_state(s, q, "waiting")))
+        .route(&format!("{v1}/pendingTasks"), get(|s, q| list_state(s, q, "pending")))
+        .route(&format!("{v1}/runningTasks"), get(|s, q| list_state(s, q, "running")))
+        .route(&format!("{v1}/completeTasks"), get(|s, q| list_state(s, q, "complete")))
+        .route(&format!("{v1}/workers"), get(workers))
+        .route(&format!("{v1}/totalWorkerCapacity"), get(total_worker_capacity))
+        .route(&format!("{v1}/leader"), get(leader))
+        .route(&format!("{v1}/isLeader"), get(is_leader))
+        .route("/status", get(status))
+        .route("/status/health", get(|| async { Json(true) }))
+        .with_state(state)
+}
+
+// ----- submission -------------------------------------------------------------------------------
+
+async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
+    let limit = s.overlord.queue_config().max_task_payload_size;
+    // Read one byte past the limit so an oversized body is told apart from one at the limit.
+    let body = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
+        .await
+        .map_err(|_| invalid_input(format!("Task payload size exceeds the limit of [{limit}] bytes (druid.indexer.queue.maxTaskPayloadSize)")))?;
+    if body.len() > limit {
+        return Err(invalid_input(format!(
+            "Task payload size [{}] exceeds the limit of [{limit}] bytes (druid.indexer.queue.maxTaskPayloadSize)",
+            body.len()
+        )));
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::Simple(StatusCode::BAD_REQUEST, format!("Malformed JSON in the task payload: {e}"))
+    })?;
+    let task = Task::from_json(value).map_err(|e| match e {
+        TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
+        TaskError::Invalid(m) => invalid_input(m),
+    })?;
+    let id = task.id().to_string();
+    s.overlord.submit(task).await.map_err(|e| match e {
+        SubmitError::Queue(QueueError::Duplicate(id)) => ApiError::Druid(
+            StatusCode::BAD_REQUEST,
+            DruidError::user("INVALID_INPUT", "entryAlreadyExists", format!("Task [{id}] already exists")),
+        ),
+        SubmitError::Queue(QueueError::Full(max)) => ApiError::Druid(
+            StatusCode::TOO_MANY_REQUESTS,
+            DruidError::user(
+                "CAPACITY_EXCEEDED",
+                "capacityExceeded",
+                format!("Too many tasks are in the queue (Limit = {max}), (Current active tasks = {max}). Retry later or increase the queue size (druid.indexer.queue.maxSize)."),
+            ),
+        ),
+        SubmitError::Queue(QueueError::NotStarted) => ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE),
+        SubmitError::Store(e) => ApiError::from(e),
+    })?;
+    Ok(Json(json!({ "task": id })))
+}
+
+// ----- single task ------------------------------------------------------------------------------
+
+/// The stored row of a finished (or not yet known to memory) task, as `TaskStatusPlus`.
+fn status_plus_from_info(info: TaskInfo) -> TaskStatusPlus {
+    let runner = if info.active { RunnerTaskState::Waiting } else { RunnerTaskState::None };
+    TaskStatusPlus {
+        id: info.id,
+        group_id: info.group_id,
+        task_type: info.task_type,
+        created_time: format_ts(info.created_time),
+        queue_insertion_time: format_ts(Timestamp::UNIX_EPOCH),
+        status_code: info.status.status,
+        status: info.status.status,
+        runner_status_code: runner,
+        duration: info.status.duration,
+        location: info.status.location,
+        data_source: info.data_source,
+        error_msg: info.status.error_msg,
+    }
+}
+
+async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>> {
+    let key = id.to_string();
+    if let Some(Some(v)) = s.overlord.query(move |c| c.active_status(&key)).await {
+        return Ok(Some(v));
+    }
+    Ok(s.overlord.store().get_info(id).await?.map(status_plus_from_info))
+}
+
+async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let key = id.clone();
+    let task = match s.overlord.query(move |c| c.active_task(&key)).await.flatten() {
+        Some(t) => Some(t),
+        None => s.overlord.store().get_task(&id).await?,
+    };
+    match task {
+        Some(t) => Ok(Json(json!({ "task": id, "payload": t.to_json() }))),
+        None => Err(task_not_found(&id)),
+    }
+}
+
+async fn get_task_status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    match find_status(&s, &id).await? {
+        Some(status) => Ok(Json(json!({ "task": id, "status": status }))),
+        None => Err(task_not_found(&id)),
+    }
+}
+
+async fn get_task_log(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let offset: i64 = match params.get("offset") {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| bad_param(format!("Invalid offset [{v}]: must be an integer")))?,
+    };
+    let key = id.clone();
+    let worker = s.overlord.query(move |c| c.runner.worker_of(&key).cloned()).await.flatten();
+    if let Some(worker) = worker {
+        let url = format!("{}/druid/worker/v1/task/{id}/log?offset={offset}", worker.url());
+        match s.overlord.http().get(&url).send().await {
+            Ok(r) if r.status().is_success() => {
+                return Ok(text(Body::from_stream(r.bytes_stream())));
+            }
+            // Not running there any more: the task-log store has it (or will shortly).
+            Ok(_) | Err(_) => {}
+        }
+    }
+    let logs = s.overlord.task_logs().clone();
+    let key = id.clone();
+    let stored = tokio::task::spawn_blocking(move || logs.stream_log(&key, offset))
+        .await
+        .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match stored {
+        Some(bytes) => Ok(text(Body::from(bytes))),
+        None => {
+            if find_status(&s, &id).await?.is_none() {
+                return Err(task_not_found(&id));
+            }
+            Err(ApiError::Text(
+                StatusCode::NOT_FOUND,
+                format!("No log was found for this task. The task may not exist, or it may not have begun running yet. (task [{id}])"),
+            ))
+        }
+    }
+}
+
+fn text(body: Body) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+async fn get_task_reports(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let logs = s.overlord.task_logs().clone();
+    let key = id.clone();
+    let report = tokio::task::spawn_blocking(move || logs.report(&key))
+        .await
+        .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match report {
+        Some(bytes) => Ok(([(header::CONTENT_TYPE, "application/json")], Bytes::from(bytes)).into_response()),
+        None => {
+            if find_status(&s, &id).await?.is_none() {
+                return Err(task_not_found(&id));
+            }
+            Err(ApiError::Text(
+                StatusCode::NOT_FOUND,
+                "No task reports were found for this task. The task may not exist, or it may not have completed yet.".into(),
+            ))
+        }
+    }
+}
+
+async fn get_task_segments(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if find_status(&s, &id).await?.is_none() {
+        return Err(task_not_found(&id));
+    }
+    Err(ApiError::Simple(
+        StatusCode::NOT_FOUND,
+        "Segment IDs committed by a task action are not persisted anymore. Use the metric 'segment/added/bytes' to identify the segments created by a task.".into(),
+    ))
+}
+
+async fn shutdown_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if s.overlord.shutdown(&id, SHUTDOWN_BY_USER).await {
+        return Ok(Json(json!({ "task": id })));
+    }
+    // Shutting down a task that has already ended is a no-op, as in Druid.
+    match find_status(&s, &id).await? {
+        Some(_) => Ok(Json(json!({ "task": id }))),
+        None => Err(task_not_found(&id)),
+    }
+}
+
+async fn shutdown_all(State(s): State<AppState>, Path(ds): Path<String>) -> ApiResult<Json<Value>> {
+    match s.overlord.shutdown_data_source(&ds, SHUTDOWN_BY_USER).await {
+        0 => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
+        _ => Ok(Json(json!({ "dataSource": ds }))),
+    }
+}
+
+async fn task_statuses(State(s): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let ids: Vec<String> = serde_json::from_slice(&body)
+        .map_err(|e| bad_param(format!("Body must be a JSON array of task ids: {e}")))?;
+    if ids.is_empty() {
+        return Err(bad_param("No Task IDs provided."));
+    }
+    let wanted = ids.clone();
+    let active: Vec<TaskStatusPlus> = s
+        .overlord
+        .query(move |c| wanted.iter().filter_map(|id| c.active_status(id)).collect())
+        .await
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for plus in active {
+        out.insert(plus.id.clone(), json!(status_of(&plus)));
+    }
+    let rest: Vec<String> = ids.into_iter().filter(|id| !out.contains_key(id)).collect();
+    if !rest.is_empty() {
+        for info in s.overlord.store().get_infos(&rest).await? {
+            out.insert(info.id.clone(), json!(info.status));
+        }
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+fn status_of(plus: &TaskStatusPlus) -> TaskStatus {
+    TaskStatus {
+        id: plus.id.clone(),
+        status: plus.status_code,
+        duration: plus.duration,
+        error_msg: plus.error_msg.clone(),
+        location: plus.location.clone(),
+    }
+}
+
+// ----- listings ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateFilter {
+    Waiting,
+    Pending,
+    Running,
+    Complete,
+}
+
+struct ListParams {
+    state: Option<StateFilter>,
+    data_source: Option<String>,
+    task_type: Option<String>,
+    interval: Option<(Timestamp, Timestamp)>,
+    max: Option<usize>,
+}
+
+fn parse_list_params(params: &HashMap<String, String>, forced_state: Option<&str>) -> ApiResult<ListParams> {
+    let state = match forced_state.or(params.get("state").map(String::as_str)) {
+        None => None,
+        Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+            "waiting" => StateFilter::Waiting,
+            "pending" => StateFilter::Pending,
+            "running" => StateFilter::Running,
+            "complete" => StateFilter::Complete,
+            _ => {
+                return Err(bad_param(format!(
+                    "Invalid state : {v}, valid values are: [pending, waiting, running, complete]"
+                )))
+            }
+        }),
+    };
+    let interval = match params.get("createdTimeInterval") {
+        None => None,
+        Some(v) => {
+            let (a, b) = v.split_once('_').or_else(|| v.split_once('/')).ok_or_else(|| {
+                bad_param(format!("Invalid createdTimeInterval [{v}]: expected <start>_<end>"))
+            })?;
+            let start = parse_instant(a).map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
+            let end = parse_instant(b).map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
+            if end < start {
+                return Err(bad_param(format!("Invalid createdTimeInterval [{v}]: the end is before the start")));
+            }
+            Some((start, end))
+        }
+    };
+    let max_key = if forced_state == Some("complete") { "n" } else { "max" };
+    let max = match params.get(max_key) {
+        None => None,
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            bad_param(format!("Invalid {max_key} [{v}]: must be a non-negative integer"))
+        })?),
+    };
+    Ok(ListParams {
+        state,
+        data_source: params.get("datasource").cloned(),
+        task_type: params.get("type").cloned(),
+        interval,
+        max,
+    })
+}
+
+async fn list_state(
+    State(s): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    state: &'static str,
+) -> ApiResult<Json<Vec<TaskStatusPlus>>> {
+    let p = parse_list_params(&params, Some(state))?;
+    list(&s, p).await.map(Json)
+}
+
+async fn list_tasks(
+    State(s): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<TaskStatusPlus>>> {
+    let p = parse_list_params(&params, None)?;
+    list(&s, p).await.map(Json)
+}
+
+async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
+    let keep = |t: &TaskStatusPlus| {
+        p.data_source.as_deref().is_none_or(|d| t.data_source == d)
+            && p.task_type.as_deref().is_none_or(|ty| t.task_type == ty)
+            && p.interval.is_none_or(|(a, b)| {
+                let c = parse_instant(&t.created_time).unwrap_or(Timestamp::UNIX_EPOCH);
+                a <= c && c < b
+            })
+    };
+    let active = s.overlord.query(|c| c.active_statuses()).await.unwrap_or_default();
+    let (ending, active): (Vec<_>, Vec<_>) =
+        active.into_iter().filter(|t| keep(t)).partition(|t| t.status_code != TaskState::Running);
+    let mut out: Vec<TaskStatusPlus> = match p.state {
+        None => active,
+        Some(StateFilter::Complete) => Vec::new(),
+        Some(StateFilter::Waiting) => filter_runner(active, RunnerTaskState::Waiting),
+        Some(StateFilter::Pending) => filter_runner(active, RunnerTaskState::Pending),
+        Some(StateFilter::Running) => filter_runner(active, RunnerTaskState::Running),
+    };
+    if matches!(p.state, None | Some(StateFilter::Complete)) {
+        let created_after = match p.interval {
+            Some((a, _)) => Some(a),
+            None => Some(
+                Timestamp::now()
+                    .saturating_sub(s.config.recently_finished_threshold)
+                    .unwrap_or(Timestamp::UNIX_EPOCH),
+            ),
+        };
+        let query = TaskQuery {
+            active: Some(false),
+            data_source: p.data_source.clone(),
+            task_type: p.task_type.clone(),
+            created_after,
+            created_before: p.interval.map(|(_, b)| b),
+            max_complete: p.max,
+        };
+        let stored = s.overlord.store().list(&query).await?;
+        let seen: HashSet<String> = stored.iter().map(|i| i.id.clone()).collect();
+        // Ends recorded in memory but not yet in the store are listed as complete too.
+        let mut complete: Vec<TaskStatusPlus> = ending.into_iter().filter(|t| !seen.contains(&t.id)).collect();
+        complete.extend(stored.into_iter().map(status_plus_from_info));
+        complete.sort_by(|a, b| b.created_time.cmp(&a.created_time));
+        if let Some(max) = p.max {
+            complete.truncate(max);
+        }
+        out.retain(|t| !seen.contains(&t.id));
+        out.extend(complete);
+    }
+    Ok(out)
+}
+
+fn filter_runner(v: Vec<TaskStatusPlus>, state: RunnerTaskState) -> Vec<TaskStatusPlus> {
+    v.into_iter().filter(|t| t.runner_status_code == state).collect()
+}
+
+// ----- cluster ----------------------------------------------------------------------------------
+
+async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
+    let views = s.overlord.query(|c| c.workers()).await.unwrap_or_default();
+    let out = views
+        .into_iter()
+        .map(|w| {
+            let mut v = json!({
+                "worker": w.worker,
+                "currCapacityUsed": w.curr_capacity_used,
+                "currParallelIndexCapacityUsed": 0,
+                "availabilityGroups": w.availability_groups,
+                "runningTasks": w.running_tasks,
+                "lastCompletedTaskTime": format_ts(w.last_completed_task_time),
+            });
+            if !w.curr_capacity_used_by_task_type.is_empty() {
+                v["currCapacityUsedByTaskType"] = json!(w.curr_capacity_used_by_task_type
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>());
+            }
+            if let Some(t) = w.blacklisted_until {
+                v["blacklistedUntil"] = json!(format_ts(t));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let (total, used) = s.overlord.query(|c| c.runner.capacity()).await.unwrap_or((0, 0));
+    Ok(Json(json!({
+        "currentClusterCapacity": total,
+        "maximumCapacityWithAutoScale": total,
+        "usedClusterCapacity": used,
+    })))
+}
+
+async fn leader(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], s.config.self_url.clone()).into_response()
+}
+
+async fn is_leader() -> Json<Value> {
+    Json(json!({ "leader": true }))
+}
+
+async fn status() -> Json<Value> {
+    Json(status_body())
+}
+
+/// Druid's `/status` body, with the process's resident memory added as `memory.rssBytes` (the
+/// figure operators actually watch for a native process).
+pub fn status_body() -> Value {
+    let rss = proc_status_kb("VmRSS").unwrap_or(0) * 1024;
+    let total = proc_meminfo_kb("MemTotal").unwrap_or(0) * 1024;
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "modules": [],
+        "memory": {
+            "maxMemory": total,
+            "totalMemory": rss,
+            "freeMemory": total.saturating_sub(rss),
+            "usedMemory": rss,
+            "directMemory": 0,
+            "rssBytes": rss,
+        }
+    })
+}
+
+fn read_kb(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn proc_status_kb(key: &str) -> Option<u64> {
+    read_kb("/proc/self/status", key)
+}
+
+fn proc_meminfo_kb(key: &str) -> Option<u64> {
+    read_kb("/proc/meminfo", key)
+}

@@ -1,0 +1,228 @@
+//! The Overlord's core: the task queue and the task runner, wired to each other, with only
+//! I/O requests leaving it.
+//!
+//! In Druid the queue and the runner call each other through futures and listeners under
+//! several locks. Here both are plain state owned by one [`OverlordCore`]: an event goes to one
+//! of them, their effects on each other are routed right away, and what remains is a list of
+//! [`IoEffect`]s (write an assignment, call a worker, persist a status) for the driver to carry
+//! out concurrently. The whole lifecycle can therefore be tested without sockets or sleeps.
+
+use jiff::Timestamp;
+use steward_cluster::RunnerEvent;
+use steward_model::{
+    time::format_ts, RunnerTaskState, Task, TaskLocation, TaskStatus, TaskStatusPlus,
+    Worker,
+};
+
+use crate::config::{QueueConfig, RunnerConfig};
+use crate::queue::{EntryState, QueueEffect, QueueError, TaskQueue};
+use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
+
+/// Work for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IoEffect {
+    /// Write the assignment; failures come back as [`OverlordCore::assign_failed`].
+    Assign { worker: Worker, task: Task },
+    RemoveAssignment { worker: String, task_id: String },
+    RemoveStatus { worker: String, task_id: String },
+    ShutdownOnWorker { worker: Worker, task_id: String },
+    /// Persist the end; success comes back as [`OverlordCore::persisted`].
+    PersistStatus(TaskStatus),
+}
+
+/// Queue and runner together.
+pub struct OverlordCore {
+    pub queue: TaskQueue,
+    pub runner: TaskRunner,
+}
+
+impl OverlordCore {
+    pub fn new(queue: QueueConfig, runner: RunnerConfig) -> Self {
+        OverlordCore { queue: TaskQueue::new(queue), runner: TaskRunner::new(runner) }
+    }
+
+    /// Starts the queue with the stored active tasks. Call it after the coordinator's initial
+    /// state has been fed in, so tasks already on workers are adopted, not assigned again.
+    pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, now: Timestamp) -> Vec<IoEffect> {
+        let mut q = Vec::new();
+        self.queue.start(tasks, &mut q);
+        self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
+        self.route(Vec::new(), q, now)
+    }
+
+    pub fn reserve(&mut self, task: &Task, now: Timestamp) -> Result<(), QueueError> {
+        self.queue.reserve(task, now)
+    }
+
+    pub fn insert_failed(&mut self, task_id: &str) {
+        self.queue.insert_failed(task_id);
+    }
+
+    pub fn inserted(&mut self, task_id: &str, now: Timestamp) -> Vec<IoEffect> {
+        let mut q = Vec::new();
+        self.queue.inserted(task_id, &mut q);
+        self.route(Vec::new(), q, now)
+    }
+
+    /// User shutdown of one task; false if it is not active.
+    pub fn shutdown(&mut self, task_id: &str, reason: &str, now: Timestamp) -> (bool, Vec<IoEffect>) {
+        let mut q = Vec::new();
+        let found = self.queue.shutdown(task_id, reason, &mut q);
+        (found, self.route(Vec::new(), q, now))
+    }
+
+    pub fn shutdown_data_source(&mut self, data_source: &str, reason: &str, now: Timestamp) -> (usize, Vec<IoEffect>) {
+        let mut q = Vec::new();
+        let n = self.queue.shutdown_data_source(data_source, reason, &mut q);
+        (n, self.route(Vec::new(), q, now))
+    }
+
+    pub fn cluster_event(&mut self, event: RunnerEvent, now: Timestamp) -> Vec<IoEffect> {
+        let mut r = Vec::new();
+        match event {
+            RunnerEvent::WorkerAdded(w) => self.runner.worker_added(w, now),
+            RunnerEvent::WorkerChanged(w) => self.runner.worker_changed(w, now, &mut r),
+            RunnerEvent::WorkerRemoved(host) => self.runner.worker_removed(&host, now),
+            RunnerEvent::WorkerInitialized(host) => self.runner.worker_initialized(&host, now, &mut r),
+            RunnerEvent::StatusAnnounced { worker, announcement } => {
+                self.runner.status_announced(&worker, announcement, now, &mut r)
+            }
+            RunnerEvent::StatusRemoved { worker, task_id } => {
+                self.runner.status_removed(&worker, &task_id, now, &mut r)
+            }
+        }
+        self.route(r, Vec::new(), now)
+    }
+
+    pub fn assign_failed(&mut self, task_id: &str, worker_gone: bool, now: Timestamp) -> Vec<IoEffect> {
+        let mut r = Vec::new();
+        self.runner.assign_failed(task_id, worker_gone, now, &mut r);
+        self.route(r, Vec::new(), now)
+    }
+
+    pub fn persisted(&mut self, task_id: &str, row_changed: bool, now: Timestamp) -> Vec<IoEffect> {
+        let mut q = Vec::new();
+        self.queue.persisted(task_id, row_changed, &mut q);
+        self.route(Vec::new(), q, now)
+    }
+
+    pub fn tick(&mut self, now: Timestamp) -> Vec<IoEffect> {
+        let mut r = Vec::new();
+        self.runner.tick(now, &mut r);
+        self.route(r, Vec::new(), now)
+    }
+
+    /// Shuts down what the runner holds and the queue does not (periodic safety net).
+    pub fn reconcile(&mut self, now: Timestamp) -> Vec<IoEffect> {
+        let mut q = Vec::new();
+        self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
+        self.route(Vec::new(), q, now)
+    }
+
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.runner.next_deadline()
+    }
+
+    /// Routes queue and runner effects to each other until only I/O remains.
+    fn route(&mut self, mut r: Vec<RunnerEffect>, mut q: Vec<QueueEffect>, now: Timestamp) -> Vec<IoEffect> {
+        let mut io = Vec::new();
+        while !r.is_empty() || !q.is_empty() {
+            for effect in std::mem::take(&mut r) {
+                match effect {
+                    RunnerEffect::Assign { worker, task } => io.push(IoEffect::Assign { worker, task }),
+                    RunnerEffect::RemoveAssignment { worker, task_id } => {
+                        io.push(IoEffect::RemoveAssignment { worker, task_id })
+                    }
+                    RunnerEffect::RemoveStatus { worker, task_id } => {
+                        io.push(IoEffect::RemoveStatus { worker, task_id })
+                    }
+                    RunnerEffect::ShutdownOnWorker { worker, task_id } => {
+                        io.push(IoEffect::ShutdownOnWorker { worker, task_id })
+                    }
+                    RunnerEffect::StatusChanged { task_id, status } => {
+                        self.queue.runner_status(&task_id, status, &mut q)
+                    }
+                    // Locations are read from the runner when asked for; nothing is stored.
+                    RunnerEffect::LocationChanged { .. } => {}
+                    RunnerEffect::Discovered { task_id } => self.queue.discovered(&task_id, &mut q),
+                }
+            }
+            for effect in std::mem::take(&mut q) {
+                match effect {
+                    QueueEffect::RunnerRun(task) => self.runner.run(task, now, &mut r),
+                    QueueEffect::RunnerShutdown { task_id, reason } => {
+                        self.runner.shutdown(&task_id, &reason, &mut r)
+                    }
+                    QueueEffect::PersistStatus(status) => io.push(IoEffect::PersistStatus(status)),
+                }
+            }
+        }
+        io
+    }
+
+    // ----- views for the API --------------------------------------------------------------------
+
+    /// The API view of an active task, or `None` if the queue does not hold it.
+    pub fn active_status(&self, task_id: &str) -> Option<TaskStatusPlus> {
+        let e = self.queue.entry(task_id)?;
+        if e.state == EntryState::Inserting {
+            return None;
+        }
+        let runner = self.runner.task_view(task_id);
+        let (status, runner_state, location, inserted) = match (&e.state, runner) {
+            (EntryState::Completing(s), _) => {
+                (s.clone(), RunnerTaskState::None, s.location.clone(), Timestamp::UNIX_EPOCH)
+            }
+            (_, Some(v)) => (TaskStatus::running(task_id), v.state, v.location, v.queue_insertion_time),
+            (_, None) => (
+                TaskStatus::running(task_id),
+                RunnerTaskState::Waiting,
+                TaskLocation::unknown(),
+                Timestamp::UNIX_EPOCH,
+            ),
+        };
+        Some(TaskStatusPlus {
+            id: task_id.to_string(),
+            group_id: e.task.group_id().to_string(),
+            task_type: e.task.task_type().to_string(),
+            created_time: format_ts(e.created),
+            queue_insertion_time: format_ts(inserted),
+            status_code: status.status,
+            status: status.status,
+            runner_status_code: runner_state,
+            duration: status.duration,
+            location,
+            data_source: e.task.data_source().to_string(),
+            error_msg: status.error_msg,
+        })
+    }
+
+    /// API views of every active task (stored ones only).
+    pub fn active_statuses(&self) -> Vec<TaskStatusPlus> {
+        let mut v: Vec<TaskStatusPlus> =
+            self.queue.entries().filter_map(|e| self.active_status(e.task.id())).collect();
+        v.sort_by(|a, b| a.created_time.cmp(&b.created_time).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+
+    /// The payload of an active task.
+    pub fn active_task(&self, task_id: &str) -> Option<Task> {
+        self.queue.entry(task_id).filter(|e| e.state != EntryState::Inserting).map(|e| e.task.clone())
+    }
+
+    /// The status of an active task that has ended but is not yet persisted.
+    pub fn completing_status(&self, task_id: &str) -> Option<TaskStatus> {
+        match &self.queue.entry(task_id)?.state {
+            EntryState::Completing(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn workers(&self) -> Vec<WorkerView> {
+        self.runner.workers()
+    }
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

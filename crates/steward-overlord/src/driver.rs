@@ -1,0 +1,337 @@
+//! The driver: one tokio task owns the [`OverlordCore`] and feeds it events; the I/O the core
+//! asks for runs on other tasks and reports back as events.
+//!
+//! This is where Druid's `statusLock` is gone: the core is never locked, the event loop never
+//! awaits I/O, and one slow worker or a slow metadata store delays only its own effect.
+//! [`Overlord`] is the cheap, cloneable handle the HTTP API uses: submissions and shutdowns are
+//! commands, reads are closures run against the core between events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, RunnerEvent};
+use steward_metadata::{MetadataStore, StoreError};
+use steward_model::{Task, TaskStatus};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::config::{QueueConfig, RunnerConfig};
+use crate::core::{IoEffect, OverlordCore};
+use crate::queue::QueueError;
+
+/// How often tasks the runner holds but the queue does not are swept (Druid's manage loop
+/// period); event-driven reconciliation covers the usual cases, this is the safety net.
+const RECONCILE_PERIOD: Duration = Duration::from_secs(60);
+/// Worker shutdown calls: Druid's `taskShutdownLinkTimeout` per try, a few tries.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+const SHUTDOWN_TRIES: u32 = 3;
+
+type Query = Box<dyn FnOnce(&OverlordCore) + Send>;
+
+enum Command {
+    Reserve { task: Task, created: Timestamp, reply: oneshot::Sender<Result<(), QueueError>> },
+    Inserted(String),
+    InsertFailed(String),
+    Shutdown { task_id: String, reason: String, reply: oneshot::Sender<bool> },
+    ShutdownDataSource { data_source: String, reason: String, reply: oneshot::Sender<usize> },
+    AssignFailed { task_id: String, worker_gone: bool },
+    Persisted { task_id: String, row_changed: bool },
+    Query(Query),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Why a submission failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Everything the driver needs from outside.
+pub struct OverlordParts {
+    pub queue: QueueConfig,
+    pub runner: RunnerConfig,
+    pub store: Arc<dyn MetadataStore>,
+    pub coordinator: Arc<dyn OverlordCoordinator>,
+    pub task_logs: FileTaskLogs,
+}
+
+/// Handle to a running Overlord.
+#[derive(Clone)]
+pub struct Overlord {
+    tx: mpsc::UnboundedSender<Command>,
+    store: Arc<dyn MetadataStore>,
+    task_logs: FileTaskLogs,
+    http: reqwest::Client,
+    queue_config: Arc<QueueConfig>,
+}
+
+impl Overlord {
+    /// Subscribes to the coordinator, adopts what workers already run, loads the stored active
+    /// tasks into the queue and starts the event loop.
+    pub async fn start(parts: OverlordParts) -> anyhow::Result<Overlord> {
+        let OverlordParts { queue, runner, store, coordinator, task_logs } = parts;
+        let http = reqwest::Client::builder().timeout(SHUTDOWN_TIMEOUT).build()?;
+        let queue_config = Arc::new(queue.clone());
+        let mut core = OverlordCore::new(queue, runner);
+        let mut events = coordinator.subscribe().await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let io = IoRunner { tx: tx.clone(), store: store.clone(), coordinator, http: http.clone() };
+        let now = Timestamp::now();
+        // The coordinator enqueues its current state before `subscribe` returns: feed it in
+        // first so that tasks already on workers are adopted, not assigned a second time.
+        let mut effects = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            effects.extend(core.cluster_event(event, now));
+        }
+        let stored = store.active_tasks().await?;
+        let tasks = stored.into_iter().map(|(task, info)| (task, info.created_time)).collect();
+        effects.extend(core.start(tasks, now));
+        io.run_all(effects);
+        tokio::spawn(event_loop(core, rx, events, io));
+        Ok(Overlord { tx, store, task_logs, http, queue_config })
+    }
+
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
+    }
+
+    pub fn task_logs(&self) -> &FileTaskLogs {
+        &self.task_logs
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn queue_config(&self) -> &QueueConfig {
+        &self.queue_config
+    }
+
+    /// Runs a read-only closure against the core, between events.
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&OverlordCore) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (reply, rx) = oneshot::channel();
+        let q: Query = Box::new(move |core| {
+            let _ = reply.send(f(core));
+        });
+        self.tx.send(Command::Query(q)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Accepts a task: reserve it in the queue, store it, then make it active. When this
+    /// returns `Ok` the task is stored and visible to every status call.
+    pub async fn submit(&self, task: Task) -> Result<(), SubmitError> {
+        let task = task.with_context_defaults(&self.queue_config.default_context);
+        let created = Timestamp::now();
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Reserve { task: task.clone(), created, reply })?;
+        rx.await.map_err(|_| QueueError::NotStarted)??;
+        let id = task.id().to_string();
+        match self.store.insert_task(&task, created, &TaskStatus::running(&id)).await {
+            Ok(()) => {
+                self.send(Command::Inserted(id))?;
+                Ok(())
+            }
+            Err(e) => {
+                self.send(Command::InsertFailed(id.clone()))?;
+                Err(match e {
+                    StoreError::AlreadyExists(_) => SubmitError::Queue(QueueError::Duplicate(id)),
+                    e => SubmitError::Store(e),
+                })
+            }
+        }
+    }
+
+    /// Ends an active task FAILED with `reason`; false if it is not active.
+    pub async fn shutdown(&self, task_id: &str, reason: &str) -> bool {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Shutdown { task_id: task_id.into(), reason: reason.into(), reply };
+        self.send(cmd).is_ok() && rx.await.unwrap_or(false)
+    }
+
+    /// Shuts down every active task of a datasource; returns how many.
+    pub async fn shutdown_data_source(&self, data_source: &str, reason: &str) -> usize {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::ShutdownDataSource { data_source: data_source.into(), reason: reason.into(), reply };
+        if self.send(cmd).is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
+
+    /// Stops the event loop (the queue stops; workers and their tasks are not touched).
+    pub async fn stop(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Stop(reply)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), QueueError> {
+        self.tx.send(cmd).map_err(|_| QueueError::NotStarted)
+    }
+}
+
+async fn event_loop(
+    mut core: OverlordCore,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    mut events: mpsc::UnboundedReceiver<RunnerEvent>,
+    io: IoRunner,
+) {
+    let mut reconcile = tokio::time::interval(RECONCILE_PERIOD);
+    reconcile.tick().await;
+    let mut events_open = true;
+    loop {
+        let sleep = match core.next_deadline() {
+            Some(t) => {
+                let wait = t.duration_since(Timestamp::now());
+                Duration::try_from(wait).unwrap_or(Duration::ZERO)
+            }
+            None => Duration::from_secs(3600),
+        };
+        let effects = tokio::select! {
+            cmd = rx.recv() => match cmd {
+                None => break,
+                Some(Command::Stop(reply)) => {
+                    info!("overlord event loop stopped");
+                    let _ = reply.send(());
+                    break;
+                }
+                Some(cmd) => handle(&mut core, cmd),
+            },
+            event = events.recv(), if events_open => match event {
+                Some(event) => core.cluster_event(event, Timestamp::now()),
+                None => {
+                    warn!("coordinator event stream closed");
+                    events_open = false;
+                    Vec::new()
+                }
+            },
+            _ = tokio::time::sleep(sleep) => core.tick(Timestamp::now()),
+            _ = reconcile.tick() => core.reconcile(Timestamp::now()),
+        };
+        io.run_all(effects);
+    }
+}
+
+fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
+    let now = Timestamp::now();
+    match cmd {
+        Command::Reserve { task, created, reply } => {
+            let _ = reply.send(core.reserve(&task, created));
+            Vec::new()
+        }
+        Command::Inserted(id) => core.inserted(&id, now),
+        Command::InsertFailed(id) => {
+            core.insert_failed(&id);
+            Vec::new()
+        }
+        Command::Shutdown { task_id, reason, reply } => {
+            let (found, effects) = core.shutdown(&task_id, &reason, now);
+            let _ = reply.send(found);
+            effects
+        }
+        Command::ShutdownDataSource { data_source, reason, reply } => {
+            let (n, effects) = core.shutdown_data_source(&data_source, &reason, now);
+            let _ = reply.send(n);
+            effects
+        }
+        Command::AssignFailed { task_id, worker_gone } => core.assign_failed(&task_id, worker_gone, now),
+        Command::Persisted { task_id, row_changed } => core.persisted(&task_id, row_changed, now),
+        Command::Query(q) => {
+            q(core);
+            Vec::new()
+        }
+        Command::Stop(_) => unreachable!("handled by the loop"),
+    }
+}
+
+/// Carries out [`IoEffect`]s, each on its own task.
+struct IoRunner {
+    tx: mpsc::UnboundedSender<Command>,
+    store: Arc<dyn MetadataStore>,
+    coordinator: Arc<dyn OverlordCoordinator>,
+    http: reqwest::Client,
+}
+
+impl IoRunner {
+    fn run_all(&self, effects: Vec<IoEffect>) {
+        for effect in effects {
+            self.run(effect);
+        }
+    }
+
+    fn run(&self, effect: IoEffect) {
+        let tx = self.tx.clone();
+        let coordinator = self.coordinator.clone();
+        match effect {
+            IoEffect::Assign { worker, task } => {
+                tokio::spawn(async move {
+                    let task_id = task.id().to_string();
+                    match coordinator.assign(&worker.host, &task).await {
+                        Ok(()) | Err(CoordinatorError::Exists(_)) => {}
+                        Err(e) => {
+                            warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
+                            let worker_gone = matches!(e, CoordinatorError::NoNode(_));
+                            let _ = tx.send(Command::AssignFailed { task_id, worker_gone });
+                        }
+                    }
+                });
+            }
+            IoEffect::RemoveAssignment { worker, task_id } => {
+                tokio::spawn(async move {
+                    if let Err(e) = coordinator.remove_assignment(&worker, &task_id).await {
+                        warn!(task = task_id, worker, error = %e, "could not remove assignment");
+                    }
+                });
+            }
+            IoEffect::RemoveStatus { worker, task_id } => {
+                tokio::spawn(async move {
+                    if let Err(e) = coordinator.remove_status(&worker, &task_id).await {
+                        warn!(task = task_id, worker, error = %e, "could not remove status announcement");
+                    }
+                });
+            }
+            IoEffect::ShutdownOnWorker { worker, task_id } => {
+                let http = self.http.clone();
+                tokio::spawn(async move {
+                    let url = format!("{}/druid/worker/v1/task/{}/shutdown", worker.url(), task_id);
+                    for attempt in 1..=SHUTDOWN_TRIES {
+                        match http.post(&url).send().await {
+                            Ok(r) if r.status().is_success() => return,
+                            Ok(r) => warn!(task = task_id, status = %r.status(), attempt, "worker refused shutdown"),
+                            Err(e) => warn!(task = task_id, error = %e, attempt, "worker shutdown call failed"),
+                        }
+                    }
+                });
+            }
+            IoEffect::PersistStatus(status) => {
+                let store = self.store.clone();
+                tokio::spawn(async move {
+                    // Never give up on an end: retry until the store takes it (nothing is lost
+                    // while the store is down; the task stays active in memory meanwhile).
+                    let mut backoff = Duration::from_millis(100);
+                    loop {
+                        match store.set_status(&status).await {
+                            Ok(row_changed) => {
+                                let _ = tx.send(Command::Persisted { task_id: status.id.clone(), row_changed });
+                                return;
+                            }
+                            Err(e) => {
+                                warn!(task = status.id, error = %e, "could not persist task status; retrying");
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(Duration::from_secs(5));
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}

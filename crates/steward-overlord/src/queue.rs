@@ -1,0 +1,273 @@
+//! The task queue as a state machine (Druid's `TaskQueue`).
+//!
+//! The queue holds the *active* tasks: accepted and stored, not yet recorded as ended. It
+//! decides when a task is ready, hands ready tasks to the runner, and when the runner reports an
+//! end it has the status persisted, then asks the runner to shut the task down (which cleans up
+//! the status announcement) and forgets the task. Like the runner it does no I/O: it appends
+//! [`QueueEffect`]s for the core to route.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use steward_model::{ReadyResult, Task, TaskKind, TaskStatus};
+use tracing::{info, warn};
+
+use crate::config::QueueConfig;
+
+/// What the queue asks for after an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueEffect {
+    /// Hand the task to the runner.
+    RunnerRun(Task),
+    /// Ask the runner to shut the task down (drop, stop or clean up, depending on its state).
+    RunnerShutdown { task_id: String, reason: String },
+    /// Record the task's end in the metadata store; answer with [`TaskQueue::persisted`].
+    PersistStatus(TaskStatus),
+}
+
+/// Why a submission was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("Task [{0}] already exists")]
+    Duplicate(String),
+    #[error("Too many tasks (max = {0}): the task queue is full")]
+    Full(usize),
+    #[error("The task queue is not running (this Overlord is not leading)")]
+    NotStarted,
+}
+
+/// Where an active task stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryState {
+    /// Accepted; the metadata store insert is under way.
+    Inserting,
+    /// Stored, not ready to run yet (`runnerStatusCode` WAITING).
+    Waiting,
+    /// Handed to the runner.
+    Submitted,
+    /// Ended; the status is being persisted.
+    Completing(TaskStatus),
+}
+
+/// An active task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub task: Task,
+    pub created: Timestamp,
+    pub state: EntryState,
+}
+
+pub const SHUTDOWN_BY_USER: &str = "Shutdown request from user";
+
+/// The queue's state.
+pub struct TaskQueue {
+    config: QueueConfig,
+    active: HashMap<String, Entry>,
+    started: bool,
+}
+
+/// Druid's message for a task whose readiness check failed.
+fn not_ready_error(reason: &str) -> String {
+    format!(
+        "Encountered error[{reason}] while waiting for task to be ready. See Overlord logs for more details."
+    )
+}
+
+/// Whether a task may run now (Druid's `isReady`); `Err` fails the task.
+fn is_ready(task: &Task) -> Result<bool, String> {
+    match task.kind() {
+        TaskKind::Noop(spec) => match spec.is_ready_result {
+            ReadyResult::Yes => Ok(true),
+            ReadyResult::No => Ok(false),
+            ReadyResult::Exception => Err("Not ready. Never will be ready. Go away!".to_string()),
+        },
+    }
+}
+
+impl TaskQueue {
+    pub fn new(config: QueueConfig) -> Self {
+        TaskQueue { config, active: HashMap::new(), started: false }
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Loads the active tasks from storage and starts managing them (on becoming leader).
+    pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, out: &mut Vec<QueueEffect>) {
+        self.started = true;
+        for (task, created) in tasks {
+            let id = task.id().to_string();
+            self.active.insert(id.clone(), Entry { task, created, state: EntryState::Waiting });
+            self.manage(&id, out);
+        }
+        info!(active = self.active.len(), "task queue started");
+    }
+
+    /// Reserves a place for a submitted task before it is stored, so that duplicates and the
+    /// queue limit are decided in one place.
+    pub fn reserve(&mut self, task: &Task, created: Timestamp) -> Result<(), QueueError> {
+        if !self.started {
+            return Err(QueueError::NotStarted);
+        }
+        if self.active.contains_key(task.id()) {
+            return Err(QueueError::Duplicate(task.id().to_string()));
+        }
+        if self.active.len() >= self.config.max_size {
+            return Err(QueueError::Full(self.config.max_size));
+        }
+        self.active.insert(
+            task.id().to_string(),
+            Entry { task: task.clone(), created, state: EntryState::Inserting },
+        );
+        Ok(())
+    }
+
+    /// The store refused or failed the insert: the reservation is dropped.
+    pub fn insert_failed(&mut self, task_id: &str) {
+        if self.active.get(task_id).is_some_and(|e| e.state == EntryState::Inserting) {
+            self.active.remove(task_id);
+        }
+    }
+
+    /// The task is stored: it becomes active.
+    pub fn inserted(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
+        if let Some(e) = self.active.get_mut(task_id) {
+            if e.state == EntryState::Inserting {
+                e.state = EntryState::Waiting;
+                self.manage(task_id, out);
+            }
+        }
+    }
+
+    /// The runner reports a status. Only ends matter; an end for a task the queue does not
+    /// hold means the runner has something the queue no longer wants: shut it down.
+    pub fn runner_status(&mut self, task_id: &str, status: TaskStatus, out: &mut Vec<QueueEffect>) {
+        if !status.is_complete() || !self.started {
+            return;
+        }
+        match self.active.get_mut(task_id) {
+            Some(e) if matches!(e.state, EntryState::Completing(_) | EntryState::Inserting) => {}
+            Some(e) => {
+                e.state = EntryState::Completing(status.clone());
+                out.push(QueueEffect::PersistStatus(status));
+            }
+            None => out.push(QueueEffect::RunnerShutdown {
+                task_id: task_id.to_string(),
+                reason: "Task is not present in queue anymore.".to_string(),
+            }),
+        }
+    }
+
+    /// The runner found a task on a worker that it had not been handed.
+    pub fn discovered(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
+        if !self.started {
+            // The queue's start hands every active task to the runner and reconciles the rest.
+            return;
+        }
+        match self.active.get_mut(task_id) {
+            Some(e) if e.state == EntryState::Waiting => e.state = EntryState::Submitted,
+            Some(_) => {}
+            None => out.push(QueueEffect::RunnerShutdown {
+                task_id: task_id.to_string(),
+                reason: "Task is not present in queue anymore.".to_string(),
+            }),
+        }
+    }
+
+    /// The task's end is recorded (or the row was no longer active): release the task.
+    pub fn persisted(&mut self, task_id: &str, row_changed: bool, out: &mut Vec<QueueEffect>) {
+        let Some(entry) = self.active.remove(task_id) else { return };
+        if !row_changed {
+            warn!(task = task_id, "stored task was already inactive; its status was not overwritten");
+        }
+        let reason = match &entry.state {
+            EntryState::Completing(s) => s.error_msg.clone().unwrap_or_else(|| "Task completed".into()),
+            _ => "Task completed".into(),
+        };
+        out.push(QueueEffect::RunnerShutdown { task_id: task_id.to_string(), reason });
+    }
+
+    /// Ends an active task FAILED with `reason` (user shutdown). Returns false if the task is
+    /// not active here (complete tasks are left alone, as in Druid).
+    pub fn shutdown(&mut self, task_id: &str, reason: &str, out: &mut Vec<QueueEffect>) -> bool {
+        match self.active.get_mut(task_id) {
+            Some(e) if matches!(e.state, EntryState::Waiting | EntryState::Submitted) => {
+                let status = TaskStatus::failure(task_id, reason);
+                e.state = EntryState::Completing(status.clone());
+                out.push(QueueEffect::PersistStatus(status));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Shuts down every active task of a datasource; returns how many.
+    pub fn shutdown_data_source(&mut self, data_source: &str, reason: &str, out: &mut Vec<QueueEffect>) -> usize {
+        let ids: Vec<String> = self
+            .active
+            .values()
+            .filter(|e| e.task.data_source() == data_source)
+            .map(|e| e.task.id().to_string())
+            .collect();
+        ids.iter().filter(|id| self.shutdown(id, reason, out)).count()
+    }
+
+    /// Tasks the runner knows but the queue does not are shut down (Druid's manage loop).
+    pub fn reconcile(&self, runner_known: &[String], out: &mut Vec<QueueEffect>) {
+        if !self.started {
+            return;
+        }
+        for id in runner_known {
+            if !self.active.contains_key(id) {
+                out.push(QueueEffect::RunnerShutdown {
+                    task_id: id.clone(),
+                    reason: "Task is not present in queue anymore.".to_string(),
+                });
+            }
+        }
+    }
+
+    pub fn entry(&self, task_id: &str) -> Option<&Entry> {
+        self.active.get(task_id)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.active.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    fn manage(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
+        let Some(e) = self.active.get_mut(task_id) else { return };
+        if e.state != EntryState::Waiting {
+            return;
+        }
+        match is_ready(&e.task) {
+            Ok(true) => {
+                e.state = EntryState::Submitted;
+                out.push(QueueEffect::RunnerRun(e.task.clone()));
+            }
+            Ok(false) => {}
+            Err(reason) => {
+                let status = TaskStatus::failure(task_id, not_ready_error(&reason));
+                e.state = EntryState::Completing(status.clone());
+                out.push(QueueEffect::PersistStatus(status));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

@@ -1,0 +1,1222 @@
+use super::*;
+
+use serde_json::json;
+use steward_model::DEFAULT_WORKER_CATEGORY;
+
+const A: &str = "mm-a:8091";
+const B: &str = "mm-b:8091";
+const C: &str = "mm-c:8091";
+
+// ----- helpers ---------------------------------------------------------------------------------
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_767_225_600).unwrap() // 2026-01-01T00:00:00Z
+}
+
+fn later(t: Timestamp, secs: u64) -> Timestamp {
+    t.saturating_add(Duration::from_secs(secs)).unwrap()
+}
+
+fn worker(host: &str, capacity: u32) -> Worker {
+    Worker {
+        scheme: "http".into(),
+        host: host.into(),
+        ip: host.split(':').next().unwrap().into(),
+        capacity,
+        version: "1".into(),
+        category: DEFAULT_WORKER_CATEGORY.into(),
+    }
+}
+
+fn worker_version(host: &str, capacity: u32, version: &str) -> Worker {
+    Worker { version: version.into(), ..worker(host, capacity) }
+}
+
+fn noop(id: &str) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id})).unwrap()
+}
+
+fn noop_priority(id: &str, priority: i64) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id, "context": {"priority": priority}})).unwrap()
+}
+
+fn noop_resource(id: &str, group: &str, required_capacity: u32) -> Task {
+    Task::from_json(json!({
+        "type": "noop",
+        "id": id,
+        "resource": {"availabilityGroup": group, "requiredCapacity": required_capacity}
+    }))
+    .unwrap()
+}
+
+fn location(host: &str) -> TaskLocation {
+    TaskLocation::new(host, 8100)
+}
+
+fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
+    TaskAnnouncement::new(
+        task.task_type(),
+        task.data_source(),
+        task.resource().clone(),
+        status,
+        location,
+    )
+}
+
+fn running(task: &Task) -> TaskAnnouncement {
+    announcement(task, TaskStatus::running(task.id()), TaskLocation::unknown())
+}
+
+fn running_at(task: &Task, loc: TaskLocation) -> TaskAnnouncement {
+    announcement(task, TaskStatus::running(task.id()), loc)
+}
+
+fn succeeded(task: &Task) -> TaskAnnouncement {
+    announcement(task, TaskStatus::success(task.id()), TaskLocation::unknown())
+}
+
+fn failed(task: &Task) -> TaskAnnouncement {
+    announcement(task, TaskStatus::failure(task.id(), "boom"), TaskLocation::unknown())
+}
+
+fn runner() -> TaskRunner {
+    TaskRunner::new(RunnerConfig::default())
+}
+
+fn runner_with(f: impl FnOnce(&mut RunnerConfig)) -> TaskRunner {
+    let mut config = RunnerConfig::default();
+    f(&mut config);
+    TaskRunner::new(config)
+}
+
+/// Adds and initializes a worker; returns what initialization caused.
+fn add_worker(r: &mut TaskRunner, w: Worker, now: Timestamp) -> Vec<RunnerEffect> {
+    let host = w.host.clone();
+    r.worker_added(w, now);
+    let mut out = Vec::new();
+    r.worker_initialized(&host, now, &mut out);
+    out
+}
+
+fn run(r: &mut TaskRunner, task: &Task, now: Timestamp) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.run(task.clone(), now, &mut out);
+    out
+}
+
+fn announce(r: &mut TaskRunner, host: &str, a: TaskAnnouncement, now: Timestamp) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.status_announced(host, a, now, &mut out);
+    out
+}
+
+fn remove_status(r: &mut TaskRunner, host: &str, id: &str, now: Timestamp) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.status_removed(host, id, now, &mut out);
+    out
+}
+
+fn tick(r: &mut TaskRunner, now: Timestamp) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.tick(now, &mut out);
+    out
+}
+
+fn shutdown(r: &mut TaskRunner, id: &str) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.shutdown(id, "test", &mut out);
+    out
+}
+
+fn assign_failed(r: &mut TaskRunner, id: &str, worker_gone: bool, now: Timestamp) -> Vec<RunnerEffect> {
+    let mut out = Vec::new();
+    r.assign_failed(id, worker_gone, now, &mut out);
+    out
+}
+
+/// `(worker host, task id)` of every Assign effect.
+fn assigns(out: &[RunnerEffect]) -> Vec<(String, String)> {
+    out.iter()
+        .filter_map(|e| match e {
+            RunnerEffect::Assign { worker, task } => Some((worker.host.clone(), task.id().to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assign(host: &str, id: &str) -> (String, String) {
+    (host.to_string(), id.to_string())
+}
+
+fn view(r: &TaskRunner, host: &str) -> WorkerView {
+    r.workers().into_iter().find(|v| v.worker.host == host).expect("worker view")
+}
+
+fn state(r: &TaskRunner, id: &str) -> Option<RunnerTaskState> {
+    r.task_view(id).map(|v| v.state)
+}
+
+fn failures(r: &TaskRunner, host: &str) -> u32 {
+    r.workers[host].continuously_failed_tasks
+}
+
+/// A worker ends a task the runner did not know: it is adopted and completed at once, which is
+/// the shortest way to charge a failure (or a success) to a worker.
+fn end_on(r: &mut TaskRunner, host: &str, id: &str, success: bool, now: Timestamp) {
+    let task = noop(id);
+    let a = if success { succeeded(&task) } else { failed(&task) };
+    let out = announce(r, host, a, now);
+    assert!(
+        out.iter().any(|e| matches!(e, RunnerEffect::StatusChanged { task_id, .. } if task_id == id)),
+        "{out:?}"
+    );
+    // The queue would record the end and clean up; keep the maps small.
+    shutdown(r, id);
+}
+
+fn blacklisted(r: &TaskRunner) -> Vec<String> {
+    r.workers().into_iter().filter(|v| v.blacklisted_until.is_some()).map(|v| v.worker.host).collect()
+}
+
+// ----- run and worker selection ----------------------------------------------------------------
+
+#[test]
+fn run_assigns_to_the_worker_with_most_free_capacity_ties_to_lowest_host() {
+    let now = t0();
+    let mut r = runner();
+    assert!(add_worker(&mut r, worker(C, 3), now).is_empty());
+    assert!(add_worker(&mut r, worker(A, 2), now).is_empty());
+    assert!(add_worker(&mut r, worker(B, 3), now).is_empty());
+
+    // b and c have 3 free: tie goes to the lowest host.
+    let t1 = noop("t1");
+    assert_eq!(run(&mut r, &t1, now), vec![RunnerEffect::Assign { worker: worker(B, 3), task: t1 }]);
+    // c now has the most free capacity (3 vs 2 and 2).
+    assert_eq!(assigns(&run(&mut r, &noop("t2"), now)), vec![assign(C, "t2")]);
+    // a, b, c all have 2 free: lowest host.
+    assert_eq!(assigns(&run(&mut r, &noop("t3"), now)), vec![assign(A, "t3")]);
+    assert_eq!(r.capacity(), (8, 3));
+    assert_eq!(r.task_view("t1").unwrap().worker.as_deref(), Some(B));
+}
+
+#[test]
+fn run_of_a_pending_or_running_task_again_emits_nothing() {
+    let now = t0();
+    let mut r = runner();
+    let t1 = noop("t1");
+    assert!(run(&mut r, &t1, now).is_empty());
+    assert!(run(&mut r, &t1, later(now, 1)).is_empty(), "pending task run again");
+    assert_eq!(r.sizes(), (1, 0, 0));
+
+    assert_eq!(assigns(&add_worker(&mut r, worker(A, 2), now)), vec![assign(A, "t1")]);
+    assert!(run(&mut r, &t1, now).is_empty(), "unacknowledged running task run again");
+    assert!(announce(&mut r, A, running(&t1), now).is_empty());
+    assert!(run(&mut r, &t1, now).is_empty(), "running task run again");
+    assert_eq!(r.sizes(), (0, 1, 0));
+    assert_eq!(view(&r, A).curr_capacity_used, 1);
+}
+
+#[test]
+fn run_of_a_complete_task_reports_its_stored_status_again() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+    let out = announce(&mut r, A, succeeded(&t1), now);
+    let expected = TaskStatus::success("t1").with_location(location("h1"));
+    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: expected.clone() }]);
+
+    let again = run(&mut r, &t1, later(now, 10));
+    assert_eq!(again, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: expected }]);
+    assert_eq!(r.sizes(), (0, 0, 1));
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
+}
+
+#[test]
+fn task_stays_pending_without_workers_and_on_uninitialized_workers() {
+    let now = t0();
+    let mut r = runner();
+    let t1 = noop("t1");
+    assert!(run(&mut r, &t1, now).is_empty());
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker, v.queue_insertion_time), (RunnerTaskState::Pending, None, now));
+
+    // Announced but not initialized: no tasks yet.
+    r.worker_added(worker(A, 2), now);
+    assert!(run(&mut r, &noop("t2"), now).is_empty());
+    assert_eq!(r.sizes(), (2, 0, 0));
+
+    let mut out = Vec::new();
+    r.worker_initialized(A, later(now, 5), &mut out);
+    assert_eq!(assigns(&out), vec![assign(A, "t1"), assign(A, "t2")]);
+    let v = r.task_view("t1").unwrap();
+    // Still PENDING until the worker acknowledges; the insertion time is kept.
+    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Pending, Some(A), now));
+}
+
+#[test]
+fn disabled_worker_gets_no_tasks_until_enabled() {
+    let now = t0();
+    let mut r = runner();
+    assert!(add_worker(&mut r, worker_version(A, 2, ""), now).is_empty());
+    assert!(run(&mut r, &noop("t1"), now).is_empty());
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
+
+    let mut out = Vec::new();
+    r.worker_changed(worker_version(A, 2, "1"), now, &mut out);
+    assert_eq!(assigns(&out), vec![assign(A, "t1")]);
+}
+
+#[test]
+fn worker_below_min_worker_version_gets_no_tasks_until_upgraded() {
+    let now = t0();
+    let mut r = runner_with(|c| c.min_worker_version = "2".into());
+    assert!(add_worker(&mut r, worker_version(A, 2, "1"), now).is_empty());
+    assert!(run(&mut r, &noop("t1"), now).is_empty());
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
+
+    let mut out = Vec::new();
+    r.worker_changed(worker_version(A, 2, "2"), now, &mut out);
+    assert_eq!(assigns(&out), vec![assign(A, "t1")]);
+}
+
+#[test]
+fn blacklisted_worker_gets_no_tasks_until_its_backoff_expires() {
+    let now = t0();
+    // One worker may be blacklisted (100%), after its first failure.
+    let mut r = runner_with(|c| {
+        c.max_percentage_blacklist_workers = 100;
+        c.max_retries_before_blacklist = 0;
+    });
+    add_worker(&mut r, worker(A, 2), now);
+    end_on(&mut r, A, "bad", false, now);
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+
+    assert!(run(&mut r, &noop("t1"), now).is_empty());
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
+    // Periodic checks before the backoff (PT15M) keep it blacklisted.
+    assert!(tick(&mut r, later(now, 300)).is_empty());
+    assert!(tick(&mut r, later(now, 600)).is_empty());
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
+    assert_eq!(assigns(&tick(&mut r, later(now, 900))), vec![assign(A, "t1")]);
+    assert!(blacklisted(&r).is_empty());
+}
+
+// ----- capacity accounting -----------------------------------------------------------------------
+
+#[test]
+fn required_capacity_1_3_2_on_a_3_slot_worker_runs_the_1_and_the_2() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 3), now);
+    let one = noop_resource("one", "one", 1);
+    let three = noop_resource("three", "three", 3);
+    let two = noop_resource("two", "two", 2);
+    assert_eq!(assigns(&run(&mut r, &one, now)), vec![assign(A, "one")]);
+    assert!(run(&mut r, &three, now).is_empty(), "3 slots do not fit in the 2 left");
+    assert_eq!(assigns(&run(&mut r, &two, now)), vec![assign(A, "two")]);
+    assert_eq!(r.sizes(), (1, 2, 0));
+    assert_eq!(r.capacity(), (3, 3));
+    assert_eq!(state(&r, "three"), Some(RunnerTaskState::Pending));
+    assert_eq!(r.task_view("three").unwrap().worker, None);
+
+    // Freeing 1 slot is not enough; freeing the other 2 is.
+    announce(&mut r, A, running(&one), now);
+    announce(&mut r, A, running(&two), now);
+    assert!(assigns(&announce(&mut r, A, succeeded(&one), now)).is_empty());
+    assert_eq!(r.capacity(), (3, 2));
+    assert_eq!(assigns(&announce(&mut r, A, succeeded(&two), now)), vec![assign(A, "three")]);
+    assert_eq!(r.capacity(), (3, 3));
+}
+
+#[test]
+fn workers_view_reports_used_capacity_groups_tasks_and_types() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 4), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let v = view(&r, A);
+    assert_eq!(v.curr_capacity_used, 0);
+    assert!(v.availability_groups.is_empty() && v.running_tasks.is_empty());
+    assert!(v.curr_capacity_used_by_task_type.is_empty());
+    assert_eq!(v.last_completed_task_time, now);
+    assert_eq!(v.blacklisted_until, None);
+
+    run(&mut r, &noop_resource("x", "gx", 2), now);
+    run(&mut r, &noop_resource("y", "gy", 1), now);
+    let v = view(&r, A);
+    assert_eq!(v.curr_capacity_used, 3);
+    assert_eq!(v.availability_groups, vec!["gx".to_string(), "gy".to_string()]);
+    assert_eq!(v.running_tasks, vec!["x".to_string(), "y".to_string()]);
+    assert_eq!(v.curr_capacity_used_by_task_type, BTreeMap::from([("noop".to_string(), 3)]));
+    assert_eq!(view(&r, B).curr_capacity_used, 0);
+    assert_eq!(r.capacity(), (5, 3));
+
+    // A task announced with its own resource and type is counted as announced.
+    let other = TaskAnnouncement {
+        task_type: "index".into(),
+        ..announcement(&noop("z"), TaskStatus::running("z"), TaskLocation::unknown())
+    };
+    announce(&mut r, B, other, now);
+    let v = view(&r, B);
+    assert_eq!(v.curr_capacity_used_by_task_type, BTreeMap::from([("index".to_string(), 1)]));
+    assert_eq!(v.availability_groups, vec!["z".to_string()]);
+
+    // Ends give everything back and leave no empty entries behind.
+    announce(&mut r, A, succeeded(&noop_resource("x", "gx", 2)), later(now, 7));
+    announce(&mut r, A, succeeded(&noop_resource("y", "gy", 1)), later(now, 7));
+    let v = view(&r, A);
+    assert_eq!(v.curr_capacity_used, 0);
+    assert!(v.availability_groups.is_empty() && v.running_tasks.is_empty());
+    assert!(v.curr_capacity_used_by_task_type.is_empty());
+    assert_eq!(v.last_completed_task_time, later(now, 7));
+    assert_eq!(r.capacity(), (5, 1));
+}
+
+#[test]
+fn tasks_of_one_availability_group_never_share_a_worker() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 3), now);
+    let g1 = noop_resource("g1", "g", 1);
+    let g2 = noop_resource("g2", "g", 1);
+    let g3 = noop_resource("g3", "g", 1);
+    assert_eq!(assigns(&run(&mut r, &g1, now)), vec![assign(A, "g1")]);
+    assert!(run(&mut r, &g2, now).is_empty(), "a has a task of group g");
+    assert!(run(&mut r, &g3, now).is_empty());
+    // Another group still fits on a.
+    assert_eq!(assigns(&run(&mut r, &noop("other"), now)), vec![assign(A, "other")]);
+
+    // A second worker takes one task of the group, not two.
+    assert_eq!(assigns(&add_worker(&mut r, worker(B, 3), now)), vec![assign(B, "g2")]);
+    assert_eq!(state(&r, "g3"), Some(RunnerTaskState::Pending));
+    assert_eq!(r.task_view("g3").unwrap().worker, None);
+
+    // Once g1 ends on a, the group's slot on a is free again.
+    announce(&mut r, A, running(&g1), now);
+    assert_eq!(assigns(&announce(&mut r, A, succeeded(&g1), now)), vec![assign(A, "g3")]);
+}
+
+#[test]
+fn pending_tasks_are_assigned_by_priority_then_first_come_first_served() {
+    let now = t0();
+    let mut r = runner();
+    let tasks = [
+        noop_priority("low", 0),
+        noop_priority("mid", 50),
+        noop_priority("high", 100),
+        noop_priority("mid2", 50),
+        noop_priority("low2", 0),
+    ];
+    for (i, t) in tasks.iter().enumerate() {
+        assert!(run(&mut r, t, later(now, i as u64)).is_empty());
+    }
+    let mut order = Vec::new();
+    let mut out = add_worker(&mut r, worker(A, 1), now);
+    loop {
+        let a = assigns(&out);
+        let Some((_, id)) = a.first().cloned() else { break };
+        assert_eq!(a.len(), 1, "a 1-slot worker gets one task at a time");
+        order.push(id.clone());
+        let task = tasks.iter().find(|t| t.id() == id).unwrap();
+        announce(&mut r, A, running(task), now);
+        out = announce(&mut r, A, succeeded(task), now);
+    }
+    assert_eq!(order, vec!["high", "mid", "mid2", "low", "low2"]);
+    assert_eq!(r.sizes(), (0, 0, 5));
+}
+
+// ----- status announcements -------------------------------------------------------------------
+
+#[test]
+fn first_announcement_acknowledges_the_assignment() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
+    assert_eq!(r.next_deadline(), Some(later(now, 300)));
+
+    assert!(announce(&mut r, A, running(&t1), later(now, 1)).is_empty());
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Running, Some(A)));
+    assert!(v.location.is_unknown());
+    assert_eq!(r.next_deadline(), None, "no assignment timeout once acknowledged");
+    assert!(tick(&mut r, later(now, 301)).is_empty());
+    assert_eq!(r.worker_of("t1").map(|w| w.host.as_str()), Some(A));
+    assert_eq!(r.data_source_of("t1"), Some("none"));
+}
+
+#[test]
+fn location_change_is_reported_once() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    let out = announce(&mut r, A, running_at(&t1, location("h1")), now);
+    assert_eq!(out, vec![RunnerEffect::LocationChanged { task_id: "t1".into(), location: location("h1") }]);
+    assert!(announce(&mut r, A, running_at(&t1, location("h1")), now).is_empty(), "same location");
+    assert!(announce(&mut r, A, running(&t1), now).is_empty(), "unknown location changes nothing");
+    assert_eq!(r.task_view("t1").unwrap().location, location("h1"));
+    let out = announce(&mut r, A, running_at(&t1, location("h2")), now);
+    assert_eq!(out, vec![RunnerEffect::LocationChanged { task_id: "t1".into(), location: location("h2") }]);
+    assert_eq!(r.task_view("t1").unwrap().location, location("h2"));
+}
+
+#[test]
+fn complete_announcement_reports_the_end_frees_capacity_and_runs_pending_tasks() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    let t2 = noop("t2");
+    run(&mut r, &t1, now);
+    assert!(run(&mut r, &t2, now).is_empty());
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+
+    let done = later(now, 60);
+    let status = TaskStatus::success("t1").with_duration(1234);
+    let out = announce(&mut r, A, announcement(&t1, status.clone(), TaskLocation::unknown()), done);
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::StatusChanged {
+                task_id: "t1".into(),
+                status: status.with_location(location("h1")),
+            },
+            RunnerEffect::Assign { worker: worker(A, 1), task: t2 },
+        ]
+    );
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
+    assert_eq!(r.sizes(), (0, 1, 1));
+    assert_eq!(view(&r, A).running_tasks, vec!["t2".to_string()]);
+    assert_eq!(view(&r, A).last_completed_task_time, done);
+}
+
+#[test]
+fn complete_announcement_keeps_the_announced_location() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+    let status = TaskStatus::failure("t1", "boom").with_location(location("elsewhere"));
+    let out = announce(&mut r, A, announcement(&t1, status.clone(), location("h1")), now);
+    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status }]);
+}
+
+#[test]
+fn pending_to_complete_directly() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    let out = announce(&mut r, A, succeeded(&t1), now);
+    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::success("t1") }]);
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.sizes(), (0, 0, 1));
+}
+
+#[test]
+fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let ghost = noop("ghost");
+    let out = announce(&mut r, A, running_at(&ghost, location("h1")), later(now, 3));
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::Discovered { task_id: "ghost".into() },
+            RunnerEffect::LocationChanged { task_id: "ghost".into(), location: location("h1") },
+        ]
+    );
+    let v = r.task_view("ghost").unwrap();
+    assert_eq!(v.state, RunnerTaskState::Running);
+    assert_eq!(v.worker.as_deref(), Some(A));
+    assert_eq!(v.location, location("h1"));
+    assert_eq!(v.queue_insertion_time, later(now, 3));
+    assert_eq!(view(&r, A).running_tasks, vec!["ghost".to_string()]);
+    assert_eq!(view(&r, A).curr_capacity_used, 1);
+    assert_eq!(r.known_task_ids(), vec!["ghost".to_string()]);
+    assert_eq!(r.next_deadline(), None, "an adopted task has no assignment to time out");
+}
+
+#[test]
+fn adopted_task_that_is_already_complete_is_discovered_then_reported() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let out = announce(&mut r, A, succeeded(&noop("done")), now);
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::Discovered { task_id: "done".into() },
+            RunnerEffect::StatusChanged { task_id: "done".into(), status: TaskStatus::success("done") },
+        ]
+    );
+    assert_eq!(r.sizes(), (0, 0, 1));
+    assert_eq!(view(&r, A).curr_capacity_used, 0);
+}
+
+#[test]
+fn pending_task_announced_by_a_worker_is_bound_to_it_without_assign() {
+    let now = t0();
+    let mut r = runner();
+    r.worker_added(worker(A, 2), now);
+    let t1 = noop("t1");
+    assert!(run(&mut r, &t1, now).is_empty());
+    let out = announce(&mut r, A, running(&t1), later(now, 5));
+    assert!(out.is_empty(), "neither Assign nor Discovered: {out:?}");
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Running, Some(A), now));
+    assert_eq!(r.sizes(), (0, 1, 0));
+
+    let mut out = Vec::new();
+    r.worker_initialized(A, now, &mut out);
+    assert!(out.is_empty(), "t1 is not assigned a second time");
+    assert_eq!(view(&r, A).curr_capacity_used, 1);
+}
+
+#[test]
+fn running_announcement_from_a_worker_other_than_the_owner_is_shut_down_there() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let t1 = noop("t1");
+    assert_eq!(assigns(&run(&mut r, &t1, now)), vec![assign(A, "t1")]);
+
+    let out = announce(&mut r, B, running(&t1), now);
+    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(B, 1), task_id: "t1".into() }]);
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Pending, Some(A)), "owner unchanged, still unacknowledged");
+    assert_eq!(view(&r, B).curr_capacity_used, 0);
+
+    // A rogue end from the other worker is ignored.
+    assert!(announce(&mut r, B, failed(&t1), now).is_empty());
+    assert_eq!(r.sizes(), (0, 1, 0));
+}
+
+#[test]
+fn running_announcement_for_a_complete_task_is_shut_down() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, succeeded(&t1), now);
+
+    let out = announce(&mut r, A, running(&t1), now);
+    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 1), task_id: "t1".into() }]);
+    let out = announce(&mut r, B, running(&t1), now);
+    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(B, 1), task_id: "t1".into() }]);
+    // A replayed end is ignored.
+    assert!(announce(&mut r, A, succeeded(&t1), now).is_empty());
+    assert_eq!(r.sizes(), (0, 0, 1));
+    assert_eq!(r.capacity(), (2, 0));
+}
+
+#[test]
+fn status_from_an_unknown_worker_is_ignored() {
+    let now = t0();
+    let mut r = runner();
+    assert!(announce(&mut r, A, running(&noop("t1")), now).is_empty());
+    assert!(r.known_task_ids().is_empty());
+}
+
+#[test]
+fn status_removed_for_a_running_task_fails_it_as_disappeared() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+    let out = remove_status(&mut r, A, "t1", now);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: TaskStatus::failure("t1", messages::DISAPPEARED).with_location(location("h1")),
+        }]
+    );
+    assert_eq!(
+        messages::DISAPPEARED,
+        "The worker that this task was assigned disappeared. See overlord logs for more details."
+    );
+    assert_eq!(r.sizes(), (0, 0, 0));
+    assert_eq!(view(&r, A).curr_capacity_used, 0);
+}
+
+#[test]
+fn status_removed_for_a_task_not_running_on_that_worker_does_nothing() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert!(remove_status(&mut r, B, "t1", now).is_empty(), "not the owner");
+    assert!(remove_status(&mut r, A, "unknown", now).is_empty());
+    announce(&mut r, A, succeeded(&t1), now);
+    assert!(remove_status(&mut r, A, "t1", now).is_empty(), "complete: the cleanup of its status");
+    assert_eq!(r.sizes(), (0, 0, 1));
+}
+
+#[test]
+fn status_removed_frees_the_slot_for_a_pending_task() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert!(run(&mut r, &noop("t2"), now).is_empty());
+    let out = remove_status(&mut r, A, "t1", now);
+    assert_eq!(assigns(&out), vec![assign(A, "t2")], "{out:?}");
+}
+
+#[test]
+fn status_removed_while_its_worker_is_away_frees_the_slot_when_it_returns() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    r.worker_removed(A, now);
+    let out = remove_status(&mut r, A, "t1", later(now, 10));
+    assert!(matches!(&out[..], [RunnerEffect::StatusChanged { status, .. }] if status.error_msg.as_deref() == Some(messages::DISAPPEARED)));
+
+    r.worker_added(worker(A, 1), later(now, 20));
+    let v = view(&r, A);
+    assert_eq!((v.curr_capacity_used, v.running_tasks.len()), (0, 0));
+    let mut out = Vec::new();
+    r.worker_initialized(A, later(now, 20), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(assigns(&run(&mut r, &noop("t2"), later(now, 20))), vec![assign(A, "t2")]);
+}
+
+// ----- workers ---------------------------------------------------------------------------------
+
+#[test]
+fn second_registration_of_a_worker_is_ignored() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    run(&mut r, &noop("t1"), now);
+    r.worker_added(worker_version(A, 7, "9"), later(now, 1));
+    let v = view(&r, A);
+    assert_eq!(v.worker, worker(A, 2));
+    assert_eq!(v.running_tasks, vec!["t1".to_string()]);
+    assert_eq!(v.last_completed_task_time, now);
+    assert_eq!(r.capacity(), (2, 1));
+    assert_eq!(r.workers().len(), 1);
+}
+
+#[test]
+fn worker_disabled_mid_task_still_completes_it() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    let mut out = Vec::new();
+    r.worker_changed(worker_version(A, 2, ""), now, &mut out);
+    assert!(out.is_empty());
+    assert!(!view(&r, A).worker.is_enabled());
+    assert!(run(&mut r, &noop("t2"), now).is_empty(), "no new task on a disabled worker");
+    let out = announce(&mut r, A, succeeded(&t1), now);
+    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::success("t1") }]);
+}
+
+#[test]
+fn worker_removed_keeps_its_tasks_running_and_leaves_the_capacity() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert_eq!(r.capacity(), (3, 1));
+
+    r.worker_removed(A, now);
+    assert_eq!(r.capacity(), (1, 0));
+    assert_eq!(r.workers().len(), 1);
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Running, Some(A)));
+    assert_eq!(r.sizes(), (0, 1, 0));
+    assert_eq!(r.next_deadline(), Some(later(now, 900)));
+    assert_eq!(r.worker_of("t1"), None, "no announced worker to talk to");
+    // A new task goes to the remaining worker.
+    assert_eq!(assigns(&run(&mut r, &noop("t2"), now)), vec![assign(B, "t2")]);
+}
+
+#[test]
+fn worker_back_before_the_cleanup_timeout_keeps_its_tasks() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+    r.worker_removed(A, now);
+
+    let back = later(now, 600);
+    r.worker_added(worker(A, 2), back);
+    assert!(announce(&mut r, A, running_at(&t1, location("h1")), back).is_empty());
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(r.next_deadline(), None, "cleanup cancelled");
+    assert!(tick(&mut r, later(now, 900)).is_empty());
+    assert!(tick(&mut r, later(now, 2000)).is_empty());
+    assert_eq!(r.capacity(), (2, 1));
+    assert_eq!(view(&r, A).running_tasks, vec!["t1".to_string()]);
+
+    let out = announce(&mut r, A, succeeded(&t1), later(now, 2100));
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: TaskStatus::success("t1").with_location(location("h1")),
+        }]
+    );
+    assert_eq!(r.capacity(), (2, 0));
+}
+
+#[test]
+fn worker_not_back_by_the_cleanup_timeout_has_its_tasks_failed() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running_at(&t1, location("h1")), now);
+    r.worker_removed(A, now);
+
+    assert!(tick(&mut r, later(now, 899)).is_empty());
+    assert_eq!(r.sizes(), (0, 1, 0));
+    let out = tick(&mut r, later(now, 900));
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t1".into() },
+            RunnerEffect::RemoveStatus { worker: A.into(), task_id: "t1".into() },
+            RunnerEffect::StatusChanged {
+                task_id: "t1".into(),
+                status: TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(location("h1")),
+            },
+        ]
+    );
+    assert_eq!(messages::WORKER_CLEANUP, "Canceled for worker cleanup. See overlord logs for more details.");
+    assert_eq!(r.sizes(), (0, 0, 0));
+    assert_eq!(r.next_deadline(), None);
+
+    // When it comes back after all, its leftover task is a stranger: adopted, for the queue to
+    // decide.
+    r.worker_added(worker(A, 2), later(now, 1000));
+    let out = announce(&mut r, A, running(&t1), later(now, 1000));
+    assert_eq!(out, vec![RunnerEffect::Discovered { task_id: "t1".into() }]);
+}
+
+// ----- completion and blacklisting ------------------------------------------------------------
+
+#[test]
+fn completion_sets_last_completed_time_and_counts_consecutive_failures() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let mut at = now;
+    for (i, success) in [false, false, true, false].into_iter().enumerate() {
+        at = later(now, 10 * (i as u64 + 1));
+        let t = noop(&format!("t{i}"));
+        assert_eq!(assigns(&run(&mut r, &t, at)), vec![assign(A, t.id())]);
+        announce(&mut r, A, running(&t), at);
+        let a = if success { succeeded(&t) } else { failed(&t) };
+        let out = announce(&mut r, A, a, at);
+        assert!(matches!(&out[..], [RunnerEffect::StatusChanged { .. }]));
+        assert_eq!(view(&r, A).last_completed_task_time, at);
+        let expected = match i {
+            0 => 1,
+            1 => 2,
+            2 => 0,
+            _ => 1,
+        };
+        assert_eq!(failures(&r, A), expected, "after task {i}");
+    }
+    assert_eq!(state(&r, "t3"), Some(RunnerTaskState::None));
+    assert_eq!(view(&r, A).last_completed_task_time, at);
+}
+
+#[test]
+fn five_workers_blacklist_one_after_more_than_max_retries_failures() {
+    let now = t0();
+    let mut r = runner();
+    for h in [A, B, C, "mm-d:8091", "mm-e:8091"] {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for i in 0..5 {
+        end_on(&mut r, A, &format!("f{i}"), false, now);
+    }
+    assert_eq!(failures(&r, A), 5);
+    assert!(blacklisted(&r).is_empty(), "5 failures are not more than maxRetriesBeforeBlacklist=5");
+    assert_eq!(r.next_deadline(), None);
+
+    end_on(&mut r, A, "f5", false, now);
+    assert_eq!(view(&r, A).blacklisted_until, Some(later(now, 900)));
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+    assert_eq!(r.next_deadline(), Some(later(now, 300)), "the periodic check is scheduled");
+
+    // A blacklisted worker gets no task while others can take it.
+    assert_eq!(assigns(&run(&mut r, &noop("t"), now)), vec![assign(B, "t")]);
+    // A second worker cannot be blacklisted: 1 > 5 * 20% - 1.
+    for i in 0..10 {
+        end_on(&mut r, C, &format!("c{i}"), false, now);
+    }
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+}
+
+#[test]
+fn four_workers_never_blacklist_by_default() {
+    let now = t0();
+    let mut r = runner();
+    for h in [A, B, C, "mm-d:8091"] {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for i in 0..20 {
+        end_on(&mut r, A, &format!("a{i}"), false, now);
+        end_on(&mut r, B, &format!("b{i}"), false, now);
+    }
+    assert_eq!(failures(&r, A), 20);
+    assert!(blacklisted(&r).is_empty());
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn ten_workers_blacklist_at_most_two_by_default() {
+    let now = t0();
+    let mut r = runner();
+    let hosts: Vec<String> = (0..10).map(|i| format!("mm-{i}:8091")).collect();
+    for h in &hosts {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for h in &hosts {
+        for i in 0..6 {
+            end_on(&mut r, h, &format!("{h}-{i}"), false, now);
+        }
+    }
+    assert_eq!(blacklisted(&r), vec![hosts[0].clone(), hosts[1].clone()]);
+    assert_eq!(failures(&r, &hosts[9]), 6, "failures are still counted");
+}
+
+#[test]
+fn fifty_percent_limit_follows_druids_formula() {
+    let now = t0();
+    // blacklisted <= workers * 50% - 1: with 2 workers at most 1, with 4 workers at most 2.
+    for (n, max) in [(2usize, 1usize), (4, 2), (3, 1)] {
+        let mut r = runner_with(|c| c.max_percentage_blacklist_workers = 50);
+        let hosts: Vec<String> = (0..n).map(|i| format!("mm-{i}:8091")).collect();
+        for h in &hosts {
+            add_worker(&mut r, worker(h, 1), now);
+        }
+        for h in &hosts {
+            for i in 0..6 {
+                end_on(&mut r, h, &format!("{h}-{i}"), false, now);
+            }
+        }
+        assert_eq!(blacklisted(&r).len(), max, "{n} workers");
+    }
+}
+
+#[test]
+fn success_removes_a_worker_from_the_blacklist() {
+    let now = t0();
+    let mut r = runner();
+    for h in [A, B, C, "mm-d:8091", "mm-e:8091"] {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for i in 0..6 {
+        end_on(&mut r, A, &format!("f{i}"), false, now);
+    }
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+    // A task assigned before the blacklisting still ends there.
+    end_on(&mut r, A, "ok", true, later(now, 5));
+    assert!(blacklisted(&r).is_empty());
+    assert_eq!(failures(&r, A), 0);
+    assert_eq!(view(&r, A).last_completed_task_time, later(now, 5));
+}
+
+#[test]
+fn failed_end_of_a_task_shut_down_on_request_does_not_count() {
+    let now = t0();
+    let mut r = runner_with(|c| {
+        c.max_percentage_blacklist_workers = 100;
+        c.max_retries_before_blacklist = 0;
+    });
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 1), task_id: "t1".into() }]);
+    let out = announce(&mut r, A, failed(&t1), now);
+    assert!(matches!(&out[..], [RunnerEffect::StatusChanged { .. }]));
+    assert_eq!(failures(&r, A), 0);
+    assert!(blacklisted(&r).is_empty());
+
+    // The same end without a shutdown request counts (and blacklists, with these settings).
+    let t2 = noop("t2");
+    run(&mut r, &t2, now);
+    announce(&mut r, A, failed(&t2), now);
+    assert_eq!(failures(&r, A), 1);
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+}
+
+#[test]
+fn periodic_check_lifts_the_blacklist_only_after_the_backoff() {
+    let now = t0();
+    let mut r = runner();
+    for h in [A, B, C, "mm-d:8091", "mm-e:8091"] {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for i in 0..6 {
+        end_on(&mut r, A, &format!("f{i}"), false, now);
+    }
+    assert_eq!(r.next_deadline(), Some(later(now, 300)));
+
+    // Ticks before the check is due do nothing.
+    tick(&mut r, later(now, 299));
+    assert_eq!(r.next_deadline(), Some(later(now, 300)));
+    // Checks before the backoff expired keep it and reschedule.
+    tick(&mut r, later(now, 300));
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+    assert_eq!(r.next_deadline(), Some(later(now, 600)));
+    tick(&mut r, later(now, 600));
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+    assert_eq!(failures(&r, A), 6);
+    assert_eq!(r.next_deadline(), Some(later(now, 900)));
+    // Backoff (PT15M) expired: lifted, counter reset, nothing left to check.
+    tick(&mut r, later(now, 900));
+    assert!(blacklisted(&r).is_empty());
+    assert_eq!(failures(&r, A), 0);
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn periodic_check_trims_the_blacklist_when_workers_leave() {
+    let now = t0();
+    let mut r = runner();
+    let hosts: Vec<String> = (0..10).map(|i| format!("mm-{i}:8091")).collect();
+    for h in &hosts {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for h in &hosts[..2] {
+        for i in 0..6 {
+            end_on(&mut r, h, &format!("{h}-{i}"), false, now);
+        }
+    }
+    assert_eq!(blacklisted(&r).len(), 2);
+    for h in &hosts[5..] {
+        r.worker_removed(h, now);
+    }
+    // 5 workers allow 1 blacklisted (20%): the check removes one before the backoff.
+    tick(&mut r, later(now, 300));
+    assert_eq!(blacklisted(&r), vec![hosts[1].clone()]);
+    assert_eq!(failures(&r, &hosts[0]), 0);
+}
+
+// ----- assignment ------------------------------------------------------------------------------
+
+#[test]
+fn assignment_timeout_fails_only_the_unacknowledged_task() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 3), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    run(&mut r, &noop("t2"), later(now, 100));
+    let t3 = noop("t3");
+    run(&mut r, &t3, now);
+    announce(&mut r, A, running(&t3), now);
+
+    assert!(tick(&mut r, later(now, 299)).is_empty());
+    let out = tick(&mut r, later(now, 300));
+    let msg = "The worker that this task is assigned did not start it in timeout[PT5M]. See overlord logs for more details.";
+    assert_eq!(messages::assignment_timeout("PT5M"), msg);
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t1".into() },
+            RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::failure("t1", msg) },
+        ]
+    );
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
+    assert_eq!(r.task_view("t1").unwrap().worker.as_deref(), Some(A));
+    assert_eq!(state(&r, "t2"), Some(RunnerTaskState::Pending));
+    assert_eq!(state(&r, "t3"), Some(RunnerTaskState::Running));
+    assert_eq!(view(&r, A).running_tasks, vec!["t2".to_string(), "t3".to_string()]);
+    assert_eq!(r.next_deadline(), Some(later(now, 400)));
+    // A late announcement of the timed-out task is told to stop.
+    let out = announce(&mut r, A, running(&t1), later(now, 301));
+    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 3), task_id: "t1".into() }]);
+}
+
+#[test]
+fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let t1 = noop("t1");
+    assert_eq!(assigns(&run(&mut r, &t1, now)), vec![assign(A, "t1")]);
+    r.worker_removed(A, now);
+
+    let out = assign_failed(&mut r, "t1", true, later(now, 1));
+    assert_eq!(out, vec![RunnerEffect::Assign { worker: worker(B, 1), task: t1 }]);
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Pending, Some(B), now));
+    assert_eq!(r.next_deadline(), Some(later(now, 301)), "one assignment deadline, for the new one");
+
+    // The vanished worker no longer counts the task when it comes back.
+    add_worker(&mut r, worker(A, 2), later(now, 2));
+    assert_eq!(view(&r, A).curr_capacity_used, 0);
+}
+
+#[test]
+fn assign_failed_because_the_worker_is_gone_waits_when_no_worker_is_left() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    run(&mut r, &noop("t1"), now);
+    r.worker_removed(A, now);
+    assert!(assign_failed(&mut r, "t1", true, now).is_empty());
+    let v = r.task_view("t1").unwrap();
+    assert_eq!((v.state, v.worker), (RunnerTaskState::Pending, None));
+    assert_eq!(r.sizes(), (1, 0, 0));
+}
+
+#[test]
+fn assign_failed_for_another_reason_fails_the_task() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    run(&mut r, &noop("t1"), now);
+    let out = assign_failed(&mut r, "t1", false, now);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: TaskStatus::failure("t1", messages::ASSIGN_FAILED),
+        }]
+    );
+    assert_eq!(messages::ASSIGN_FAILED, "Failed to assign this task. See overlord logs for more details.");
+    assert_eq!(r.sizes(), (0, 0, 1));
+    assert_eq!(view(&r, A).curr_capacity_used, 0);
+    assert_eq!(r.next_deadline(), None);
+    // Late or repeated failures change nothing.
+    assert!(assign_failed(&mut r, "t1", false, now).is_empty());
+}
+
+#[test]
+fn assign_failed_for_an_acknowledged_task_is_ignored() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert!(assign_failed(&mut r, "t1", false, now).is_empty());
+    assert!(assign_failed(&mut r, "t1", true, now).is_empty());
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Running));
+}
+
+#[test]
+fn assign_failed_after_a_shutdown_request_does_not_run_the_task_again() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    add_worker(&mut r, worker(B, 1), now);
+    run(&mut r, &noop("t1"), now);
+    shutdown(&mut r, "t1");
+    r.worker_removed(A, now);
+    let out = assign_failed(&mut r, "t1", true, now);
+    assert!(assigns(&out).is_empty(), "a task stopped on request is not assigned again: {out:?}");
+    assert!(!matches!(state(&r, "t1"), Some(RunnerTaskState::Pending | RunnerTaskState::Running)));
+    assert_eq!(view(&r, B).curr_capacity_used, 0);
+}
+
+// ----- shutdown --------------------------------------------------------------------------------
+
+#[test]
+fn shutdown_of_a_pending_task_drops_it() {
+    let now = t0();
+    let mut r = runner();
+    run(&mut r, &noop("t1"), now);
+    run(&mut r, &noop("t2"), now);
+    assert!(shutdown(&mut r, "t1").is_empty());
+    assert_eq!(r.sizes(), (1, 0, 0));
+    assert_eq!(r.task_view("t1"), None);
+    // The dropped task is not assigned later.
+    assert_eq!(assigns(&add_worker(&mut r, worker(A, 2), now)), vec![assign(A, "t2")]);
+}
+
+#[test]
+fn shutdown_of_a_complete_task_removes_its_status_announcement() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, succeeded(&t1), now);
+    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::RemoveStatus { worker: A.into(), task_id: "t1".into() }]);
+    assert_eq!(r.sizes(), (0, 0, 0));
+    assert_eq!(r.task_view("t1"), None);
+    assert!(shutdown(&mut r, "t1").is_empty(), "second cleanup does nothing");
+
+    // A task that ended without a worker has no announcement to remove.
+    run(&mut r, &noop("t2"), now);
+    assign_failed(&mut r, "t2", false, now);
+    assert!(shutdown(&mut r, "t2").is_empty());
+    assert_eq!(r.sizes(), (0, 0, 0));
+}
+
+#[test]
+fn shutdown_of_a_running_task_asks_its_worker() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let t1 = noop("t1");
+    run(&mut r, &t1, now);
+    announce(&mut r, A, running(&t1), now);
+    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 2), task_id: "t1".into() }]);
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Running), "running until the worker reports its end");
+
+    // Not acknowledged yet: the assignment is withdrawn too.
+    run(&mut r, &noop("t2"), now);
+    assert_eq!(
+        shutdown(&mut r, "t2"),
+        vec![
+            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t2".into() },
+            RunnerEffect::ShutdownOnWorker { worker: worker(A, 2), task_id: "t2".into() },
+        ]
+    );
+}
+
+#[test]
+fn shutdown_of_an_unknown_task_does_nothing() {
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), t0());
+    assert!(shutdown(&mut r, "nope").is_empty());
+    assert_eq!(r.sizes(), (0, 0, 0));
+}

@@ -1,0 +1,17 @@
+//! The `noop` task: waits its `runTime`, then succeeds. Used to exercise scheduling, locks and
+//! worker capacity without doing any work.
+
+use std::future::Future;
+use std::time::Duration;
+
+use steward_model::{NoopSpec, TaskStatus};
+
+use crate::STOPPED_ERROR;
+
+pub(crate) async fn run(id: &str, spec: &NoopSpec, stop: impl Future<Output = ()>) -> TaskStatus {
+    println!("Running noop task[{id}] for [{}] ms", spec.run_time_ms);
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(spec.run_time_ms)) => TaskStatus::success(id),
+        _ = stop => TaskStatus::failure(id, STOPPED_ERROR),
+    }
+}

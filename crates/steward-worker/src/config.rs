@@ -1,0 +1,88 @@
+//! What a MiddleManager is configured with, under Druid's property names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use steward_cluster::FileTaskLogs;
+use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
+
+/// A MiddleManager's configuration. [`WorkerConfig::new`] fills in Druid's defaults.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Advertised host (`druid.host`); peons are reached on this host too.
+    pub host: String,
+    /// Port of the worker's HTTP API (`druid.plaintextPort`); the worker id is `host:port`.
+    pub port: u16,
+    /// `druid.worker.ip`.
+    pub ip: String,
+    /// `druid.worker.capacity`.
+    pub capacity: u32,
+    /// `druid.worker.version`; a disabled worker announces `""` instead.
+    pub version: String,
+    /// `druid.worker.category`.
+    pub category: String,
+    /// `druid.indexer.task.baseTaskDir`: task directories and the worker's bookkeeping.
+    pub base_task_dir: PathBuf,
+    /// `druid.indexer.runner.startPort`: first port scanned for a peon.
+    pub start_port: u16,
+    /// `druid.indexer.runner.endPort`: last port scanned for a peon.
+    pub end_port: u16,
+    /// `druid.indexer.runner.ports`: if non-empty, peons get only these ports.
+    pub ports: Vec<u16>,
+    /// The peon command is `peon_program peon_args... <taskDir> <attemptId>`.
+    pub peon_program: PathBuf,
+    pub peon_args: Vec<String>,
+    /// `druid.indexer.task.gracefulShutdownTimeout`: how long a peon has between SIGTERM and
+    /// SIGKILL.
+    pub graceful_shutdown_timeout: Duration,
+    /// Where finished tasks' logs, reports and statuses are pushed (`druid.indexer.logs.*`).
+    pub task_logs: FileTaskLogs,
+}
+
+impl WorkerConfig {
+    /// A configuration with Druid's defaults: ip = host, capacity = processors - 1 (at least 1),
+    /// version `"0"`, the default category, peon ports 8100..=65535, graceful shutdown PT5M.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        base_task_dir: impl Into<PathBuf>,
+        peon_program: impl Into<PathBuf>,
+        task_logs: FileTaskLogs,
+    ) -> Self {
+        let host = host.into();
+        let processors = std::thread::available_parallelism().map_or(1, |n| n.get());
+        WorkerConfig {
+            ip: host.clone(),
+            host,
+            port,
+            capacity: u32::try_from(processors.saturating_sub(1).max(1)).unwrap_or(u32::MAX),
+            version: "0".to_string(),
+            category: DEFAULT_WORKER_CATEGORY.to_string(),
+            base_task_dir: base_task_dir.into(),
+            start_port: 8100,
+            end_port: 65535,
+            ports: Vec::new(),
+            peon_program: peon_program.into(),
+            peon_args: Vec::new(),
+            graceful_shutdown_timeout: Duration::from_secs(300),
+            task_logs,
+        }
+    }
+
+    /// The worker id: `host:port`, as Druid names workers everywhere.
+    pub(crate) fn worker_id(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The announcement of this worker; a disabled one has an empty version.
+    pub(crate) fn worker(&self, enabled: bool) -> Worker {
+        Worker {
+            scheme: "http".to_string(),
+            host: self.worker_id(),
+            ip: self.ip.clone(),
+            capacity: self.capacity,
+            version: if enabled { self.version.clone() } else { String::new() },
+            category: self.category.clone(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The worker HTTP API (Druid's `WorkerResource`), with Druid's paths and bodies.
+//!
+//! Reads come from the [`View`] the manager publishes; changes are requests to the manager,
+//! answered once it has carried them out.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::manager::{Event, View};
+
+#[derive(Clone)]
+struct Api {
+    events: mpsc::UnboundedSender<Event>,
+    view: watch::Receiver<View>,
+}
+
+impl Api {
+    fn host(&self) -> String {
+        self.view.borrow().worker.host.clone()
+    }
+
+    /// Sends a request to the manager and waits for its answer.
+    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Event) -> Result<T, Response> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || {
+            let body = Json(json!({"error": "the MiddleManager is not running"}));
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        };
+        self.events.send(request(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+}
+
+pub(crate) fn router(events: mpsc::UnboundedSender<Event>, view: watch::Receiver<View>) -> Router {
+    Router::new()
+        .route("/status/health", get(|| async { Json(true) }))
+        .route("/druid/worker/v1/enabled", get(enabled))
+        .route("/druid/worker/v1/enable", post(enable))
+        .route("/druid/worker/v1/disable", post(disable))
+        .route("/druid/worker/v1/tasks", get(tasks))
+        .route("/druid/worker/v1/task/{id}/shutdown", post(shutdown))
+        .route("/druid/worker/v1/task/{id}/log", get(log))
+        .with_state(Api { events, view })
+}
+
+async fn enabled(State(api): State<Api>) -> Json<serde_json::Value> {
+    let worker = api.view.borrow().worker.clone();
+    let enabled = worker.is_enabled();
+    Json(json!({ worker.host: enabled }))
+}
+
+async fn enable(State(api): State<Api>) -> Response {
+    set_enabled(api, true).await
+}
+
+async fn disable(State(api): State<Api>) -> Response {
+    set_enabled(api, false).await
+}
+
+async fn set_enabled(api: Api, enabled: bool) -> Response {
+    match api.ask(|reply| Event::SetEnabled { enabled, reply }).await {
+        Ok(Ok(())) => {
+            let word = if enabled { "enabled" } else { "disabled" };
+            Json(json!({ api.host(): word })).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e}))).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn tasks(State(api): State<Api>) -> Json<Vec<String>> {
+    Json(api.view.borrow().logs.keys().cloned().collect())
+}
+
+async fn shutdown(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    let task = id.clone();
+    match api.ask(|reply| Event::Shutdown { id: task, reply }).await {
+        Ok(()) => Json(json!({ "task": id })).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn log(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let offset = match params.get("offset").map(|o| o.trim().parse::<i64>()) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => {
+            return text(StatusCode::BAD_REQUEST, "offset must be an integer".to_string())
+        }
+    };
+    let not_here = || text(StatusCode::NOT_FOUND, format!("No log was found for task [{id}]: it is not running on this MiddleManager"));
+    let Some(path) = api.view.borrow().logs.get(&id).cloned() else { return not_here() };
+    match tokio::task::spawn_blocking(move || steward_cluster::read_log(&path, offset)).await {
+        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
+        // The task ended and its dir went away after the lookup.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => not_here(),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot read the log of task [{id}]: {e}")),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot read the log of task [{id}]: {e}")),
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}

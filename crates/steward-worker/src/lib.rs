@@ -1,0 +1,26 @@
+//! The MiddleManager: takes the tasks the Overlord assigns to this worker, runs each in its own
+//! peon process, and announces each task's status until the Overlord has recorded its end.
+//!
+//! Druid's `WorkerTaskMonitor`, `WorkerTaskManager` and `ForkingTaskRunner`, with one difference
+//! that matters to operators: peons outlive their MiddleManager. A restarted MiddleManager
+//! re-adopts the peons still running and reports the end of those that finished meanwhile, so
+//! restarting a worker loses no task.
+//!
+//! - [`config`]: [`WorkerConfig`], Druid's property names and defaults.
+//! - [`manager`]: [`MiddleManager`], the owner of the worker's state.
+//! - `task_run`: one task's life, from launch or re-adoption to its recorded end.
+//! - `process`: spawning, signalling and watching peon processes.
+//! - `ports`, `layout`, `restore`: peon ports, the on-disk layout, what a restart finds.
+//! - `http`: the worker HTTP API.
+
+pub mod config;
+mod http;
+mod layout;
+pub mod manager;
+mod ports;
+mod process;
+mod restore;
+mod task_run;
+
+pub use config::WorkerConfig;
+pub use manager::{MiddleManager, WorkerError};

@@ -1,0 +1,95 @@
+//! What a starting MiddleManager finds on disk from its previous life.
+//!
+//! Druid's MiddleManager forgets (and deletes) the tasks it was running when it restarts, unless
+//! the task type can restore itself. Steward's peons outlive their MiddleManager, so a restart
+//! re-adopts live peons and reports the end of those that finished meanwhile: every task that
+//! was handed to this worker reaches an end.
+
+use std::collections::BTreeMap;
+
+use steward_model::{Task, TaskAnnouncement};
+
+use crate::layout::{Layout, TaskDir};
+use crate::process::is_peon_alive;
+use crate::task_run::{status_found_at_restart, Plan};
+
+#[derive(Debug, Default)]
+pub(crate) struct Restored {
+    /// Final announcements the Overlord may not have recorded yet, by task id.
+    pub completed: BTreeMap<String, TaskAnnouncement>,
+    /// Tasks with a directory: live peons to adopt, or ends to record.
+    pub tasks: Vec<(Task, Plan)>,
+}
+
+/// Reads the base dir. Unreadable leftovers are logged and removed: they hold no task anyone
+/// could still learn the end of.
+pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
+    let mut restored = Restored::default();
+    for entry in std::fs::read_dir(layout.completed_dir())? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        let parsed = std::fs::read(entry.path())
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<TaskAnnouncement>(&b).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(announcement) if announcement.id == name => {
+                restored.completed.insert(name, announcement);
+            }
+            Ok(_) => {
+                tracing::warn!(task = %name, "completed task file names another task; removed");
+                let _ = std::fs::remove_file(entry.path());
+            }
+            Err(e) => {
+                tracing::warn!(task = %name, "unreadable completed task file removed: {e}");
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    for entry in std::fs::read_dir(layout.base())? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if Layout::is_reserved(&name) || name.starts_with('.') || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let dir = TaskDir::new(layout.task_dir(&name));
+        let remove = |why: &str| {
+            tracing::warn!(task = %name, "{why}; removing [{}]", dir.path().display());
+            if let Err(e) = std::fs::remove_dir_all(dir.path()) {
+                tracing::warn!(task = %name, "cannot remove [{}]: {e}", dir.path().display());
+            }
+        };
+        if restored.completed.contains_key(&name) {
+            remove("task dir left behind after the task's end was recorded");
+            continue;
+        }
+        let task = match dir.read_task() {
+            Ok(task) if task.id() == name => task,
+            Ok(_) => {
+                remove("task dir holds another task's task.json");
+                continue;
+            }
+            Err(e) => {
+                remove(&format!("task dir without a readable task.json ({e})"));
+                continue;
+            }
+        };
+        let record = dir.read_peon_record();
+        let plan = match record {
+            Some(record) if is_peon_alive(record.pid, dir.path()) => {
+                tracing::info!(task = %name, pid = record.pid, "re-adopting running peon");
+                Plan::Adopt(record)
+            }
+            record => {
+                let (status, attempt) = status_found_at_restart(&name, &dir, record.as_ref(), host);
+                tracing::info!(task = %name, status = status.status.as_str(), "peon ended while the MiddleManager was down");
+                Plan::Finish { status, attempt }
+            }
+        };
+        restored.tasks.push((task, plan));
+    }
+    Ok(restored)
+}

@@ -1,0 +1,214 @@
+//! One task's life on this worker, from launch (or re-adoption) to its end.
+//!
+//! Each task gets its own tokio task that does that task's slow work (files, the process, log
+//! pushes) and tells the manager what happened through its event channel: [`Event::Started`] once
+//! the peon runs, [`Event::Ended`] once the end is on disk. The manager alone announces, so the
+//! announcements of one task keep their order.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskStatus};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::layout::{write_atomic, PeonRecord, TaskDir};
+use crate::manager::{Event, Shared};
+use crate::process::{self, Exit, Peon};
+
+/// What to do with a task the manager hands over.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Start a peon on this port.
+    Launch { port: u16 },
+    /// Watch a peon a previous MiddleManager started.
+    Adopt(PeonRecord),
+    /// The task has already ended (or could not start); record the end.
+    Finish { status: TaskStatus, attempt: Option<u32> },
+}
+
+pub(crate) const GONE_AT_RESTART: &str =
+    "Task's peon process was gone when its MiddleManager restarted";
+const GONE_UNWATCHED: &str =
+    "Task peon exited without writing a status while its MiddleManager was not watching";
+
+/// Runs `task` according to `plan` and reports to the manager; see the module doc.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    task: Task,
+    plan: Plan,
+    stop: oneshot::Receiver<()>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let dir = TaskDir::new(shared.layout.task_dir(task.id()));
+    let (status, attempt) = match plan {
+        Plan::Launch { port } => launch(&shared, &task, &dir, port, stop, &events).await,
+        Plan::Adopt(record) => {
+            let location = TaskLocation::new(shared.config.host.clone(), i32::from(record.port));
+            let mut peon = Peon::Adopted { pid: record.pid, task_dir: dir.path().to_path_buf() };
+            let exit = process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout)
+                .await;
+            let status = status_after_exit(task.id(), &dir, record.attempt, exit)
+                .with_duration(millis_since(record.start_time))
+                .with_location(location);
+            (status, Some(record.attempt))
+        }
+        Plan::Finish { status, attempt } => (status, attempt),
+    };
+    let announcement = finish(shared, task, dir, status, attempt).await;
+    let _ = events.send(Event::Ended(announcement));
+}
+
+async fn launch(
+    shared: &Shared,
+    task: &Task,
+    dir: &TaskDir,
+    port: u16,
+    mut stop: oneshot::Receiver<()>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> (TaskStatus, Option<u32>) {
+    let id = task.id();
+    let failed = |e: &dyn std::fmt::Display| {
+        TaskStatus::failure(id, format!("Failed to run task with an exception: {e}"))
+    };
+    let attempt = match dir.prepare_attempt(task) {
+        Ok(a) => a,
+        Err(e) => return (failed(&format!("cannot prepare [{}]: {e}", dir.path().display())), None),
+    };
+    if stop.try_recv().is_ok() {
+        return (TaskStatus::failure(id, "Task was shut down before its peon started"), Some(attempt));
+    }
+    let start_time = jiff::Timestamp::now();
+    let started = Instant::now();
+    let mut peon = match process::spawn(&shared.config, dir.path(), &dir.log_file(), attempt, port) {
+        Ok(p) => p,
+        Err(e) => return (failed(&e), Some(attempt)),
+    };
+    let record = PeonRecord { pid: peon.pid(), attempt, port, start_time };
+    if let Err(e) = dir.write_peon_record(&record) {
+        tracing::warn!("cannot write [{}]; a restarted MiddleManager will not find this peon: {e}",
+            dir.pid_file().display());
+    }
+    tracing::info!(pid = record.pid, attempt, port, "peon started");
+    let location = TaskLocation::new(shared.config.host.clone(), i32::from(port));
+    let _ = events.send(Event::Started { id: id.to_string(), location: location.clone() });
+    let exit = process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout).await;
+    tracing::info!(?exit, "peon exited");
+    let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let status = status_after_exit(id, dir, attempt, exit).with_duration(duration).with_location(location);
+    (status, Some(attempt))
+}
+
+/// The task's status once its peon is gone (Druid's `ForkingTaskRunner` rules).
+fn status_after_exit(id: &str, dir: &TaskDir, attempt: u32, exit: Exit) -> TaskStatus {
+    match exit {
+        Exit::Code(0) => match dir.read_status(attempt) {
+            Ok(Some(status)) => status,
+            Ok(None) => TaskStatus::failure(
+                id,
+                format!(
+                    "Task peon exited with code 0 without writing its status [{}]",
+                    dir.status_file(attempt).display()
+                ),
+            ),
+            Err(msg) => TaskStatus::failure(id, msg),
+        },
+        Exit::Code(code) => TaskStatus::failure(
+            id,
+            format!(
+                "Task execution process exited unsuccessfully with code[{code}]. \
+                 See middleManager logs for more details."
+            ),
+        ),
+        Exit::Unobserved => match dir.read_status(attempt) {
+            Ok(Some(status)) => status,
+            Ok(None) => TaskStatus::failure(id, GONE_UNWATCHED),
+            Err(msg) => TaskStatus::failure(id, msg),
+        },
+        Exit::WaitFailed(e) => {
+            TaskStatus::failure(id, format!("Cannot wait for the task's peon process: {e}"))
+        }
+    }
+}
+
+/// The end of a task a restarted MiddleManager found without a live peon.
+pub(crate) fn status_found_at_restart(
+    id: &str,
+    dir: &TaskDir,
+    record: Option<&PeonRecord>,
+    host: &str,
+) -> (TaskStatus, Option<u32>) {
+    let Some(record) = record else {
+        return (TaskStatus::failure(id, GONE_AT_RESTART), None);
+    };
+    let status = match dir.read_status(record.attempt) {
+        Ok(Some(status)) => status,
+        Ok(None) => TaskStatus::failure(id, GONE_AT_RESTART),
+        Err(msg) => TaskStatus::failure(id, msg),
+    };
+    let location = TaskLocation::new(host, i32::from(record.port));
+    (status.with_location(location), Some(record.attempt))
+}
+
+/// Druid's end of a task on the worker: push the log, report and status to the task-log store
+/// (failures are only logged), persist the final announcement in `completedTasks/`, delete the
+/// task dir.
+async fn finish(
+    shared: Arc<Shared>,
+    task: Task,
+    dir: TaskDir,
+    status: TaskStatus,
+    attempt: Option<u32>,
+) -> TaskAnnouncement {
+    let announcement = TaskAnnouncement::new(
+        task.task_type(),
+        task.data_source(),
+        task.resource().clone(),
+        status.clone(),
+        status.location.clone(),
+    );
+    let record = announcement.clone();
+    let span = tracing::Span::current();
+    let done = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let id = task.id();
+        let logs = &shared.config.task_logs;
+        if dir.log_file().exists() {
+            if let Err(e) = logs.push_log(id, &dir.log_file()) {
+                tracing::warn!("cannot push the task log: {e}");
+            }
+        }
+        if let Some(report) = attempt.map(|a| dir.report_file(a)).filter(|r| r.exists()) {
+            if let Err(e) = logs.push_report(id, &report) {
+                tracing::warn!("cannot push the task report: {e}");
+            }
+        }
+        let status_file = shared.layout.tmp_dir().join(format!("{id}.status.json"));
+        let pushed = write_atomic(&status_file, &serde_json::to_vec(&status).expect("JSON"))
+            .and_then(|()| logs.push_status(id, &status_file));
+        if let Err(e) = pushed {
+            tracing::warn!("cannot push the task status: {e}");
+        }
+        let _ = std::fs::remove_file(&status_file);
+        let completed = serde_json::to_vec(&record).expect("JSON");
+        if let Err(e) = write_atomic(&shared.layout.completed_file(id), &completed) {
+            tracing::error!("cannot record the end in completedTasks; a restart will lose it: {e}");
+        }
+        match std::fs::remove_dir_all(dir.path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("cannot delete the task dir [{}]: {e}", dir.path().display())
+            }
+            _ => {}
+        }
+    })
+    .await;
+    if let Err(e) = done {
+        tracing::error!("recording the task's end failed: {e}");
+    }
+    tracing::info!(status = announcement.status.as_str(), "task ended");
+    announcement
+}
+
+fn millis_since(start: jiff::Timestamp) -> i64 {
+    let elapsed = jiff::Timestamp::now().duration_since(start).as_millis();
+    i64::try_from(elapsed.max(0)).unwrap_or(i64::MAX)
+}

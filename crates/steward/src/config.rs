@@ -1,0 +1,310 @@
+//! Configuration: one Druid-style properties file per process (`key=value`, `#` comments), with
+//! Druid's property names where Druid has one and `steward.*` where it does not.
+//!
+//! Every property Steward reads is listed in [`PROPERTIES`] with its default and meaning;
+//! `steward config --defaults` prints that list, so the documentation cannot drift from the code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use steward_model::time::parse_period;
+
+/// `(name, default, meaning)` of every property Steward reads. An empty default means "derived"
+/// (the meaning says from what).
+pub const PROPERTIES: &[(&str, &str, &str)] = &[
+    (
+        "steward.dataDir",
+        "./var",
+        "Data directory of quickstart: metadata database, task dirs, task logs.",
+    ),
+    (
+        "druid.host",
+        "localhost",
+        "Host name this process advertises to others.",
+    ),
+    ("druid.plaintextPort", "8090", "Overlord HTTP port."),
+    (
+        "druid.metadata.storage.connector.connectURI",
+        "",
+        "Metadata store; default sqlite:<dataDir>/metadata.db.",
+    ),
+    (
+        "druid.metadata.storage.tables.base",
+        "druid",
+        "Prefix of metadata table names (druid_tasks, ...).",
+    ),
+    (
+        "druid.indexer.queue.maxSize",
+        "2147483647",
+        "Most active tasks; submissions beyond answer 429.",
+    ),
+    (
+        "druid.indexer.queue.maxTaskPayloadSize",
+        "64MiB",
+        "Largest accepted task payload; larger answer 400.",
+    ),
+    (
+        "druid.indexer.storage.recentlyFinishedThreshold",
+        "PT24H",
+        "Complete tasks listed without createdTimeInterval are those created within this period.",
+    ),
+    (
+        "druid.indexer.runner.taskAssignmentTimeout",
+        "PT5M",
+        "A worker that does not start an assigned task within this fails it.",
+    ),
+    (
+        "druid.indexer.runner.taskCleanupTimeout",
+        "PT15M",
+        "Tasks of a vanished worker fail after this unless it returns.",
+    ),
+    (
+        "druid.indexer.runner.maxRetriesBeforeBlacklist",
+        "5",
+        "Consecutive task failures on a worker before it is blacklisted.",
+    ),
+    (
+        "druid.indexer.runner.workerBlackListBackoffTime",
+        "PT15M",
+        "How long a worker stays blacklisted.",
+    ),
+    (
+        "druid.indexer.runner.workerBlackListCleanupPeriod",
+        "PT5M",
+        "How often the blacklist is reconsidered.",
+    ),
+    (
+        "druid.indexer.runner.maxPercentageBlacklistWorkers",
+        "20",
+        "Most workers (percent) blacklisted at once.",
+    ),
+    (
+        "druid.indexer.runner.minWorkerVersion",
+        "0",
+        "Workers announcing a lower version (string order) get no tasks.",
+    ),
+    (
+        "druid.worker.capacity",
+        "4",
+        "Task slots per MiddleManager.",
+    ),
+    (
+        "druid.worker.version",
+        "0",
+        "Version a MiddleManager announces.",
+    ),
+    (
+        "druid.worker.category",
+        "_default_worker_category",
+        "Category a MiddleManager announces.",
+    ),
+    (
+        "druid.worker.ip",
+        "",
+        "IP a MiddleManager announces; default druid.host.",
+    ),
+    (
+        "steward.quickstart.workers",
+        "1",
+        "MiddleManagers quickstart runs in its process.",
+    ),
+    (
+        "steward.quickstart.workerPort",
+        "8091",
+        "Worker API port of the first in-process MiddleManager; the next ones count up.",
+    ),
+    (
+        "druid.indexer.task.baseTaskDir",
+        "",
+        "Task directories; default <dataDir>/task (one subdirectory per MiddleManager port).",
+    ),
+    (
+        "druid.indexer.task.gracefulShutdownTimeout",
+        "PT30S",
+        "After SIGTERM, a peon is killed if still alive after this (Druid: PT5M).",
+    ),
+    (
+        "druid.indexer.runner.startPort",
+        "8100",
+        "First port handed to peons.",
+    ),
+    (
+        "druid.indexer.runner.endPort",
+        "65535",
+        "Last port handed to peons.",
+    ),
+    (
+        "druid.indexer.runner.ports",
+        "",
+        "Explicit peon ports, comma separated (overrides start/end).",
+    ),
+    (
+        "druid.indexer.logs.type",
+        "file",
+        "Task log store; only `file` is supported.",
+    ),
+    (
+        "druid.indexer.logs.directory",
+        "",
+        "Task log store directory; default <dataDir>/indexing-logs.",
+    ),
+];
+
+/// Properties of one process: the file's values over the defaults, command-line flags over both.
+#[derive(Debug, Clone, Default)]
+pub struct Properties {
+    values: BTreeMap<String, String>,
+}
+
+impl Properties {
+    /// Reads a properties file; unknown `druid.*`/`steward.*` keys are refused so typos surface.
+    pub fn load(path: &Path) -> anyhow::Result<Properties> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Properties::parse(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Properties> {
+        let mut values = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .or_else(|| line.split_once(':'))
+                .ok_or_else(|| anyhow!("line {}: expected key=value", n + 1))?;
+            let k = k.trim();
+            if !PROPERTIES.iter().any(|(name, _, _)| *name == k) {
+                bail!(
+                    "line {}: unknown property {k} (see `steward config --defaults`)",
+                    n + 1
+                );
+            }
+            values.insert(k.to_string(), v.trim().to_string());
+        }
+        Ok(Properties { values })
+    }
+
+    /// Sets a value (command-line flags).
+    pub fn set(&mut self, key: &str, value: impl ToString) {
+        debug_assert!(
+            PROPERTIES.iter().any(|(k, _, _)| *k == key),
+            "undeclared property {key}"
+        );
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    /// The value, or the default; `None` when neither is set.
+    pub fn get(&self, key: &str) -> Option<String> {
+        if let Some(v) = self.values.get(key) {
+            return Some(v.clone());
+        }
+        let (_, default, _) = PROPERTIES
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .unwrap_or_else(|| panic!("undeclared property {key}"));
+        (!default.is_empty()).then(|| default.to_string())
+    }
+
+    pub fn string(&self, key: &str) -> String {
+        self.get(key).unwrap_or_default()
+    }
+
+    pub fn number<T: std::str::FromStr>(&self, key: &str) -> anyhow::Result<T> {
+        let v = self.string(key);
+        v.parse()
+            .map_err(|_| anyhow!("{key}: [{v}] is not a valid number"))
+    }
+
+    pub fn period(&self, key: &str) -> anyhow::Result<Duration> {
+        parse_period(&self.string(key)).map_err(|e| anyhow!("{key}: {e}"))
+    }
+
+    pub fn bytes(&self, key: &str) -> anyhow::Result<usize> {
+        parse_bytes(&self.string(key)).map_err(|e| anyhow!("{key}: {e}"))
+    }
+
+    pub fn path_or(&self, key: &str, default: PathBuf) -> PathBuf {
+        self.get(key).map(PathBuf::from).unwrap_or(default)
+    }
+}
+
+/// Parses a byte size: a plain number, or with a unit (`KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`,
+/// `k`, `m`, `g`), as Druid's human-readable byte settings allow.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("[{s}] is not a byte size"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(format!("[{s}] has an unknown unit")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("[{s}] is too large"))
+}
+
+/// The text of `steward config --defaults`.
+pub fn defaults_text() -> String {
+    let mut out = String::from("# Steward properties: name=default  # meaning\n");
+    for (k, d, doc) in PROPERTIES {
+        out.push_str(&format!("{k}={d}\n    # {doc}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_override_defaults() {
+        let p =
+            Properties::parse("# comment\ndruid.worker.capacity=8\n druid.host = mm1 \n").unwrap();
+        assert_eq!(p.number::<u32>("druid.worker.capacity").unwrap(), 8);
+        assert_eq!(p.string("druid.host"), "mm1");
+        assert_eq!(
+            p.period("druid.indexer.runner.taskAssignmentTimeout")
+                .unwrap(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(p.get("druid.worker.ip"), None);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Properties::parse("druid.worker.capacty=8").is_err());
+        assert!(Properties::parse("no equals sign").is_err());
+        let p = Properties::parse("druid.worker.capacity=many").unwrap();
+        assert!(p.number::<u32>("druid.worker.capacity").is_err());
+    }
+
+    #[test]
+    fn byte_sizes_parse() {
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("5MB").unwrap(), 5_000_000);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5XB").is_err());
+    }
+
+    #[test]
+    fn defaults_listing_names_every_property() {
+        let text = defaults_text();
+        for (k, _, _) in PROPERTIES {
+            assert!(text.contains(k));
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The `steward` command: the pieces behind its subcommands, kept in a library so they can be
+//! unit-tested and reused by the binary's end-to-end tests.
+//!
+//! `client` talks to a running Overlord over Druid's HTTP API (`steward task ...`,
+//! `steward workers`); `bench` measures a running Overlord's latency and throughput; `config`
+//! reads Druid-style properties; `quickstart` runs the single-process deployment.
+
+pub mod bench;
+pub mod client;
+pub mod config;
+pub mod quickstart;

@@ -1,0 +1,224 @@
+//! Test harness: a real `steward quickstart` process on free ports with its own data dir, and
+//! helpers that wait on observable conditions with a deadline (never a bare sleep).
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A running quickstart.
+pub struct Quickstart {
+    pub child: Option<Child>,
+    pub url: String,
+    pub port: u16,
+    pub worker_port: u16,
+    pub data_dir: PathBuf,
+    pub config: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Quickstart {
+    /// Starts quickstart with extra properties appended to its config file.
+    pub async fn start(dir: &Path, extra_properties: &str) -> Quickstart {
+        let port = free_port();
+        let worker_port = free_port();
+        let peon_port = 20_000 + (free_port() % 20_000);
+        let config = dir.join("steward.properties");
+        std::fs::write(
+            &config,
+            format!(
+                "druid.host=127.0.0.1\ndruid.indexer.runner.startPort={peon_port}\ndruid.indexer.task.gracefulShutdownTimeout=PT5S\n{extra_properties}\n"
+            ),
+        )
+        .unwrap();
+        let mut qs = Quickstart {
+            child: None,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            worker_port,
+            data_dir: dir.join("var"),
+            config,
+            http: reqwest::Client::new(),
+        };
+        qs.spawn().await;
+        qs
+    }
+
+    /// (Re)starts the process on the same ports and data dir.
+    pub async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.parent().unwrap().join("quickstart.log"))
+            .unwrap();
+        let child = Command::new(STEWARD)
+            .args(["quickstart", "--config"])
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--worker-port",
+                &self.worker_port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start steward quickstart");
+        self.child = Some(child);
+        let http = self.http.clone();
+        let url = format!("{}/status/health", self.url);
+        wait_for("quickstart to serve", Duration::from_secs(30), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
+        })
+        .await;
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// Stops the process with `signal` and waits for it to exit.
+    pub fn stop_with(&mut self, signal: nix::sys::signal::Signal) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+            let _ = child.wait();
+        }
+    }
+
+    pub fn v1(&self, path: &str) -> String {
+        format!("{}/druid/indexer/v1/{path}", self.url)
+    }
+
+    pub async fn submit(&self, task: Value) -> reqwest::Response {
+        self.http
+            .post(self.v1("task"))
+            .json(&task)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Submits a task that must be accepted; returns its id.
+    pub async fn submit_ok(&self, task: Value) -> String {
+        let r = self.submit(task).await;
+        assert_eq!(
+            r.status(),
+            200,
+            "submit refused: {}",
+            r.text().await.unwrap()
+        );
+        r.json::<Value>().await.unwrap()["task"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn status(&self, id: &str) -> Value {
+        let r = self
+            .http
+            .get(self.v1(&format!("task/{id}/status")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "status of {id}");
+        r.json::<Value>().await.unwrap()["status"].clone()
+    }
+
+    /// Waits until the task's statusCode is SUCCESS or FAILED and returns the status.
+    pub async fn wait_complete(&self, id: &str, timeout: Duration) -> Value {
+        wait_for(&format!("task {id} to end"), timeout, || async {
+            let s = self.status(id).await;
+            (s["statusCode"] != "RUNNING").then_some(s)
+        })
+        .await
+    }
+
+    pub async fn wait_runner_state(&self, id: &str, state: &str, timeout: Duration) -> Value {
+        wait_for(
+            &format!("task {id} runner state {state}"),
+            timeout,
+            || async {
+                let s = self.status(id).await;
+                (s["runnerStatusCode"] == state).then_some(s)
+            },
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.v1(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.v1(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every task the Overlord lists (all states).
+    pub async fn all_tasks(&self) -> Vec<Value> {
+        self.get("tasks").await.json::<Vec<Value>>().await.unwrap()
+    }
+}
+
+impl Drop for Quickstart {
+    fn drop(&mut self) {
+        self.stop_with(nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
+pub fn noop(id: &str, run_time_ms: u64) -> Value {
+    json!({"type": "noop", "id": id, "runTime": run_time_ms})
+}
+
+/// Whether a process with this pid exists.
+pub fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
