@@ -1,1 +1,893 @@
 use super::*;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use serde_json::json;
+use steward_model::{TaskAnnouncement, TaskState, DEFAULT_WORKER_CATEGORY};
+
+use crate::queue::SHUTDOWN_BY_USER;
+
+// ----- helpers ---------------------------------------------------------------------------------
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_767_225_600).unwrap() // 2026-01-01T00:00:00Z
+}
+
+fn later(t: Timestamp, secs: u64) -> Timestamp {
+    t.saturating_add(Duration::from_secs(secs)).unwrap()
+}
+
+fn worker(host: &str, capacity: u32) -> Worker {
+    Worker {
+        scheme: "http".into(),
+        host: host.into(),
+        ip: host.split(':').next().unwrap().into(),
+        capacity,
+        version: "1".into(),
+        category: DEFAULT_WORKER_CATEGORY.into(),
+    }
+}
+
+fn noop(id: &str) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id})).unwrap()
+}
+
+fn noop_ready(id: &str, result: &str) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id, "isReadyResult": result})).unwrap()
+}
+
+fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
+    TaskAnnouncement::new(
+        task.task_type(),
+        task.data_source(),
+        task.resource().clone(),
+        status,
+        location,
+    )
+}
+
+fn core() -> OverlordCore {
+    OverlordCore::new(QueueConfig::default(), RunnerConfig::default())
+}
+
+/// Announces and initializes a worker.
+fn add_worker(core: &mut OverlordCore, w: Worker, now: Timestamp) -> Vec<IoEffect> {
+    let host = w.host.clone();
+    let mut out = core.cluster_event(RunnerEvent::WorkerAdded(w), now);
+    out.extend(core.cluster_event(RunnerEvent::WorkerInitialized(host), now));
+    out
+}
+
+fn announce(core: &mut OverlordCore, host: &str, a: TaskAnnouncement, now: Timestamp) -> Vec<IoEffect> {
+    core.cluster_event(RunnerEvent::StatusAnnounced { worker: host.into(), announcement: a }, now)
+}
+
+fn submit(core: &mut OverlordCore, task: &Task, now: Timestamp) -> Vec<IoEffect> {
+    core.reserve(task, now).unwrap();
+    core.inserted(task.id(), now)
+}
+
+// ----- lifecycle -------------------------------------------------------------------------------
+
+#[test]
+fn full_lifecycle_of_a_task_and_its_status_views() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let mut core = core();
+    assert!(core.start(Vec::new(), now).is_empty());
+
+    // No worker yet: the runner holds the task as PENDING.
+    let t1 = noop("t1");
+    core.reserve(&t1, now).unwrap();
+    assert_eq!(core.active_status("t1"), None, "not stored yet");
+    assert_eq!(core.active_task("t1"), None);
+    assert!(core.inserted("t1", now).is_empty());
+    let s = core.active_status("t1").unwrap();
+    assert_eq!((s.status_code, s.status, s.runner_status_code), (TaskState::Running, TaskState::Running, RunnerTaskState::Pending));
+    assert!(s.location.is_unknown());
+    assert_eq!(s.created_time, "2026-01-01T00:00:00.000Z");
+    assert_eq!(s.queue_insertion_time, "2026-01-01T00:00:00.000Z");
+    assert_eq!((s.id.as_str(), s.group_id.as_str(), s.task_type.as_str(), s.data_source.as_str()), ("t1", "t1", "noop", "none"));
+    assert_eq!((s.duration, s.error_msg), (-1, None));
+    assert_eq!(core.active_task("t1"), Some(t1.clone()));
+
+    // A task that is not ready is WAITING: the runner does not know it.
+    assert!(submit(&mut core, &noop_ready("waits", "NO"), now).is_empty());
+    let s = core.active_status("waits").unwrap();
+    assert_eq!((s.status_code, s.runner_status_code), (TaskState::Running, RunnerTaskState::Waiting));
+
+    // A worker appears: the task is assigned, still PENDING until the worker acknowledges.
+    let at = later(now, 10);
+    let out = add_worker(&mut core, worker(H, 2), at);
+    assert_eq!(out, vec![IoEffect::Assign { worker: worker(H, 2), task: t1.clone() }]);
+    assert_eq!(core.active_status("t1").unwrap().runner_status_code, RunnerTaskState::Pending);
+    assert_eq!(core.next_deadline(), Some(later(at, 300)));
+
+    // RUNNING with its location.
+    let loc = TaskLocation::new("mm-a", 8100);
+    assert!(announce(&mut core, H, announcement(&t1, TaskStatus::running("t1"), loc.clone()), at).is_empty());
+    let s = core.active_status("t1").unwrap();
+    assert_eq!((s.status_code, s.runner_status_code), (TaskState::Running, RunnerTaskState::Running));
+    assert_eq!(s.location, loc);
+    assert_eq!(s.queue_insertion_time, "2026-01-01T00:00:00.000Z");
+    assert_eq!(core.next_deadline(), None);
+
+    // SUCCESS: the end is persisted (with the runner's location); the view shows the end.
+    let done = TaskStatus::success("t1").with_duration(2500);
+    let out = announce(&mut core, H, announcement(&t1, done.clone(), loc.clone()), later(now, 20));
+    let expected = done.with_location(loc.clone());
+    assert_eq!(out, vec![IoEffect::PersistStatus(expected.clone())]);
+    let s = core.active_status("t1").unwrap();
+    assert_eq!((s.status_code, s.status, s.runner_status_code), (TaskState::Success, TaskState::Success, RunnerTaskState::None));
+    assert_eq!((s.location.clone(), s.duration), (loc, 2500));
+    assert_eq!(core.completing_status("t1"), Some(expected));
+    assert_eq!(core.workers()[0].curr_capacity_used, 0);
+
+    // Persisted: the status announcement is cleaned up and nothing is left of the task.
+    let out = core.persisted("t1", true, later(now, 21));
+    assert_eq!(out, vec![IoEffect::RemoveStatus { worker: H.into(), task_id: "t1".into() }]);
+    assert_eq!(core.active_status("t1"), None);
+    assert_eq!(core.completing_status("t1"), None);
+    assert_eq!(core.runner.task_view("t1"), None);
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+    assert_eq!(core.queue.len(), 1, "only the waiting task is left");
+    assert!(core
+        .cluster_event(RunnerEvent::StatusRemoved { worker: H.into(), task_id: "t1".into() }, later(now, 22))
+        .is_empty());
+    assert_eq!(core.active_statuses().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["waits"]);
+}
+
+#[test]
+fn user_shutdown_of_a_running_task() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let mut core = core();
+    core.start(Vec::new(), now);
+    add_worker(&mut core, worker(H, 1), now);
+    let t1 = noop("t1");
+    submit(&mut core, &t1, now);
+    announce(&mut core, H, announcement(&t1, TaskStatus::running("t1"), TaskLocation::new("mm-a", 8100)), now);
+
+    // The end is recorded first, the worker is told afterwards (Druid's order).
+    let (found, out) = core.shutdown("t1", SHUTDOWN_BY_USER, now);
+    assert!(found);
+    let failed = TaskStatus::failure("t1", SHUTDOWN_BY_USER);
+    assert_eq!(out, vec![IoEffect::PersistStatus(failed.clone())]);
+    let s = core.active_status("t1").unwrap();
+    assert_eq!((s.status_code, s.runner_status_code, s.error_msg.as_deref()), (TaskState::Failed, RunnerTaskState::None, Some(SHUTDOWN_BY_USER)));
+    assert_eq!(core.shutdown("t1", SHUTDOWN_BY_USER, now), (false, vec![]), "already ending");
+
+    let out = core.persisted("t1", true, now);
+    assert_eq!(out, vec![IoEffect::ShutdownOnWorker { worker: worker(H, 1), task_id: "t1".into() }]);
+    assert!(core.queue.is_empty());
+    assert_eq!(core.runner.sizes(), (0, 1, 0), "running until the worker reports the end");
+
+    // The worker's FAILED end is not persisted again; its announcement is cleaned up.
+    let out = announce(&mut core, H, announcement(&t1, TaskStatus::failure("t1", "killed"), TaskLocation::unknown()), later(now, 5));
+    assert_eq!(out, vec![IoEffect::RemoveStatus { worker: H.into(), task_id: "t1".into() }]);
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+    assert!(core.queue.is_empty());
+    assert_eq!(core.workers()[0].curr_capacity_used, 0);
+    assert!(core.runner.known_task_ids().is_empty());
+}
+
+#[test]
+fn user_shutdown_of_a_pending_task_drops_it_from_the_runner() {
+    let now = t0();
+    let mut core = core();
+    core.start(Vec::new(), now);
+    submit(&mut core, &noop("t1"), now);
+    let (found, out) = core.shutdown("t1", SHUTDOWN_BY_USER, now);
+    assert!(found);
+    assert_eq!(out, vec![IoEffect::PersistStatus(TaskStatus::failure("t1", SHUTDOWN_BY_USER))]);
+    assert!(core.persisted("t1", true, now).is_empty());
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+    assert!(add_worker(&mut core, worker("mm-a:8091", 1), now).is_empty(), "never assigned");
+}
+
+#[test]
+fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let created = Timestamp::from_second(1_767_000_000).unwrap();
+    let mut core = core();
+    let running = noop("running");
+    let done = noop("done");
+    let orphan = noop("orphan");
+    let fresh = noop("fresh");
+    let loc = TaskLocation::new("mm-a", 8100);
+
+    // The coordinator's snapshot, before the queue starts.
+    let mut out = core.cluster_event(RunnerEvent::WorkerAdded(worker(H, 4)), now);
+    out.extend(announce(&mut core, H, announcement(&running, TaskStatus::running("running"), loc.clone()), now));
+    out.extend(announce(&mut core, H, announcement(&done, TaskStatus::success("done"), TaskLocation::unknown()), now));
+    out.extend(announce(&mut core, H, announcement(&orphan, TaskStatus::running("orphan"), TaskLocation::unknown()), now));
+    out.extend(core.cluster_event(RunnerEvent::WorkerInitialized(H.into()), now));
+    assert!(out.is_empty(), "nothing is decided before the queue starts: {out:?}");
+    assert_eq!(core.runner.sizes(), (0, 2, 1));
+
+    let stored = vec![(running.clone(), created), (done.clone(), created), (fresh.clone(), created)];
+    let out = core.start(stored, now);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out.contains(&IoEffect::PersistStatus(TaskStatus::success("done"))));
+    assert!(out.contains(&IoEffect::ShutdownOnWorker { worker: worker(H, 4), task_id: "orphan".into() }));
+    assert!(out.contains(&IoEffect::Assign { worker: worker(H, 4), task: fresh }));
+    assert!(!out.iter().any(|e| matches!(e, IoEffect::Assign { task, .. } if task.id() == "running" || task.id() == "done")));
+
+    let s = core.active_status("running").unwrap();
+    assert_eq!((s.status_code, s.runner_status_code, s.location.clone()), (TaskState::Running, RunnerTaskState::Running, loc));
+    assert_eq!(s.created_time, format_ts(created));
+    assert_eq!(core.active_status("done").unwrap().status_code, TaskState::Success);
+
+    // The completed one is cleaned up once persisted; the adopted one ends normally.
+    assert_eq!(core.persisted("done", true, now), vec![IoEffect::RemoveStatus { worker: H.into(), task_id: "done".into() }]);
+    let out = announce(&mut core, H, announcement(&running, TaskStatus::success("running"), TaskLocation::unknown()), now);
+    assert_eq!(out, vec![IoEffect::PersistStatus(TaskStatus::success("running").with_location(TaskLocation::new("mm-a", 8100)))]);
+    // The orphan's end is only cleaned up.
+    let out = announce(&mut core, H, announcement(&orphan, TaskStatus::failure("orphan", "stopped"), TaskLocation::unknown()), now);
+    assert_eq!(out, vec![IoEffect::RemoveStatus { worker: H.into(), task_id: "orphan".into() }]);
+}
+
+#[test]
+fn reconcile_shuts_down_what_the_queue_no_longer_holds() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let mut core = core();
+    core.start(Vec::new(), now);
+    add_worker(&mut core, worker(H, 2), now);
+    let t1 = noop("t1");
+    submit(&mut core, &t1, now);
+    assert!(core.reconcile(now).is_empty());
+    // A stray task appears on the worker after start: the queue has it shut down right away.
+    let stray = noop("stray");
+    let out = announce(&mut core, H, announcement(&stray, TaskStatus::running("stray"), TaskLocation::unknown()), now);
+    assert_eq!(out, vec![IoEffect::ShutdownOnWorker { worker: worker(H, 2), task_id: "stray".into() }]);
+    // The periodic safety net repeats the request while it runs.
+    assert_eq!(core.reconcile(now), vec![IoEffect::ShutdownOnWorker { worker: worker(H, 2), task_id: "stray".into() }]);
+}
+
+// ----- memory ----------------------------------------------------------------------------------
+
+#[test]
+fn ten_thousand_tasks_leave_nothing_behind() {
+    const N: usize = 10_000;
+    let now = t0();
+    let started = std::time::Instant::now();
+    let mut core = core();
+    core.start(Vec::new(), now);
+    let hosts: Vec<String> = (0..4).map(|i| format!("mm-{i}:8091")).collect();
+    for h in &hosts {
+        assert!(add_worker(&mut core, worker(h, 8), now).is_empty());
+    }
+    let mut work: VecDeque<IoEffect> = VecDeque::new();
+    for i in 0..N {
+        let t = noop(&format!("task-{i}"));
+        work.extend(submit(&mut core, &t, now));
+    }
+    assert_eq!(core.runner.sizes(), (N - 32, 32, 0));
+    let mut persisted: HashMap<String, u32> = HashMap::new();
+    let mut removed = 0;
+    while let Some(effect) = work.pop_front() {
+        match effect {
+            IoEffect::Assign { worker, task } => {
+                let id = task.id().to_string();
+                let loc = TaskLocation::new(worker.ip.clone(), 8100);
+                let running = announcement(&task, TaskStatus::running(&id), loc.clone());
+                work.extend(announce(&mut core, &worker.host, running, now));
+                let success = announcement(&task, TaskStatus::success(&id), loc);
+                work.extend(announce(&mut core, &worker.host, success, now));
+            }
+            IoEffect::PersistStatus(s) => {
+                assert_eq!(s.status, TaskState::Success);
+                *persisted.entry(s.id.clone()).or_default() += 1;
+                work.extend(core.persisted(&s.id, true, now));
+            }
+            IoEffect::RemoveStatus { worker, task_id } => {
+                removed += 1;
+                work.extend(core.cluster_event(RunnerEvent::StatusRemoved { worker, task_id }, now));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(persisted.len(), N);
+    assert!(persisted.values().all(|&n| n == 1));
+    assert_eq!(removed, N);
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+    assert!(core.runner.known_task_ids().is_empty());
+    assert!(core.queue.is_empty());
+    assert!(core.active_statuses().is_empty());
+    assert_eq!(core.next_deadline(), None, "no assignment deadline left behind");
+    assert_eq!(core.runner.capacity(), (32, 0));
+    for v in core.workers() {
+        assert!(v.running_tasks.is_empty() && v.availability_groups.is_empty());
+        assert!(v.curr_capacity_used_by_task_type.is_empty());
+    }
+    eprintln!("{N} tasks through the core in {:?}", started.elapsed());
+}
+
+// ----- randomized simulation -------------------------------------------------------------------
+
+/// xorshift64: a tiny deterministic generator, enough to shuffle events.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// A MiddleManager as the coordinator sees it. Going away is a session loss: its tasks keep
+/// running, it may start and end tasks meanwhile, and it replays its statuses when it returns.
+struct SimWorker {
+    worker: Worker,
+    up: bool,
+    assigned: BTreeMap<String, Task>,
+    running: BTreeMap<String, Task>,
+    statuses: BTreeMap<String, TaskAnnouncement>,
+    next_port: i32,
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    assigns: usize,
+    remove_assignments: usize,
+    remove_statuses: usize,
+    worker_shutdowns: usize,
+    persists: usize,
+    assign_failed_gone: usize,
+}
+
+/// The world around an [`OverlordCore`]: workers, the coordinator's event stream, the store.
+struct Sim {
+    core: OverlordCore,
+    rng: XorShift,
+    now: Timestamp,
+    workers: BTreeMap<String, SimWorker>,
+    events: VecDeque<RunnerEvent>,
+    /// Assignments the driver is still writing.
+    in_flight: Vec<(String, Task)>,
+    /// Ends the store is still writing.
+    to_persist: Vec<String>,
+    /// Reserved tasks whose insert is under way.
+    inserting: Vec<Task>,
+    /// Every stored task.
+    tasks: BTreeMap<String, Task>,
+    persist_count: HashMap<String, u32>,
+    /// Tasks whose end the queue has recorded and released.
+    released: HashSet<String>,
+    next_id: u64,
+    stats: Stats,
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let config = RunnerConfig {
+            max_retries_before_blacklist: 1,
+            max_percentage_blacklist_workers: 40,
+            ..RunnerConfig::default()
+        };
+        let mut sim = Sim {
+            core: OverlordCore::new(QueueConfig::default(), config),
+            rng: XorShift::new(seed),
+            now: t0(),
+            workers: BTreeMap::new(),
+            events: VecDeque::new(),
+            in_flight: Vec::new(),
+            to_persist: Vec::new(),
+            inserting: Vec::new(),
+            tasks: BTreeMap::new(),
+            persist_count: HashMap::new(),
+            released: HashSet::new(),
+            next_id: 0,
+            stats: Stats::default(),
+        };
+        for (i, capacity) in [3, 1, 2, 1, 2].into_iter().enumerate() {
+            let host = format!("mm-{i}:8091");
+            sim.workers.insert(
+                host.clone(),
+                SimWorker {
+                    worker: worker(&host, capacity),
+                    up: false,
+                    assigned: BTreeMap::new(),
+                    running: BTreeMap::new(),
+                    statuses: BTreeMap::new(),
+                    next_port: 8100,
+                },
+            );
+            sim.worker_up(&host);
+        }
+        sim.flush();
+        let effects = sim.core.start(Vec::new(), sim.now);
+        sim.handle(effects);
+        sim
+    }
+
+    // ----- the driver: carrying out effects --------------------------------------------------
+
+    fn handle(&mut self, effects: Vec<IoEffect>) {
+        let views = self.core.workers();
+        for effect in effects {
+            match effect {
+                IoEffect::Assign { worker, task } => {
+                    let id = task.id().to_string();
+                    assert!(!self.released.contains(&id), "{id} assigned after its end was recorded");
+                    assert!(!self.in_flight.iter().any(|(_, t)| t.id() == id), "{id} assigned twice");
+                    for (host, w) in &self.workers {
+                        assert!(
+                            !w.assigned.contains_key(&id) && !w.running.contains_key(&id),
+                            "{id} assigned to {} while held by {host}",
+                            worker.host
+                        );
+                    }
+                    let v = views.iter().find(|v| v.worker.host == worker.host).expect("assigned to an announced worker");
+                    assert!(v.curr_capacity_used <= v.worker.capacity, "{} over capacity: {v:?}", worker.host);
+                    assert!(v.running_tasks.contains(&id));
+                    let group = &task.resource().availability_group;
+                    let same_group = v.running_tasks.iter().filter(|t| self.group_of(t) == Some(group)).count();
+                    assert_eq!(same_group, 1, "two tasks of group {group} on {}", worker.host);
+                    self.stats.assigns += 1;
+                    self.in_flight.push((worker.host, task));
+                }
+                IoEffect::RemoveAssignment { worker, task_id } => {
+                    self.stats.remove_assignments += 1;
+                    self.in_flight.retain(|(h, t)| !(h == &worker && t.id() == task_id));
+                    self.workers.get_mut(&worker).unwrap().assigned.remove(&task_id);
+                }
+                IoEffect::RemoveStatus { worker, task_id } => {
+                    self.stats.remove_statuses += 1;
+                    if self.workers.get_mut(&worker).unwrap().statuses.remove(&task_id).is_some() {
+                        self.events.push_back(RunnerEvent::StatusRemoved { worker, task_id });
+                    }
+                }
+                IoEffect::ShutdownOnWorker { worker, task_id } => {
+                    self.stats.worker_shutdowns += 1;
+                    let w = &self.workers[&worker.host];
+                    if w.up && w.running.contains_key(&task_id) {
+                        self.finish(&worker.host, &task_id, false);
+                    }
+                }
+                IoEffect::PersistStatus(status) => {
+                    assert!(status.is_complete());
+                    assert!(self.tasks.contains_key(&status.id), "{} persisted but never stored", status.id);
+                    self.stats.persists += 1;
+                    *self.persist_count.entry(status.id.clone()).or_default() += 1;
+                    self.to_persist.push(status.id);
+                }
+            }
+        }
+    }
+
+    /// Delivers the coordinator's events in order.
+    fn flush(&mut self) {
+        while let Some(event) = self.events.pop_front() {
+            let effects = self.core.cluster_event(event, self.now);
+            self.handle(effects);
+        }
+    }
+
+    fn group_of(&self, id: &str) -> Option<&String> {
+        self.tasks.get(id).map(|t| &t.resource().availability_group)
+    }
+
+    // ----- workers --------------------------------------------------------------------------
+
+    fn announce(&mut self, host: &str, a: TaskAnnouncement) {
+        self.workers.get_mut(host).unwrap().statuses.insert(a.id.clone(), a.clone());
+        // Like the in-process coordinator: delivered even while the worker is unannounced.
+        self.events.push_back(RunnerEvent::StatusAnnounced { worker: host.into(), announcement: a });
+    }
+
+    fn start(&mut self, host: &str, id: &str) {
+        let w = self.workers.get_mut(host).unwrap();
+        let task = w.assigned.remove(id).unwrap();
+        w.next_port += 1;
+        let loc = TaskLocation::new(w.worker.ip.clone(), w.next_port);
+        w.running.insert(id.to_string(), task.clone());
+        self.announce(host, announcement(&task, TaskStatus::running(id), loc));
+    }
+
+    fn finish(&mut self, host: &str, id: &str, success: bool) {
+        let w = self.workers.get_mut(host).unwrap();
+        let task = w.running.remove(id).unwrap();
+        let loc = w.statuses.get(id).map(|a| a.task_location.clone()).unwrap_or_default();
+        let status = if success { TaskStatus::success(id) } else { TaskStatus::failure(id, "sim failure") };
+        self.announce(host, announcement(&task, status.with_duration(1000), loc));
+    }
+
+    fn worker_up(&mut self, host: &str) {
+        let w = self.workers.get_mut(host).unwrap();
+        w.up = true;
+        self.events.push_back(RunnerEvent::WorkerAdded(w.worker.clone()));
+        for a in w.statuses.values() {
+            self.events.push_back(RunnerEvent::StatusAnnounced { worker: host.into(), announcement: a.clone() });
+        }
+        self.events.push_back(RunnerEvent::WorkerInitialized(host.into()));
+    }
+
+    fn worker_down(&mut self, host: &str) {
+        self.workers.get_mut(host).unwrap().up = false;
+        self.events.push_back(RunnerEvent::WorkerRemoved(host.into()));
+    }
+
+    fn set_enabled(&mut self, host: &str, enabled: bool) {
+        let w = self.workers.get_mut(host).unwrap();
+        w.worker.version = if enabled { "1".into() } else { String::new() };
+        self.events.push_back(RunnerEvent::WorkerChanged(w.worker.clone()));
+    }
+
+    fn deliver(&mut self, index: usize) {
+        let (host, task) = self.in_flight.swap_remove(index);
+        let id = task.id().to_string();
+        let w = self.workers.get_mut(&host).unwrap();
+        if !w.up {
+            self.stats.assign_failed_gone += 1;
+            let effects = self.core.assign_failed(&id, true, self.now);
+            self.handle(effects);
+        } else if !w.statuses.contains_key(&id) && !w.running.contains_key(&id) {
+            w.assigned.insert(id, task);
+        }
+    }
+
+    // ----- the outside world ----------------------------------------------------------------
+
+    fn submit(&mut self) {
+        self.next_id += 1;
+        let id = format!("t{}", self.next_id);
+        let group = if self.rng.chance(15) { format!("g{}", self.rng.below(3)) } else { id.clone() };
+        let required = if self.rng.chance(15) { 2 } else { 1 };
+        let priority = [0, 50, 100][self.rng.below(3)];
+        let ready = match self.rng.below(100) {
+            0..=3 => "NO",
+            4..=11 => "EXCEPTION",
+            _ => "YES",
+        };
+        let task = Task::from_json(json!({
+            "type": "noop",
+            "id": id,
+            "dataSource": format!("ds{}", self.rng.below(2)),
+            "isReadyResult": ready,
+            "resource": {"availabilityGroup": group, "requiredCapacity": required},
+            "context": {"priority": priority},
+        }))
+        .unwrap();
+        self.core.reserve(&task, self.now).unwrap();
+        match self.rng.below(10) {
+            0 => self.core.insert_failed(&id),
+            1 | 2 => self.inserting.push(task),
+            _ => self.insert(task),
+        }
+    }
+
+    fn insert(&mut self, task: Task) {
+        let id = task.id().to_string();
+        self.tasks.insert(id.clone(), task);
+        let effects = self.core.inserted(&id, self.now);
+        self.handle(effects);
+    }
+
+    fn resubmit(&mut self) {
+        let Some(id) = self.pick_task() else { return };
+        let task = self.tasks[&id].clone();
+        let active = self.core.queue.entry(&id).is_some();
+        match self.core.reserve(&task, self.now) {
+            Err(QueueError::Duplicate(_)) => assert!(active),
+            Ok(()) => {
+                assert!(!active);
+                // The store refuses the id it already holds.
+                self.core.insert_failed(&id);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn pick_task(&mut self) -> Option<String> {
+        if self.tasks.is_empty() {
+            return None;
+        }
+        let i = self.rng.below(self.tasks.len());
+        self.tasks.keys().nth(i).cloned()
+    }
+
+    fn user_shutdown(&mut self, id: &str) {
+        let expected = matches!(
+            self.core.queue.entry(id).map(|e| &e.state),
+            Some(EntryState::Waiting | EntryState::Submitted)
+        );
+        let (found, effects) = self.core.shutdown(id, SHUTDOWN_BY_USER, self.now);
+        assert_eq!(found, expected, "shutdown of {id}");
+        self.handle(effects);
+    }
+
+    fn persist(&mut self, index: usize) {
+        let id = self.to_persist.swap_remove(index);
+        assert!(self.core.completing_status(&id).is_some(), "{id} persisted but not completing");
+        self.released.insert(id.clone());
+        let effects = self.core.persisted(&id, true, self.now);
+        self.handle(effects);
+    }
+
+    fn tick(&mut self) {
+        let effects = self.core.tick(self.now);
+        self.handle(effects);
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.workers.keys().cloned().collect()
+    }
+
+    fn random_host(&mut self) -> String {
+        let hosts = self.hosts();
+        hosts[self.rng.below(hosts.len())].clone()
+    }
+
+    fn step(&mut self) {
+        match self.rng.below(100) {
+            0..=16 => self.submit(),
+            17..=20 => {
+                if !self.inserting.is_empty() {
+                    let i = self.rng.below(self.inserting.len());
+                    let task = self.inserting.swap_remove(i);
+                    self.insert(task);
+                }
+            }
+            21..=32 => {
+                if !self.in_flight.is_empty() {
+                    let i = self.rng.below(self.in_flight.len());
+                    self.deliver(i);
+                }
+            }
+            33..=44 => {
+                let host = self.random_host();
+                if let Some(id) = self.workers[&host].assigned.keys().next().cloned() {
+                    self.start(&host, &id);
+                }
+            }
+            45..=56 => {
+                let host = self.random_host();
+                let running: Vec<String> = self.workers[&host].running.keys().cloned().collect();
+                if !running.is_empty() {
+                    let id = running[self.rng.below(running.len())].clone();
+                    let success = self.rng.chance(70);
+                    self.finish(&host, &id, success);
+                }
+            }
+            57..=58 => {
+                // A running task's status announcement vanishes (and the task with it).
+                let host = self.random_host();
+                let w = self.workers.get_mut(&host).unwrap();
+                if let Some(id) = w.running.keys().next().cloned() {
+                    w.running.remove(&id);
+                    if w.statuses.remove(&id).is_some() {
+                        self.events.push_back(RunnerEvent::StatusRemoved { worker: host, task_id: id });
+                    }
+                }
+            }
+            59..=62 => {
+                let host = self.random_host();
+                if self.workers[&host].up {
+                    self.worker_down(&host);
+                } else {
+                    self.worker_up(&host);
+                }
+            }
+            63..=64 => {
+                let host = self.random_host();
+                if self.workers[&host].up {
+                    let enabled = self.workers[&host].worker.is_enabled();
+                    self.set_enabled(&host, !enabled);
+                }
+            }
+            65..=68 => {
+                if let Some(id) = self.pick_task() {
+                    self.user_shutdown(&id);
+                }
+            }
+            69 => {
+                let ds = format!("ds{}", self.rng.below(2));
+                let expected = self
+                    .core
+                    .queue
+                    .entries()
+                    .filter(|e| e.task.data_source() == ds)
+                    .filter(|e| matches!(e.state, EntryState::Waiting | EntryState::Submitted))
+                    .count();
+                let (n, effects) = self.core.shutdown_data_source(&ds, SHUTDOWN_BY_USER, self.now);
+                assert_eq!(n, expected);
+                self.handle(effects);
+            }
+            70..=81 => {
+                if !self.to_persist.is_empty() {
+                    let i = self.rng.below(self.to_persist.len());
+                    self.persist(i);
+                }
+            }
+            82..=90 => {
+                self.now = later(self.now, 1 + self.rng.below(400) as u64);
+                self.tick();
+            }
+            91 => {
+                if let Some(deadline) = self.core.next_deadline() {
+                    self.now = self.now.max(deadline);
+                    self.tick();
+                }
+            }
+            92..=93 => {
+                let effects = self.core.reconcile(self.now);
+                self.handle(effects);
+            }
+            94..=95 => self.resubmit(),
+            96 => {
+                if !self.in_flight.is_empty() {
+                    // The write failed for another reason than a vanished worker.
+                    let i = self.rng.below(self.in_flight.len());
+                    let (_, task) = self.in_flight.swap_remove(i);
+                    let effects = self.core.assign_failed(task.id(), false, self.now);
+                    self.handle(effects);
+                }
+            }
+            _ => self.tick(),
+        }
+        self.flush();
+        self.check_accounting();
+    }
+
+    /// The runner's per-worker accounting matches the tasks it lists.
+    fn check_accounting(&self) {
+        for v in self.core.workers() {
+            let used: u32 = v.running_tasks.iter().map(|id| self.tasks[id].resource().required_capacity).sum();
+            assert_eq!(v.curr_capacity_used, used, "{v:?}");
+            let groups: BTreeSet<String> = v.running_tasks.iter().map(|id| self.group_of(id).unwrap().clone()).collect();
+            assert_eq!(v.availability_groups, groups.into_iter().collect::<Vec<_>>(), "{v:?}");
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        self.core.queue.is_empty()
+            && self.core.runner.sizes() == (0, 0, 0)
+            && self.in_flight.is_empty()
+            && self.to_persist.is_empty()
+            && self.inserting.is_empty()
+            && self.events.is_empty()
+    }
+
+    /// Lets everything finish: workers return (some never do), every task ends, every end is
+    /// recorded, and time passes every timeout.
+    fn drain(&mut self) {
+        let dead: BTreeSet<String> = self
+            .hosts()
+            .into_iter()
+            .skip(1) // the biggest worker always returns, so every task fits somewhere
+            .filter(|h| !self.workers[h].up)
+            .filter(|_| self.rng.chance(40))
+            .collect();
+        for _round in 0..30 {
+            for host in self.hosts() {
+                if !self.workers[&host].up && !dead.contains(&host) {
+                    self.worker_up(&host);
+                }
+                self.flush();
+                if self.workers[&host].up && !self.workers[&host].worker.is_enabled() {
+                    self.set_enabled(&host, true);
+                }
+                self.flush();
+            }
+            while let Some(task) = self.inserting.pop() {
+                self.insert(task);
+            }
+            while !self.in_flight.is_empty() {
+                self.deliver(0);
+                self.flush();
+            }
+            let waiting: Vec<String> = self
+                .core
+                .queue
+                .entries()
+                .filter(|e| e.state == EntryState::Waiting)
+                .map(|e| e.task.id().to_string())
+                .collect();
+            for id in waiting {
+                self.user_shutdown(&id);
+            }
+            for host in self.hosts() {
+                if !self.workers[&host].up {
+                    continue;
+                }
+                let assigned: Vec<String> = self.workers[&host].assigned.keys().cloned().collect();
+                for id in assigned {
+                    self.start(&host, &id);
+                }
+                self.flush();
+                let running: Vec<String> = self.workers[&host].running.keys().cloned().collect();
+                for id in running {
+                    self.finish(&host, &id, true);
+                }
+                self.flush();
+            }
+            while !self.to_persist.is_empty() {
+                self.persist(0);
+                self.flush();
+            }
+            self.now = later(self.now, 1000);
+            self.tick();
+            self.flush();
+            self.check_accounting();
+            if self.quiet() {
+                break;
+            }
+        }
+        assert!(
+            self.quiet(),
+            "did not drain: queue {} runner {:?} in flight {} to persist {}",
+            self.core.queue.len(),
+            self.core.runner.sizes(),
+            self.in_flight.len(),
+            self.to_persist.len()
+        );
+        // The blacklist check may still be scheduled; let it run out.
+        for _ in 0..5 {
+            self.now = later(self.now, 1000);
+            self.tick();
+            self.flush();
+        }
+    }
+}
+
+fn simulate(seed: u64, steps: usize) -> Stats {
+    let mut sim = Sim::new(seed);
+    for _ in 0..steps {
+        sim.step();
+    }
+    sim.drain();
+
+    for id in sim.tasks.keys() {
+        assert_eq!(sim.persist_count.get(id), Some(&1), "seed {seed}: {id} must be persisted exactly once");
+    }
+    assert_eq!(sim.persist_count.len(), sim.tasks.len(), "seed {seed}");
+    assert!(sim.core.queue.is_empty());
+    assert_eq!(sim.core.runner.sizes(), (0, 0, 0), "seed {seed}");
+    assert!(sim.core.runner.known_task_ids().is_empty());
+    assert_eq!(sim.core.next_deadline(), None, "seed {seed}");
+    for v in sim.core.workers() {
+        assert_eq!(v.curr_capacity_used, 0, "seed {seed}: {v:?}");
+        assert!(v.running_tasks.is_empty() && v.availability_groups.is_empty(), "seed {seed}: {v:?}");
+        assert_eq!(v.blacklisted_until, None, "seed {seed}");
+    }
+    sim.stats
+}
+
+#[test]
+fn randomized_interleavings_keep_the_invariants() {
+    let mut total = Stats::default();
+    for seed in 1..=16 {
+        let s = simulate(seed, 400);
+        total.assigns += s.assigns;
+        total.remove_assignments += s.remove_assignments;
+        total.remove_statuses += s.remove_statuses;
+        total.worker_shutdowns += s.worker_shutdowns;
+        total.persists += s.persists;
+        total.assign_failed_gone += s.assign_failed_gone;
+    }
+    eprintln!("{total:?}");
+    // The runs exercised every kind of effect.
+    assert!(total.assigns > 0 && total.persists > 0);
+    assert!(total.remove_assignments > 0 && total.remove_statuses > 0);
+    assert!(total.worker_shutdowns > 0 && total.assign_failed_gone > 0);
+}

@@ -396,7 +396,7 @@ impl TaskRunner {
         &mut self,
         host: &str,
         task_id: &str,
-        _now: Timestamp,
+        now: Timestamp,
         out: &mut Vec<RunnerEffect>,
     ) {
         let owned = self.running.get(task_id).is_some_and(|item| item.worker == host);
@@ -404,15 +404,16 @@ impl TaskRunner {
             return;
         }
         let item = self.running.remove(task_id).expect("checked above");
-        if let Some(w) = self.workers.get_mut(host) {
-            w.remove_task(task_id, &item);
-        }
+        // Also frees the slot of a worker that is away (its state is kept for its return).
+        self.forget_assignment(task_id, &item);
         warn!(task = task_id, worker = host, "status announcement of a running task disappeared");
         out.push(RunnerEffect::StatusChanged {
             task_id: task_id.to_string(),
             status: TaskStatus::failure(task_id, messages::DISAPPEARED)
                 .with_location(item.location),
         });
+        // The freed slot may fit a pending task; nothing else would trigger that.
+        self.assign_pending(now, out);
     }
 
     /// Writing an assignment failed. If the worker vanished meanwhile the task goes back to
@@ -430,7 +431,8 @@ impl TaskRunner {
         }
         let item = self.running.remove(task_id).expect("checked above");
         self.forget_assignment(task_id, &item);
-        match (worker_gone, item.task) {
+        // A task stopped on request must not be run again: its end is recorded (or about to be).
+        match (worker_gone && !item.shutdown_requested, item.task) {
             (true, Some(task)) => {
                 let key = PendingKey { neg_priority: -task.priority(), seq: self.next_seq, id: task_id.to_string() };
                 self.next_seq += 1;

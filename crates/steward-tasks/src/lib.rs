@@ -4,6 +4,7 @@
 //! calls [`peon_main`]. The task logic ([`run_task`]) is kept apart from the process concerns
 //! (files, locking, signals) so it can be tested without sending signals to the test process.
 
+mod log;
 mod noop;
 mod peon;
 

@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use steward_model::{NoopSpec, TaskStatus};
 
+use crate::log::info;
 use crate::STOPPED_ERROR;
 
 pub(crate) async fn run(id: &str, spec: &NoopSpec, stop: impl Future<Output = ()>) -> TaskStatus {
-    println!("Running noop task[{id}] for [{}] ms", spec.run_time_ms);
+    info(&format!(
+        "Running noop task[{id}] for [{}] ms",
+        spec.run_time_ms
+    ));
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_millis(spec.run_time_ms)) => TaskStatus::success(id),
         _ = stop => TaskStatus::failure(id, STOPPED_ERROR),

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigHandler, Signal};
 use serde_json::{json, Value};
-use steward_model::time::now_iso;
 use steward_model::{Task, TaskLocation};
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::log::{error, info};
 use crate::run_task;
 
 /// Druid's `druid.indexer.task.directoryLockTimeout` default (PT10M).
@@ -38,7 +38,10 @@ fn run_peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> i32 {
         return 1;
     }
     // One thread is enough for one task, and starts in microseconds.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             error(&format!("Cannot start the peon's runtime: {e}"));
@@ -64,7 +67,7 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
         .map_err(|e| format!("Cannot read task file [{}]: {e}", task_file.display()))?;
     let _lock = tokio::select! {
         lock = lock_task_dir(task_dir, lock_timeout) => lock?,
-        name = stop.recv() => return Err(format!("Received {name} while waiting for the task directory lock")),
+        name = stop.recv() => return Err(format!("Received {name} while waiting for the lock")),
     };
     let location = location_from_env();
     info(&format!(
@@ -88,14 +91,26 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
     std::fs::create_dir_all(&attempt_dir)
         .map_err(|e| format!("Cannot create attempt dir [{}]: {e}", attempt_dir.display()))?;
     // The report goes first: status.json is what marks the attempt as finished.
-    write_atomic(&attempt_dir, "report.json", &serde_json::to_vec(&report(&task)).expect("JSON"))?;
-    write_atomic(&attempt_dir, "status.json", &serde_json::to_vec(&status).expect("JSON"))?;
+    write_atomic(
+        &attempt_dir,
+        "report.json",
+        &serde_json::to_vec(&report(&task)).expect("JSON"),
+    )?;
+    write_atomic(
+        &attempt_dir,
+        "status.json",
+        &serde_json::to_vec(&status).expect("JSON"),
+    )?;
     info(&format!(
         "Task[{}] finished: status[{}] duration[{} ms]{}",
         status.id,
         status.status.as_str(),
         status.duration,
-        status.error_msg.as_deref().map(|e| format!(" errorMsg[{e}]")).unwrap_or_default(),
+        status
+            .error_msg
+            .as_deref()
+            .map(|e| format!(" errorMsg[{e}]"))
+            .unwrap_or_default(),
     ));
     Ok(())
 }
@@ -109,7 +124,8 @@ struct StopSignals {
 
 impl StopSignals {
     fn install() -> Result<Self, String> {
-        let install = |kind| signal(kind).map_err(|e| format!("Cannot install signal handler: {e}"));
+        let install =
+            |kind| signal(kind).map_err(|e| format!("Cannot install signal handler: {e}"));
         Ok(StopSignals {
             term: install(SignalKind::terminate())?,
             int: install(SignalKind::interrupt())?,
@@ -157,7 +173,9 @@ async fn lock_task_dir(task_dir: &Path, timeout: Duration) -> Result<Flock<File>
 /// The location the MiddleManager allocated for this peon, unknown if it did not say.
 fn location_from_env() -> TaskLocation {
     let host = std::env::var("STEWARD_TASK_HOST").ok();
-    let port = std::env::var("STEWARD_TASK_PORT").ok().and_then(|p| p.parse().ok());
+    let port = std::env::var("STEWARD_TASK_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok());
     match (host, port) {
         (Some(host), Some(port)) => TaskLocation::new(host, port),
         _ => TaskLocation::unknown(),
@@ -188,14 +206,6 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
     write().map_err(|e| format!("Cannot write [{}]: {e}", path.display()))
 }
 
-fn info(msg: &str) {
-    println!("{} INFO [peon] {msg}", now_iso());
-}
-
-fn error(msg: &str) {
-    eprintln!("{} ERROR [peon] {msg}", now_iso());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +223,11 @@ mod tests {
     fn task_dir_with(task_json: Option<Value>) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         if let Some(t) = task_json {
-            std::fs::write(dir.path().join("task.json"), serde_json::to_vec(&t).unwrap()).unwrap();
+            std::fs::write(
+                dir.path().join("task.json"),
+                serde_json::to_vec(&t).unwrap(),
+            )
+            .unwrap();
         }
         dir
     }
@@ -260,7 +274,9 @@ mod tests {
         let _turn = one_peon_at_a_time();
         let dir = task_dir_with(Some(json!({"type":"noop","id":"noop_locked","runTime":1})));
         let held = File::create(dir.path().join("lock")).unwrap();
-        let held = Flock::lock(held, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e).unwrap();
+        let held = Flock::lock(held, FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| e)
+            .unwrap();
         assert_ne!(run_peon(dir.path(), 1, Duration::from_millis(300)), 0);
         assert!(!dir.path().join("attempt/1/status.json").exists());
         drop(held);
@@ -271,7 +287,9 @@ mod tests {
     #[test]
     fn sigterm_stops_the_task_and_the_peon_still_reports() {
         let _turn = one_peon_at_a_time();
-        let dir = task_dir_with(Some(json!({"type":"noop","id":"noop_term","runTime":3_600_000})));
+        let dir = task_dir_with(Some(
+            json!({"type":"noop","id":"noop_term","runTime":3_600_000}),
+        ));
         let task_dir = dir.path().to_path_buf();
         let peon = std::thread::spawn(move || peon_main(&task_dir, 1));
         // The peon takes its lock after installing its handlers: once the lock is held, SIGTERM

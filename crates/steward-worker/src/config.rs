@@ -81,7 +81,11 @@ impl WorkerConfig {
             host: self.worker_id(),
             ip: self.ip.clone(),
             capacity: self.capacity,
-            version: if enabled { self.version.clone() } else { String::new() },
+            version: if enabled {
+                self.version.clone()
+            } else {
+                String::new()
+            },
             category: self.category.clone(),
         }
     }

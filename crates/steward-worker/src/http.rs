@@ -27,7 +27,10 @@ impl Api {
     }
 
     /// Sends a request to the manager and waits for its answer.
-    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Event) -> Result<T, Response> {
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Event,
+    ) -> Result<T, Response> {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             let body = Json(json!({"error": "the MiddleManager is not running"}));
@@ -70,7 +73,9 @@ async fn set_enabled(api: Api, enabled: bool) -> Response {
             let word = if enabled { "enabled" } else { "disabled" };
             Json(json!({ api.host(): word })).into_response()
         }
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e}))).into_response(),
+        Ok(Err(e)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e}))).into_response()
+        }
         Err(response) => response,
     }
 }
@@ -96,20 +101,43 @@ async fn log(
         None => 0,
         Some(Ok(offset)) => offset,
         Some(Err(_)) => {
-            return text(StatusCode::BAD_REQUEST, "offset must be an integer".to_string())
+            return text(
+                StatusCode::BAD_REQUEST,
+                "offset must be an integer".to_string(),
+            )
         }
     };
-    let not_here = || text(StatusCode::NOT_FOUND, format!("No log was found for task [{id}]: it is not running on this MiddleManager"));
-    let Some(path) = api.view.borrow().logs.get(&id).cloned() else { return not_here() };
+    let not_here = || {
+        text(
+            StatusCode::NOT_FOUND,
+            format!("No log was found for task [{id}]: it is not running on this MiddleManager"),
+        )
+    };
+    let Some(path) = api.view.borrow().logs.get(&id).cloned() else {
+        return not_here();
+    };
     match tokio::task::spawn_blocking(move || steward_cluster::read_log(&path, offset)).await {
-        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
+        Ok(Ok(bytes)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response()
+        }
         // The task ended and its dir went away after the lookup.
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => not_here(),
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot read the log of task [{id}]: {e}")),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Cannot read the log of task [{id}]: {e}")),
+        Ok(Err(e)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Cannot read the log of task [{id}]: {e}"),
+        ),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Cannot read the log of task [{id}]: {e}"),
+        ),
     }
 }
 
 fn text(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }

@@ -158,7 +158,10 @@ impl TaskDir {
             Err(e) => return Err(format!("Cannot read task status [{}]: {e}", path.display())),
         };
         let status: TaskStatus = serde_json::from_slice(&bytes).map_err(|e| {
-            format!("Task peon wrote an unreadable status [{}]: {e}", path.display())
+            format!(
+                "Task peon wrote an unreadable status [{}]: {e}",
+                path.display()
+            )
         })?;
         if !status.is_complete() {
             return Err(format!(
@@ -207,7 +210,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("attempt/not-a-number")).unwrap();
         let other = Task::from_json(json!({"type":"noop","id":"t1","runTime":7})).unwrap();
         assert_eq!(dir.prepare_attempt(&other).unwrap(), 2);
-        assert_eq!(dir.read_task().unwrap(), task, "task.json is written only if absent");
+        assert_eq!(
+            dir.read_task().unwrap(),
+            task,
+            "task.json is written only if absent"
+        );
     }
 
     #[test]
@@ -217,11 +224,20 @@ mod tests {
         std::fs::create_dir_all(dir.attempt_dir(1)).unwrap();
         assert_eq!(dir.read_status(1), Ok(None));
         std::fs::write(dir.status_file(1), b"{").unwrap();
-        assert!(dir.read_status(1).unwrap_err().contains("unreadable status"));
+        assert!(dir
+            .read_status(1)
+            .unwrap_err()
+            .contains("unreadable status"));
         std::fs::write(dir.status_file(1), br#"{"id":"t1","status":"RUNNING"}"#).unwrap();
         assert!(dir.read_status(1).unwrap_err().contains("not an end"));
-        std::fs::write(dir.status_file(1), br#"{"id":"t1","status":"SUCCESS","duration":3}"#)
-            .unwrap();
-        assert_eq!(dir.read_status(1), Ok(Some(TaskStatus::success("t1").with_duration(3))));
+        std::fs::write(
+            dir.status_file(1),
+            br#"{"id":"t1","status":"SUCCESS","duration":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            dir.read_status(1),
+            Ok(Some(TaskStatus::success("t1").with_duration(3)))
+        );
     }
 }

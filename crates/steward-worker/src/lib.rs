@@ -6,17 +6,17 @@
 //! re-adopts the peons still running and reports the end of those that finished meanwhile, so
 //! restarting a worker loses no task.
 //!
-//! - [`config`]: [`WorkerConfig`], Druid's property names and defaults.
-//! - [`manager`]: [`MiddleManager`], the owner of the worker's state.
+//! - `config`: [`WorkerConfig`], Druid's property names and defaults.
+//! - `manager`: [`MiddleManager`], the owner of the worker's state.
 //! - `task_run`: one task's life, from launch or re-adoption to its recorded end.
 //! - `process`: spawning, signalling and watching peon processes.
 //! - `ports`, `layout`, `restore`: peon ports, the on-disk layout, what a restart finds.
 //! - `http`: the worker HTTP API.
 
-pub mod config;
+mod config;
 mod http;
 mod layout;
-pub mod manager;
+mod manager;
 mod ports;
 mod process;
 mod restore;

@@ -9,7 +9,7 @@
 //! announced, the Overlord's removal of that announcement always finds the task completed. The
 //! HTTP API reads a [`View`] the actor publishes after every event, without asking it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::config::WorkerConfig;
 use crate::layout::{Layout, TaskDir};
 use crate::ports::PortFinder;
-use crate::restore;
+use crate::restore::{self, Restored};
 use crate::task_run::{self, Plan};
 
 /// How long a stopping MiddleManager waits for the Overlord to record the ends it announced.
@@ -57,12 +57,23 @@ pub(crate) struct Shared {
 pub(crate) enum Event {
     Coordinator(WorkerEvent),
     /// The task's peon is running at `location`.
-    Started { id: String, location: TaskLocation },
+    Started {
+        id: String,
+        location: TaskLocation,
+    },
     /// The task's end is on disk; the announcement is the final one.
     Ended(TaskAnnouncement),
-    Shutdown { id: String, reply: oneshot::Sender<()> },
-    SetEnabled { enabled: bool, reply: oneshot::Sender<Result<(), String>> },
-    Stop { reply: oneshot::Sender<()> },
+    Shutdown {
+        id: String,
+        reply: oneshot::Sender<()>,
+    },
+    SetEnabled {
+        enabled: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the HTTP API shows: the worker as announced, and the log file of each task here.
@@ -96,37 +107,22 @@ impl MiddleManager {
                 restore::scan(&layout, &peon_host)
             })
         };
-        let restored = scan.await.map_err(std::io::Error::other).and_then(|r| r).map_err(
-            |source| WorkerError::TaskDir { path: config.base_task_dir.clone(), source },
-        )?;
+        let restored = scan
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|source| WorkerError::TaskDir {
+                path: config.base_task_dir.clone(),
+                source,
+            })?;
 
         let mut ports = PortFinder::new(config.ports.clone(), config.start_port, config.end_port);
-        for announcement in restored.completed.values() {
-            coordinator.announce_status(&host, announcement).await?;
-        }
-        for (task, plan) in &restored.tasks {
+        for (_, plan) in &restored.tasks {
             if let Plan::Adopt(record) = plan {
                 ports.mark_used(record.port);
-                let location = TaskLocation::new(config.host.clone(), i32::from(record.port));
-                let running = announcement(task, TaskStatus::running(task.id()), location);
-                coordinator.announce_status(&host, &running).await?;
             }
         }
-        let known: BTreeSet<&str> = restored
-            .completed
-            .keys()
-            .map(String::as_str)
-            .chain(restored.tasks.iter().map(|(t, _)| t.id()))
-            .collect();
-        for stale in coordinator.statuses(&host).await? {
-            if stale.status == TaskState::Running && !known.contains(stale.id.as_str()) {
-                tracing::warn!(task = %stale.id, "{UNKNOWN_AFTER_RESTART}");
-                let failed = TaskStatus::failure(&stale.id, UNKNOWN_AFTER_RESTART)
-                    .with_location(stale.task_location.clone());
-                let repaired = TaskAnnouncement { status: TaskState::Failed, task_status: failed, ..stale };
-                coordinator.announce_status(&host, &repaired).await?;
-            }
-        }
+        reannounce(&*coordinator, &config, &restored).await?;
         coordinator.announce(&config.worker(true)).await?;
         let mut subscription = coordinator.subscribe(&host).await?;
 
@@ -137,7 +133,10 @@ impl MiddleManager {
             let _ = events.send(Event::Coordinator(event));
         }
         let shared = Arc::new(Shared { config, layout });
-        let (view_tx, view) = watch::channel(View { worker: shared.config.worker(true), logs: BTreeMap::new() });
+        let (view_tx, view) = watch::channel(View {
+            worker: shared.config.worker(true),
+            logs: BTreeMap::new(),
+        });
         let mut actor = Actor {
             shared,
             coordinator,
@@ -149,6 +148,7 @@ impl MiddleManager {
             enabled: true,
             stopping: None,
             tasks: JoinSet::new(),
+            runs: HashMap::new(),
             view: view_tx,
         };
         actor.tasks.spawn(forward(subscription, events.clone()));
@@ -157,8 +157,16 @@ impl MiddleManager {
         }
         actor.publish();
         tracing::info!(worker = %host, "MiddleManager started");
-        let actor = tokio::spawn(actor.run(rx).instrument(tracing::info_span!("worker", %host)));
-        Ok(MiddleManager { events, view, actor })
+        let actor = tokio::spawn(
+            actor
+                .run(rx)
+                .instrument(tracing::info_span!("worker", %host)),
+        );
+        Ok(MiddleManager {
+            events,
+            view,
+            actor,
+        })
     }
 
     /// The worker as currently announced (version `""` while disabled).
@@ -189,6 +197,46 @@ impl Drop for MiddleManager {
         // processes and keep running.
         self.actor.abort();
     }
+}
+
+/// Tells the Overlord what a restart found: the ends it may not have recorded, the peons still
+/// running, and, as Druid does, FAILED for RUNNING announcements no task here explains any more.
+async fn reannounce(
+    coordinator: &dyn WorkerCoordinator,
+    config: &WorkerConfig,
+    restored: &Restored,
+) -> Result<(), CoordinatorError> {
+    let host = config.worker_id();
+    for announcement in restored.completed.values() {
+        coordinator.announce_status(&host, announcement).await?;
+    }
+    for (task, plan) in &restored.tasks {
+        if let Plan::Adopt(record) = plan {
+            let location = TaskLocation::new(config.host.clone(), i32::from(record.port));
+            let running = announcement(task, TaskStatus::running(task.id()), location);
+            coordinator.announce_status(&host, &running).await?;
+        }
+    }
+    let known: BTreeSet<&str> = restored
+        .completed
+        .keys()
+        .map(String::as_str)
+        .chain(restored.tasks.iter().map(|(t, _)| t.id()))
+        .collect();
+    for stale in coordinator.statuses(&host).await? {
+        if stale.status == TaskState::Running && !known.contains(stale.id.as_str()) {
+            tracing::warn!(task = %stale.id, "{UNKNOWN_AFTER_RESTART}");
+            let failed = TaskStatus::failure(&stale.id, UNKNOWN_AFTER_RESTART)
+                .with_location(stale.task_location.clone());
+            let repaired = TaskAnnouncement {
+                status: TaskState::Failed,
+                task_status: failed,
+                ..stale
+            };
+            coordinator.announce_status(&host, &repaired).await?;
+        }
+    }
+    Ok(())
 }
 
 fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
@@ -240,7 +288,10 @@ struct Actor {
     ports: PortFinder,
     enabled: bool,
     stopping: Option<Stopping>,
+    /// The coordinator forwarder and every per-task run; dropping the actor aborts them all.
     tasks: JoinSet<()>,
+    /// Which task each per-task run serves, so a run that panics still ends its task.
+    runs: HashMap<tokio::task::Id, String>,
     view: watch::Sender<View>,
 }
 
@@ -250,10 +301,8 @@ impl Actor {
             let deadline = self.stopping.as_ref().and_then(|s| s.removal_deadline);
             tokio::select! {
                 Some(event) = events.recv() => self.handle(event).await,
-                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                    if let Err(e) = joined {
-                        tracing::error!("a task run of this worker failed: {e}");
-                    }
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.joined(joined).await;
                 }
                 () = sleep_until(deadline) => {
                     tracing::warn!(
@@ -312,7 +361,9 @@ impl Actor {
             attempt: None,
         };
         let plan = if Layout::is_reserved(&id) {
-            cannot_run(format!("task id [{id}] is reserved by the MiddleManager's directory layout"))
+            cannot_run(format!(
+                "task id [{id}] is reserved by the MiddleManager's directory layout"
+            ))
         } else {
             match self.ports.allocate() {
                 Ok(port) => Plan::Launch { port },
@@ -334,25 +385,66 @@ impl Actor {
         let started = matches!(plan, Plan::Adopt(_));
         self.running.insert(
             id.clone(),
-            RunningTask { task: task.clone(), port, stop: Some(stop), started },
+            RunningTask {
+                task: task.clone(),
+                port,
+                stop: Some(stop),
+                started,
+            },
         );
-        let run = task_run::run(self.shared.clone(), task, plan, stop_rx, self.events.clone());
-        self.tasks.spawn(run.instrument(tracing::info_span!("task", id = %id)));
+        let run = task_run::run(
+            self.shared.clone(),
+            task,
+            plan,
+            stop_rx,
+            self.events.clone(),
+        );
+        let run = self
+            .tasks
+            .spawn(run.instrument(tracing::info_span!("task", id = %id)));
+        self.runs.insert(run.id(), id);
+    }
+
+    async fn joined(&mut self, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let run = match &joined {
+            Ok((run, ())) => *run,
+            Err(e) => e.id(),
+        };
+        let Some(id) = self.runs.remove(&run) else {
+            return;
+        };
+        let Err(e) = joined else { return };
+        let Some(task) = self.running.get(&id).map(|t| t.task.clone()) else {
+            return;
+        };
+        tracing::error!(task = %id, "the task's run failed: {e}");
+        let msg = format!("MiddleManager error while running the task: {e}");
+        let end = announcement(
+            &task,
+            TaskStatus::failure(&id, msg),
+            TaskLocation::unknown(),
+        );
+        self.ended(end).await;
     }
 
     async fn started(&mut self, id: &str, location: TaskLocation) {
-        let Some(entry) = self.running.get_mut(id) else { return };
+        let Some(entry) = self.running.get_mut(id) else {
+            return;
+        };
         entry.started = true;
         let task = entry.task.clone();
         let unknown = announcement(&task, TaskStatus::running(id), TaskLocation::unknown());
         self.announce_status(&unknown).await;
-        self.announce_status(&announcement(&task, TaskStatus::running(id), location)).await;
+        self.announce_status(&announcement(&task, TaskStatus::running(id), location))
+            .await;
         self.remove_assignment(id).await;
     }
 
     async fn ended(&mut self, end: TaskAnnouncement) {
         let id = end.id.clone();
-        let Some(entry) = self.running.remove(&id) else { return };
+        let Some(entry) = self.running.remove(&id) else {
+            return;
+        };
         if let Some(port) = entry.port {
             self.ports.release(port);
         }
@@ -382,7 +474,7 @@ impl Actor {
                 tracing::info!(task = %id, "shutdown requested");
                 let _ = stop.send(());
             }
-            None => tracing::info!(task = %id, "shutdown of a task not running here, or already stopping"),
+            None => tracing::info!(task = %id, "no peon to stop: not running here, or stopping"),
         }
     }
 
@@ -392,7 +484,10 @@ impl Actor {
         }
         self.enabled = enabled;
         tracing::info!(enabled, "worker re-announced");
-        self.coordinator.announce(&self.shared.config.worker(enabled)).await.map_err(|e| e.to_string())
+        self.coordinator
+            .announce(&self.shared.config.worker(enabled))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn begin_stop(&mut self, reply: oneshot::Sender<()>) {
@@ -400,8 +495,14 @@ impl Actor {
             stopping.replies.push(reply);
             return;
         }
-        tracing::info!(tasks = self.running.len(), "stopping: disabling the worker and its peons");
-        self.stopping = Some(Stopping { replies: vec![reply], removal_deadline: None });
+        tracing::info!(
+            tasks = self.running.len(),
+            "stopping: disabling the worker and its peons"
+        );
+        self.stopping = Some(Stopping {
+            replies: vec![reply],
+            removal_deadline: None,
+        });
         if let Err(e) = self.set_enabled(false).await {
             tracing::warn!("cannot announce the worker disabled: {e}");
         }
@@ -413,19 +514,27 @@ impl Actor {
 
     /// Whether a stop has finished: every peon ended and every end recorded by the Overlord.
     fn stop_complete(&mut self) -> bool {
-        let Some(stopping) = &mut self.stopping else { return false };
+        let Some(stopping) = &mut self.stopping else {
+            return false;
+        };
         if !self.running.is_empty() {
             return false;
         }
         if self.completed.is_empty() {
             return true;
         }
-        stopping.removal_deadline.get_or_insert_with(|| Instant::now() + STATUS_REMOVAL_WAIT);
+        stopping
+            .removal_deadline
+            .get_or_insert_with(|| Instant::now() + STATUS_REMOVAL_WAIT);
         false
     }
 
     async fn announce_status(&self, announcement: &TaskAnnouncement) {
-        if let Err(e) = self.coordinator.announce_status(&self.host, announcement).await {
+        if let Err(e) = self
+            .coordinator
+            .announce_status(&self.host, announcement)
+            .await
+        {
             tracing::error!(task = %announcement.id, status = announcement.status.as_str(),
                 "cannot announce the task's status: {e}");
         }
@@ -441,9 +550,17 @@ impl Actor {
         let logs = self
             .running
             .keys()
-            .map(|id| (id.clone(), TaskDir::new(self.shared.layout.task_dir(id)).log_file()))
+            .map(|id| {
+                (
+                    id.clone(),
+                    TaskDir::new(self.shared.layout.task_dir(id)).log_file(),
+                )
+            })
             .collect();
-        self.view.send_replace(View { worker: self.shared.config.worker(self.enabled), logs });
+        self.view.send_replace(View {
+            worker: self.shared.config.worker(self.enabled),
+            logs,
+        });
     }
 }
 

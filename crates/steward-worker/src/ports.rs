@@ -15,14 +15,22 @@ pub(crate) struct PortFinder {
 impl PortFinder {
     /// `candidates` non-empty: only those ports, in order; else the range `start..=end`.
     pub(crate) fn new(candidates: Vec<u16>, start: u16, end: u16) -> Self {
-        PortFinder { candidates, start, end, used: BTreeSet::new() }
+        PortFinder {
+            candidates,
+            start,
+            end,
+            used: BTreeSet::new(),
+        }
     }
 
     pub(crate) fn allocate(&mut self) -> Result<u16, String> {
         let found = if self.candidates.is_empty() {
             (self.start..=self.end).find(|p| !self.used.contains(p) && can_bind(*p))
         } else {
-            self.candidates.iter().copied().find(|p| !self.used.contains(p) && can_bind(*p))
+            self.candidates
+                .iter()
+                .copied()
+                .find(|p| !self.used.contains(p) && can_bind(*p))
         };
         match found {
             Some(port) => {
@@ -63,7 +71,10 @@ mod tests {
     fn free_ports() -> (u16, u16) {
         let bind = || TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         let (a, b) = (bind(), bind());
-        (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+        (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        )
     }
 
     #[test]
@@ -72,7 +83,10 @@ mod tests {
         let mut finder = PortFinder::new(vec![a, b], 1, 2);
         assert_eq!(finder.allocate(), Ok(a));
         assert_eq!(finder.allocate(), Ok(b));
-        assert!(finder.allocate().unwrap_err().contains("druid.indexer.runner.ports"));
+        assert!(finder
+            .allocate()
+            .unwrap_err()
+            .contains("druid.indexer.runner.ports"));
         finder.release(a);
         assert_eq!(finder.allocate(), Ok(a));
     }
@@ -85,9 +99,15 @@ mod tests {
         assert!(finder.allocate().unwrap_err().contains("startPort"));
         drop(busy);
         assert_eq!(finder.allocate(), Ok(port));
-        assert!(finder.allocate().is_err(), "a port held by a task is skipped");
+        assert!(
+            finder.allocate().is_err(),
+            "a port held by a task is skipped"
+        );
         finder.release(port);
         finder.mark_used(port);
-        assert!(finder.allocate().is_err(), "a re-adopted peon's port is skipped");
+        assert!(
+            finder.allocate().is_err(),
+            "a re-adopted peon's port is skipped"
+        );
     }
 }

@@ -34,8 +34,14 @@ pub(crate) enum Exit {
 
 /// A running peon: a child spawned by this MiddleManager, or one re-adopted after a restart.
 pub(crate) enum Peon {
-    Child { child: tokio::process::Child, pid: u32 },
-    Adopted { pid: u32, task_dir: PathBuf },
+    Child {
+        child: tokio::process::Child,
+        pid: u32,
+    },
+    Adopted {
+        pid: u32,
+        task_dir: PathBuf,
+    },
 }
 
 /// Starts `<program> <args...> <taskDir> <attemptId>` as described in the module doc.
@@ -46,7 +52,10 @@ pub(crate) fn spawn(
     attempt: u32,
     port: u16,
 ) -> std::io::Result<Peon> {
-    let log = std::fs::File::options().create(true).append(true).open(log_file)?;
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log_file)?;
     let child = tokio::process::Command::new(&config.peon_program)
         .args(&config.peon_args)
         .arg(task_dir)
@@ -58,7 +67,9 @@ pub(crate) fn spawn(
         .env("STEWARD_TASK_PORT", port.to_string())
         .process_group(0)
         .spawn()?;
-    let pid = child.id().ok_or_else(|| std::io::Error::other("the peon exited at once"))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| std::io::Error::other("the peon exited at once"))?;
     Ok(Peon::Child { child, pid })
 }
 
@@ -74,7 +85,9 @@ impl Peon {
         match self {
             Peon::Child { child, .. } => match child.wait().await {
                 Ok(status) => Exit::Code(
-                    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+                    status
+                        .code()
+                        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
                 ),
                 Err(e) => Exit::WaitFailed(e.to_string()),
             },
@@ -111,7 +124,10 @@ pub(crate) async fn wait_or_stop(
             return peon.wait().await;
         },
     }
-    tracing::info!(pid = peon.pid(), "stopping peon: SIGTERM to its process group");
+    tracing::info!(
+        pid = peon.pid(),
+        "stopping peon: SIGTERM to its process group"
+    );
     peon.signal_group(Signal::SIGTERM);
     if let Ok(exit) = tokio::time::timeout(grace, peon.wait()).await {
         return exit;
@@ -128,19 +144,27 @@ pub(crate) async fn wait_or_stop(
 /// Whether `pid` is a live peon of the task in `task_dir`. The command line must name the task
 /// dir, so a recycled pid is not mistaken for the peon; a zombie counts as exited.
 pub(crate) fn is_peon_alive(pid: u32, task_dir: &Path) -> bool {
-    let Ok(raw) = i32::try_from(pid) else { return false };
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
     match kill(Pid::from_raw(raw), None) {
         Ok(()) | Err(Errno::EPERM) => {}
         Err(_) => return false,
     }
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else { return false };
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+        return false;
+    };
     // The state follows the parenthesised command name, which may itself contain ") ".
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
     if matches!(state, None | Some('Z' | 'X')) {
         return false;
     }
-    let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else { return false };
+    let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
+        return false;
+    };
     let dir = task_dir.as_os_str().as_encoded_bytes();
     cmdline.split(|b| *b == 0).any(|arg| arg == dir)
 }
@@ -159,15 +183,32 @@ mod tests {
             .unwrap()
     }
 
+    fn wait_until(what: &str, condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn a_live_peon_is_recognised_by_its_task_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = sh_peon("while :; do sleep 1; done", dir.path());
-        assert!(is_peon_alive(child.id(), dir.path()));
-        assert!(!is_peon_alive(child.id(), Path::new("/some/other/task")), "recycled pid");
+        let mut child = sh_peon(r#"while [ -d "$1" ]; do sleep 1; done"#, dir.path());
+        // The kernel fills in a new program's command line a moment after exec.
+        wait_until("the peon is recognised", || {
+            is_peon_alive(child.id(), dir.path())
+        });
+        assert!(
+            !is_peon_alive(child.id(), Path::new("/some/other/task")),
+            "recycled pid"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(!is_peon_alive(child.id(), dir.path()), "a reaped process is gone");
+        assert!(
+            !is_peon_alive(child.id(), dir.path()),
+            "a reaped process is gone"
+        );
     }
 
     #[test]
@@ -175,11 +216,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut child = sh_peon("exit 0", dir.path());
         let stat = format!("/proc/{}/stat", child.id());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !std::fs::read_to_string(&stat).unwrap().contains(") Z") {
-            assert!(Instant::now() < deadline, "the peon never exited");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until("the peon is a zombie", || {
+            std::fs::read_to_string(&stat).unwrap().contains(") Z")
+        });
         assert!(!is_peon_alive(child.id(), dir.path()));
         child.wait().unwrap();
     }

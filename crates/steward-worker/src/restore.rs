@@ -21,8 +21,8 @@ pub(crate) struct Restored {
     pub tasks: Vec<(Task, Plan)>,
 }
 
-/// Reads the base dir. Unreadable leftovers are logged and removed: they hold no task anyone
-/// could still learn the end of.
+/// Reads the base dir. Unreadable completed-task files are removed (they name no task anyone
+/// could learn the end of); task dirs this worker cannot read are logged and left alone.
 pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
     let mut restored = Restored::default();
     for entry in std::fs::read_dir(layout.completed_dir())? {
@@ -34,7 +34,9 @@ pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
         }
         let parsed = std::fs::read(entry.path())
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<TaskAnnouncement>(&b).map_err(|e| e.to_string()));
+            .and_then(|b| {
+                serde_json::from_slice::<TaskAnnouncement>(&b).map_err(|e| e.to_string())
+            });
         match parsed {
             Ok(announcement) if announcement.id == name => {
                 restored.completed.insert(name, announcement);
@@ -56,24 +58,27 @@ pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
             continue;
         }
         let dir = TaskDir::new(layout.task_dir(&name));
-        let remove = |why: &str| {
-            tracing::warn!(task = %name, "{why}; removing [{}]", dir.path().display());
+        if !dir.task_file().exists() && !dir.pid_file().exists() {
+            // Not a task dir of ours: never delete what this worker did not write.
+            tracing::debug!(dir = %dir.path().display(), "not a task dir; left alone");
+            continue;
+        }
+        if restored.completed.contains_key(&name) {
+            tracing::info!(task = %name, "removing a task dir left behind after the task's end");
             if let Err(e) = std::fs::remove_dir_all(dir.path()) {
                 tracing::warn!(task = %name, "cannot remove [{}]: {e}", dir.path().display());
             }
-        };
-        if restored.completed.contains_key(&name) {
-            remove("task dir left behind after the task's end was recorded");
             continue;
         }
         let task = match dir.read_task() {
             Ok(task) if task.id() == name => task,
-            Ok(_) => {
-                remove("task dir holds another task's task.json");
+            Ok(task) => {
+                let other = task.id();
+                tracing::warn!(task = %name, other, "task dir holds another task; left alone");
                 continue;
             }
             Err(e) => {
-                remove(&format!("task dir without a readable task.json ({e})"));
+                tracing::warn!(task = %name, "unreadable task.json ({e}); task dir left alone");
                 continue;
             }
         };
@@ -85,7 +90,8 @@ pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
             }
             record => {
                 let (status, attempt) = status_found_at_restart(&name, &dir, record.as_ref(), host);
-                tracing::info!(task = %name, status = status.status.as_str(), "peon ended while the MiddleManager was down");
+                let status_name = status.status.as_str();
+                tracing::info!(task = %name, status = status_name, "peon ended while we were down");
                 Plan::Finish { status, attempt }
             }
         };

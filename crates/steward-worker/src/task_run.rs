@@ -23,7 +23,10 @@ pub(crate) enum Plan {
     /// Watch a peon a previous MiddleManager started.
     Adopt(PeonRecord),
     /// The task has already ended (or could not start); record the end.
-    Finish { status: TaskStatus, attempt: Option<u32> },
+    Finish {
+        status: TaskStatus,
+        attempt: Option<u32>,
+    },
 }
 
 pub(crate) const GONE_AT_RESTART: &str =
@@ -44,9 +47,13 @@ pub(crate) async fn run(
         Plan::Launch { port } => launch(&shared, &task, &dir, port, stop, &events).await,
         Plan::Adopt(record) => {
             let location = TaskLocation::new(shared.config.host.clone(), i32::from(record.port));
-            let mut peon = Peon::Adopted { pid: record.pid, task_dir: dir.path().to_path_buf() };
-            let exit = process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout)
-                .await;
+            let mut peon = Peon::Adopted {
+                pid: record.pid,
+                task_dir: dir.path().to_path_buf(),
+            };
+            let exit =
+                process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout)
+                    .await;
             let status = status_after_exit(task.id(), &dir, record.attempt, exit)
                 .with_duration(millis_since(record.start_time))
                 .with_location(location);
@@ -72,29 +79,51 @@ async fn launch(
     };
     let attempt = match dir.prepare_attempt(task) {
         Ok(a) => a,
-        Err(e) => return (failed(&format!("cannot prepare [{}]: {e}", dir.path().display())), None),
+        Err(e) => {
+            return (
+                failed(&format!("cannot prepare [{}]: {e}", dir.path().display())),
+                None,
+            )
+        }
     };
     if stop.try_recv().is_ok() {
-        return (TaskStatus::failure(id, "Task was shut down before its peon started"), Some(attempt));
+        return (
+            TaskStatus::failure(id, "Task was shut down before its peon started"),
+            Some(attempt),
+        );
     }
     let start_time = jiff::Timestamp::now();
     let started = Instant::now();
-    let mut peon = match process::spawn(&shared.config, dir.path(), &dir.log_file(), attempt, port) {
+    let mut peon = match process::spawn(&shared.config, dir.path(), &dir.log_file(), attempt, port)
+    {
         Ok(p) => p,
         Err(e) => return (failed(&e), Some(attempt)),
     };
-    let record = PeonRecord { pid: peon.pid(), attempt, port, start_time };
+    let record = PeonRecord {
+        pid: peon.pid(),
+        attempt,
+        port,
+        start_time,
+    };
     if let Err(e) = dir.write_peon_record(&record) {
-        tracing::warn!("cannot write [{}]; a restarted MiddleManager will not find this peon: {e}",
-            dir.pid_file().display());
+        tracing::warn!(
+            "cannot write [{}]; a restarted MiddleManager will not find this peon: {e}",
+            dir.pid_file().display()
+        );
     }
     tracing::info!(pid = record.pid, attempt, port, "peon started");
     let location = TaskLocation::new(shared.config.host.clone(), i32::from(port));
-    let _ = events.send(Event::Started { id: id.to_string(), location: location.clone() });
-    let exit = process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout).await;
+    let _ = events.send(Event::Started {
+        id: id.to_string(),
+        location: location.clone(),
+    });
+    let exit =
+        process::wait_or_stop(&mut peon, stop, shared.config.graceful_shutdown_timeout).await;
     tracing::info!(?exit, "peon exited");
     let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let status = status_after_exit(id, dir, attempt, exit).with_duration(duration).with_location(location);
+    let status = status_after_exit(id, dir, attempt, exit)
+        .with_duration(duration)
+        .with_location(location);
     (status, Some(attempt))
 }
 
