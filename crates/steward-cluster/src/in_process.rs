@@ -95,7 +95,11 @@ impl OverlordCoordinator for InProcessCoordinator {
 
     async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
         let mut st = self.lock();
-        let removed = st.statuses.get_mut(worker).and_then(|m| m.remove(task_id)).is_some();
+        let removed = st
+            .statuses
+            .get_mut(worker)
+            .and_then(|m| m.remove(task_id))
+            .is_some();
         if removed {
             st.notify_overlords(RunnerEvent::StatusRemoved {
                 worker: worker.to_string(),
@@ -147,7 +151,12 @@ impl WorkerCoordinator for InProcessCoordinator {
     ) -> Result<mpsc::UnboundedReceiver<WorkerEvent>, CoordinatorError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut st = self.lock();
-        for task in st.assignments.get(host).into_iter().flat_map(|m| m.values()) {
+        for task in st
+            .assignments
+            .get(host)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
             let _ = tx.send(WorkerEvent::Assigned(task.clone()));
         }
         st.workers_subs.insert(host.to_string(), tx);
@@ -172,7 +181,12 @@ impl WorkerCoordinator for InProcessCoordinator {
     }
 
     async fn statuses(&self, host: &str) -> Result<Vec<TaskAnnouncement>, CoordinatorError> {
-        Ok(self.lock().statuses.get(host).map(|m| m.values().cloned().collect()).unwrap_or_default())
+        Ok(self
+            .lock()
+            .statuses
+            .get(host)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError> {
@@ -197,7 +211,13 @@ mod tests {
     }
 
     fn announcement(id: &str, status: TaskStatus) -> TaskAnnouncement {
-        TaskAnnouncement::new("noop", "none", TaskResource::default_for(id), status, TaskLocation::unknown())
+        TaskAnnouncement::new(
+            "noop",
+            "none",
+            TaskResource::default_for(id),
+            status,
+            TaskLocation::unknown(),
+        )
     }
 
     #[tokio::test]
@@ -206,13 +226,25 @@ mod tests {
         let w = worker("mm:8091");
         WorkerCoordinator::announce(&c, &w).await.unwrap();
         let mut overlord = OverlordCoordinator::subscribe(&c).await.unwrap();
-        assert_eq!(overlord.recv().await, Some(RunnerEvent::WorkerAdded(w.clone())));
-        assert_eq!(overlord.recv().await, Some(RunnerEvent::WorkerInitialized(w.host.clone())));
+        assert_eq!(
+            overlord.recv().await,
+            Some(RunnerEvent::WorkerAdded(w.clone()))
+        );
+        assert_eq!(
+            overlord.recv().await,
+            Some(RunnerEvent::WorkerInitialized(w.host.clone()))
+        );
 
         let task = Task::from_json(serde_json::json!({"type":"noop","id":"t1"})).unwrap();
         c.assign(&w.host, &task).await.unwrap();
-        assert!(matches!(c.assign(&w.host, &task).await, Err(CoordinatorError::Exists(_))));
-        assert!(matches!(c.assign("gone:1", &task).await, Err(CoordinatorError::NoNode(_))));
+        assert!(matches!(
+            c.assign(&w.host, &task).await,
+            Err(CoordinatorError::Exists(_))
+        ));
+        assert!(matches!(
+            c.assign("gone:1", &task).await,
+            Err(CoordinatorError::NoNode(_))
+        ));
         // A worker that subscribes late still sees the assignment.
         let mut mm = WorkerCoordinator::subscribe(&c, &w.host).await.unwrap();
         assert_eq!(mm.recv().await, Some(WorkerEvent::Assigned(task.clone())));
@@ -221,15 +253,24 @@ mod tests {
         c.announce_status(&w.host, &done).await.unwrap();
         assert_eq!(
             overlord.recv().await,
-            Some(RunnerEvent::StatusAnnounced { worker: w.host.clone(), announcement: done.clone() })
+            Some(RunnerEvent::StatusAnnounced {
+                worker: w.host.clone(),
+                announcement: done.clone()
+            })
         );
         assert_eq!(c.statuses(&w.host).await.unwrap(), vec![done]);
         c.remove_status(&w.host, "t1").await.unwrap();
         assert_eq!(
             overlord.recv().await,
-            Some(RunnerEvent::StatusRemoved { worker: w.host.clone(), task_id: "t1".into() })
+            Some(RunnerEvent::StatusRemoved {
+                worker: w.host.clone(),
+                task_id: "t1".into()
+            })
         );
-        assert_eq!(mm.recv().await, Some(WorkerEvent::StatusRemoved("t1".into())));
+        assert_eq!(
+            mm.recv().await,
+            Some(WorkerEvent::StatusRemoved("t1".into()))
+        );
         assert!(c.statuses(&w.host).await.unwrap().is_empty());
     }
 
@@ -252,10 +293,16 @@ mod tests {
             vec![
                 RunnerEvent::WorkerAdded(w.clone()),
                 RunnerEvent::WorkerInitialized(w.host.clone()),
-                RunnerEvent::StatusAnnounced { worker: w.host.clone(), announcement: running.clone() },
+                RunnerEvent::StatusAnnounced {
+                    worker: w.host.clone(),
+                    announcement: running.clone()
+                },
                 RunnerEvent::WorkerRemoved(w.host.clone()),
                 RunnerEvent::WorkerAdded(w.clone()),
-                RunnerEvent::StatusAnnounced { worker: w.host.clone(), announcement: running },
+                RunnerEvent::StatusAnnounced {
+                    worker: w.host.clone(),
+                    announcement: running
+                },
                 RunnerEvent::WorkerInitialized(w.host.clone()),
                 RunnerEvent::WorkerChanged(disabled),
             ]

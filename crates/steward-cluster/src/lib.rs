@@ -30,7 +30,10 @@ pub enum RunnerEvent {
     /// Every status announcement present when the worker appeared has been delivered.
     WorkerInitialized(String),
     /// A worker created or updated the status announcement of a task.
-    StatusAnnounced { worker: String, announcement: TaskAnnouncement },
+    StatusAnnounced {
+        worker: String,
+        announcement: TaskAnnouncement,
+    },
     /// A task's status announcement disappeared.
     StatusRemoved { worker: String, task_id: String },
 }

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 pub fn read_log(path: &Path, offset: i64) -> std::io::Result<Vec<u8>> {
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len() as i64;
-    let start = if offset >= 0 { offset.min(len) } else { (len + offset).max(0) };
+    let start = if offset >= 0 {
+        offset.min(len)
+    } else {
+        (len + offset).max(0)
+    };
     f.seek(SeekFrom::Start(start as u64))?;
     let mut buf = Vec::with_capacity((len - start) as usize);
     f.read_to_end(&mut buf)?;

@@ -26,7 +26,9 @@ pub fn validate_id(what: &str, value: &str) -> Result<(), String> {
             || (0xD800 < u && u < 0xF8FF)
             || (0xFFF0 < u && u < 0xFFFF);
         if bad {
-            return Err(format!("{what} [{value}] contains illegal UTF8 character [{u:#x}]."));
+            return Err(format!(
+                "{what} [{value}] contains illegal UTF8 character [{u:#x}]."
+            ));
         }
     }
     Ok(())
@@ -38,14 +40,27 @@ mod tests {
 
     #[test]
     fn accepts_druid_style_ids() {
-        for ok in ["noop_2026-01-01T00:00:00.000Z_abc", "wiki pedia", "a.b", "ünïcode"] {
+        for ok in [
+            "noop_2026-01-01T00:00:00.000Z_abc",
+            "wiki pedia",
+            "a.b",
+            "ünïcode",
+        ] {
             assert!(validate_id("Task ID", ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn rejects_what_druid_rejects() {
-        for bad in ["", ".hidden", "a/b", "tab\there", "new\nline", "ctl\u{1}", "\u{85}x"] {
+        for bad in [
+            "",
+            ".hidden",
+            "a/b",
+            "tab\there",
+            "new\nline",
+            "ctl\u{1}",
+            "\u{85}x",
+        ] {
             assert!(validate_id("Task ID", bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -60,11 +60,19 @@ pub struct TaskLocation {
 
 impl TaskLocation {
     pub fn unknown() -> Self {
-        TaskLocation { host: None, port: -1, tls_port: -1 }
+        TaskLocation {
+            host: None,
+            port: -1,
+            tls_port: -1,
+        }
     }
 
     pub fn new(host: impl Into<String>, port: i32) -> Self {
-        TaskLocation { host: Some(host.into()), port, tls_port: -1 }
+        TaskLocation {
+            host: Some(host.into()),
+            port,
+            tls_port: -1,
+        }
     }
 
     pub fn is_unknown(&self) -> bool {
@@ -111,7 +119,10 @@ impl TaskStatus {
     }
 
     pub fn success(id: impl Into<String>) -> Self {
-        TaskStatus { status: TaskState::Success, ..Self::running(id) }
+        TaskStatus {
+            status: TaskState::Success,
+            ..Self::running(id)
+        }
     }
 
     pub fn failure(id: impl Into<String>, error_msg: impl Into<String>) -> Self {
@@ -146,7 +157,10 @@ pub fn truncate_error(msg: String) -> String {
     let half = MAX_ERROR_MSG / 2;
     let head: String = chars[..half].iter().collect();
     let tail: String = chars[chars.len() - half..].iter().collect();
-    format!("{head}...{} characters omitted...{tail}", chars.len() - MAX_ERROR_MSG)
+    format!(
+        "{head}...{} characters omitted...{tail}",
+        chars.len() - MAX_ERROR_MSG
+    )
 }
 
 #[cfg(test)]

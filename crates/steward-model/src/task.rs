@@ -24,7 +24,10 @@ pub struct TaskResource {
 
 impl TaskResource {
     pub fn default_for(task_id: &str) -> Self {
-        TaskResource { availability_group: task_id.to_string(), required_capacity: 1 }
+        TaskResource {
+            availability_group: task_id.to_string(),
+            required_capacity: 1,
+        }
     }
 }
 
@@ -106,7 +109,11 @@ impl Task {
         };
         let task_type = match obj.get("type") {
             Some(Value::String(t)) => t.clone(),
-            Some(_) => return Err(TaskError::Mapping("Task field [type] must be a string".into())),
+            Some(_) => {
+                return Err(TaskError::Mapping(
+                    "Task field [type] must be a string".into(),
+                ))
+            }
             None => {
                 return Err(TaskError::Mapping(
                     "Could not resolve subtype of `Task`: missing type id property 'type'".into(),
@@ -121,7 +128,11 @@ impl Task {
         let id = match obj.get("id") {
             None | Some(Value::Null) => default_id(&task_type),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(TaskError::Mapping("Task field [id] must be a string".into())),
+            Some(_) => {
+                return Err(TaskError::Mapping(
+                    "Task field [id] must be a string".into(),
+                ))
+            }
         };
         validate_id("Task ID", &id).map_err(TaskError::Invalid)?;
         let data_source = optional_string(&obj, "dataSource")?.unwrap_or_else(|| "none".into());
@@ -146,7 +157,9 @@ impl Task {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                return Err(TaskError::Mapping("Task field [context] must be an object".into()))
+                return Err(TaskError::Mapping(
+                    "Task field [context] must be an object".into(),
+                ))
             }
         };
         let priority = match context.get("priority") {
@@ -162,7 +175,10 @@ impl Task {
         obj.insert("id".into(), Value::String(id.clone()));
         obj.insert("groupId".into(), Value::String(group_id.clone()));
         obj.insert("dataSource".into(), Value::String(data_source.clone()));
-        obj.insert("resource".into(), serde_json::to_value(&resource).expect("serialisable"));
+        obj.insert(
+            "resource".into(),
+            serde_json::to_value(&resource).expect("serialisable"),
+        );
         obj.insert("context".into(), Value::Object(context));
         Ok(Task {
             payload: Arc::new(obj),
@@ -230,7 +246,9 @@ fn optional_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(TaskError::Mapping(format!("Task field [{key}] must be a string"))),
+        Some(_) => Err(TaskError::Mapping(format!(
+            "Task field [{key}] must be a string"
+        ))),
     }
 }
 
@@ -265,7 +283,11 @@ fn parse_noop(obj: &mut Map<String, Value>) -> Result<NoopSpec, TaskError> {
     obj.insert("runTime".into(), run_time_ms.into());
     obj.insert("isReadyTime".into(), is_ready_time_ms.into());
     obj.insert("isReadyResult".into(), is_ready_result.as_str().into());
-    Ok(NoopSpec { run_time_ms, is_ready_time_ms, is_ready_result })
+    Ok(NoopSpec {
+        run_time_ms,
+        is_ready_time_ms,
+        is_ready_result,
+    })
 }
 
 fn default_id(task_type: &str) -> String {
@@ -307,7 +329,9 @@ mod tests {
     #[test]
     fn bad_tasks_are_refused_with_a_message() {
         let unknown = Task::from_json(json!({"type":"nope"})).unwrap_err();
-        assert!(unknown.to_string().contains("Could not resolve type id 'nope'"));
+        assert!(unknown
+            .to_string()
+            .contains("Could not resolve type id 'nope'"));
         assert!(Task::from_json(json!({"id":"x"})).is_err());
         assert!(Task::from_json(json!([1])).is_err());
         assert!(matches!(
@@ -316,7 +340,10 @@ mod tests {
         ));
         assert!(Task::from_json(json!({"type":"noop","runTime":"soon"})).is_err());
         assert!(Task::from_json(json!({"type":"noop","isReadyResult":"maybe"})).is_err());
-        assert!(Task::from_json(json!({"type":"noop","resource":{"availabilityGroup":"g","requiredCapacity":0}})).is_err());
+        assert!(Task::from_json(
+            json!({"type":"noop","resource":{"availabilityGroup":"g","requiredCapacity":0}})
+        )
+        .is_err());
     }
 
     #[test]
@@ -327,6 +354,9 @@ mod tests {
         let t = Task::from_json(json!({"type":"noop","context":{"k":"mine"}}))
             .unwrap()
             .with_context_defaults(&d);
-        assert_eq!(t.payload()["context"], json!({"k":"mine","forceTimeChunkLock":true}));
+        assert_eq!(
+            t.payload()["context"],
+            json!({"k":"mine","forceTimeChunkLock":true})
+        );
     }
 }

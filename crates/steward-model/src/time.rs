@@ -37,7 +37,9 @@ pub fn parse_instant(s: &str) -> Result<Timestamp, String> {
             .map(|z| z.timestamp())
             .map_err(|e| e.to_string());
     }
-    Err(format!("Invalid format: \"{s}\" is not an ISO-8601 instant"))
+    Err(format!(
+        "Invalid format: \"{s}\" is not an ISO-8601 instant"
+    ))
 }
 
 /// Parses an ISO-8601 interval `start/end` into its two instants.
@@ -47,7 +49,9 @@ pub fn parse_interval(s: &str) -> Result<(Timestamp, Timestamp), String> {
         .ok_or_else(|| format!("Invalid interval [{s}]: expected <start>/<end>"))?;
     let (start, end) = (parse_instant(a)?, parse_instant(b)?);
     if end < start {
-        return Err(format!("Invalid interval [{s}]: the end is before the start"));
+        return Err(format!(
+            "Invalid interval [{s}]: the end is before the start"
+        ));
     }
     Ok((start, end))
 }
@@ -55,7 +59,10 @@ pub fn parse_interval(s: &str) -> Result<(Timestamp, Timestamp), String> {
 /// Parses an ISO-8601 period with fixed-length units (`PT5M`, `P1D`, `PT0.5S`, `P1W`).
 pub fn parse_period(s: &str) -> Result<Duration, String> {
     let bad = || format!("Invalid ISO-8601 period [{s}] (expected e.g. PT5M, PT30S, P1D)");
-    let rest = s.strip_prefix('P').or_else(|| s.strip_prefix('p')).ok_or_else(bad)?;
+    let rest = s
+        .strip_prefix('P')
+        .or_else(|| s.strip_prefix('p'))
+        .ok_or_else(bad)?;
     if rest.is_empty() {
         return Err(bad());
     }
@@ -120,7 +127,10 @@ mod tests {
         assert_eq!(parse_period("P1D").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_period("P1DT1H").unwrap(), Duration::from_secs(90_000));
         assert_eq!(parse_period("PT0.5S").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_period("P2W").unwrap(), Duration::from_secs(14 * 86_400));
+        assert_eq!(
+            parse_period("P2W").unwrap(),
+            Duration::from_secs(14 * 86_400)
+        );
         for bad in ["", "P", "5M", "PT", "P1M", "PTX", "PT5"] {
             assert!(parse_period(bad).is_err(), "{bad} must be rejected");
         }
@@ -137,7 +147,10 @@ mod tests {
     fn instants_format_like_druid() {
         let ts = parse_instant("2026-03-08T10:30:00Z").unwrap();
         assert_eq!(format_ts(ts), "2026-03-08T10:30:00.000Z");
-        assert_eq!(format_ts(parse_instant("2026-03-08").unwrap()), "2026-03-08T00:00:00.000Z");
+        assert_eq!(
+            format_ts(parse_instant("2026-03-08").unwrap()),
+            "2026-03-08T00:00:00.000Z"
+        );
         assert!(parse_instant("yesterday").is_err());
         let (a, b) = parse_interval("2026-01-01/2026-02-01").unwrap();
         assert!(a < b);

@@ -94,14 +94,23 @@ impl<'de> Deserialize<'de> for TaskAnnouncement {
         let raw = RawAnnouncement::deserialize(d)?;
         let task_status = match (raw.task_status, raw.id, raw.status) {
             (Some(s), _, _) => s,
-            (None, Some(id), Some(status)) => TaskStatus { status, ..TaskStatus::running(id) },
-            _ => return Err(D::Error::custom("announcement has neither taskStatus nor id+status")),
+            (None, Some(id), Some(status)) => TaskStatus {
+                status,
+                ..TaskStatus::running(id)
+            },
+            _ => {
+                return Err(D::Error::custom(
+                    "announcement has neither taskStatus nor id+status",
+                ))
+            }
         };
         let id = task_status.id.clone();
         Ok(TaskAnnouncement {
             task_type: raw.task_type.unwrap_or_default(),
             status: task_status.status,
-            task_resource: raw.task_resource.unwrap_or_else(|| TaskResource::default_for(&id)),
+            task_resource: raw
+                .task_resource
+                .unwrap_or_else(|| TaskResource::default_for(&id)),
             task_location: raw.task_location.unwrap_or_default(),
             task_data_source: raw.task_data_source,
             id,

@@ -47,7 +47,7 @@ pub enum ApiError {
     /// `{"error": "..."}`
     Simple(StatusCode, String),
     /// Druid's `DruidException` body.
-    Druid(StatusCode, DruidError),
+    Druid(StatusCode, Box<DruidError>),
     /// A text/plain answer (Druid's resource filters answer 404s this way).
     Text(StatusCode, String),
     /// A status code with an empty body.
@@ -58,26 +58,42 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Simple(code, msg) => (code, Json(json!({ "error": msg }))).into_response(),
-            ApiError::Druid(code, body) => (code, Json(body)).into_response(),
-            ApiError::Text(code, msg) => {
-                (code, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
-            }
+            ApiError::Druid(code, body) => (code, Json(*body)).into_response(),
+            ApiError::Text(code, msg) => (
+                code,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                msg,
+            )
+                .into_response(),
             ApiError::Empty(code) => code.into_response(),
         }
     }
 }
 
+impl ApiError {
+    fn druid(code: StatusCode, category: &str, error_code: &str, msg: impl Into<String>) -> Self {
+        ApiError::Druid(code, Box::new(DruidError::user(category, error_code, msg)))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Druid(
+        ApiError::druid(
             StatusCode::SERVICE_UNAVAILABLE,
-            DruidError::user("SERVICE_UNAVAILABLE", "serviceUnavailable", e.to_string()),
+            "SERVICE_UNAVAILABLE",
+            "serviceUnavailable",
+            e.to_string(),
         )
     }
 }
 
 fn invalid_input(msg: impl Into<String>) -> ApiError {
-    ApiError::Druid(StatusCode::BAD_REQUEST, DruidError::user("INVALID_INPUT", "invalidInput", msg))
+    ApiError::druid(
+        StatusCode::BAD_REQUEST,
+        "INVALID_INPUT",
+        "invalidInput",
+        msg,
+    )
 }
 
 fn bad_param(msg: impl Into<String>) -> ApiError {
@@ -85,14 +101,20 @@ fn bad_param(msg: impl Into<String>) -> ApiError {
 }
 
 fn task_not_found(id: &str) -> ApiError {
-    ApiError::Text(StatusCode::NOT_FOUND, format!("Cannot find any task with id: [{id}]"))
+    ApiError::Text(
+        StatusCode::NOT_FOUND,
+        format!("Cannot find any task with id: [{id}]"),
+    )
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
 /// The Overlord's router.
 pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
-    let state = AppState { overlord, config: std::sync::Arc::new(config) };
+    let state = AppState {
+        overlord,
+        config: std::sync::Arc::new(config),
+    };
     let v1 = "/druid/indexer/v1";
     Router::new()
         .route(&format!("{v1}/task"), post(submit_task))
@@ -100,17 +122,38 @@ pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
         .route(&format!("{v1}/task/{{id}}/status"), get(get_task_status))
         .route(&format!("{v1}/task/{{id}}/log"), get(get_task_log))
         .route(&format!("{v1}/task/{{id}}/reports"), get(get_task_reports))
-        .route(&format!("{v1}/task/{{id}}/segments"), get(get_task_segments))
+        .route(
+            &format!("{v1}/task/{{id}}/segments"),
+            get(get_task_segments),
+        )
         .route(&format!("{v1}/task/{{id}}/shutdown"), post(shutdown_task))
-        .route(&format!("{v1}/datasources/{{ds}}/shutdownAllTasks"), post(shutdown_all))
+        .route(
+            &format!("{v1}/datasources/{{ds}}/shutdownAllTasks"),
+            post(shutdown_all),
+        )
         .route(&format!("{v1}/taskStatus"), post(task_statuses))
         .route(&format!("{v1}/tasks"), get(list_tasks))
-        .route(&format!("{v1}/waitingTasks"), get(|s, q| list_state(s, q, "waiting")))
-        .route(&format!("{v1}/pendingTasks"), get(|s, q| list_state(s, q, "pending")))
-        .route(&format!("{v1}/runningTasks"), get(|s, q| list_state(s, q, "running")))
-        .route(&format!("{v1}/completeTasks"), get(|s, q| list_state(s, q, "complete")))
+        .route(
+            &format!("{v1}/waitingTasks"),
+            get(|s, q| list_state(s, q, "waiting")),
+        )
+        .route(
+            &format!("{v1}/pendingTasks"),
+            get(|s, q| list_state(s, q, "pending")),
+        )
+        .route(
+            &format!("{v1}/runningTasks"),
+            get(|s, q| list_state(s, q, "running")),
+        )
+        .route(
+            &format!("{v1}/completeTasks"),
+            get(|s, q| list_state(s, q, "complete")),
+        )
         .route(&format!("{v1}/workers"), get(workers))
-        .route(&format!("{v1}/totalWorkerCapacity"), get(total_worker_capacity))
+        .route(
+            &format!("{v1}/totalWorkerCapacity"),
+            get(total_worker_capacity),
+        )
         .route(&format!("{v1}/leader"), get(leader))
         .route(&format!("{v1}/isLeader"), get(is_leader))
         .route("/status", get(status))
@@ -133,7 +176,10 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
         )));
     }
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::Simple(StatusCode::BAD_REQUEST, format!("Malformed JSON in the task payload: {e}"))
+        ApiError::Simple(
+            StatusCode::BAD_REQUEST,
+            format!("Malformed JSON in the task payload: {e}"),
+        )
     })?;
     let task = Task::from_json(value).map_err(|e| match e {
         TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
@@ -141,17 +187,17 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
     })?;
     let id = task.id().to_string();
     s.overlord.submit(task).await.map_err(|e| match e {
-        SubmitError::Queue(QueueError::Duplicate(id)) => ApiError::Druid(
+        SubmitError::Queue(QueueError::Duplicate(id)) => ApiError::druid(
             StatusCode::BAD_REQUEST,
-            DruidError::user("INVALID_INPUT", "entryAlreadyExists", format!("Task [{id}] already exists")),
+            "INVALID_INPUT",
+            "entryAlreadyExists",
+            format!("Task [{id}] already exists"),
         ),
-        SubmitError::Queue(QueueError::Full(max)) => ApiError::Druid(
+        SubmitError::Queue(QueueError::Full(max)) => ApiError::druid(
             StatusCode::TOO_MANY_REQUESTS,
-            DruidError::user(
-                "CAPACITY_EXCEEDED",
-                "capacityExceeded",
-                format!("Too many tasks are in the queue (Limit = {max}), (Current active tasks = {max}). Retry later or increase the queue size (druid.indexer.queue.maxSize)."),
-            ),
+            "CAPACITY_EXCEEDED",
+            "capacityExceeded",
+            format!("Too many tasks are in the queue (Limit = {max}), (Current active tasks = {max}). Retry later or increase the queue size (druid.indexer.queue.maxSize)."),
         ),
         SubmitError::Queue(QueueError::NotStarted) => ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE),
         SubmitError::Store(e) => ApiError::from(e),
@@ -163,7 +209,11 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
 
 /// The stored row of a finished (or not yet known to memory) task, as `TaskStatusPlus`.
 fn status_plus_from_info(info: TaskInfo) -> TaskStatusPlus {
-    let runner = if info.active { RunnerTaskState::Waiting } else { RunnerTaskState::None };
+    let runner = if info.active {
+        RunnerTaskState::Waiting
+    } else {
+        RunnerTaskState::None
+    };
     TaskStatusPlus {
         id: info.id,
         group_id: info.group_id,
@@ -185,12 +235,21 @@ async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>
     if let Some(Some(v)) = s.overlord.query(move |c| c.active_status(&key)).await {
         return Ok(Some(v));
     }
-    Ok(s.overlord.store().get_info(id).await?.map(status_plus_from_info))
+    Ok(s.overlord
+        .store()
+        .get_info(id)
+        .await?
+        .map(status_plus_from_info))
 }
 
 async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let key = id.clone();
-    let task = match s.overlord.query(move |c| c.active_task(&key)).await.flatten() {
+    let task = match s
+        .overlord
+        .query(move |c| c.active_task(&key))
+        .await
+        .flatten()
+    {
         Some(t) => Some(t),
         None => s.overlord.store().get_task(&id).await?,
     };
@@ -200,7 +259,10 @@ async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     }
 }
 
-async fn get_task_status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_task_status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     match find_status(&s, &id).await? {
         Some(status) => Ok(Json(json!({ "task": id, "status": status }))),
         None => Err(task_not_found(&id)),
@@ -214,12 +276,21 @@ async fn get_task_log(
 ) -> ApiResult<Response> {
     let offset: i64 = match params.get("offset") {
         None => 0,
-        Some(v) => v.parse().map_err(|_| bad_param(format!("Invalid offset [{v}]: must be an integer")))?,
+        Some(v) => v
+            .parse()
+            .map_err(|_| bad_param(format!("Invalid offset [{v}]: must be an integer")))?,
     };
     let key = id.clone();
-    let worker = s.overlord.query(move |c| c.runner.worker_of(&key).cloned()).await.flatten();
+    let worker = s
+        .overlord
+        .query(move |c| c.runner.worker_of(&key).cloned())
+        .await
+        .flatten();
     if let Some(worker) = worker {
-        let url = format!("{}/druid/worker/v1/task/{id}/log?offset={offset}", worker.url());
+        let url = format!(
+            "{}/druid/worker/v1/task/{id}/log?offset={offset}",
+            worker.url()
+        );
         match s.overlord.http().get(&url).send().await {
             Ok(r) if r.status().is_success() => {
                 return Ok(text(Body::from_stream(r.bytes_stream())));
@@ -252,7 +323,10 @@ fn text(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-async fn get_task_reports(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_task_reports(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let logs = s.overlord.task_logs().clone();
     let key = id.clone();
     let report = tokio::task::spawn_blocking(move || logs.report(&key))
@@ -260,7 +334,11 @@ async fn get_task_reports(State(s): State<AppState>, Path(id): Path<String>) -> 
         .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ApiError::Simple(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match report {
-        Some(bytes) => Ok(([(header::CONTENT_TYPE, "application/json")], Bytes::from(bytes)).into_response()),
+        Some(bytes) => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            Bytes::from(bytes),
+        )
+            .into_response()),
         None => {
             if find_status(&s, &id).await?.is_none() {
                 return Err(task_not_found(&id));
@@ -273,7 +351,10 @@ async fn get_task_reports(State(s): State<AppState>, Path(id): Path<String>) -> 
     }
 }
 
-async fn get_task_segments(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_task_segments(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     if find_status(&s, &id).await?.is_none() {
         return Err(task_not_found(&id));
     }
@@ -283,7 +364,10 @@ async fn get_task_segments(State(s): State<AppState>, Path(id): Path<String>) ->
     ))
 }
 
-async fn shutdown_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn shutdown_task(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     if s.overlord.shutdown(&id, SHUTDOWN_BY_USER).await {
         return Ok(Json(json!({ "task": id })));
     }
@@ -354,7 +438,10 @@ struct ListParams {
     max: Option<usize>,
 }
 
-fn parse_list_params(params: &HashMap<String, String>, forced_state: Option<&str>) -> ApiResult<ListParams> {
+fn parse_list_params(
+    params: &HashMap<String, String>,
+    forced_state: Option<&str>,
+) -> ApiResult<ListParams> {
     let state = match forced_state.or(params.get("state").map(String::as_str)) {
         None => None,
         Some(v) => Some(match v.to_ascii_lowercase().as_str() {
@@ -372,22 +459,37 @@ fn parse_list_params(params: &HashMap<String, String>, forced_state: Option<&str
     let interval = match params.get("createdTimeInterval") {
         None => None,
         Some(v) => {
-            let (a, b) = v.split_once('_').or_else(|| v.split_once('/')).ok_or_else(|| {
-                bad_param(format!("Invalid createdTimeInterval [{v}]: expected <start>_<end>"))
-            })?;
-            let start = parse_instant(a).map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
-            let end = parse_instant(b).map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
+            let (a, b) = v
+                .split_once('_')
+                .or_else(|| v.split_once('/'))
+                .ok_or_else(|| {
+                    bad_param(format!(
+                        "Invalid createdTimeInterval [{v}]: expected <start>_<end>"
+                    ))
+                })?;
+            let start = parse_instant(a)
+                .map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
+            let end = parse_instant(b)
+                .map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
             if end < start {
-                return Err(bad_param(format!("Invalid createdTimeInterval [{v}]: the end is before the start")));
+                return Err(bad_param(format!(
+                    "Invalid createdTimeInterval [{v}]: the end is before the start"
+                )));
             }
             Some((start, end))
         }
     };
-    let max_key = if forced_state == Some("complete") { "n" } else { "max" };
+    let max_key = if forced_state == Some("complete") {
+        "n"
+    } else {
+        "max"
+    };
     let max = match params.get(max_key) {
         None => None,
         Some(v) => Some(v.parse::<usize>().map_err(|_| {
-            bad_param(format!("Invalid {max_key} [{v}]: must be a non-negative integer"))
+            bad_param(format!(
+                "Invalid {max_key} [{v}]: must be a non-negative integer"
+            ))
         })?),
     };
     Ok(ListParams {
@@ -425,9 +527,15 @@ async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
                 a <= c && c < b
             })
     };
-    let active = s.overlord.query(|c| c.active_statuses()).await.unwrap_or_default();
-    let (ending, active): (Vec<_>, Vec<_>) =
-        active.into_iter().filter(|t| keep(t)).partition(|t| t.status_code != TaskState::Running);
+    let active = s
+        .overlord
+        .query(|c| c.active_statuses())
+        .await
+        .unwrap_or_default();
+    let (ending, active): (Vec<_>, Vec<_>) = active
+        .into_iter()
+        .filter(|t| keep(t))
+        .partition(|t| t.status_code != TaskState::Running);
     let mut out: Vec<TaskStatusPlus> = match p.state {
         None => active,
         Some(StateFilter::Complete) => Vec::new(),
@@ -455,7 +563,10 @@ async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
         let stored = s.overlord.store().list(&query).await?;
         let seen: HashSet<String> = stored.iter().map(|i| i.id.clone()).collect();
         // Ends recorded in memory but not yet in the store are listed as complete too.
-        let mut complete: Vec<TaskStatusPlus> = ending.into_iter().filter(|t| !seen.contains(&t.id)).collect();
+        let mut complete: Vec<TaskStatusPlus> = ending
+            .into_iter()
+            .filter(|t| !seen.contains(&t.id))
+            .collect();
         complete.extend(stored.into_iter().map(status_plus_from_info));
         complete.sort_by(|a, b| b.created_time.cmp(&a.created_time));
         if let Some(max) = p.max {
@@ -468,7 +579,9 @@ async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
 }
 
 fn filter_runner(v: Vec<TaskStatusPlus>, state: RunnerTaskState) -> Vec<TaskStatusPlus> {
-    v.into_iter().filter(|t| t.runner_status_code == state).collect()
+    v.into_iter()
+        .filter(|t| t.runner_status_code == state)
+        .collect()
 }
 
 // ----- cluster ----------------------------------------------------------------------------------
@@ -487,7 +600,8 @@ async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
                 "lastCompletedTaskTime": format_ts(w.last_completed_task_time),
             });
             if !w.curr_capacity_used_by_task_type.is_empty() {
-                v["currCapacityUsedByTaskType"] = json!(w.curr_capacity_used_by_task_type
+                v["currCapacityUsedByTaskType"] = json!(w
+                    .curr_capacity_used_by_task_type
                     .into_iter()
                     .collect::<BTreeMap<_, _>>());
             }
@@ -501,7 +615,11 @@ async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
 }
 
 async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let (total, used) = s.overlord.query(|c| c.runner.capacity()).await.unwrap_or((0, 0));
+    let (total, used) = s
+        .overlord
+        .query(|c| c.runner.capacity())
+        .await
+        .unwrap_or((0, 0));
     Ok(Json(json!({
         "currentClusterCapacity": total,
         "maximumCapacityWithAutoScale": total,
@@ -510,7 +628,11 @@ async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Valu
 }
 
 async fn leader(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], s.config.self_url.clone()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.config.self_url.clone(),
+    )
+        .into_response()
 }
 
 async fn is_leader() -> Json<Value> {

@@ -10,8 +10,7 @@
 use jiff::Timestamp;
 use steward_cluster::RunnerEvent;
 use steward_model::{
-    time::format_ts, RunnerTaskState, Task, TaskLocation, TaskStatus, TaskStatusPlus,
-    Worker,
+    time::format_ts, RunnerTaskState, Task, TaskLocation, TaskStatus, TaskStatusPlus, Worker,
 };
 
 use crate::config::{QueueConfig, RunnerConfig};
@@ -22,10 +21,22 @@ use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 #[derive(Debug, Clone, PartialEq)]
 pub enum IoEffect {
     /// Write the assignment; failures come back as [`OverlordCore::assign_failed`].
-    Assign { worker: Worker, task: Task },
-    RemoveAssignment { worker: String, task_id: String },
-    RemoveStatus { worker: String, task_id: String },
-    ShutdownOnWorker { worker: Worker, task_id: String },
+    Assign {
+        worker: Worker,
+        task: Task,
+    },
+    RemoveAssignment {
+        worker: String,
+        task_id: String,
+    },
+    RemoveStatus {
+        worker: String,
+        task_id: String,
+    },
+    ShutdownOnWorker {
+        worker: Worker,
+        task_id: String,
+    },
     /// Persist the end; success comes back as [`OverlordCore::persisted`].
     PersistStatus(TaskStatus),
 }
@@ -38,7 +49,10 @@ pub struct OverlordCore {
 
 impl OverlordCore {
     pub fn new(queue: QueueConfig, runner: RunnerConfig) -> Self {
-        OverlordCore { queue: TaskQueue::new(queue), runner: TaskRunner::new(runner) }
+        OverlordCore {
+            queue: TaskQueue::new(queue),
+            runner: TaskRunner::new(runner),
+        }
     }
 
     /// Starts the queue with the stored active tasks. Call it after the coordinator's initial
@@ -65,13 +79,23 @@ impl OverlordCore {
     }
 
     /// User shutdown of one task; false if it is not active.
-    pub fn shutdown(&mut self, task_id: &str, reason: &str, now: Timestamp) -> (bool, Vec<IoEffect>) {
+    pub fn shutdown(
+        &mut self,
+        task_id: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> (bool, Vec<IoEffect>) {
         let mut q = Vec::new();
         let found = self.queue.shutdown(task_id, reason, &mut q);
         (found, self.route(Vec::new(), q, now))
     }
 
-    pub fn shutdown_data_source(&mut self, data_source: &str, reason: &str, now: Timestamp) -> (usize, Vec<IoEffect>) {
+    pub fn shutdown_data_source(
+        &mut self,
+        data_source: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> (usize, Vec<IoEffect>) {
         let mut q = Vec::new();
         let n = self.queue.shutdown_data_source(data_source, reason, &mut q);
         (n, self.route(Vec::new(), q, now))
@@ -83,10 +107,15 @@ impl OverlordCore {
             RunnerEvent::WorkerAdded(w) => self.runner.worker_added(w, now),
             RunnerEvent::WorkerChanged(w) => self.runner.worker_changed(w, now, &mut r),
             RunnerEvent::WorkerRemoved(host) => self.runner.worker_removed(&host, now),
-            RunnerEvent::WorkerInitialized(host) => self.runner.worker_initialized(&host, now, &mut r),
-            RunnerEvent::StatusAnnounced { worker, announcement } => {
-                self.runner.status_announced(&worker, announcement, now, &mut r)
+            RunnerEvent::WorkerInitialized(host) => {
+                self.runner.worker_initialized(&host, now, &mut r)
             }
+            RunnerEvent::StatusAnnounced {
+                worker,
+                announcement,
+            } => self
+                .runner
+                .status_announced(&worker, announcement, now, &mut r),
             RunnerEvent::StatusRemoved { worker, task_id } => {
                 self.runner.status_removed(&worker, &task_id, now, &mut r)
             }
@@ -94,7 +123,12 @@ impl OverlordCore {
         self.route(r, Vec::new(), now)
     }
 
-    pub fn assign_failed(&mut self, task_id: &str, worker_gone: bool, now: Timestamp) -> Vec<IoEffect> {
+    pub fn assign_failed(
+        &mut self,
+        task_id: &str,
+        worker_gone: bool,
+        now: Timestamp,
+    ) -> Vec<IoEffect> {
         let mut r = Vec::new();
         self.runner.assign_failed(task_id, worker_gone, now, &mut r);
         self.route(r, Vec::new(), now)
@@ -124,12 +158,19 @@ impl OverlordCore {
     }
 
     /// Routes queue and runner effects to each other until only I/O remains.
-    fn route(&mut self, mut r: Vec<RunnerEffect>, mut q: Vec<QueueEffect>, now: Timestamp) -> Vec<IoEffect> {
+    fn route(
+        &mut self,
+        mut r: Vec<RunnerEffect>,
+        mut q: Vec<QueueEffect>,
+        now: Timestamp,
+    ) -> Vec<IoEffect> {
         let mut io = Vec::new();
         while !r.is_empty() || !q.is_empty() {
             for effect in std::mem::take(&mut r) {
                 match effect {
-                    RunnerEffect::Assign { worker, task } => io.push(IoEffect::Assign { worker, task }),
+                    RunnerEffect::Assign { worker, task } => {
+                        io.push(IoEffect::Assign { worker, task })
+                    }
                     RunnerEffect::RemoveAssignment { worker, task_id } => {
                         io.push(IoEffect::RemoveAssignment { worker, task_id })
                     }
@@ -153,7 +194,18 @@ impl OverlordCore {
                     QueueEffect::RunnerShutdown { task_id, reason } => {
                         self.runner.shutdown(&task_id, &reason, &mut r)
                     }
-                    QueueEffect::PersistStatus(status) => io.push(IoEffect::PersistStatus(status)),
+                    QueueEffect::PersistStatus(status) => {
+                        // Druid records where the task ran with its end (a user shutdown
+                        // carries no location of its own).
+                        let location = self.runner.task_view(&status.id).map(|v| v.location);
+                        let status = match location {
+                            Some(l) if status.location.is_unknown() && !l.is_unknown() => {
+                                status.with_location(l)
+                            }
+                            _ => status,
+                        };
+                        io.push(IoEffect::PersistStatus(status))
+                    }
                 }
             }
         }
@@ -170,10 +222,24 @@ impl OverlordCore {
         }
         let runner = self.runner.task_view(task_id);
         let (status, runner_state, location, inserted) = match (&e.state, runner) {
-            (EntryState::Completing(s), _) => {
-                (s.clone(), RunnerTaskState::None, s.location.clone(), Timestamp::UNIX_EPOCH)
+            (EntryState::Completing(s), runner) => {
+                let location = match runner {
+                    Some(v) if s.location.is_unknown() => v.location,
+                    _ => s.location.clone(),
+                };
+                (
+                    s.clone(),
+                    RunnerTaskState::None,
+                    location,
+                    Timestamp::UNIX_EPOCH,
+                )
             }
-            (_, Some(v)) => (TaskStatus::running(task_id), v.state, v.location, v.queue_insertion_time),
+            (_, Some(v)) => (
+                TaskStatus::running(task_id),
+                v.state,
+                v.location,
+                v.queue_insertion_time,
+            ),
             (_, None) => (
                 TaskStatus::running(task_id),
                 RunnerTaskState::Waiting,
@@ -199,15 +265,25 @@ impl OverlordCore {
 
     /// API views of every active task (stored ones only).
     pub fn active_statuses(&self) -> Vec<TaskStatusPlus> {
-        let mut v: Vec<TaskStatusPlus> =
-            self.queue.entries().filter_map(|e| self.active_status(e.task.id())).collect();
-        v.sort_by(|a, b| a.created_time.cmp(&b.created_time).then_with(|| a.id.cmp(&b.id)));
+        let mut v: Vec<TaskStatusPlus> = self
+            .queue
+            .entries()
+            .filter_map(|e| self.active_status(e.task.id()))
+            .collect();
+        v.sort_by(|a, b| {
+            a.created_time
+                .cmp(&b.created_time)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         v
     }
 
     /// The payload of an active task.
     pub fn active_task(&self, task_id: &str) -> Option<Task> {
-        self.queue.entry(task_id).filter(|e| e.state != EntryState::Inserting).map(|e| e.task.clone())
+        self.queue
+            .entry(task_id)
+            .filter(|e| e.state != EntryState::Inserting)
+            .map(|e| e.task.clone())
     }
 
     /// The status of an active task that has ended but is not yet persisted.

@@ -30,13 +30,31 @@ const SHUTDOWN_TRIES: u32 = 3;
 type Query = Box<dyn FnOnce(&OverlordCore) + Send>;
 
 enum Command {
-    Reserve { task: Task, created: Timestamp, reply: oneshot::Sender<Result<(), QueueError>> },
+    Reserve {
+        task: Task,
+        created: Timestamp,
+        reply: oneshot::Sender<Result<(), QueueError>>,
+    },
     Inserted(String),
     InsertFailed(String),
-    Shutdown { task_id: String, reason: String, reply: oneshot::Sender<bool> },
-    ShutdownDataSource { data_source: String, reason: String, reply: oneshot::Sender<usize> },
-    AssignFailed { task_id: String, worker_gone: bool },
-    Persisted { task_id: String, row_changed: bool },
+    Shutdown {
+        task_id: String,
+        reason: String,
+        reply: oneshot::Sender<bool>,
+    },
+    ShutdownDataSource {
+        data_source: String,
+        reason: String,
+        reply: oneshot::Sender<usize>,
+    },
+    AssignFailed {
+        task_id: String,
+        worker_gone: bool,
+    },
+    Persisted {
+        task_id: String,
+        row_changed: bool,
+    },
     Query(Query),
     Stop(oneshot::Sender<()>),
 }
@@ -73,13 +91,26 @@ impl Overlord {
     /// Subscribes to the coordinator, adopts what workers already run, loads the stored active
     /// tasks into the queue and starts the event loop.
     pub async fn start(parts: OverlordParts) -> anyhow::Result<Overlord> {
-        let OverlordParts { queue, runner, store, coordinator, task_logs } = parts;
-        let http = reqwest::Client::builder().timeout(SHUTDOWN_TIMEOUT).build()?;
+        let OverlordParts {
+            queue,
+            runner,
+            store,
+            coordinator,
+            task_logs,
+        } = parts;
+        let http = reqwest::Client::builder()
+            .timeout(SHUTDOWN_TIMEOUT)
+            .build()?;
         let queue_config = Arc::new(queue.clone());
         let mut core = OverlordCore::new(queue, runner);
         let mut events = coordinator.subscribe().await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let io = IoRunner { tx: tx.clone(), store: store.clone(), coordinator, http: http.clone() };
+        let io = IoRunner {
+            tx: tx.clone(),
+            store: store.clone(),
+            coordinator,
+            http: http.clone(),
+        };
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in
         // first so that tasks already on workers are adopted, not assigned a second time.
@@ -88,11 +119,20 @@ impl Overlord {
             effects.extend(core.cluster_event(event, now));
         }
         let stored = store.active_tasks().await?;
-        let tasks = stored.into_iter().map(|(task, info)| (task, info.created_time)).collect();
+        let tasks = stored
+            .into_iter()
+            .map(|(task, info)| (task, info.created_time))
+            .collect();
         effects.extend(core.start(tasks, now));
         io.run_all(effects);
         tokio::spawn(event_loop(core, rx, events, io));
-        Ok(Overlord { tx, store, task_logs, http, queue_config })
+        Ok(Overlord {
+            tx,
+            store,
+            task_logs,
+            http,
+            queue_config,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn MetadataStore> {
@@ -130,10 +170,18 @@ impl Overlord {
         let task = task.with_context_defaults(&self.queue_config.default_context);
         let created = Timestamp::now();
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Reserve { task: task.clone(), created, reply })?;
+        self.send(Command::Reserve {
+            task: task.clone(),
+            created,
+            reply,
+        })?;
         rx.await.map_err(|_| QueueError::NotStarted)??;
         let id = task.id().to_string();
-        match self.store.insert_task(&task, created, &TaskStatus::running(&id)).await {
+        match self
+            .store
+            .insert_task(&task, created, &TaskStatus::running(&id))
+            .await
+        {
             Ok(()) => {
                 self.send(Command::Inserted(id))?;
                 Ok(())
@@ -151,14 +199,22 @@ impl Overlord {
     /// Ends an active task FAILED with `reason`; false if it is not active.
     pub async fn shutdown(&self, task_id: &str, reason: &str) -> bool {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Shutdown { task_id: task_id.into(), reason: reason.into(), reply };
+        let cmd = Command::Shutdown {
+            task_id: task_id.into(),
+            reason: reason.into(),
+            reply,
+        };
         self.send(cmd).is_ok() && rx.await.unwrap_or(false)
     }
 
     /// Shuts down every active task of a datasource; returns how many.
     pub async fn shutdown_data_source(&self, data_source: &str, reason: &str) -> usize {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::ShutdownDataSource { data_source: data_source.into(), reason: reason.into(), reply };
+        let cmd = Command::ShutdownDataSource {
+            data_source: data_source.into(),
+            reason: reason.into(),
+            reply,
+        };
         if self.send(cmd).is_err() {
             return 0;
         }
@@ -223,7 +279,11 @@ async fn event_loop(
 fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
     let now = Timestamp::now();
     match cmd {
-        Command::Reserve { task, created, reply } => {
+        Command::Reserve {
+            task,
+            created,
+            reply,
+        } => {
             let _ = reply.send(core.reserve(&task, created));
             Vec::new()
         }
@@ -232,18 +292,32 @@ fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             core.insert_failed(&id);
             Vec::new()
         }
-        Command::Shutdown { task_id, reason, reply } => {
+        Command::Shutdown {
+            task_id,
+            reason,
+            reply,
+        } => {
             let (found, effects) = core.shutdown(&task_id, &reason, now);
             let _ = reply.send(found);
             effects
         }
-        Command::ShutdownDataSource { data_source, reason, reply } => {
+        Command::ShutdownDataSource {
+            data_source,
+            reason,
+            reply,
+        } => {
             let (n, effects) = core.shutdown_data_source(&data_source, &reason, now);
             let _ = reply.send(n);
             effects
         }
-        Command::AssignFailed { task_id, worker_gone } => core.assign_failed(&task_id, worker_gone, now),
-        Command::Persisted { task_id, row_changed } => core.persisted(&task_id, row_changed, now),
+        Command::AssignFailed {
+            task_id,
+            worker_gone,
+        } => core.assign_failed(&task_id, worker_gone, now),
+        Command::Persisted {
+            task_id,
+            row_changed,
+        } => core.persisted(&task_id, row_changed, now),
         Command::Query(q) => {
             q(core);
             Vec::new()
@@ -279,7 +353,10 @@ impl IoRunner {
                         Err(e) => {
                             warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
                             let worker_gone = matches!(e, CoordinatorError::NoNode(_));
-                            let _ = tx.send(Command::AssignFailed { task_id, worker_gone });
+                            let _ = tx.send(Command::AssignFailed {
+                                task_id,
+                                worker_gone,
+                            });
                         }
                     }
                 });
@@ -305,8 +382,12 @@ impl IoRunner {
                     for attempt in 1..=SHUTDOWN_TRIES {
                         match http.post(&url).send().await {
                             Ok(r) if r.status().is_success() => return,
-                            Ok(r) => warn!(task = task_id, status = %r.status(), attempt, "worker refused shutdown"),
-                            Err(e) => warn!(task = task_id, error = %e, attempt, "worker shutdown call failed"),
+                            Ok(r) => {
+                                warn!(task = task_id, status = %r.status(), attempt, "worker refused shutdown")
+                            }
+                            Err(e) => {
+                                warn!(task = task_id, error = %e, attempt, "worker shutdown call failed")
+                            }
                         }
                     }
                 });
@@ -320,7 +401,10 @@ impl IoRunner {
                     loop {
                         match store.set_status(&status).await {
                             Ok(row_changed) => {
-                                let _ = tx.send(Command::Persisted { task_id: status.id.clone(), row_changed });
+                                let _ = tx.send(Command::Persisted {
+                                    task_id: status.id.clone(),
+                                    row_changed,
+                                });
                                 return;
                             }
                             Err(e) => {

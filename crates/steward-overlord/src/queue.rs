@@ -86,7 +86,11 @@ fn is_ready(task: &Task) -> Result<bool, String> {
 
 impl TaskQueue {
     pub fn new(config: QueueConfig) -> Self {
-        TaskQueue { config, active: HashMap::new(), started: false }
+        TaskQueue {
+            config,
+            active: HashMap::new(),
+            started: false,
+        }
     }
 
     pub fn config(&self) -> &QueueConfig {
@@ -102,7 +106,14 @@ impl TaskQueue {
         self.started = true;
         for (task, created) in tasks {
             let id = task.id().to_string();
-            self.active.insert(id.clone(), Entry { task, created, state: EntryState::Waiting });
+            self.active.insert(
+                id.clone(),
+                Entry {
+                    task,
+                    created,
+                    state: EntryState::Waiting,
+                },
+            );
             self.manage(&id, out);
         }
         info!(active = self.active.len(), "task queue started");
@@ -122,14 +133,22 @@ impl TaskQueue {
         }
         self.active.insert(
             task.id().to_string(),
-            Entry { task: task.clone(), created, state: EntryState::Inserting },
+            Entry {
+                task: task.clone(),
+                created,
+                state: EntryState::Inserting,
+            },
         );
         Ok(())
     }
 
     /// The store refused or failed the insert: the reservation is dropped.
     pub fn insert_failed(&mut self, task_id: &str) {
-        if self.active.get(task_id).is_some_and(|e| e.state == EntryState::Inserting) {
+        if self
+            .active
+            .get(task_id)
+            .is_some_and(|e| e.state == EntryState::Inserting)
+        {
             self.active.remove(task_id);
         }
     }
@@ -181,15 +200,26 @@ impl TaskQueue {
 
     /// The task's end is recorded (or the row was no longer active): release the task.
     pub fn persisted(&mut self, task_id: &str, row_changed: bool, out: &mut Vec<QueueEffect>) {
-        let Some(entry) = self.active.remove(task_id) else { return };
+        let Some(entry) = self.active.remove(task_id) else {
+            return;
+        };
         if !row_changed {
-            warn!(task = task_id, "stored task was already inactive; its status was not overwritten");
+            warn!(
+                task = task_id,
+                "stored task was already inactive; its status was not overwritten"
+            );
         }
         let reason = match &entry.state {
-            EntryState::Completing(s) => s.error_msg.clone().unwrap_or_else(|| "Task completed".into()),
+            EntryState::Completing(s) => s
+                .error_msg
+                .clone()
+                .unwrap_or_else(|| "Task completed".into()),
             _ => "Task completed".into(),
         };
-        out.push(QueueEffect::RunnerShutdown { task_id: task_id.to_string(), reason });
+        out.push(QueueEffect::RunnerShutdown {
+            task_id: task_id.to_string(),
+            reason,
+        });
     }
 
     /// Ends an active task FAILED with `reason` (user shutdown). Returns false if the task is
@@ -207,14 +237,21 @@ impl TaskQueue {
     }
 
     /// Shuts down every active task of a datasource; returns how many.
-    pub fn shutdown_data_source(&mut self, data_source: &str, reason: &str, out: &mut Vec<QueueEffect>) -> usize {
+    pub fn shutdown_data_source(
+        &mut self,
+        data_source: &str,
+        reason: &str,
+        out: &mut Vec<QueueEffect>,
+    ) -> usize {
         let ids: Vec<String> = self
             .active
             .values()
             .filter(|e| e.task.data_source() == data_source)
             .map(|e| e.task.id().to_string())
             .collect();
-        ids.iter().filter(|id| self.shutdown(id, reason, out)).count()
+        ids.iter()
+            .filter(|id| self.shutdown(id, reason, out))
+            .count()
     }
 
     /// Tasks the runner knows but the queue does not are shut down (Druid's manage loop).
@@ -249,7 +286,9 @@ impl TaskQueue {
     }
 
     fn manage(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
-        let Some(e) = self.active.get_mut(task_id) else { return };
+        let Some(e) = self.active.get_mut(task_id) else {
+            return;
+        };
         if e.state != EntryState::Waiting {
             return;
         }

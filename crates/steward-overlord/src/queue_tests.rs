@@ -86,10 +86,16 @@ fn reserve_of_an_active_id_is_a_duplicate() {
     let mut q = started();
     let t1 = noop("t1");
     q.reserve(&t1, t0()).unwrap();
-    assert_eq!(q.reserve(&t1, t0()), Err(QueueError::Duplicate("t1".into())));
+    assert_eq!(
+        q.reserve(&t1, t0()),
+        Err(QueueError::Duplicate("t1".into()))
+    );
     let mut out = Vec::new();
     q.inserted("t1", &mut out);
-    assert_eq!(q.reserve(&t1, t0()), Err(QueueError::Duplicate("t1".into())));
+    assert_eq!(
+        q.reserve(&t1, t0()),
+        Err(QueueError::Duplicate("t1".into()))
+    );
     assert_eq!(
         QueueError::Duplicate("t1".into()).to_string(),
         "Task [t1] already exists"
@@ -99,14 +105,21 @@ fn reserve_of_an_active_id_is_a_duplicate() {
 
 #[test]
 fn reserve_beyond_max_size_is_refused() {
-    let mut q = TaskQueue::new(QueueConfig { max_size: 2, ..QueueConfig::default() });
+    let mut q = TaskQueue::new(QueueConfig {
+        max_size: 2,
+        ..QueueConfig::default()
+    });
     q.start(Vec::new(), &mut Vec::new());
     submit(&mut q, &noop("t1"));
     q.reserve(&noop("t2"), t0()).unwrap(); // reservations count too
     assert_eq!(q.reserve(&noop("t3"), t0()), Err(QueueError::Full(2)));
     // Once a task is released there is room again.
     runner_status(&mut q, "t1", TaskStatus::success("t1"));
-    assert_eq!(q.reserve(&noop("t3"), t0()), Err(QueueError::Full(2)), "completing tasks still count");
+    assert_eq!(
+        q.reserve(&noop("t3"), t0()),
+        Err(QueueError::Full(2)),
+        "completing tasks still count"
+    );
     persisted(&mut q, "t1");
     assert_eq!(q.reserve(&noop("t3"), t0()), Ok(()));
     assert_eq!(q.len(), 2);
@@ -122,7 +135,10 @@ fn insert_failed_drops_the_reservation() {
     assert!(q.is_empty());
     assert_eq!(q.entry("t1"), None);
     // The id can be reserved again, and a stored task is not dropped by a stray failure.
-    assert!(matches!(&submit(&mut q, &t1)[..], [QueueEffect::RunnerRun(_)]));
+    assert!(matches!(
+        &submit(&mut q, &t1)[..],
+        [QueueEffect::RunnerRun(_)]
+    ));
     q.insert_failed("t1");
     assert_eq!(state(&q, "t1"), Some(EntryState::Submitted));
 }
@@ -136,7 +152,10 @@ fn inserted_ready_task_is_handed_to_the_runner() {
     q.inserted("t1", &mut out);
     assert_eq!(out, vec![QueueEffect::RunnerRun(t1.clone())]);
     let e = q.entry("t1").unwrap();
-    assert_eq!((&e.task, e.created, &e.state), (&t1, t0(), &EntryState::Submitted));
+    assert_eq!(
+        (&e.task, e.created, &e.state),
+        (&t1, t0(), &EntryState::Submitted)
+    );
     // A repeated insert notification does not run it twice.
     let mut out = Vec::new();
     q.inserted("t1", &mut out);
@@ -156,12 +175,21 @@ fn exception_in_is_ready_fails_the_task() {
     let mut q = started();
     let out = submit(&mut q, &noop_ready("t1", "EXCEPTION"));
     let msg = "Encountered error[Not ready. Never will be ready. Go away!] while waiting for task to be ready. See Overlord logs for more details.";
-    assert_eq!(out, vec![QueueEffect::PersistStatus(TaskStatus::failure("t1", msg))]);
-    assert_eq!(state(&q, "t1"), Some(EntryState::Completing(TaskStatus::failure("t1", msg))));
+    assert_eq!(
+        out,
+        vec![QueueEffect::PersistStatus(TaskStatus::failure("t1", msg))]
+    );
+    assert_eq!(
+        state(&q, "t1"),
+        Some(EntryState::Completing(TaskStatus::failure("t1", msg)))
+    );
     // Once recorded it is released like any other end.
     assert_eq!(
         persisted(&mut q, "t1"),
-        vec![QueueEffect::RunnerShutdown { task_id: "t1".into(), reason: msg.into() }]
+        vec![QueueEffect::RunnerShutdown {
+            task_id: "t1".into(),
+            reason: msg.into()
+        }]
     );
     assert!(q.is_empty());
 }
@@ -173,9 +201,18 @@ fn runner_end_is_persisted_once() {
     let mut q = started();
     submit(&mut q, &noop("t1"));
     let status = TaskStatus::success("t1").with_duration(42);
-    assert_eq!(runner_status(&mut q, "t1", status.clone()), vec![QueueEffect::PersistStatus(status.clone())]);
-    assert_eq!(state(&q, "t1"), Some(EntryState::Completing(status.clone())));
-    assert!(runner_status(&mut q, "t1", status.clone()).is_empty(), "reported twice");
+    assert_eq!(
+        runner_status(&mut q, "t1", status.clone()),
+        vec![QueueEffect::PersistStatus(status.clone())]
+    );
+    assert_eq!(
+        state(&q, "t1"),
+        Some(EntryState::Completing(status.clone()))
+    );
+    assert!(
+        runner_status(&mut q, "t1", status.clone()).is_empty(),
+        "reported twice"
+    );
     assert!(
         runner_status(&mut q, "t1", TaskStatus::failure("t1", "late")).is_empty(),
         "a different end later does not overwrite the first"
@@ -221,23 +258,38 @@ fn persisted_end_shuts_the_task_down_in_the_runner_and_releases_it() {
 
     assert_eq!(
         persisted(&mut q, "ok"),
-        vec![QueueEffect::RunnerShutdown { task_id: "ok".into(), reason: "Task completed".into() }]
+        vec![QueueEffect::RunnerShutdown {
+            task_id: "ok".into(),
+            reason: "Task completed".into()
+        }]
     );
     assert_eq!(q.len(), 2);
     let mut out = Vec::new();
     q.persisted("bad", false, &mut out);
-    assert_eq!(out, vec![QueueEffect::RunnerShutdown { task_id: "bad".into(), reason: "it broke".into() }]);
+    assert_eq!(
+        out,
+        vec![QueueEffect::RunnerShutdown {
+            task_id: "bad".into(),
+            reason: "it broke".into()
+        }]
+    );
     assert_eq!(q.len(), 1);
     assert_eq!(q.entry("ok"), None);
     assert!(persisted(&mut q, "ok").is_empty(), "already released");
     // After its release, a late end from the runner is a task to shut down.
-    assert_eq!(runner_status(&mut q, "ok", TaskStatus::success("ok")), vec![not_in_queue("ok")]);
+    assert_eq!(
+        runner_status(&mut q, "ok", TaskStatus::success("ok")),
+        vec![not_in_queue("ok")]
+    );
 }
 
 #[test]
 fn runner_end_of_an_unknown_task_shuts_it_down() {
     let mut q = started();
-    assert_eq!(runner_status(&mut q, "ghost", TaskStatus::failure("ghost", "x")), vec![not_in_queue("ghost")]);
+    assert_eq!(
+        runner_status(&mut q, "ghost", TaskStatus::failure("ghost", "x")),
+        vec![not_in_queue("ghost")]
+    );
     assert!(q.is_empty());
 }
 
@@ -266,11 +318,17 @@ fn shutdown_of_a_waiting_or_submitted_task_persists_a_failure() {
     assert_eq!(SHUTDOWN_BY_USER, "Shutdown request from user");
     for id in ["waiting", "submitted"] {
         let expected = TaskStatus::failure(id, SHUTDOWN_BY_USER);
-        assert_eq!(shutdown(&mut q, id), (true, vec![QueueEffect::PersistStatus(expected.clone())]));
+        assert_eq!(
+            shutdown(&mut q, id),
+            (true, vec![QueueEffect::PersistStatus(expected.clone())])
+        );
         assert_eq!(state(&q, id), Some(EntryState::Completing(expected)));
         assert_eq!(
             persisted(&mut q, id),
-            vec![QueueEffect::RunnerShutdown { task_id: id.into(), reason: SHUTDOWN_BY_USER.into() }]
+            vec![QueueEffect::RunnerShutdown {
+                task_id: id.into(),
+                reason: SHUTDOWN_BY_USER.into()
+            }]
         );
     }
     assert!(q.is_empty());
@@ -285,7 +343,10 @@ fn shutdown_of_an_unknown_inserting_or_completing_task_is_refused() {
     submit(&mut q, &noop("done"));
     runner_status(&mut q, "done", TaskStatus::success("done"));
     assert_eq!(shutdown(&mut q, "done"), (false, vec![]));
-    assert_eq!(state(&q, "done"), Some(EntryState::Completing(TaskStatus::success("done"))));
+    assert_eq!(
+        state(&q, "done"),
+        Some(EntryState::Completing(TaskStatus::success("done")))
+    );
     // A task shut down once is not shut down twice.
     submit(&mut q, &noop("t"));
     assert!(shutdown(&mut q, "t").0);
@@ -305,12 +366,18 @@ fn shutdown_of_a_data_source_counts_only_its_active_tasks() {
     q.reserve(&noop_in("f", "wiki"), t0()).unwrap(); // not stored yet
 
     let mut out = Vec::new();
-    assert_eq!(q.shutdown_data_source("wiki", SHUTDOWN_BY_USER, &mut out), 2);
+    assert_eq!(
+        q.shutdown_data_source("wiki", SHUTDOWN_BY_USER, &mut out),
+        2
+    );
     let mut ids: Vec<String> = out
         .iter()
         .map(|e| match e {
             QueueEffect::PersistStatus(s) => {
-                assert_eq!((s.status, s.error_msg.as_deref()), (TaskState::Failed, Some(SHUTDOWN_BY_USER)));
+                assert_eq!(
+                    (s.status, s.error_msg.as_deref()),
+                    (TaskState::Failed, Some(SHUTDOWN_BY_USER))
+                );
                 s.id.clone()
             }
             other => panic!("unexpected {other:?}"),
@@ -320,8 +387,14 @@ fn shutdown_of_a_data_source_counts_only_its_active_tasks() {
     assert_eq!(ids, vec!["a", "c"]);
     assert_eq!(state(&q, "e"), Some(EntryState::Submitted));
     assert_eq!(state(&q, "b"), Some(EntryState::Waiting));
-    assert_eq!(state(&q, "d"), Some(EntryState::Completing(TaskStatus::success("d"))));
-    assert_eq!(q.shutdown_data_source("nothing", SHUTDOWN_BY_USER, &mut out), 0);
+    assert_eq!(
+        state(&q, "d"),
+        Some(EntryState::Completing(TaskStatus::success("d")))
+    );
+    assert_eq!(
+        q.shutdown_data_source("nothing", SHUTDOWN_BY_USER, &mut out),
+        0
+    );
 }
 
 // ----- reconciliation and start ----------------------------------------------------------------
@@ -331,7 +404,10 @@ fn reconcile_shuts_down_what_only_the_runner_knows() {
     let mut q = started();
     submit(&mut q, &noop("known"));
     let mut out = Vec::new();
-    q.reconcile(&["x".to_string(), "known".to_string(), "y".to_string()], &mut out);
+    q.reconcile(
+        &["x".to_string(), "known".to_string(), "y".to_string()],
+        &mut out,
+    );
     assert_eq!(out, vec![not_in_queue("x"), not_in_queue("y")]);
     assert_eq!(state(&q, "known"), Some(EntryState::Submitted));
 }
@@ -363,7 +439,9 @@ fn start_hands_every_ready_stored_task_to_the_runner() {
     assert!(q.is_started());
     assert_eq!(out.len(), 3, "{out:?}");
     assert_eq!(out[0], QueueEffect::RunnerRun(ready));
-    assert!(matches!(&out[1], QueueEffect::PersistStatus(s) if s.id == "broken" && s.status == TaskState::Failed));
+    assert!(
+        matches!(&out[1], QueueEffect::PersistStatus(s) if s.id == "broken" && s.status == TaskState::Failed)
+    );
     assert_eq!(out[2], QueueEffect::RunnerRun(ready2));
     assert_eq!(q.len(), 4);
     assert_eq!(state(&q, "waits"), Some(EntryState::Waiting));

@@ -37,7 +37,10 @@ pub enum RunnerEffect {
     /// A task's status changed; only complete statuses are reported.
     StatusChanged { task_id: String, status: TaskStatus },
     /// A task's location changed.
-    LocationChanged { task_id: String, location: TaskLocation },
+    LocationChanged {
+        task_id: String,
+        location: TaskLocation,
+    },
     /// A worker announced a task the runner had not been handed: the queue must decide whether
     /// it is an active task (adopt) or not (shut it down).
     Discovered { task_id: String },
@@ -49,7 +52,8 @@ pub mod messages {
         "The worker that this task was assigned disappeared. See overlord logs for more details.";
     pub const WORKER_CLEANUP: &str =
         "Canceled for worker cleanup. See overlord logs for more details.";
-    pub const ASSIGN_FAILED: &str = "Failed to assign this task. See overlord logs for more details.";
+    pub const ASSIGN_FAILED: &str =
+        "Failed to assign this task. See overlord logs for more details.";
 
     pub fn assignment_timeout(timeout: &str) -> String {
         format!(
@@ -69,6 +73,9 @@ struct WorkerState {
     last_completed_task_time: Timestamp,
     blacklisted_until: Option<Timestamp>,
     continuously_failed_tasks: u32,
+    /// Tasks a returning worker ran before it vanished and has not announced again yet; those
+    /// still unannounced when it is initialized are gone from it.
+    unconfirmed: BTreeSet<String>,
 }
 
 impl WorkerState {
@@ -83,14 +90,17 @@ impl WorkerState {
             last_completed_task_time: now,
             blacklisted_until: None,
             continuously_failed_tasks: 0,
+            unconfirmed: BTreeSet::new(),
         }
     }
 
     fn add_task(&mut self, id: &str, item: &RunningItem) {
         if self.tasks.insert(id.to_string()) {
             self.used += item.resource.required_capacity;
-            *self.availability_groups.entry(item.resource.availability_group.clone()).or_default() +=
-                1;
+            *self
+                .availability_groups
+                .entry(item.resource.availability_group.clone())
+                .or_default() += 1;
             *self.used_by_type.entry(item.task_type.clone()).or_default() +=
                 item.resource.required_capacity;
         }
@@ -99,8 +109,16 @@ impl WorkerState {
     fn remove_task(&mut self, id: &str, item: &RunningItem) {
         if self.tasks.remove(id) {
             self.used -= item.resource.required_capacity;
-            decrement(&mut self.availability_groups, &item.resource.availability_group, 1);
-            decrement(&mut self.used_by_type, &item.task_type, item.resource.required_capacity);
+            decrement(
+                &mut self.availability_groups,
+                &item.resource.availability_group,
+                1,
+            );
+            decrement(
+                &mut self.used_by_type,
+                &item.task_type,
+                item.resource.required_capacity,
+            );
         }
     }
 }
@@ -213,7 +231,12 @@ impl TaskRunner {
         }
     }
 
-    pub fn set_strategy(&mut self, strategy: WorkerSelectStrategy, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    pub fn set_strategy(
+        &mut self,
+        strategy: WorkerSelectStrategy,
+        now: Timestamp,
+        out: &mut Vec<RunnerEffect>,
+    ) {
         self.strategy = strategy;
         self.assign_pending(now, out);
     }
@@ -228,13 +251,27 @@ impl TaskRunner {
             return;
         }
         if let Some(c) = self.complete.get(&id) {
-            out.push(RunnerEffect::StatusChanged { task_id: id, status: c.status.clone() });
+            out.push(RunnerEffect::StatusChanged {
+                task_id: id,
+                status: c.status.clone(),
+            });
             return;
         }
-        let key = PendingKey { neg_priority: -task.priority(), seq: self.next_seq, id: id.clone() };
+        let key = PendingKey {
+            neg_priority: -task.priority(),
+            seq: self.next_seq,
+            id: id.clone(),
+        };
         self.next_seq += 1;
         self.pending_order.insert(key.clone());
-        self.pending.insert(id, PendingItem { task, key, inserted: now });
+        self.pending.insert(
+            id,
+            PendingItem {
+                task,
+                key,
+                inserted: now,
+            },
+        );
         self.assign_pending(now, out);
     }
 
@@ -246,12 +283,21 @@ impl TaskRunner {
             info!(task = task_id, reason, "dropped pending task");
         } else if let Some(item) = self.complete.remove(task_id) {
             if let Some(worker) = item.worker {
-                out.push(RunnerEffect::RemoveStatus { worker, task_id: task_id.to_string() });
+                out.push(RunnerEffect::RemoveStatus {
+                    worker,
+                    task_id: task_id.to_string(),
+                });
             }
         } else if let Some(item) = self.running.get_mut(task_id) {
             item.shutdown_requested = true;
-            info!(task = task_id, worker = item.worker, reason, "shutting down running task");
-            if item.ack_deadline.is_some() {
+            info!(
+                task = task_id,
+                worker = item.worker,
+                reason,
+                "shutting down running task"
+            );
+            let unacknowledged = item.ack_deadline.is_some();
+            if unacknowledged {
                 out.push(RunnerEffect::RemoveAssignment {
                     worker: item.worker.clone(),
                     task_id: task_id.to_string(),
@@ -263,6 +309,13 @@ impl TaskRunner {
                     task_id: task_id.to_string(),
                 });
             }
+            if unacknowledged {
+                // The worker never confirmed the task: free its slot now rather than at the
+                // assignment timeout. If the worker did pick it up, its announcement makes the
+                // task a discovered one, which the queue shuts down.
+                let item = self.running.remove(task_id).expect("checked above");
+                self.forget_assignment(task_id, &item);
+            }
         }
     }
 
@@ -271,16 +324,44 @@ impl TaskRunner {
     /// tasks back.
     pub fn worker_added(&mut self, worker: Worker, now: Timestamp) {
         if self.workers.contains_key(&worker.host) {
-            error!(worker = worker.host, "worker already initialized, ignoring the second registration");
+            error!(
+                worker = worker.host,
+                "worker already initialized, ignoring the second registration"
+            );
             return;
         }
         let state = match self.lost_workers.remove(&worker.host) {
             Some(lost) => {
-                info!(worker = worker.host, "worker came back before its cleanup timeout; cleanup cancelled");
-                WorkerState { worker: worker.clone(), initialized: false, ..lost.state }
+                info!(
+                    worker = worker.host,
+                    "worker came back before its cleanup timeout; cleanup cancelled"
+                );
+                let unconfirmed = lost
+                    .state
+                    .tasks
+                    .iter()
+                    .filter(|id| {
+                        self.running
+                            .get(*id)
+                            .is_some_and(|r| r.ack_deadline.is_none())
+                    })
+                    .cloned()
+                    .collect();
+                WorkerState {
+                    worker: worker.clone(),
+                    initialized: false,
+                    unconfirmed,
+                    ..lost.state
+                }
             }
             None => WorkerState::new(worker.clone(), now),
         };
+        // A returning worker may still be blacklisted; checks that ran while it was away did
+        // not see it, so make sure one is scheduled to lift it.
+        if state.blacklisted_until.is_some() && self.next_blacklist_check.is_none() {
+            self.next_blacklist_check =
+                Some(after(now, self.config.worker_blacklist_cleanup_period));
+        }
         self.workers.insert(worker.host.clone(), state);
     }
 
@@ -288,6 +369,9 @@ impl TaskRunner {
     pub fn worker_initialized(&mut self, host: &str, now: Timestamp, out: &mut Vec<RunnerEffect>) {
         if let Some(w) = self.workers.get_mut(host) {
             w.initialized = true;
+            for id in std::mem::take(&mut w.unconfirmed) {
+                self.status_removed(host, &id, now, out);
+            }
             self.assign_pending(now, out);
         }
     }
@@ -308,8 +392,13 @@ impl TaskRunner {
     pub fn worker_removed(&mut self, host: &str, now: Timestamp) {
         if let Some(state) = self.workers.remove(host) {
             let deadline = after(now, self.config.task_cleanup_timeout);
-            info!(worker = host, tasks = state.tasks.len(), "worker disappeared; cleanup scheduled");
-            self.lost_workers.insert(host.to_string(), LostWorker { state, deadline });
+            info!(
+                worker = host,
+                tasks = state.tasks.len(),
+                "worker disappeared; cleanup scheduled"
+            );
+            self.lost_workers
+                .insert(host.to_string(), LostWorker { state, deadline });
         }
     }
 
@@ -323,7 +412,11 @@ impl TaskRunner {
     ) {
         let id = announcement.id.clone();
         let Some(worker) = self.workers.get(host) else {
-            warn!(worker = host, task = id, "status from an unknown worker ignored");
+            warn!(
+                worker = host,
+                task = id,
+                "status from an unknown worker ignored"
+            );
             return;
         };
         let worker = worker.worker.clone();
@@ -331,15 +424,26 @@ impl TaskRunner {
         match owner {
             Some(owner) if owner != host => {
                 if announcement.status == TaskState::Running {
-                    warn!(task = id, worker = host, owner, "task announced by a worker it was not assigned to; shutting it down there");
-                    out.push(RunnerEffect::ShutdownOnWorker { worker, task_id: id });
+                    warn!(
+                        task = id,
+                        worker = host,
+                        owner,
+                        "task announced by a worker it was not assigned to; shutting it down there"
+                    );
+                    out.push(RunnerEffect::ShutdownOnWorker {
+                        worker,
+                        task_id: id,
+                    });
                 }
                 return;
             }
             Some(_) => {}
             None if self.complete.contains_key(&id) => {
                 if announcement.status == TaskState::Running {
-                    out.push(RunnerEffect::ShutdownOnWorker { worker, task_id: id });
+                    out.push(RunnerEffect::ShutdownOnWorker {
+                        worker,
+                        task_id: id,
+                    });
                 }
                 return;
             }
@@ -370,9 +474,14 @@ impl TaskRunner {
                 }
                 self.running.insert(id.clone(), item);
                 if discovered {
-                    out.push(RunnerEffect::Discovered { task_id: id.clone() });
+                    out.push(RunnerEffect::Discovered {
+                        task_id: id.clone(),
+                    });
                 }
             }
+        }
+        if let Some(w) = self.workers.get_mut(host) {
+            w.unconfirmed.remove(&id);
         }
         let item = self.running.get_mut(&id).expect("running item exists");
         if let Some(deadline) = item.ack_deadline.take() {
@@ -399,14 +508,21 @@ impl TaskRunner {
         now: Timestamp,
         out: &mut Vec<RunnerEffect>,
     ) {
-        let owned = self.running.get(task_id).is_some_and(|item| item.worker == host);
+        let owned = self
+            .running
+            .get(task_id)
+            .is_some_and(|item| item.worker == host);
         if !owned {
             return;
         }
         let item = self.running.remove(task_id).expect("checked above");
         // Also frees the slot of a worker that is away (its state is kept for its return).
         self.forget_assignment(task_id, &item);
-        warn!(task = task_id, worker = host, "status announcement of a running task disappeared");
+        warn!(
+            task = task_id,
+            worker = host,
+            "status announcement of a running task disappeared"
+        );
         out.push(RunnerEffect::StatusChanged {
             task_id: task_id.to_string(),
             status: TaskStatus::failure(task_id, messages::DISAPPEARED)
@@ -425,7 +541,9 @@ impl TaskRunner {
         now: Timestamp,
         out: &mut Vec<RunnerEffect>,
     ) {
-        let Some(item) = self.running.get(task_id) else { return };
+        let Some(item) = self.running.get(task_id) else {
+            return;
+        };
         if item.ack_deadline.is_none() {
             return;
         }
@@ -434,17 +552,36 @@ impl TaskRunner {
         // A task stopped on request must not be run again: its end is recorded (or about to be).
         match (worker_gone && !item.shutdown_requested, item.task) {
             (true, Some(task)) => {
-                let key = PendingKey { neg_priority: -task.priority(), seq: self.next_seq, id: task_id.to_string() };
+                let key = PendingKey {
+                    neg_priority: -task.priority(),
+                    seq: self.next_seq,
+                    id: task_id.to_string(),
+                };
                 self.next_seq += 1;
                 self.pending_order.insert(key.clone());
-                self.pending.insert(task_id.to_string(), PendingItem { task, key, inserted: item.inserted });
+                self.pending.insert(
+                    task_id.to_string(),
+                    PendingItem {
+                        task,
+                        key,
+                        inserted: item.inserted,
+                    },
+                );
                 self.assign_pending(now, out);
             }
             _ => {
                 let status = TaskStatus::failure(task_id, messages::ASSIGN_FAILED);
-                self.complete
-                    .insert(task_id.to_string(), CompleteItem { worker: None, status: status.clone() });
-                out.push(RunnerEffect::StatusChanged { task_id: task_id.to_string(), status });
+                self.complete.insert(
+                    task_id.to_string(),
+                    CompleteItem {
+                        worker: None,
+                        status: status.clone(),
+                    },
+                );
+                out.push(RunnerEffect::StatusChanged {
+                    task_id: task_id.to_string(),
+                    status,
+                });
                 self.assign_pending(now, out);
             }
         }
@@ -458,18 +595,39 @@ impl TaskRunner {
                 break;
             }
             self.ack_deadlines.remove(&(deadline, id.clone()));
-            let Some(mut item) = self.running.remove(&id) else { continue };
+            let Some(mut item) = self.running.remove(&id) else {
+                continue;
+            };
             item.ack_deadline = None;
             self.forget_assignment(&id, &item);
             let timeout = format_period(self.config.task_assignment_timeout);
-            error!(task = id, worker = item.worker, timeout, "worker did not start the task in time");
-            out.push(RunnerEffect::RemoveAssignment { worker: item.worker.clone(), task_id: id.clone() });
+            error!(
+                task = id,
+                worker = item.worker,
+                timeout,
+                "worker did not start the task in time"
+            );
+            out.push(RunnerEffect::RemoveAssignment {
+                worker: item.worker.clone(),
+                task_id: id.clone(),
+            });
+            // Druid counts a worker that sits on its assignments as failing them.
+            if let Some(w) = self.workers.get_mut(&item.worker) {
+                w.continuously_failed_tasks += 1;
+            }
+            self.maybe_blacklist(&item.worker, now);
             let status = TaskStatus::failure(&id, messages::assignment_timeout(&timeout));
             self.complete.insert(
                 id.clone(),
-                CompleteItem { worker: Some(item.worker.clone()), status: status.clone() },
+                CompleteItem {
+                    worker: Some(item.worker.clone()),
+                    status: status.clone(),
+                },
             );
-            out.push(RunnerEffect::StatusChanged { task_id: id.clone(), status });
+            out.push(RunnerEffect::StatusChanged {
+                task_id: id.clone(),
+                status,
+            });
         }
         let expired: Vec<String> = self
             .lost_workers
@@ -480,13 +638,25 @@ impl TaskRunner {
         for host in expired {
             let lost = self.lost_workers.remove(&host).expect("collected above");
             for id in lost.state.tasks {
-                let Some(item) = self.running.remove(&id) else { continue };
+                let Some(item) = self.running.remove(&id) else {
+                    continue;
+                };
                 if let Some(deadline) = item.ack_deadline {
                     self.ack_deadlines.remove(&(deadline, id.clone()));
                 }
-                warn!(task = id, worker = host, "worker did not come back in time; failing its task");
-                out.push(RunnerEffect::RemoveAssignment { worker: host.clone(), task_id: id.clone() });
-                out.push(RunnerEffect::RemoveStatus { worker: host.clone(), task_id: id.clone() });
+                warn!(
+                    task = id,
+                    worker = host,
+                    "worker did not come back in time; failing its task"
+                );
+                out.push(RunnerEffect::RemoveAssignment {
+                    worker: host.clone(),
+                    task_id: id.clone(),
+                });
+                out.push(RunnerEffect::RemoveStatus {
+                    worker: host.clone(),
+                    task_id: id.clone(),
+                });
                 out.push(RunnerEffect::StatusChanged {
                     task_id: id.clone(),
                     status: TaskStatus::failure(&id, messages::WORKER_CLEANUP)
@@ -509,7 +679,10 @@ impl TaskRunner {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let ack = self.ack_deadlines.first().map(|(t, _)| *t);
         let lost = self.lost_workers.values().map(|l| l.deadline).min();
-        [ack, lost, self.next_blacklist_check].into_iter().flatten().min()
+        [ack, lost, self.next_blacklist_check]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ----- queries ----------------------------------------------------------------------------
@@ -577,7 +750,9 @@ impl TaskRunner {
 
     /// `(total, used)` capacity over announced workers.
     pub fn capacity(&self) -> (u32, u32) {
-        self.workers.values().fold((0, 0), |(t, u), w| (t + w.worker.capacity, u + w.used))
+        self.workers
+            .values()
+            .fold((0, 0), |(t, u), w| (t + w.worker.capacity, u + w.used))
     }
 
     /// Sizes of the internal maps: `(pending, running, complete)`.
@@ -602,9 +777,18 @@ impl TaskRunner {
         }
     }
 
-    fn task_complete(&mut self, id: &str, status: TaskStatus, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    fn task_complete(
+        &mut self,
+        id: &str,
+        status: TaskStatus,
+        now: Timestamp,
+        out: &mut Vec<RunnerEffect>,
+    ) {
         let Some(item) = self.running.remove(id) else {
-            warn!(task = id, "completion for a task that is not running ignored");
+            warn!(
+                task = id,
+                "completion for a task that is not running ignored"
+            );
             return;
         };
         self.forget_assignment(id, &item);
@@ -630,14 +814,23 @@ impl TaskRunner {
         self.maybe_blacklist(&item.worker, now);
         self.complete.insert(
             id.to_string(),
-            CompleteItem { worker: Some(item.worker), status: status.clone() },
+            CompleteItem {
+                worker: Some(item.worker),
+                status: status.clone(),
+            },
         );
-        out.push(RunnerEffect::StatusChanged { task_id: id.to_string(), status });
+        out.push(RunnerEffect::StatusChanged {
+            task_id: id.to_string(),
+            status,
+        });
         self.assign_pending(now, out);
     }
 
     fn blacklisted_count(&self) -> usize {
-        self.workers.values().filter(|w| w.blacklisted_until.is_some()).count()
+        self.workers
+            .values()
+            .filter(|w| w.blacklisted_until.is_some())
+            .count()
     }
 
     /// The share of workers that may be blacklisted, as Druid computes it.
@@ -650,13 +843,19 @@ impl TaskRunner {
         let count = self.blacklisted_count() as f64;
         let max_retries = self.config.max_retries_before_blacklist;
         let backoff = self.config.worker_blacklist_backoff_time;
-        let Some(w) = self.workers.get_mut(host) else { return };
-        if w.blacklisted_until.is_none() && w.continuously_failed_tasks > max_retries && count <= limit - 1.0 {
+        let Some(w) = self.workers.get_mut(host) else {
+            return;
+        };
+        if w.blacklisted_until.is_none()
+            && w.continuously_failed_tasks > max_retries
+            && count <= limit - 1.0
+        {
             let until = after(now, backoff);
             warn!(worker = host, failures = w.continuously_failed_tasks, until = %until, "blacklisting worker");
             w.blacklisted_until = Some(until);
             if self.next_blacklist_check.is_none() {
-                self.next_blacklist_check = Some(after(now, self.config.worker_blacklist_cleanup_period));
+                self.next_blacklist_check =
+                    Some(after(now, self.config.worker_blacklist_cleanup_period));
             }
         }
     }
@@ -690,13 +889,20 @@ impl TaskRunner {
                 && w.blacklisted_until.is_none()
                 && w.worker.capacity.saturating_sub(w.used) >= required
                 && !w.availability_groups.contains_key(&group);
-            ok.then_some(Candidate { host: &w.worker.host, capacity: w.worker.capacity, used: w.used })
+            ok.then_some(Candidate {
+                host: &w.worker.host,
+                capacity: w.worker.capacity,
+                used: w.used,
+            })
         })
     }
 
     fn has_free_capacity(&self) -> bool {
         self.workers.values().any(|w| {
-            w.initialized && w.worker.is_enabled() && w.blacklisted_until.is_none() && w.used < w.worker.capacity
+            w.initialized
+                && w.worker.is_enabled()
+                && w.blacklisted_until.is_none()
+                && w.used < w.worker.capacity
         })
     }
 
@@ -708,12 +914,20 @@ impl TaskRunner {
         while self.has_free_capacity() {
             let next = match &cursor {
                 None => self.pending_order.first().cloned(),
-                Some(k) => self.pending_order.range((Bound::Excluded(k), Bound::Unbounded)).next().cloned(),
+                Some(k) => self
+                    .pending_order
+                    .range((Bound::Excluded(k), Bound::Unbounded))
+                    .next()
+                    .cloned(),
             };
             let Some(key) = next else { break };
             cursor = Some(key.clone());
             let task = &self.pending[&key.id].task;
-            let Some(host) = self.strategy.choose(self.runnable(task)).map(str::to_string) else {
+            let Some(host) = self
+                .strategy
+                .choose(self.runnable(task))
+                .map(str::to_string)
+            else {
                 continue;
             };
             self.pending_order.remove(&key);
@@ -732,7 +946,10 @@ impl TaskRunner {
             };
             let w = self.workers.get_mut(&host).expect("chosen worker exists");
             w.add_task(&key.id, &item);
-            out.push(RunnerEffect::Assign { worker: w.worker.clone(), task: p.task });
+            out.push(RunnerEffect::Assign {
+                worker: w.worker.clone(),
+                task: p.task,
+            });
             self.ack_deadlines.insert((deadline, key.id.clone()));
             self.running.insert(key.id, item);
         }

@@ -29,7 +29,10 @@ fn worker(host: &str, capacity: u32) -> Worker {
 }
 
 fn worker_version(host: &str, capacity: u32, version: &str) -> Worker {
-    Worker { version: version.into(), ..worker(host, capacity) }
+    Worker {
+        version: version.into(),
+        ..worker(host, capacity)
+    }
 }
 
 fn noop(id: &str) -> Task {
@@ -64,7 +67,11 @@ fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> Task
 }
 
 fn running(task: &Task) -> TaskAnnouncement {
-    announcement(task, TaskStatus::running(task.id()), TaskLocation::unknown())
+    announcement(
+        task,
+        TaskStatus::running(task.id()),
+        TaskLocation::unknown(),
+    )
 }
 
 fn running_at(task: &Task, loc: TaskLocation) -> TaskAnnouncement {
@@ -72,11 +79,19 @@ fn running_at(task: &Task, loc: TaskLocation) -> TaskAnnouncement {
 }
 
 fn succeeded(task: &Task) -> TaskAnnouncement {
-    announcement(task, TaskStatus::success(task.id()), TaskLocation::unknown())
+    announcement(
+        task,
+        TaskStatus::success(task.id()),
+        TaskLocation::unknown(),
+    )
 }
 
 fn failed(task: &Task) -> TaskAnnouncement {
-    announcement(task, TaskStatus::failure(task.id(), "boom"), TaskLocation::unknown())
+    announcement(
+        task,
+        TaskStatus::failure(task.id(), "boom"),
+        TaskLocation::unknown(),
+    )
 }
 
 fn runner() -> TaskRunner {
@@ -104,7 +119,12 @@ fn run(r: &mut TaskRunner, task: &Task, now: Timestamp) -> Vec<RunnerEffect> {
     out
 }
 
-fn announce(r: &mut TaskRunner, host: &str, a: TaskAnnouncement, now: Timestamp) -> Vec<RunnerEffect> {
+fn announce(
+    r: &mut TaskRunner,
+    host: &str,
+    a: TaskAnnouncement,
+    now: Timestamp,
+) -> Vec<RunnerEffect> {
     let mut out = Vec::new();
     r.status_announced(host, a, now, &mut out);
     out
@@ -128,7 +148,12 @@ fn shutdown(r: &mut TaskRunner, id: &str) -> Vec<RunnerEffect> {
     out
 }
 
-fn assign_failed(r: &mut TaskRunner, id: &str, worker_gone: bool, now: Timestamp) -> Vec<RunnerEffect> {
+fn assign_failed(
+    r: &mut TaskRunner,
+    id: &str,
+    worker_gone: bool,
+    now: Timestamp,
+) -> Vec<RunnerEffect> {
     let mut out = Vec::new();
     r.assign_failed(id, worker_gone, now, &mut out);
     out
@@ -138,7 +163,9 @@ fn assign_failed(r: &mut TaskRunner, id: &str, worker_gone: bool, now: Timestamp
 fn assigns(out: &[RunnerEffect]) -> Vec<(String, String)> {
     out.iter()
         .filter_map(|e| match e {
-            RunnerEffect::Assign { worker, task } => Some((worker.host.clone(), task.id().to_string())),
+            RunnerEffect::Assign { worker, task } => {
+                Some((worker.host.clone(), task.id().to_string()))
+            }
             _ => None,
         })
         .collect()
@@ -149,7 +176,10 @@ fn assign(host: &str, id: &str) -> (String, String) {
 }
 
 fn view(r: &TaskRunner, host: &str) -> WorkerView {
-    r.workers().into_iter().find(|v| v.worker.host == host).expect("worker view")
+    r.workers()
+        .into_iter()
+        .find(|v| v.worker.host == host)
+        .expect("worker view")
 }
 
 fn state(r: &TaskRunner, id: &str) -> Option<RunnerTaskState> {
@@ -164,10 +194,15 @@ fn failures(r: &TaskRunner, host: &str) -> u32 {
 /// the shortest way to charge a failure (or a success) to a worker.
 fn end_on(r: &mut TaskRunner, host: &str, id: &str, success: bool, now: Timestamp) {
     let task = noop(id);
-    let a = if success { succeeded(&task) } else { failed(&task) };
+    let a = if success {
+        succeeded(&task)
+    } else {
+        failed(&task)
+    };
     let out = announce(r, host, a, now);
     assert!(
-        out.iter().any(|e| matches!(e, RunnerEffect::StatusChanged { task_id, .. } if task_id == id)),
+        out.iter()
+            .any(|e| matches!(e, RunnerEffect::StatusChanged { task_id, .. } if task_id == id)),
         "{out:?}"
     );
     // The queue would record the end and clean up; keep the maps small.
@@ -175,7 +210,11 @@ fn end_on(r: &mut TaskRunner, host: &str, id: &str, success: bool, now: Timestam
 }
 
 fn blacklisted(r: &TaskRunner) -> Vec<String> {
-    r.workers().into_iter().filter(|v| v.blacklisted_until.is_some()).map(|v| v.worker.host).collect()
+    r.workers()
+        .into_iter()
+        .filter(|v| v.blacklisted_until.is_some())
+        .map(|v| v.worker.host)
+        .collect()
 }
 
 // ----- run and worker selection ----------------------------------------------------------------
@@ -190,11 +229,23 @@ fn run_assigns_to_the_worker_with_most_free_capacity_ties_to_lowest_host() {
 
     // b and c have 3 free: tie goes to the lowest host.
     let t1 = noop("t1");
-    assert_eq!(run(&mut r, &t1, now), vec![RunnerEffect::Assign { worker: worker(B, 3), task: t1 }]);
+    assert_eq!(
+        run(&mut r, &t1, now),
+        vec![RunnerEffect::Assign {
+            worker: worker(B, 3),
+            task: t1
+        }]
+    );
     // c now has the most free capacity (3 vs 2 and 2).
-    assert_eq!(assigns(&run(&mut r, &noop("t2"), now)), vec![assign(C, "t2")]);
+    assert_eq!(
+        assigns(&run(&mut r, &noop("t2"), now)),
+        vec![assign(C, "t2")]
+    );
     // a, b, c all have 2 free: lowest host.
-    assert_eq!(assigns(&run(&mut r, &noop("t3"), now)), vec![assign(A, "t3")]);
+    assert_eq!(
+        assigns(&run(&mut r, &noop("t3"), now)),
+        vec![assign(A, "t3")]
+    );
     assert_eq!(r.capacity(), (8, 3));
     assert_eq!(r.task_view("t1").unwrap().worker.as_deref(), Some(B));
 }
@@ -205,11 +256,20 @@ fn run_of_a_pending_or_running_task_again_emits_nothing() {
     let mut r = runner();
     let t1 = noop("t1");
     assert!(run(&mut r, &t1, now).is_empty());
-    assert!(run(&mut r, &t1, later(now, 1)).is_empty(), "pending task run again");
+    assert!(
+        run(&mut r, &t1, later(now, 1)).is_empty(),
+        "pending task run again"
+    );
     assert_eq!(r.sizes(), (1, 0, 0));
 
-    assert_eq!(assigns(&add_worker(&mut r, worker(A, 2), now)), vec![assign(A, "t1")]);
-    assert!(run(&mut r, &t1, now).is_empty(), "unacknowledged running task run again");
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(A, 2), now)),
+        vec![assign(A, "t1")]
+    );
+    assert!(
+        run(&mut r, &t1, now).is_empty(),
+        "unacknowledged running task run again"
+    );
     assert!(announce(&mut r, A, running(&t1), now).is_empty());
     assert!(run(&mut r, &t1, now).is_empty(), "running task run again");
     assert_eq!(r.sizes(), (0, 1, 0));
@@ -226,10 +286,22 @@ fn run_of_a_complete_task_reports_its_stored_status_again() {
     announce(&mut r, A, running_at(&t1, location("h1")), now);
     let out = announce(&mut r, A, succeeded(&t1), now);
     let expected = TaskStatus::success("t1").with_location(location("h1"));
-    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: expected.clone() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: expected.clone()
+        }]
+    );
 
     let again = run(&mut r, &t1, later(now, 10));
-    assert_eq!(again, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: expected }]);
+    assert_eq!(
+        again,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: expected
+        }]
+    );
     assert_eq!(r.sizes(), (0, 0, 1));
     assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
 }
@@ -241,7 +313,10 @@ fn task_stays_pending_without_workers_and_on_uninitialized_workers() {
     let t1 = noop("t1");
     assert!(run(&mut r, &t1, now).is_empty());
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker, v.queue_insertion_time), (RunnerTaskState::Pending, None, now));
+    assert_eq!(
+        (v.state, v.worker, v.queue_insertion_time),
+        (RunnerTaskState::Pending, None, now)
+    );
 
     // Announced but not initialized: no tasks yet.
     r.worker_added(worker(A, 2), now);
@@ -253,7 +328,10 @@ fn task_stays_pending_without_workers_and_on_uninitialized_workers() {
     assert_eq!(assigns(&out), vec![assign(A, "t1"), assign(A, "t2")]);
     let v = r.task_view("t1").unwrap();
     // Still PENDING until the worker acknowledges; the insertion time is kept.
-    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Pending, Some(A), now));
+    assert_eq!(
+        (v.state, v.worker.as_deref(), v.queue_insertion_time),
+        (RunnerTaskState::Pending, Some(A), now)
+    );
 }
 
 #[test]
@@ -300,7 +378,10 @@ fn blacklisted_worker_gets_no_tasks_until_its_backoff_expires() {
     assert!(tick(&mut r, later(now, 300)).is_empty());
     assert!(tick(&mut r, later(now, 600)).is_empty());
     assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Pending));
-    assert_eq!(assigns(&tick(&mut r, later(now, 900))), vec![assign(A, "t1")]);
+    assert_eq!(
+        assigns(&tick(&mut r, later(now, 900))),
+        vec![assign(A, "t1")]
+    );
     assert!(blacklisted(&r).is_empty());
 }
 
@@ -315,7 +396,10 @@ fn required_capacity_1_3_2_on_a_3_slot_worker_runs_the_1_and_the_2() {
     let three = noop_resource("three", "three", 3);
     let two = noop_resource("two", "two", 2);
     assert_eq!(assigns(&run(&mut r, &one, now)), vec![assign(A, "one")]);
-    assert!(run(&mut r, &three, now).is_empty(), "3 slots do not fit in the 2 left");
+    assert!(
+        run(&mut r, &three, now).is_empty(),
+        "3 slots do not fit in the 2 left"
+    );
     assert_eq!(assigns(&run(&mut r, &two, now)), vec![assign(A, "two")]);
     assert_eq!(r.sizes(), (1, 2, 0));
     assert_eq!(r.capacity(), (3, 3));
@@ -327,7 +411,10 @@ fn required_capacity_1_3_2_on_a_3_slot_worker_runs_the_1_and_the_2() {
     announce(&mut r, A, running(&two), now);
     assert!(assigns(&announce(&mut r, A, succeeded(&one), now)).is_empty());
     assert_eq!(r.capacity(), (3, 2));
-    assert_eq!(assigns(&announce(&mut r, A, succeeded(&two), now)), vec![assign(A, "three")]);
+    assert_eq!(
+        assigns(&announce(&mut r, A, succeeded(&two), now)),
+        vec![assign(A, "three")]
+    );
     assert_eq!(r.capacity(), (3, 3));
 }
 
@@ -348,25 +435,48 @@ fn workers_view_reports_used_capacity_groups_tasks_and_types() {
     run(&mut r, &noop_resource("y", "gy", 1), now);
     let v = view(&r, A);
     assert_eq!(v.curr_capacity_used, 3);
-    assert_eq!(v.availability_groups, vec!["gx".to_string(), "gy".to_string()]);
+    assert_eq!(
+        v.availability_groups,
+        vec!["gx".to_string(), "gy".to_string()]
+    );
     assert_eq!(v.running_tasks, vec!["x".to_string(), "y".to_string()]);
-    assert_eq!(v.curr_capacity_used_by_task_type, BTreeMap::from([("noop".to_string(), 3)]));
+    assert_eq!(
+        v.curr_capacity_used_by_task_type,
+        BTreeMap::from([("noop".to_string(), 3)])
+    );
     assert_eq!(view(&r, B).curr_capacity_used, 0);
     assert_eq!(r.capacity(), (5, 3));
 
     // A task announced with its own resource and type is counted as announced.
     let other = TaskAnnouncement {
         task_type: "index".into(),
-        ..announcement(&noop("z"), TaskStatus::running("z"), TaskLocation::unknown())
+        ..announcement(
+            &noop("z"),
+            TaskStatus::running("z"),
+            TaskLocation::unknown(),
+        )
     };
     announce(&mut r, B, other, now);
     let v = view(&r, B);
-    assert_eq!(v.curr_capacity_used_by_task_type, BTreeMap::from([("index".to_string(), 1)]));
+    assert_eq!(
+        v.curr_capacity_used_by_task_type,
+        BTreeMap::from([("index".to_string(), 1)])
+    );
     assert_eq!(v.availability_groups, vec!["z".to_string()]);
 
     // Ends give everything back and leave no empty entries behind.
-    announce(&mut r, A, succeeded(&noop_resource("x", "gx", 2)), later(now, 7));
-    announce(&mut r, A, succeeded(&noop_resource("y", "gy", 1)), later(now, 7));
+    announce(
+        &mut r,
+        A,
+        succeeded(&noop_resource("x", "gx", 2)),
+        later(now, 7),
+    );
+    announce(
+        &mut r,
+        A,
+        succeeded(&noop_resource("y", "gy", 1)),
+        later(now, 7),
+    );
     let v = view(&r, A);
     assert_eq!(v.curr_capacity_used, 0);
     assert!(v.availability_groups.is_empty() && v.running_tasks.is_empty());
@@ -387,16 +497,25 @@ fn tasks_of_one_availability_group_never_share_a_worker() {
     assert!(run(&mut r, &g2, now).is_empty(), "a has a task of group g");
     assert!(run(&mut r, &g3, now).is_empty());
     // Another group still fits on a.
-    assert_eq!(assigns(&run(&mut r, &noop("other"), now)), vec![assign(A, "other")]);
+    assert_eq!(
+        assigns(&run(&mut r, &noop("other"), now)),
+        vec![assign(A, "other")]
+    );
 
     // A second worker takes one task of the group, not two.
-    assert_eq!(assigns(&add_worker(&mut r, worker(B, 3), now)), vec![assign(B, "g2")]);
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(B, 3), now)),
+        vec![assign(B, "g2")]
+    );
     assert_eq!(state(&r, "g3"), Some(RunnerTaskState::Pending));
     assert_eq!(r.task_view("g3").unwrap().worker, None);
 
     // Once g1 ends on a, the group's slot on a is free again.
     announce(&mut r, A, running(&g1), now);
-    assert_eq!(assigns(&announce(&mut r, A, succeeded(&g1), now)), vec![assign(A, "g3")]);
+    assert_eq!(
+        assigns(&announce(&mut r, A, succeeded(&g1), now)),
+        vec![assign(A, "g3")]
+    );
 }
 
 #[test]
@@ -417,7 +536,9 @@ fn pending_tasks_are_assigned_by_priority_then_first_come_first_served() {
     let mut out = add_worker(&mut r, worker(A, 1), now);
     loop {
         let a = assigns(&out);
-        let Some((_, id)) = a.first().cloned() else { break };
+        let Some((_, id)) = a.first().cloned() else {
+            break;
+        };
         assert_eq!(a.len(), 1, "a 1-slot worker gets one task at a time");
         order.push(id.clone());
         let task = tasks.iter().find(|t| t.id() == id).unwrap();
@@ -442,9 +563,16 @@ fn first_announcement_acknowledges_the_assignment() {
 
     assert!(announce(&mut r, A, running(&t1), later(now, 1)).is_empty());
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Running, Some(A)));
+    assert_eq!(
+        (v.state, v.worker.as_deref()),
+        (RunnerTaskState::Running, Some(A))
+    );
     assert!(v.location.is_unknown());
-    assert_eq!(r.next_deadline(), None, "no assignment timeout once acknowledged");
+    assert_eq!(
+        r.next_deadline(),
+        None,
+        "no assignment timeout once acknowledged"
+    );
     assert!(tick(&mut r, later(now, 301)).is_empty());
     assert_eq!(r.worker_of("t1").map(|w| w.host.as_str()), Some(A));
     assert_eq!(r.data_source_of("t1"), Some("none"));
@@ -458,12 +586,30 @@ fn location_change_is_reported_once() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     let out = announce(&mut r, A, running_at(&t1, location("h1")), now);
-    assert_eq!(out, vec![RunnerEffect::LocationChanged { task_id: "t1".into(), location: location("h1") }]);
-    assert!(announce(&mut r, A, running_at(&t1, location("h1")), now).is_empty(), "same location");
-    assert!(announce(&mut r, A, running(&t1), now).is_empty(), "unknown location changes nothing");
+    assert_eq!(
+        out,
+        vec![RunnerEffect::LocationChanged {
+            task_id: "t1".into(),
+            location: location("h1")
+        }]
+    );
+    assert!(
+        announce(&mut r, A, running_at(&t1, location("h1")), now).is_empty(),
+        "same location"
+    );
+    assert!(
+        announce(&mut r, A, running(&t1), now).is_empty(),
+        "unknown location changes nothing"
+    );
     assert_eq!(r.task_view("t1").unwrap().location, location("h1"));
     let out = announce(&mut r, A, running_at(&t1, location("h2")), now);
-    assert_eq!(out, vec![RunnerEffect::LocationChanged { task_id: "t1".into(), location: location("h2") }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::LocationChanged {
+            task_id: "t1".into(),
+            location: location("h2")
+        }]
+    );
     assert_eq!(r.task_view("t1").unwrap().location, location("h2"));
 }
 
@@ -480,7 +626,12 @@ fn complete_announcement_reports_the_end_frees_capacity_and_runs_pending_tasks()
 
     let done = later(now, 60);
     let status = TaskStatus::success("t1").with_duration(1234);
-    let out = announce(&mut r, A, announcement(&t1, status.clone(), TaskLocation::unknown()), done);
+    let out = announce(
+        &mut r,
+        A,
+        announcement(&t1, status.clone(), TaskLocation::unknown()),
+        done,
+    );
     assert_eq!(
         out,
         vec![
@@ -488,7 +639,10 @@ fn complete_announcement_reports_the_end_frees_capacity_and_runs_pending_tasks()
                 task_id: "t1".into(),
                 status: status.with_location(location("h1")),
             },
-            RunnerEffect::Assign { worker: worker(A, 1), task: t2 },
+            RunnerEffect::Assign {
+                worker: worker(A, 1),
+                task: t2
+            },
         ]
     );
     assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
@@ -506,8 +660,19 @@ fn complete_announcement_keeps_the_announced_location() {
     run(&mut r, &t1, now);
     announce(&mut r, A, running_at(&t1, location("h1")), now);
     let status = TaskStatus::failure("t1", "boom").with_location(location("elsewhere"));
-    let out = announce(&mut r, A, announcement(&t1, status.clone(), location("h1")), now);
-    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status }]);
+    let out = announce(
+        &mut r,
+        A,
+        announcement(&t1, status.clone(), location("h1")),
+        now,
+    );
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status
+        }]
+    );
 }
 
 #[test]
@@ -518,7 +683,13 @@ fn pending_to_complete_directly() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     let out = announce(&mut r, A, succeeded(&t1), now);
-    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::success("t1") }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: TaskStatus::success("t1")
+        }]
+    );
     assert_eq!(r.next_deadline(), None);
     assert_eq!(r.sizes(), (0, 0, 1));
 }
@@ -533,8 +704,13 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
     assert_eq!(
         out,
         vec![
-            RunnerEffect::Discovered { task_id: "ghost".into() },
-            RunnerEffect::LocationChanged { task_id: "ghost".into(), location: location("h1") },
+            RunnerEffect::Discovered {
+                task_id: "ghost".into()
+            },
+            RunnerEffect::LocationChanged {
+                task_id: "ghost".into(),
+                location: location("h1")
+            },
         ]
     );
     let v = r.task_view("ghost").unwrap();
@@ -545,7 +721,11 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
     assert_eq!(view(&r, A).running_tasks, vec!["ghost".to_string()]);
     assert_eq!(view(&r, A).curr_capacity_used, 1);
     assert_eq!(r.known_task_ids(), vec!["ghost".to_string()]);
-    assert_eq!(r.next_deadline(), None, "an adopted task has no assignment to time out");
+    assert_eq!(
+        r.next_deadline(),
+        None,
+        "an adopted task has no assignment to time out"
+    );
 }
 
 #[test]
@@ -557,8 +737,13 @@ fn adopted_task_that_is_already_complete_is_discovered_then_reported() {
     assert_eq!(
         out,
         vec![
-            RunnerEffect::Discovered { task_id: "done".into() },
-            RunnerEffect::StatusChanged { task_id: "done".into(), status: TaskStatus::success("done") },
+            RunnerEffect::Discovered {
+                task_id: "done".into()
+            },
+            RunnerEffect::StatusChanged {
+                task_id: "done".into(),
+                status: TaskStatus::success("done")
+            },
         ]
     );
     assert_eq!(r.sizes(), (0, 0, 1));
@@ -575,7 +760,10 @@ fn pending_task_announced_by_a_worker_is_bound_to_it_without_assign() {
     let out = announce(&mut r, A, running(&t1), later(now, 5));
     assert!(out.is_empty(), "neither Assign nor Discovered: {out:?}");
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Running, Some(A), now));
+    assert_eq!(
+        (v.state, v.worker.as_deref(), v.queue_insertion_time),
+        (RunnerTaskState::Running, Some(A), now)
+    );
     assert_eq!(r.sizes(), (0, 1, 0));
 
     let mut out = Vec::new();
@@ -594,9 +782,19 @@ fn running_announcement_from_a_worker_other_than_the_owner_is_shut_down_there() 
     assert_eq!(assigns(&run(&mut r, &t1, now)), vec![assign(A, "t1")]);
 
     let out = announce(&mut r, B, running(&t1), now);
-    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(B, 1), task_id: "t1".into() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(B, 1),
+            task_id: "t1".into()
+        }]
+    );
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Pending, Some(A)), "owner unchanged, still unacknowledged");
+    assert_eq!(
+        (v.state, v.worker.as_deref()),
+        (RunnerTaskState::Pending, Some(A)),
+        "owner unchanged, still unacknowledged"
+    );
     assert_eq!(view(&r, B).curr_capacity_used, 0);
 
     // A rogue end from the other worker is ignored.
@@ -615,9 +813,21 @@ fn running_announcement_for_a_complete_task_is_shut_down() {
     announce(&mut r, A, succeeded(&t1), now);
 
     let out = announce(&mut r, A, running(&t1), now);
-    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 1), task_id: "t1".into() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(A, 1),
+            task_id: "t1".into()
+        }]
+    );
     let out = announce(&mut r, B, running(&t1), now);
-    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(B, 1), task_id: "t1".into() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(B, 1),
+            task_id: "t1".into()
+        }]
+    );
     // A replayed end is ignored.
     assert!(announce(&mut r, A, succeeded(&t1), now).is_empty());
     assert_eq!(r.sizes(), (0, 0, 1));
@@ -665,10 +875,16 @@ fn status_removed_for_a_task_not_running_on_that_worker_does_nothing() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     announce(&mut r, A, running(&t1), now);
-    assert!(remove_status(&mut r, B, "t1", now).is_empty(), "not the owner");
+    assert!(
+        remove_status(&mut r, B, "t1", now).is_empty(),
+        "not the owner"
+    );
     assert!(remove_status(&mut r, A, "unknown", now).is_empty());
     announce(&mut r, A, succeeded(&t1), now);
-    assert!(remove_status(&mut r, A, "t1", now).is_empty(), "complete: the cleanup of its status");
+    assert!(
+        remove_status(&mut r, A, "t1", now).is_empty(),
+        "complete: the cleanup of its status"
+    );
     assert_eq!(r.sizes(), (0, 0, 1));
 }
 
@@ -695,7 +911,9 @@ fn status_removed_while_its_worker_is_away_frees_the_slot_when_it_returns() {
     announce(&mut r, A, running(&t1), now);
     r.worker_removed(A, now);
     let out = remove_status(&mut r, A, "t1", later(now, 10));
-    assert!(matches!(&out[..], [RunnerEffect::StatusChanged { status, .. }] if status.error_msg.as_deref() == Some(messages::DISAPPEARED)));
+    assert!(
+        matches!(&out[..], [RunnerEffect::StatusChanged { status, .. }] if status.error_msg.as_deref() == Some(messages::DISAPPEARED))
+    );
 
     r.worker_added(worker(A, 1), later(now, 20));
     let v = view(&r, A);
@@ -703,7 +921,10 @@ fn status_removed_while_its_worker_is_away_frees_the_slot_when_it_returns() {
     let mut out = Vec::new();
     r.worker_initialized(A, later(now, 20), &mut out);
     assert!(out.is_empty());
-    assert_eq!(assigns(&run(&mut r, &noop("t2"), later(now, 20))), vec![assign(A, "t2")]);
+    assert_eq!(
+        assigns(&run(&mut r, &noop("t2"), later(now, 20))),
+        vec![assign(A, "t2")]
+    );
 }
 
 // ----- workers ---------------------------------------------------------------------------------
@@ -735,9 +956,18 @@ fn worker_disabled_mid_task_still_completes_it() {
     r.worker_changed(worker_version(A, 2, ""), now, &mut out);
     assert!(out.is_empty());
     assert!(!view(&r, A).worker.is_enabled());
-    assert!(run(&mut r, &noop("t2"), now).is_empty(), "no new task on a disabled worker");
+    assert!(
+        run(&mut r, &noop("t2"), now).is_empty(),
+        "no new task on a disabled worker"
+    );
     let out = announce(&mut r, A, succeeded(&t1), now);
-    assert_eq!(out, vec![RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::success("t1") }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t1".into(),
+            status: TaskStatus::success("t1")
+        }]
+    );
 }
 
 #[test]
@@ -755,12 +985,18 @@ fn worker_removed_keeps_its_tasks_running_and_leaves_the_capacity() {
     assert_eq!(r.capacity(), (1, 0));
     assert_eq!(r.workers().len(), 1);
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker.as_deref()), (RunnerTaskState::Running, Some(A)));
+    assert_eq!(
+        (v.state, v.worker.as_deref()),
+        (RunnerTaskState::Running, Some(A))
+    );
     assert_eq!(r.sizes(), (0, 1, 0));
     assert_eq!(r.next_deadline(), Some(later(now, 900)));
     assert_eq!(r.worker_of("t1"), None, "no announced worker to talk to");
     // A new task goes to the remaining worker.
-    assert_eq!(assigns(&run(&mut r, &noop("t2"), now)), vec![assign(B, "t2")]);
+    assert_eq!(
+        assigns(&run(&mut r, &noop("t2"), now)),
+        vec![assign(B, "t2")]
+    );
 }
 
 #[test]
@@ -812,15 +1048,25 @@ fn worker_not_back_by_the_cleanup_timeout_has_its_tasks_failed() {
     assert_eq!(
         out,
         vec![
-            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t1".into() },
-            RunnerEffect::RemoveStatus { worker: A.into(), task_id: "t1".into() },
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::RemoveStatus {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
             RunnerEffect::StatusChanged {
                 task_id: "t1".into(),
-                status: TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(location("h1")),
+                status: TaskStatus::failure("t1", messages::WORKER_CLEANUP)
+                    .with_location(location("h1")),
             },
         ]
     );
-    assert_eq!(messages::WORKER_CLEANUP, "Canceled for worker cleanup. See overlord logs for more details.");
+    assert_eq!(
+        messages::WORKER_CLEANUP,
+        "Canceled for worker cleanup. See overlord logs for more details."
+    );
     assert_eq!(r.sizes(), (0, 0, 0));
     assert_eq!(r.next_deadline(), None);
 
@@ -828,7 +1074,12 @@ fn worker_not_back_by_the_cleanup_timeout_has_its_tasks_failed() {
     // decide.
     r.worker_added(worker(A, 2), later(now, 1000));
     let out = announce(&mut r, A, running(&t1), later(now, 1000));
-    assert_eq!(out, vec![RunnerEffect::Discovered { task_id: "t1".into() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::Discovered {
+            task_id: "t1".into()
+        }]
+    );
 }
 
 // ----- completion and blacklisting ------------------------------------------------------------
@@ -871,13 +1122,20 @@ fn five_workers_blacklist_one_after_more_than_max_retries_failures() {
         end_on(&mut r, A, &format!("f{i}"), false, now);
     }
     assert_eq!(failures(&r, A), 5);
-    assert!(blacklisted(&r).is_empty(), "5 failures are not more than maxRetriesBeforeBlacklist=5");
+    assert!(
+        blacklisted(&r).is_empty(),
+        "5 failures are not more than maxRetriesBeforeBlacklist=5"
+    );
     assert_eq!(r.next_deadline(), None);
 
     end_on(&mut r, A, "f5", false, now);
     assert_eq!(view(&r, A).blacklisted_until, Some(later(now, 900)));
     assert_eq!(blacklisted(&r), vec![A.to_string()]);
-    assert_eq!(r.next_deadline(), Some(later(now, 300)), "the periodic check is scheduled");
+    assert_eq!(
+        r.next_deadline(),
+        Some(later(now, 300)),
+        "the periodic check is scheduled"
+    );
 
     // A blacklisted worker gets no task while others can take it.
     assert_eq!(assigns(&run(&mut r, &noop("t"), now)), vec![assign(B, "t")]);
@@ -969,7 +1227,13 @@ fn failed_end_of_a_task_shut_down_on_request_does_not_count() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     announce(&mut r, A, running(&t1), now);
-    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 1), task_id: "t1".into() }]);
+    assert_eq!(
+        shutdown(&mut r, "t1"),
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(A, 1),
+            task_id: "t1".into()
+        }]
+    );
     let out = announce(&mut r, A, failed(&t1), now);
     assert!(matches!(&out[..], [RunnerEffect::StatusChanged { .. }]));
     assert_eq!(failures(&r, A), 0);
@@ -1057,19 +1321,34 @@ fn assignment_timeout_fails_only_the_unacknowledged_task() {
     assert_eq!(
         out,
         vec![
-            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t1".into() },
-            RunnerEffect::StatusChanged { task_id: "t1".into(), status: TaskStatus::failure("t1", msg) },
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::StatusChanged {
+                task_id: "t1".into(),
+                status: TaskStatus::failure("t1", msg)
+            },
         ]
     );
     assert_eq!(state(&r, "t1"), Some(RunnerTaskState::None));
     assert_eq!(r.task_view("t1").unwrap().worker.as_deref(), Some(A));
     assert_eq!(state(&r, "t2"), Some(RunnerTaskState::Pending));
     assert_eq!(state(&r, "t3"), Some(RunnerTaskState::Running));
-    assert_eq!(view(&r, A).running_tasks, vec!["t2".to_string(), "t3".to_string()]);
+    assert_eq!(
+        view(&r, A).running_tasks,
+        vec!["t2".to_string(), "t3".to_string()]
+    );
     assert_eq!(r.next_deadline(), Some(later(now, 400)));
     // A late announcement of the timed-out task is told to stop.
     let out = announce(&mut r, A, running(&t1), later(now, 301));
-    assert_eq!(out, vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 3), task_id: "t1".into() }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(A, 3),
+            task_id: "t1".into()
+        }]
+    );
 }
 
 #[test]
@@ -1083,10 +1362,23 @@ fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
     r.worker_removed(A, now);
 
     let out = assign_failed(&mut r, "t1", true, later(now, 1));
-    assert_eq!(out, vec![RunnerEffect::Assign { worker: worker(B, 1), task: t1 }]);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::Assign {
+            worker: worker(B, 1),
+            task: t1
+        }]
+    );
     let v = r.task_view("t1").unwrap();
-    assert_eq!((v.state, v.worker.as_deref(), v.queue_insertion_time), (RunnerTaskState::Pending, Some(B), now));
-    assert_eq!(r.next_deadline(), Some(later(now, 301)), "one assignment deadline, for the new one");
+    assert_eq!(
+        (v.state, v.worker.as_deref(), v.queue_insertion_time),
+        (RunnerTaskState::Pending, Some(B), now)
+    );
+    assert_eq!(
+        r.next_deadline(),
+        Some(later(now, 301)),
+        "one assignment deadline, for the new one"
+    );
 
     // The vanished worker no longer counts the task when it comes back.
     add_worker(&mut r, worker(A, 2), later(now, 2));
@@ -1120,7 +1412,10 @@ fn assign_failed_for_another_reason_fails_the_task() {
             status: TaskStatus::failure("t1", messages::ASSIGN_FAILED),
         }]
     );
-    assert_eq!(messages::ASSIGN_FAILED, "Failed to assign this task. See overlord logs for more details.");
+    assert_eq!(
+        messages::ASSIGN_FAILED,
+        "Failed to assign this task. See overlord logs for more details."
+    );
     assert_eq!(r.sizes(), (0, 0, 1));
     assert_eq!(view(&r, A).curr_capacity_used, 0);
     assert_eq!(r.next_deadline(), None);
@@ -1151,8 +1446,14 @@ fn assign_failed_after_a_shutdown_request_does_not_run_the_task_again() {
     shutdown(&mut r, "t1");
     r.worker_removed(A, now);
     let out = assign_failed(&mut r, "t1", true, now);
-    assert!(assigns(&out).is_empty(), "a task stopped on request is not assigned again: {out:?}");
-    assert!(!matches!(state(&r, "t1"), Some(RunnerTaskState::Pending | RunnerTaskState::Running)));
+    assert!(
+        assigns(&out).is_empty(),
+        "a task stopped on request is not assigned again: {out:?}"
+    );
+    assert!(!matches!(
+        state(&r, "t1"),
+        Some(RunnerTaskState::Pending | RunnerTaskState::Running)
+    ));
     assert_eq!(view(&r, B).curr_capacity_used, 0);
 }
 
@@ -1168,7 +1469,10 @@ fn shutdown_of_a_pending_task_drops_it() {
     assert_eq!(r.sizes(), (1, 0, 0));
     assert_eq!(r.task_view("t1"), None);
     // The dropped task is not assigned later.
-    assert_eq!(assigns(&add_worker(&mut r, worker(A, 2), now)), vec![assign(A, "t2")]);
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(A, 2), now)),
+        vec![assign(A, "t2")]
+    );
 }
 
 #[test]
@@ -1179,10 +1483,19 @@ fn shutdown_of_a_complete_task_removes_its_status_announcement() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     announce(&mut r, A, succeeded(&t1), now);
-    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::RemoveStatus { worker: A.into(), task_id: "t1".into() }]);
+    assert_eq!(
+        shutdown(&mut r, "t1"),
+        vec![RunnerEffect::RemoveStatus {
+            worker: A.into(),
+            task_id: "t1".into()
+        }]
+    );
     assert_eq!(r.sizes(), (0, 0, 0));
     assert_eq!(r.task_view("t1"), None);
-    assert!(shutdown(&mut r, "t1").is_empty(), "second cleanup does nothing");
+    assert!(
+        shutdown(&mut r, "t1").is_empty(),
+        "second cleanup does nothing"
+    );
 
     // A task that ended without a worker has no announcement to remove.
     run(&mut r, &noop("t2"), now);
@@ -1199,16 +1512,32 @@ fn shutdown_of_a_running_task_asks_its_worker() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     announce(&mut r, A, running(&t1), now);
-    assert_eq!(shutdown(&mut r, "t1"), vec![RunnerEffect::ShutdownOnWorker { worker: worker(A, 2), task_id: "t1".into() }]);
-    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Running), "running until the worker reports its end");
+    assert_eq!(
+        shutdown(&mut r, "t1"),
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(A, 2),
+            task_id: "t1".into()
+        }]
+    );
+    assert_eq!(
+        state(&r, "t1"),
+        Some(RunnerTaskState::Running),
+        "running until the worker reports its end"
+    );
 
     // Not acknowledged yet: the assignment is withdrawn too.
     run(&mut r, &noop("t2"), now);
     assert_eq!(
         shutdown(&mut r, "t2"),
         vec![
-            RunnerEffect::RemoveAssignment { worker: A.into(), task_id: "t2".into() },
-            RunnerEffect::ShutdownOnWorker { worker: worker(A, 2), task_id: "t2".into() },
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t2".into()
+            },
+            RunnerEffect::ShutdownOnWorker {
+                worker: worker(A, 2),
+                task_id: "t2".into()
+            },
         ]
     );
 }
@@ -1219,4 +1548,132 @@ fn shutdown_of_an_unknown_task_does_nothing() {
     add_worker(&mut r, worker(A, 2), t0());
     assert!(shutdown(&mut r, "nope").is_empty());
     assert_eq!(r.sizes(), (0, 0, 0));
+}
+
+#[test]
+fn blacklisted_worker_that_returns_is_still_lifted_after_its_backoff() {
+    let now = t0();
+    let mut r = runner();
+    for h in [A, B, C, "mm-d:8091", "mm-e:8091"] {
+        add_worker(&mut r, worker(h, 1), now);
+    }
+    for i in 0..6 {
+        end_on(&mut r, A, &format!("f{i}"), false, now);
+    }
+    r.worker_removed(A, now);
+    // The check runs while a is away: no announced worker is blacklisted.
+    tick(&mut r, later(now, 300));
+    let back = later(now, 400);
+    r.worker_added(worker(A, 1), back);
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert_eq!(
+        blacklisted(&r),
+        vec![A.to_string()],
+        "still within its backoff"
+    );
+    assert_eq!(
+        r.next_deadline(),
+        Some(later(back, 300)),
+        "a check is scheduled again"
+    );
+    tick(&mut r, later(back, 300));
+    assert_eq!(blacklisted(&r), vec![A.to_string()]);
+    tick(&mut r, later(back, 600));
+    assert!(
+        blacklisted(&r).is_empty(),
+        "lifted once the backoff (PT15M from the blacklisting) expired"
+    );
+    assert_eq!(failures(&r, A), 0);
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn shutdown_of_an_unacknowledged_task_frees_its_slot_at_once() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    run(&mut r, &noop("t1"), now);
+    let waiting = noop("t2");
+    assert!(run(&mut r, &waiting, now).is_empty(), "no free slot yet");
+    let out = shutdown(&mut r, "t1");
+    assert!(out.contains(&RunnerEffect::RemoveAssignment {
+        worker: A.into(),
+        task_id: "t1".into()
+    }));
+    assert_eq!(
+        state(&r, "t1"),
+        None,
+        "the runner forgets a task its worker never confirmed"
+    );
+    assert_eq!(r.capacity(), (1, 0));
+    // The freed slot goes to the next pending task on the next assignment pass.
+    assert!(tick(&mut r, now).contains(&RunnerEffect::Assign {
+        worker: worker(A, 1),
+        task: waiting
+    }));
+}
+
+#[test]
+fn assignment_timeouts_count_toward_blacklisting() {
+    let now = t0();
+    let mut r = runner_with(|c| c.max_retries_before_blacklist = 1);
+    for host in [A, B, C, "mm-d:8091", "mm-e:8091"] {
+        add_worker(&mut r, worker(host, 1), now);
+    }
+    // Two assignments to A time out: more than maxRetriesBeforeBlacklist = 1.
+    for (i, at) in [0u64, 400].into_iter().enumerate() {
+        let t = noop(&format!("stuck{i}"));
+        let out = run(&mut r, &t, later(now, at));
+        assert!(
+            matches!(&out[..], [RunnerEffect::Assign { worker, .. }] if worker.host == A),
+            "{out:?}"
+        );
+        for host in [B, C, "mm-d:8091", "mm-e:8091"] {
+            // Keep the other workers busy so the next task goes to A again.
+            let filler = noop(&format!("fill{i}{host}"));
+            let out = run(&mut r, &filler, later(now, at));
+            if let [RunnerEffect::Assign { worker, .. }] = &out[..] {
+                announce(
+                    &mut r,
+                    &worker.host.clone(),
+                    running(&filler),
+                    later(now, at),
+                );
+            }
+        }
+        tick(&mut r, later(now, at + 300));
+    }
+    assert!(
+        view(&r, A).blacklisted_until.is_some(),
+        "A sat on its assignments twice"
+    );
+}
+
+#[test]
+fn returning_worker_that_lost_a_task_fails_it_as_disappeared() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let (kept, lost) = (noop("kept"), noop("lost"));
+    run(&mut r, &kept, now);
+    run(&mut r, &lost, now);
+    announce(&mut r, A, running(&kept), now);
+    announce(&mut r, A, running(&lost), now);
+    r.worker_removed(A, now);
+
+    let back = later(now, 60);
+    r.worker_added(worker(A, 2), back);
+    assert!(announce(&mut r, A, running(&kept), back).is_empty());
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "lost".into(),
+            status: TaskStatus::failure("lost", messages::DISAPPEARED),
+        }]
+    );
+    assert_eq!(state(&r, "kept"), Some(RunnerTaskState::Running));
+    assert_eq!(r.capacity(), (2, 1));
 }

@@ -26,7 +26,10 @@ pub enum WorkerSelectStrategy {
 }
 
 impl WorkerSelectStrategy {
-    pub fn choose<'a>(self, candidates: impl IntoIterator<Item = Candidate<'a>>) -> Option<&'a str> {
+    pub fn choose<'a>(
+        self,
+        candidates: impl IntoIterator<Item = Candidate<'a>>,
+    ) -> Option<&'a str> {
         let key = |c: &Candidate<'a>| match self {
             WorkerSelectStrategy::EqualDistribution => c.capacity.saturating_sub(c.used),
             WorkerSelectStrategy::FillCapacity => c.used,
@@ -45,13 +48,20 @@ mod tests {
     use super::*;
 
     fn c(host: &str, capacity: u32, used: u32) -> Candidate<'_> {
-        Candidate { host, capacity, used }
+        Candidate {
+            host,
+            capacity,
+            used,
+        }
     }
 
     #[test]
     fn equal_distribution_prefers_most_free_capacity() {
         let s = WorkerSelectStrategy::EqualDistribution;
-        assert_eq!(s.choose([c("a", 4, 3), c("b", 4, 1), c("c", 2, 0)]), Some("b"));
+        assert_eq!(
+            s.choose([c("a", 4, 3), c("b", 4, 1), c("c", 2, 0)]),
+            Some("b")
+        );
         assert_eq!(s.choose([c("b", 4, 0), c("a", 4, 0)]), Some("a"));
         assert_eq!(s.choose([]), None);
     }
@@ -59,7 +69,10 @@ mod tests {
     #[test]
     fn fill_capacity_prefers_busiest_worker() {
         let s = WorkerSelectStrategy::FillCapacity;
-        assert_eq!(s.choose([c("a", 4, 1), c("b", 4, 3), c("c", 8, 0)]), Some("b"));
+        assert_eq!(
+            s.choose([c("a", 4, 1), c("b", 4, 3), c("c", 8, 0)]),
+            Some("b")
+        );
         assert_eq!(s.choose([c("b", 4, 0), c("a", 4, 0)]), Some("a"));
     }
 }

@@ -74,7 +74,11 @@ enum Command {
     /// Measure submit→SUCCESS latency and throughput against a running Overlord.
     Bench {
         /// Overlord base URL.
-        #[arg(long, env = "STEWARD_OVERLORD", default_value = "http://localhost:8090")]
+        #[arg(
+            long,
+            env = "STEWARD_OVERLORD",
+            default_value = "http://localhost:8090"
+        )]
         overlord: String,
         #[command(flatten)]
         args: BenchArgs,
@@ -154,13 +158,15 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         Command::Workers { client } => {
             steward::client::run_workers(&client.overlord, client.json).await
         }
-        Command::Bench { overlord, args } => match steward::bench::run_bench(&overlord, &args).await {
-            Ok(()) => Ok(0),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                Ok(steward::client::exit_code(&e))
+        Command::Bench { overlord, args } => {
+            match steward::bench::run_bench(&overlord, &args).await {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(steward::client::exit_code(&e))
+                }
             }
-        },
+        }
         Command::Config { defaults } => {
             if defaults {
                 print!("{}", defaults_text());

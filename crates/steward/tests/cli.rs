@@ -9,7 +9,11 @@ use common::{free_port, Quickstart, STEWARD};
 use serde_json::{json, Value};
 
 fn steward(qs_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(STEWARD).args(args).env("STEWARD_OVERLORD", qs_url).output().expect("run steward")
+    Command::new(STEWARD)
+        .args(args)
+        .env("STEWARD_OVERLORD", qs_url)
+        .output()
+        .expect("run steward")
 }
 
 fn stdout(o: &std::process::Output) -> String {
@@ -30,12 +34,20 @@ async fn submit_wait_status_list_log_and_workers() {
     })
     .await
     .unwrap();
-    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout(&o).contains("cli-ok"));
     assert!(stdout(&o).contains("SUCCESS"));
 
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, r#"{"type":"noop","id":"cli-bad","isReadyResult":"exception"}"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"{"type":"noop","id":"cli-bad","isReadyResult":"exception"}"#,
+    )
+    .unwrap();
     let o = tokio::task::spawn_blocking({
         let (url, bad) = (url.clone(), bad.clone());
         move || steward(&url, &["task", "submit", bad.to_str().unwrap(), "--wait"])
@@ -51,7 +63,11 @@ async fn submit_wait_status_list_log_and_workers() {
 
     let o = steward(&url, &["task", "list", "--state", "complete"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("cli-ok") && stdout(&o).contains("cli-bad"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("cli-ok") && stdout(&o).contains("cli-bad"),
+        "{}",
+        stdout(&o)
+    );
     let o = steward(&url, &["task", "list", "--state", "complete", "--json"]);
     let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v.len(), 2);
@@ -62,13 +78,23 @@ async fn submit_wait_status_list_log_and_workers() {
 
     let o = steward(&url, &["workers"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains(&format!("127.0.0.1:{}", qs.worker_port)), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("127.0.0.1:{}", qs.worker_port)),
+        "{}",
+        stdout(&o)
+    );
 
-    let long = qs.submit_ok(json!({"type":"noop","id":"cli-long","runTime":600000})).await;
-    qs.wait_runner_state(&long, "RUNNING", Duration::from_secs(30)).await;
+    let long = qs
+        .submit_ok(json!({"type":"noop","id":"cli-long","runTime":600000}))
+        .await;
+    qs.wait_runner_state(&long, "RUNNING", Duration::from_secs(30))
+        .await;
     let o = steward(&url, &["task", "shutdown", "cli-long"]);
     assert!(o.status.success());
-    assert_eq!(qs.wait_complete(&long, Duration::from_secs(30)).await["statusCode"], "FAILED");
+    assert_eq!(
+        qs.wait_complete(&long, Duration::from_secs(30)).await["statusCode"],
+        "FAILED"
+    );
 
     let o = steward(&url, &["task", "status", "no-such-task"]);
     assert_eq!(o.status.code(), Some(1));
