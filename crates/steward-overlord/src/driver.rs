@@ -243,6 +243,7 @@ async fn event_loop(
     let mut reconcile = tokio::time::interval(RECONCILE_PERIOD);
     reconcile.tick().await;
     let mut events_open = true;
+    let mut was_busy = false;
     loop {
         let sleep = match core.next_deadline() {
             Some(t) => {
@@ -273,7 +274,23 @@ async fn event_loop(
             _ = reconcile.tick() => core.reconcile(Timestamp::now()),
         };
         io.run_all(effects);
+        let busy = !core.queue.is_empty();
+        if was_busy && !busy {
+            release_free_memory();
+        }
+        was_busy = busy;
     }
+}
+
+/// Hands memory freed after a burst back to the operating system. glibc keeps freed heap
+/// pages of every thread's arena mapped, so without this a burst of thousands of queued tasks
+/// would leave the Overlord's RSS at its high-water mark long after the queue drained.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::task::spawn_blocking(|| {
+        // SAFETY: malloc_trim only walks and releases the allocator's own free lists.
+        unsafe { libc::malloc_trim(0) };
+    });
 }
 
 fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {

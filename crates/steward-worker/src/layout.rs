@@ -186,12 +186,16 @@ pub(crate) struct PeonRecord {
 
 /// Writes under a temporary name in the same dir and renames. The temporary name starts with
 /// `.`, which no task id may, so it is never mistaken for a task or a completed task.
+///
+/// No fsync: these files must survive a crash of the MiddleManager, which the rename gives,
+/// not a power loss, which takes the peons down too. A record lost that way leaves the task
+/// unannounced when the worker returns, and the Overlord fails it as disappeared. An fsync per
+/// file was the largest cost per task.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut f = File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 
