@@ -1,13 +1,15 @@
-//! The metadata store: Druid's `druid_tasks` table (and later locks, config, audit) behind one
+//! The metadata store: Druid's `druid_tasks`, `druid_config` and `druid_audit` tables behind one
 //! interface, so the Overlord does not care whether it runs on SQLite, PostgreSQL or MySQL.
 //!
 //! The store is the task history. The Overlord keeps only active tasks in memory; everything
-//! about finished tasks is read from here with indexed, bounded queries.
+//! about finished tasks is read from here with indexed, bounded queries. It also holds Druid's
+//! dynamic configs (`worker.config`) with an audit trail of every change.
 
 mod sqlite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use steward_model::{Task, TaskStatus};
 
 pub use sqlite::SqliteStore;
@@ -20,9 +22,35 @@ pub enum StoreError {
     /// The store could not be reached or failed; the caller may retry.
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
-    /// A stored row could not be decoded.
-    #[error("corrupt metadata row for task [{0}]: {1}")]
+    /// A stored row could not be decoded; the first field names the row (a task id, or
+    /// `<audit table>:<id>`).
+    #[error("corrupt metadata row [{0}]: {1}")]
     Corrupt(String, String),
+}
+
+/// Druid's `AuditInfo`: who changed a config, why, and from which address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditInfo {
+    /// The `X-Druid-Author` header.
+    pub author: String,
+    /// The `X-Druid-Comment` header.
+    pub comment: String,
+    /// The client's address.
+    pub ip: String,
+}
+
+/// Druid's `AuditEntry`: one recorded change of a config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// The config's name (`worker.config`).
+    pub key: String,
+    /// Druid records config changes with the config's name as their type too.
+    pub audit_type: String,
+    pub audit_info: AuditInfo,
+    /// The config as it was stored, as JSON text.
+    pub payload: String,
+    pub audit_time: Timestamp,
 }
 
 /// A task's row without its payload: what listings and status lookups need.
@@ -75,4 +103,24 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn active_tasks(&self) -> Result<Vec<(Task, TaskInfo)>, StoreError>;
     /// Rows matching a query, active then complete.
     async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError>;
+    /// The payload of a dynamic config (`<base>_config` row `name`), if it was ever set.
+    async fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores a dynamic config and records the change in `<base>_audit` with key and type
+    /// `name`, in one transaction: an audit entry exists exactly for every stored change.
+    async fn set_config_with_audit(
+        &self,
+        name: &str,
+        payload: &[u8],
+        audit: &AuditInfo,
+        audit_time: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Recorded changes of a config, newest first: those made at or after `created_after` and
+    /// before `created_before`, at most `limit` of them.
+    async fn audit_history(
+        &self,
+        key: &str,
+        created_after: Option<Timestamp>,
+        created_before: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -1,15 +1,17 @@
 //! The metadata store on a local SQLite file: Steward's default, so a single-machine cluster needs
 //! no database server.
 //!
-//! The table is Druid's `<base>_tasks` with Druid's columns and encodings (JSON payloads as
-//! bytes, ISO-8601 `created_date` strings), so the rows mean the same thing they do in Druid.
-//! Every statement is built once from the table name in [`Statements`]; the PostgreSQL and MySQL
-//! stores will differ from this one mostly there.
+//! The tables are Druid's `<base>_tasks`, `<base>_config` and `<base>_audit` with Druid's columns
+//! and encodings (JSON payloads as bytes, ISO-8601 `created_date` strings), so the rows mean the
+//! same thing they do in Druid. Every statement is built once from the table names in
+//! [`Statements`]; the PostgreSQL and MySQL stores will differ from this one mostly there.
 //!
-//! Writes are single autocommit statements on a WAL journal with `synchronous=NORMAL`: a commit
-//! appends to the WAL without an fsync, and a power loss can lose only the last commits, never
-//! corrupt the file. That is what lets the Overlord record hundreds of submissions and status
-//! changes per second.
+//! Task writes are single autocommit statements on a WAL journal with `synchronous=NORMAL`: a
+//! commit appends to the WAL without an fsync, and a power loss can lose only the last commits,
+//! never corrupt the file. That is what lets the Overlord record hundreds of submissions and
+//! status changes per second. A config change and its audit row are written in one transaction:
+//! Druid writes them separately and can record changes that never happened (or lose the record
+//! of one that did).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{RoundMode, Timestamp, TimestampRound, Unit};
+use serde::{Deserialize, Serialize};
 use sqlx::query::Query;
 use sqlx::sqlite::{
     Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
@@ -27,7 +30,7 @@ use sqlx::{AssertSqlSafe, Decode, Row, Type};
 use steward_model::time::{format_ts, parse_instant};
 use steward_model::{Task, TaskStatus};
 
-use crate::{MetadataStore, StoreError, TaskInfo, TaskQuery};
+use crate::{AuditEntry, AuditInfo, MetadataStore, StoreError, TaskInfo, TaskQuery};
 
 /// SQLite runs one writer at a time; more connections would only queue on its lock, while a few
 /// let reads (listings) proceed next to a write.
@@ -72,7 +75,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it and its parent directories if missing) the SQLite file at `path` and
-    /// creates the `<table_base>_tasks` table and its indexes unless they exist.
+    /// creates the `<table_base>_tasks`, `<table_base>_config` and `<table_base>_audit` tables
+    /// and their indexes unless they exist.
     ///
     /// `table_base` is Druid's `druid.metadata.storage.tables.base` (`druid` by default). It goes
     /// into SQL text, so only ASCII letters, digits and `_` are accepted, not starting with a
@@ -99,7 +103,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(unavailable)?;
-        let sql = Statements::new(&format!("{table_base}_tasks"));
+        let sql = Statements::new(table_base);
         // One statement at a time, each in autocommit: a deferred transaction around the DDL
         // could fail at once with SQLITE_BUSY if another process creates the schema concurrently,
         // and IF NOT EXISTS already makes a partial run safe to repeat.
@@ -148,6 +152,34 @@ impl SqliteStore {
             q = q.bind(bound(after));
         }
         if let Some(before) = query.created_before {
+            q = q.bind(bound(before));
+        }
+        if let Some(limit) = limit {
+            q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        q
+    }
+
+    /// The `audit_history` query, with the filter values bound in the order
+    /// [`Statements::audit_history`] placed their placeholders.
+    fn audit_query(
+        &self,
+        key: &str,
+        created_after: Option<Timestamp>,
+        created_before: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Query<'static, Sqlite, SqliteArguments> {
+        let filters = AuditFilters {
+            created_after: created_after.is_some(),
+            created_before: created_before.is_some(),
+            limited: limit.is_some(),
+        };
+        let mut q =
+            sqlx::query(AssertSqlSafe(self.sql.audit_history(filters))).bind(key.to_string());
+        if let Some(after) = created_after {
+            q = q.bind(bound(after));
+        }
+        if let Some(before) = created_before {
             q = q.bind(bound(before));
         }
         if let Some(limit) = limit {
@@ -279,6 +311,71 @@ impl MetadataStore for SqliteStore {
         tx.commit().await.map_err(unavailable)?;
         rows.iter().map(decode_info).collect()
     }
+
+    async fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar(AssertSqlSafe(self.sql.get_config.clone()))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_config_with_audit(
+        &self,
+        name: &str,
+        payload: &[u8],
+        audit: &AuditInfo,
+        audit_time: Timestamp,
+    ) -> Result<(), StoreError> {
+        let created_date = format_ts(audit_time);
+        let entry = StoredAuditEntry {
+            key: name.to_string(),
+            audit_type: name.to_string(),
+            audit_info: audit.clone(),
+            payload: String::from_utf8_lossy(payload).into_owned(),
+            audit_time: created_date.clone(),
+        };
+        let entry = serde_json::to_vec(&entry).expect("an audit entry serialises");
+        // Dropping the transaction on an error rolls the config write back.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(AssertSqlSafe(self.sql.upsert_config.clone()))
+            .bind(name)
+            .bind(payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query(AssertSqlSafe(self.sql.insert_audit.clone()))
+            .bind(name)
+            .bind(name)
+            .bind(audit.author.as_str())
+            .bind(audit.comment.as_str())
+            .bind(created_date)
+            .bind(entry)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn audit_history(
+        &self,
+        key: &str,
+        created_after: Option<Timestamp>,
+        created_before: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .audit_query(key, created_after, created_before, limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| decode_audit(row, &self.sql.audit_table))
+            .collect()
+    }
 }
 
 /// Which optional clauses a `list` statement has; its placeholders come in this field order.
@@ -291,40 +388,74 @@ struct ListFilters {
     limited: bool,
 }
 
-/// Every SQL statement of the store, built from the table name. Fixed statements are shared
+/// Which optional clauses an `audit_history` statement has; its placeholders come after the
+/// key's, in this field order.
+#[derive(Debug, Clone, Copy)]
+struct AuditFilters {
+    created_after: bool,
+    created_before: bool,
+    limited: bool,
+}
+
+/// Every SQL statement of the store, built from the table names. Fixed statements are shared
 /// strings so that running one clones a pointer, not the text.
 #[derive(Debug)]
 struct Statements {
     table: String,
-    /// Table and indexes, each idempotent.
+    audit_table: String,
+    /// Tables and indexes, each idempotent.
     schema: Vec<String>,
     insert: Arc<str>,
     set_status: Arc<str>,
     get_payload: Arc<str>,
     get_info: Arc<str>,
     active_tasks: Arc<str>,
+    get_config: Arc<str>,
+    upsert_config: Arc<str>,
+    insert_audit: Arc<str>,
 }
 
 impl Statements {
-    fn new(table: &str) -> Statements {
-        let t = table;
-        Statements {
-            table: t.to_string(),
-            schema: std::iter::once(format!(
-                "CREATE TABLE IF NOT EXISTS {t} (\
-                     id VARCHAR(255) NOT NULL PRIMARY KEY, \
+    fn new(base: &str) -> Statements {
+        let t = format!("{base}_tasks");
+        let c = format!("{base}_config");
+        let a = format!("{base}_audit");
+        let tasks = std::iter::once(format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\
+                 id VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 created_date VARCHAR(255) NOT NULL, \
+                 datasource VARCHAR(255) NOT NULL, \
+                 payload BLOB NOT NULL, \
+                 status_payload BLOB NOT NULL, \
+                 active BOOLEAN NOT NULL DEFAULT FALSE, \
+                 type VARCHAR(255), \
+                 group_id VARCHAR(255))"
+        ))
+        .chain(INDEXES.iter().map(|(suffix, columns)| {
+            format!("CREATE INDEX IF NOT EXISTS idx_{t}_{suffix} ON {t}({columns})")
+        }));
+        let config_and_audit = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS {c} (\
+                     name VARCHAR(255) NOT NULL PRIMARY KEY, \
+                     payload BLOB NOT NULL)"
+            ),
+            // Druid's audit table; `id` is SQLite's rowid, so the (audit_key, created_date)
+            // index also orders rows written in the same millisecond.
+            format!(
+                "CREATE TABLE IF NOT EXISTS {a} (\
+                     id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                     audit_key VARCHAR(255) NOT NULL, \
+                     type VARCHAR(255) NOT NULL, \
+                     author VARCHAR(255) NOT NULL, \
+                     comment VARCHAR(2048) NOT NULL, \
                      created_date VARCHAR(255) NOT NULL, \
-                     datasource VARCHAR(255) NOT NULL, \
-                     payload BLOB NOT NULL, \
-                     status_payload BLOB NOT NULL, \
-                     active BOOLEAN NOT NULL DEFAULT FALSE, \
-                     type VARCHAR(255), \
-                     group_id VARCHAR(255))"
-            ))
-            .chain(INDEXES.iter().map(|(suffix, columns)| {
-                format!("CREATE INDEX IF NOT EXISTS idx_{t}_{suffix} ON {t}({columns})")
-            }))
-            .collect(),
+                     payload BLOB NOT NULL)"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS idx_{a}_key_time ON {a}(audit_key, created_date)"),
+        ];
+        Statements {
+            schema: tasks.chain(config_and_audit).collect(),
             insert: format!(
                 "INSERT INTO {t} (id, created_date, datasource, payload, status_payload, active, \
                  type, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -341,7 +472,40 @@ impl Statements {
                  ORDER BY created_date ASC"
             )
             .into(),
+            get_config: format!("SELECT payload FROM {c} WHERE name = ?").into(),
+            upsert_config: format!(
+                "INSERT INTO {c} (name, payload) VALUES (?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET payload = excluded.payload"
+            )
+            .into(),
+            insert_audit: format!(
+                "INSERT INTO {a} (audit_key, type, author, comment, created_date, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?)"
+            )
+            .into(),
+            table: t,
+            audit_table: a,
         }
+    }
+
+    /// A key's audit rows, newest first.
+    fn audit_history(&self, filters: AuditFilters) -> String {
+        // Without statistics SQLite may scan the table and sort it, however long the history.
+        let mut sql = format!(
+            "SELECT id, payload FROM {a} INDEXED BY idx_{a}_key_time WHERE audit_key = ?",
+            a = self.audit_table
+        );
+        if filters.created_after {
+            sql.push_str(" AND created_date >= ?");
+        }
+        if filters.created_before {
+            sql.push_str(" AND created_date < ?");
+        }
+        sql.push_str(" ORDER BY created_date DESC, id DESC");
+        if filters.limited {
+            sql.push_str(" LIMIT ?");
+        }
+        sql
     }
 
     fn infos_by_ids(&self, count: usize) -> String {
@@ -469,6 +633,36 @@ fn decode_task(row: &SqliteRow, id: &str) -> Result<Task, StoreError> {
         ));
     }
     Ok(task)
+}
+
+/// The `payload` of an audit row: Druid's `AuditEntry` JSON, which (unlike the row's columns)
+/// carries the client's address.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAuditEntry {
+    key: String,
+    #[serde(rename = "type")]
+    audit_type: String,
+    audit_info: AuditInfo,
+    payload: String,
+    audit_time: String,
+}
+
+fn decode_audit(row: &SqliteRow, table: &str) -> Result<AuditEntry, StoreError> {
+    let id: i64 = column(row, table, "id")?;
+    let name = format!("{table}:{id}");
+    let payload: Vec<u8> = column(row, &name, "payload")?;
+    let entry: StoredAuditEntry = serde_json::from_slice(&payload)
+        .map_err(|e| StoreError::Corrupt(name.clone(), format!("payload: {e}")))?;
+    let audit_time = parse_instant(&entry.audit_time)
+        .map_err(|e| StoreError::Corrupt(name, format!("auditTime: {e}")))?;
+    Ok(AuditEntry {
+        key: entry.key,
+        audit_type: entry.audit_type,
+        audit_info: entry.audit_info,
+        payload: entry.payload,
+        audit_time,
+    })
 }
 
 #[cfg(test)]
@@ -982,6 +1176,13 @@ mod tests {
         let names = schema_names(&custom).await;
         assert!(names.contains(&"steward_2_tasks".to_string()));
         assert!(names.contains(&"idx_steward_2_tasks_active_created_date".to_string()));
+        for name in [
+            "steward_2_config",
+            "steward_2_audit",
+            "idx_steward_2_audit_key_time",
+        ] {
+            assert!(names.contains(&name.to_string()), "{name} in {names:?}");
+        }
 
         for bad in ["", "1druid", "druid; DROP TABLE druid_tasks", "dru-id"] {
             let err = SqliteStore::open(&path, bad).await.unwrap_err();
@@ -1086,5 +1287,277 @@ mod tests {
             step.starts_with("SEARCH druid_tasks USING INDEX sqlite_autoindex"),
             "{step}"
         );
+    }
+
+    const KEY: &str = "worker.config";
+
+    fn audit(author: &str) -> AuditInfo {
+        AuditInfo {
+            author: author.into(),
+            comment: format!("by {author}"),
+            ip: "10.0.0.1".into(),
+        }
+    }
+
+    async fn set_config(store: &SqliteStore, key: &str, payload: &str, author: &str, at_: &str) {
+        store
+            .set_config_with_audit(key, payload.as_bytes(), &audit(author), at(at_))
+            .await
+            .unwrap();
+    }
+
+    async fn authors(
+        store: &SqliteStore,
+        after: Option<&str>,
+        before: Option<&str>,
+        limit: Option<usize>,
+    ) -> Vec<String> {
+        store
+            .audit_history(KEY, after.map(at), before.map(at), limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.audit_info.author)
+            .collect()
+    }
+
+    async fn exec(store: &SqliteStore, sql: String) {
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn config_is_absent_until_set_and_each_set_replaces_it_with_an_audit_entry() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        assert_eq!(store.get_config(KEY).await.unwrap(), None);
+        assert!(authors(&store, None, None, None).await.is_empty());
+
+        let first = r#"{"type":"default","selectStrategy":{"type":"fillCapacity"}}"#;
+        let second = r#"{"type":"default","selectStrategy":{"type":"equalDistribution"}}"#;
+        set_config(&store, KEY, first, "alice", "2026-03-08T10:00:00.123Z").await;
+        assert_eq!(
+            store.get_config(KEY).await.unwrap().unwrap(),
+            first.as_bytes()
+        );
+        set_config(&store, KEY, second, "bob", "2026-03-08T11:00:00Z").await;
+        assert_eq!(
+            store.get_config(KEY).await.unwrap().unwrap(),
+            second.as_bytes()
+        );
+        assert_eq!(store.get_config("other").await.unwrap(), None);
+
+        let history = store.audit_history(KEY, None, None, None).await.unwrap();
+        assert_eq!(
+            history,
+            [
+                AuditEntry {
+                    key: KEY.into(),
+                    audit_type: KEY.into(),
+                    audit_info: audit("bob"),
+                    payload: second.into(),
+                    audit_time: at("2026-03-08T11:00:00Z"),
+                },
+                AuditEntry {
+                    key: KEY.into(),
+                    audit_type: KEY.into(),
+                    audit_info: audit("alice"),
+                    payload: first.into(),
+                    audit_time: at("2026-03-08T10:00:00.123Z"),
+                },
+            ]
+        );
+
+        // The row is Druid's: indexed columns plus the whole AuditEntry JSON as payload.
+        let sql = format!(
+            "SELECT audit_key, type, author, comment, created_date, payload FROM {} \
+             ORDER BY id LIMIT 1",
+            store.sql.audit_table
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let columns: [String; 5] = ["audit_key", "type", "author", "comment", "created_date"]
+            .map(|c| row.get::<String, _>(c));
+        assert_eq!(
+            columns,
+            [KEY, KEY, "alice", "by alice", "2026-03-08T10:00:00.123Z"]
+        );
+        let payload: Vec<u8> = row.get("payload");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&payload).unwrap(),
+            json!({
+                "key": KEY, "type": KEY,
+                "auditInfo": {"author": "alice", "comment": "by alice", "ip": "10.0.0.1"},
+                "payload": first,
+                "auditTime": "2026-03-08T10:00:00.123Z"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn audit_history_filters_by_key_interval_and_limit() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        // Written out of time order; d and e share a millisecond.
+        set_config(&store, KEY, "{}", "b", "2026-03-08T09:00:00Z").await;
+        set_config(&store, KEY, "{}", "a", "2026-03-08T08:00:00Z").await;
+        set_config(&store, KEY, "{}", "c", "2026-03-08T10:00:00Z").await;
+        set_config(&store, KEY, "{}", "d", "2026-03-08T11:00:00Z").await;
+        set_config(&store, KEY, "{}", "e", "2026-03-08T11:00:00Z").await;
+        set_config(&store, "other.config", "{}", "x", "2026-03-08T09:30:00Z").await;
+
+        assert_eq!(
+            authors(&store, None, None, None).await,
+            ["e", "d", "c", "b", "a"],
+            "newest first; same instant: last written first"
+        );
+        assert_eq!(authors(&store, None, None, Some(2)).await, ["e", "d"]);
+        assert!(authors(&store, None, None, Some(0)).await.is_empty());
+        assert_eq!(
+            authors(&store, Some("2026-03-08T09:00:00Z"), None, None).await,
+            ["e", "d", "c", "b"],
+            "the start is inclusive"
+        );
+        assert_eq!(
+            authors(&store, None, Some("2026-03-08T10:00:00Z"), None).await,
+            ["b", "a"],
+            "the end is exclusive"
+        );
+        assert_eq!(
+            authors(
+                &store,
+                Some("2026-03-08T08:00:00Z"),
+                Some("2026-03-08T11:00:00Z"),
+                Some(2)
+            )
+            .await,
+            ["c", "b"]
+        );
+        assert_eq!(
+            authors(&store, Some("2026-03-08T09:00:00.0005Z"), None, None).await,
+            ["e", "d", "c"],
+            "a sub-millisecond bound compares as the exact instant"
+        );
+        let other = store
+            .audit_history("other.config", None, None, None)
+            .await
+            .unwrap();
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].audit_info.author, "x");
+    }
+
+    /// A config change without its audit row (or the reverse) never becomes visible.
+    #[tokio::test]
+    async fn config_and_audit_are_written_together_or_not_at_all() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        set_config(&store, KEY, "{\"v\":1}", "first", "2026-03-08T10:00:00Z").await;
+
+        let audit_table = store.sql.audit_table.clone();
+        exec(
+            &store,
+            format!(
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON {audit_table} \
+                 BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            ),
+        )
+        .await;
+        let err = store
+            .set_config_with_audit(
+                KEY,
+                b"{\"v\":2}",
+                &audit("second"),
+                at("2026-03-08T11:00:00Z"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unavailable(m) if m.contains("audit refused")),
+            "{err:?}"
+        );
+        assert_eq!(store.get_config(KEY).await.unwrap().unwrap(), b"{\"v\":1}");
+        assert_eq!(authors(&store, None, None, None).await, ["first"]);
+        exec(&store, "DROP TRIGGER fail_audit".into()).await;
+
+        for (trigger, event) in [("fail_update", "UPDATE"), ("fail_insert", "INSERT")] {
+            exec(
+                &store,
+                format!(
+                    "CREATE TRIGGER {trigger} BEFORE {event} ON druid_config \
+                     BEGIN SELECT RAISE(ABORT, 'config refused'); END"
+                ),
+            )
+            .await;
+        }
+        for key in [KEY, "new.config"] {
+            let err = store
+                .set_config_with_audit(key, b"{}", &audit("third"), at("2026-03-08T12:00:00Z"))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Unavailable(m) if m.contains("config refused")),
+                "{err:?}"
+            );
+            assert!(store
+                .audit_history(key, None, None, None)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.audit_info.author != "third"));
+        }
+        assert_eq!(store.get_config(KEY).await.unwrap().unwrap(), b"{\"v\":1}");
+        assert_eq!(store.get_config("new.config").await.unwrap(), None);
+        for trigger in ["fail_update", "fail_insert"] {
+            exec(&store, format!("DROP TRIGGER {trigger}")).await;
+        }
+
+        set_config(&store, KEY, "{\"v\":4}", "fourth", "2026-03-08T13:00:00Z").await;
+        assert_eq!(store.get_config(KEY).await.unwrap().unwrap(), b"{\"v\":4}");
+        assert_eq!(authors(&store, None, None, None).await, ["fourth", "first"]);
+    }
+
+    #[tokio::test]
+    async fn undecodable_audit_rows_are_reported_as_corrupt() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        set_config(&store, KEY, "{}", "a", "2026-03-08T10:00:00Z").await;
+        exec(
+            &store,
+            format!("UPDATE {} SET payload = X'7B'", store.sql.audit_table),
+        )
+        .await;
+        let err = store
+            .audit_history(KEY, None, None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(row, _) if row == "druid_audit:1"),
+            "{err:?}"
+        );
+    }
+
+    /// A history read walks the (audit_key, created_date) index backwards: no scan, no sort.
+    #[tokio::test]
+    async fn audit_history_searches_its_index_without_sorting() {
+        let dir = TempDir::new().unwrap();
+        let store = open(&dir).await;
+        for mask in 0..8u8 {
+            let after = (mask & 1 != 0).then(|| at("2026-03-08T09:00:00Z"));
+            let before = (mask & 2 != 0).then(|| at("2026-03-08T10:00:00Z"));
+            let limit = (mask & 4 != 0).then_some(10);
+            let step = plan(&store, store.audit_query(KEY, after, before, limit)).await;
+            assert!(
+                step.starts_with(
+                    "SEARCH druid_audit USING INDEX idx_druid_audit_key_time (audit_key=?"
+                ),
+                "{step}"
+            );
+            assert_eq!(step.contains("created_date>?"), after.is_some(), "{step}");
+            assert_eq!(step.contains("created_date<?"), before.is_some(), "{step}");
+        }
     }
 }

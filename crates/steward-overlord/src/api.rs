@@ -3,26 +3,28 @@
 //! Paths, parameters, bodies and status codes follow Druid (reference §6.1–6.2). Where Druid
 //! answers bad input with a 500 (malformed JSON) Steward answers 400: the client's mistake is
 //! not a server error. Active tasks are answered from memory, finished ones from the metadata
-//! store with bounded queries.
+//! store with bounded queries. The dynamic worker config (`/worker`, `/worker/history`) lives in
+//! the metadata store with an audit trail; a `POST` answers once the runner assigns with it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use steward_metadata::{StoreError, TaskInfo, TaskQuery};
-use steward_model::time::{format_ts, parse_instant};
+use steward_metadata::{AuditEntry, AuditInfo, StoreError, TaskInfo, TaskQuery};
+use steward_model::time::{format_ts, parse_instant, parse_interval};
 use steward_model::{
     DruidError, RunnerTaskState, Task, TaskError, TaskState, TaskStatus, TaskStatusPlus,
 };
 
-use crate::driver::{Overlord, SubmitError};
+use crate::driver::{Overlord, SubmitError, WorkerConfigError};
 use crate::queue::{QueueError, SHUTDOWN_BY_USER};
 
 /// Settings of the HTTP layer.
@@ -150,6 +152,11 @@ pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
             get(|s, q| list_state(s, q, "complete")),
         )
         .route(&format!("{v1}/workers"), get(workers))
+        .route(
+            &format!("{v1}/worker"),
+            get(get_worker_config).post(set_worker_config),
+        )
+        .route(&format!("{v1}/worker/history"), get(worker_config_history))
         .route(
             &format!("{v1}/totalWorkerCapacity"),
             get(total_worker_capacity),
@@ -614,6 +621,133 @@ async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
     Ok(Json(out))
 }
 
+// ----- dynamic worker config -------------------------------------------------------------------
+
+/// The stored config as it was posted. Never set: 200 with an empty body, as Druid answers
+/// (the runner then uses Druid's default, `equalDistribution`).
+async fn get_worker_config(State(s): State<AppState>) -> ApiResult<Response> {
+    let body = s.overlord.worker_config().await?.unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Druid's audit headers.
+const AUTHOR_HEADER: &str = "X-Druid-Author";
+const COMMENT_HEADER: &str = "X-Druid-Comment";
+
+/// Who changed the config, for its audit entry. The address is the connection's peer, as
+/// Druid records it, when the server was started with connect info; otherwise the first
+/// `X-Forwarded-For` entry, else empty.
+fn audit_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> AuditInfo {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
+    let ip = match peer {
+        Some(addr) => addr.ip().to_string(),
+        None => header("X-Forwarded-For")
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    AuditInfo {
+        author: header(AUTHOR_HEADER),
+        comment: header(COMMENT_HEADER),
+        ip,
+    }
+}
+
+async fn set_worker_config(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let audit = audit_info(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+    match s.overlord.set_worker_config(&body, audit).await {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(WorkerConfigError::Invalid(e)) => Err(ApiError::Simple(StatusCode::BAD_REQUEST, e.0)),
+        Err(WorkerConfigError::Store(e)) => Err(e.into()),
+        Err(WorkerConfigError::NotStarted) => Err(ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE)),
+    }
+}
+
+/// Druid's `druid.audit.manager.auditHistoryMillis` default: without `interval` or `count` the
+/// history covers the last week.
+const DEFAULT_AUDIT_HISTORY: Duration = Duration::from_secs(7 * 86_400);
+
+/// Which audit entries `worker/history` lists.
+#[derive(Debug, Clone, PartialEq)]
+struct HistoryParams {
+    created_after: Option<Timestamp>,
+    created_before: Option<Timestamp>,
+    limit: Option<usize>,
+}
+
+/// `interval` (ISO `start/end`, end exclusive) and `count` (the newest n) combine; with neither,
+/// the last week. Druid ignores `count` when `interval` is given; Steward applies both.
+fn parse_history_params(
+    params: &HashMap<String, String>,
+    now: Timestamp,
+) -> Result<HistoryParams, String> {
+    let interval = params
+        .get("interval")
+        .map(|v| parse_interval(v))
+        .transpose()?;
+    let limit = match params.get("count") {
+        None => None,
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            Ok(_) => return Err("Limit must be greater than zero!".into()),
+            Err(_) => return Err(format!("Invalid count [{v}]: must be a positive integer")),
+        },
+    };
+    Ok(match (interval, limit) {
+        (Some((start, end)), limit) => HistoryParams {
+            created_after: Some(start),
+            created_before: Some(end),
+            limit,
+        },
+        (None, Some(limit)) => HistoryParams {
+            created_after: None,
+            created_before: None,
+            limit: Some(limit),
+        },
+        (None, None) => HistoryParams {
+            created_after: Some(now.saturating_sub(DEFAULT_AUDIT_HISTORY).unwrap_or(now)),
+            created_before: None,
+            limit: None,
+        },
+    })
+}
+
+/// Druid's `AuditEntry` JSON.
+fn audit_entry_json(e: AuditEntry) -> Value {
+    json!({
+        "key": e.key,
+        "type": e.audit_type,
+        "auditInfo": e.audit_info,
+        "payload": e.payload,
+        "auditTime": format_ts(e.audit_time),
+    })
+}
+
+async fn worker_config_history(
+    State(s): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let p = parse_history_params(&params, Timestamp::now())
+        .map_err(|e| ApiError::Simple(StatusCode::BAD_REQUEST, e))?;
+    let entries = s
+        .overlord
+        .worker_config_history(p.created_after, p.created_before, p.limit)
+        .await?;
+    Ok(Json(entries.into_iter().map(audit_entry_json).collect()))
+}
+
 async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let (total, used) = s
         .overlord
@@ -675,3 +809,7 @@ fn proc_status_kb(key: &str) -> Option<u64> {
 fn proc_meminfo_kb(key: &str) -> Option<u64> {
     read_kb("/proc/meminfo", key)
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

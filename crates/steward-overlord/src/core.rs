@@ -16,6 +16,7 @@ use steward_model::{
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::queue::{EntryState, QueueEffect, QueueError, TaskQueue};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
+use crate::worker_config::WorkerBehaviorConfig;
 
 /// Work for the driver.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +139,19 @@ impl OverlordCore {
         let mut q = Vec::new();
         self.queue.persisted(task_id, row_changed, &mut q);
         self.route(Vec::new(), q, now)
+    }
+
+    /// Applies a dynamic worker config: pending tasks are assigned under it at once, and every
+    /// later assignment uses it.
+    pub fn set_worker_config(
+        &mut self,
+        config: WorkerBehaviorConfig,
+        now: Timestamp,
+    ) -> Vec<IoEffect> {
+        let mut r = Vec::new();
+        self.runner
+            .set_strategy(config.select_strategy, now, &mut r);
+        self.route(r, Vec::new(), now)
     }
 
     pub fn tick(&mut self, now: Timestamp) -> Vec<IoEffect> {

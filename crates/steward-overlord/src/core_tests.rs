@@ -7,6 +7,7 @@ use serde_json::json;
 use steward_model::{TaskAnnouncement, TaskState, DEFAULT_WORKER_CATEGORY};
 
 use crate::queue::SHUTDOWN_BY_USER;
+use crate::worker_config::WorkerBehaviorConfig;
 
 // ----- helpers ---------------------------------------------------------------------------------
 
@@ -472,6 +473,37 @@ fn reconcile_shuts_down_what_the_queue_no_longer_holds() {
         vec![IoEffect::ShutdownOnWorker {
             worker: worker(H, 2),
             task_id: "stray".into()
+        }]
+    );
+}
+
+#[test]
+fn worker_config_change_assigns_waiting_tasks_as_io() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let mut core = core();
+    core.start(Vec::new(), now);
+    add_worker(&mut core, worker(H, 2), now);
+    let limited = WorkerBehaviorConfig::parse(
+        br#"{"selectStrategy":{"taskLimits":{"maxSlotCountByType":{"noop":0}}}}"#,
+    )
+    .unwrap()
+    .config;
+    assert!(core.set_worker_config(limited, now).is_empty());
+    let t1 = noop("t1");
+    assert!(
+        submit(&mut core, &t1, now).is_empty(),
+        "noop may hold no slot"
+    );
+    assert_eq!(
+        core.active_status("t1").unwrap().runner_status_code,
+        RunnerTaskState::Pending
+    );
+    assert_eq!(
+        core.set_worker_config(WorkerBehaviorConfig::default(), now),
+        vec![IoEffect::Assign {
+            worker: worker(H, 2),
+            task: t1
         }]
     );
 }

@@ -3,22 +3,23 @@
 //!
 //! This is where Druid's `statusLock` is gone: the core is never locked, the event loop never
 //! awaits I/O, and one slow worker or a slow metadata store delays only its own effect.
-//! [`Overlord`] is the cheap, cloneable handle the HTTP API uses: submissions and shutdowns are
-//! commands, reads are closures run against the core between events.
+//! [`Overlord`] is the cheap, cloneable handle the HTTP API uses: submissions, shutdowns and
+//! worker config changes are commands, reads are closures run against the core between events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, RunnerEvent};
-use steward_metadata::{MetadataStore, StoreError};
+use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
 use steward_model::{Task, TaskStatus};
-use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tracing::{error, info, warn};
 
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::core::{IoEffect, OverlordCore};
 use crate::queue::QueueError;
+use crate::worker_config::{InvalidWorkerConfig, WorkerBehaviorConfig, CONFIG_KEY};
 
 /// How often tasks the runner holds but the queue does not are swept (Druid's manage loop
 /// period); event-driven reconciliation covers the usual cases, this is the safety net.
@@ -55,6 +56,10 @@ enum Command {
         task_id: String,
         row_changed: bool,
     },
+    SetWorkerConfig {
+        config: WorkerBehaviorConfig,
+        reply: oneshot::Sender<()>,
+    },
     Query(Query),
     Stop(oneshot::Sender<()>),
 }
@@ -66,6 +71,20 @@ pub enum SubmitError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// Why a worker config change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerConfigError {
+    /// The config is not valid JSON or not a config Steward can honour.
+    #[error(transparent)]
+    Invalid(#[from] InvalidWorkerConfig),
+    /// The store did not take it; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The Overlord is stopping: the config is stored but applies from the next start.
+    #[error("the overlord is not running")]
+    NotStarted,
 }
 
 /// Everything the driver needs from outside.
@@ -85,11 +104,14 @@ pub struct Overlord {
     task_logs: FileTaskLogs,
     http: reqwest::Client,
     queue_config: Arc<QueueConfig>,
+    /// Held from storing a worker config until the core has it, so that concurrent changes
+    /// reach the core in the order the store recorded them.
+    worker_config_writes: Arc<Mutex<()>>,
 }
 
 impl Overlord {
-    /// Subscribes to the coordinator, adopts what workers already run, loads the stored active
-    /// tasks into the queue and starts the event loop.
+    /// Loads the stored worker config, subscribes to the coordinator, adopts what workers
+    /// already run, loads the stored active tasks into the queue and starts the event loop.
     pub async fn start(parts: OverlordParts) -> anyhow::Result<Overlord> {
         let OverlordParts {
             queue,
@@ -102,11 +124,16 @@ impl Overlord {
             .timeout(SHUTDOWN_TIMEOUT)
             .build()?;
         let queue_config = Arc::new(queue.clone());
+        let assignment_timeout = runner.task_assignment_timeout;
         let mut core = OverlordCore::new(queue, runner);
+        // Before any task can be assigned, so that none is placed under the wrong strategy.
+        let worker_config = load_worker_config(store.as_ref()).await?;
+        let mut effects = core.set_worker_config(worker_config, Timestamp::now());
         let mut events = coordinator.subscribe().await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let io = IoRunner {
             tx: tx.clone(),
+            assignment_timeout,
             store: store.clone(),
             coordinator,
             http: http.clone(),
@@ -114,7 +141,6 @@ impl Overlord {
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in
         // first so that tasks already on workers are adopted, not assigned a second time.
-        let mut effects = Vec::new();
         while let Ok(event) = events.try_recv() {
             effects.extend(core.cluster_event(event, now));
         }
@@ -132,6 +158,7 @@ impl Overlord {
             task_logs,
             http,
             queue_config,
+            worker_config_writes: Arc::new(Mutex::new(())),
         })
     }
 
@@ -221,6 +248,53 @@ impl Overlord {
         rx.await.unwrap_or(0)
     }
 
+    /// The stored dynamic worker config as it was posted, `None` if it was never set.
+    pub async fn worker_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get_config(CONFIG_KEY).await
+    }
+
+    /// Validates a worker config, stores it with an audit entry and applies it. When this
+    /// returns `Ok`, every assignment from then on uses the new config.
+    pub async fn set_worker_config(
+        &self,
+        body: &[u8],
+        audit: AuditInfo,
+    ) -> Result<(), WorkerConfigError> {
+        let parsed = WorkerBehaviorConfig::parse(body)?;
+        let _order = self.worker_config_writes.lock().await;
+        self.store
+            .set_config_with_audit(CONFIG_KEY, &parsed.json, &audit, Timestamp::now())
+            .await?;
+        info!(
+            author = audit.author,
+            comment = audit.comment,
+            ip = audit.ip,
+            config = %String::from_utf8_lossy(&parsed.json),
+            "worker config changed"
+        );
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::SetWorkerConfig {
+            config: parsed.config,
+            reply,
+        };
+        self.tx
+            .send(cmd)
+            .map_err(|_| WorkerConfigError::NotStarted)?;
+        rx.await.map_err(|_| WorkerConfigError::NotStarted)
+    }
+
+    /// Recorded worker config changes, newest first (see [`MetadataStore::audit_history`]).
+    pub async fn worker_config_history(
+        &self,
+        created_after: Option<Timestamp>,
+        created_before: Option<Timestamp>,
+        limit: Option<usize>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store
+            .audit_history(CONFIG_KEY, created_after, created_before, limit)
+            .await
+    }
+
     /// Stops the event loop (the queue stops; workers and their tasks are not touched).
     pub async fn stop(&self) {
         let (reply, rx) = oneshot::channel();
@@ -231,6 +305,26 @@ impl Overlord {
 
     fn send(&self, cmd: Command) -> Result<(), QueueError> {
         self.tx.send(cmd).map_err(|_| QueueError::NotStarted)
+    }
+}
+
+/// The stored worker config, or Druid's default when none was ever set. A stored config Steward
+/// cannot use (written by Druid with a `javascript` strategy, say) must not keep the Overlord
+/// from starting: it is logged and the default applies until a valid one is posted.
+async fn load_worker_config(store: &dyn MetadataStore) -> Result<WorkerBehaviorConfig, StoreError> {
+    let Some(stored) = store.get_config(CONFIG_KEY).await? else {
+        return Ok(WorkerBehaviorConfig::default());
+    };
+    match WorkerBehaviorConfig::parse(&stored) {
+        Ok(parsed) => Ok(parsed.config),
+        Err(e) => {
+            error!(
+                error = %e,
+                config = %String::from_utf8_lossy(&stored),
+                "stored worker config is not usable; assigning tasks with equalDistribution until a valid one is posted"
+            );
+            Ok(WorkerBehaviorConfig::default())
+        }
     }
 }
 
@@ -335,6 +429,11 @@ fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             task_id,
             row_changed,
         } => core.persisted(&task_id, row_changed, now),
+        Command::SetWorkerConfig { config, reply } => {
+            let effects = core.set_worker_config(config, now);
+            let _ = reply.send(());
+            effects
+        }
         Command::Query(q) => {
             q(core);
             Vec::new()
@@ -346,6 +445,7 @@ fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
 /// Carries out [`IoEffect`]s, each on its own task.
 struct IoRunner {
     tx: mpsc::UnboundedSender<Command>,
+    assignment_timeout: Duration,
     store: Arc<dyn MetadataStore>,
     coordinator: Arc<dyn OverlordCoordinator>,
     http: reqwest::Client,
@@ -363,17 +463,32 @@ impl IoRunner {
         let coordinator = self.coordinator.clone();
         match effect {
             IoEffect::Assign { worker, task } => {
+                let give_up = self.assignment_timeout;
                 tokio::spawn(async move {
                     let task_id = task.id().to_string();
-                    match coordinator.assign(&worker.host, &task).await {
-                        Ok(()) | Err(CoordinatorError::Exists(_)) => {}
-                        Err(e) => {
-                            warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
-                            let worker_gone = matches!(e, CoordinatorError::NoNode(_));
-                            let _ = tx.send(Command::AssignFailed {
-                                task_id,
-                                worker_gone,
-                            });
+                    let started = std::time::Instant::now();
+                    let mut backoff = Duration::from_millis(100);
+                    loop {
+                        match coordinator.assign(&worker.host, &task).await {
+                            Ok(()) | Err(CoordinatorError::Exists(_)) => return,
+                            // A coordinator outage is waited out; the runner's assignment
+                            // timeout still bounds how long the task may stay unassigned.
+                            Err(CoordinatorError::Unavailable(e))
+                                if started.elapsed() < give_up =>
+                            {
+                                warn!(task = task_id, worker = worker.host, error = %e, "coordinator unavailable; retrying assignment");
+                                tokio::time::sleep(backoff).await;
+                                backoff = (backoff * 2).min(Duration::from_secs(5));
+                            }
+                            Err(e) => {
+                                warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
+                                let worker_gone = matches!(e, CoordinatorError::NoNode(_));
+                                let _ = tx.send(Command::AssignFailed {
+                                    task_id,
+                                    worker_gone,
+                                });
+                                return;
+                            }
                         }
                     }
                 });

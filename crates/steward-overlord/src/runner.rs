@@ -21,7 +21,7 @@ use steward_model::{
 use tracing::{error, info, warn};
 
 use crate::config::RunnerConfig;
-use crate::select::{Candidate, WorkerSelectStrategy};
+use crate::select::{Candidate, SlotUsage, TaskDemand, WorkerSelectStrategy};
 
 /// What the runner asks for after an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,6 +231,8 @@ impl TaskRunner {
         }
     }
 
+    /// Replaces the worker select strategy (the dynamic worker config changed); pending tasks
+    /// are assigned under the new one at once.
     pub fn set_strategy(
         &mut self,
         strategy: WorkerSelectStrategy,
@@ -239,6 +241,10 @@ impl TaskRunner {
     ) {
         self.strategy = strategy;
         self.assign_pending(now, out);
+    }
+
+    pub fn strategy(&self) -> &WorkerSelectStrategy {
+        &self.strategy
     }
 
     // ----- events -----------------------------------------------------------------------------
@@ -878,23 +884,50 @@ impl TaskRunner {
         }
     }
 
-    fn runnable<'a>(&'a self, task: &Task) -> impl Iterator<Item = Candidate<'a>> + 'a {
+    /// Whether a worker could take any task at all right now.
+    fn usable(&self, w: &WorkerState) -> bool {
+        w.initialized
+            && w.worker.is_enabled()
+            && w.worker.version >= self.config.min_worker_version
+            && w.blacklisted_until.is_none()
+    }
+
+    fn runnable<'a>(&'a self, task: &'a Task) -> impl Iterator<Item = Candidate<'a>> + 'a {
         let required = task.resource().required_capacity;
-        let group = task.resource().availability_group.clone();
-        let min_version = self.config.min_worker_version.clone();
+        let group = &task.resource().availability_group;
         self.workers.values().filter_map(move |w| {
-            let ok = w.initialized
-                && w.worker.is_enabled()
-                && w.worker.version >= min_version
-                && w.blacklisted_until.is_none()
+            let ok = self.usable(w)
                 && w.worker.capacity.saturating_sub(w.used) >= required
-                && !w.availability_groups.contains_key(&group);
+                && !w.availability_groups.contains_key(group);
             ok.then_some(Candidate {
                 host: &w.worker.host,
                 capacity: w.worker.capacity,
                 used: w.used,
+                category: &w.worker.category,
             })
         })
+    }
+
+    /// Whether some worker was not runnable for the task only because it runs a task of the
+    /// same availability group: then another task of the same demand may still fit.
+    fn held_back_by_group(&self, task: &Task) -> bool {
+        let required = task.resource().required_capacity;
+        let group = &task.resource().availability_group;
+        self.workers.values().any(|w| {
+            self.usable(w)
+                && w.worker.capacity.saturating_sub(w.used) >= required
+                && w.availability_groups.contains_key(group)
+        })
+    }
+
+    /// Slots over every announced worker, for `taskLimits`.
+    fn slot_usage(&self, task_type: &str) -> SlotUsage {
+        self.workers
+            .values()
+            .fold(SlotUsage::default(), |u, w| SlotUsage {
+                total_capacity: u.total_capacity + w.worker.capacity,
+                used_by_type: u.used_by_type + w.used_by_type.get(task_type).copied().unwrap_or(0),
+            })
     }
 
     fn has_free_capacity(&self) -> bool {
@@ -909,9 +942,19 @@ impl TaskRunner {
     /// Walks pending tasks in priority order and assigns each that some worker can take. The
     /// walk stops as soon as no worker has free capacity, so a long backlog costs nothing while
     /// the cluster is full.
+    ///
+    /// Assignments during a walk only use up capacity, so a demand (type, datasource, required
+    /// capacity) that found no worker finds none later in the same walk either: the tasks
+    /// behind it with the same demand are skipped without asking the strategy again. That keeps
+    /// a backlog held back by strong affinity, categories or task limits cheap while other
+    /// tasks still fit.
     fn assign_pending(&mut self, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+        if !self.has_free_capacity() {
+            return;
+        }
         let mut cursor: Option<PendingKey> = None;
-        while self.has_free_capacity() {
+        let mut unplaceable = Unplaceable::default();
+        loop {
             let next = match &cursor {
                 None => self.pending_order.first().cloned(),
                 Some(k) => self
@@ -923,11 +966,23 @@ impl TaskRunner {
             let Some(key) = next else { break };
             cursor = Some(key.clone());
             let task = &self.pending[&key.id].task;
-            let Some(host) = self
-                .strategy
-                .choose(self.runnable(task))
-                .map(str::to_string)
-            else {
+            let demand = TaskDemand {
+                task_type: task.task_type(),
+                data_source: task.data_source(),
+                required_capacity: task.resource().required_capacity,
+            };
+            if unplaceable.contains(&demand) {
+                continue;
+            }
+            let chosen = self.strategy.select(
+                &demand,
+                || self.slot_usage(demand.task_type),
+                self.runnable(task),
+            );
+            let Some(host) = chosen.map(str::to_string) else {
+                if !self.held_back_by_group(task) {
+                    unplaceable.insert(&demand);
+                }
                 continue;
             };
             self.pending_order.remove(&key);
@@ -952,7 +1007,34 @@ impl TaskRunner {
             });
             self.ack_deadlines.insert((deadline, key.id.clone()));
             self.running.insert(key.id, item);
+            // Only an assignment uses up capacity, so only then can the cluster become full.
+            if !self.has_free_capacity() {
+                break;
+            }
         }
+    }
+}
+
+/// Task demands that found no worker during one walk over the pending tasks, looked up by
+/// borrowed strings so that a skipped task costs no allocation.
+#[derive(Default)]
+struct Unplaceable(HashMap<String, HashMap<String, BTreeSet<u32>>>);
+
+impl Unplaceable {
+    fn contains(&self, d: &TaskDemand<'_>) -> bool {
+        self.0
+            .get(d.task_type)
+            .and_then(|by_ds| by_ds.get(d.data_source))
+            .is_some_and(|caps| caps.contains(&d.required_capacity))
+    }
+
+    fn insert(&mut self, d: &TaskDemand<'_>) {
+        self.0
+            .entry(d.task_type.to_string())
+            .or_default()
+            .entry(d.data_source.to_string())
+            .or_default()
+            .insert(d.required_capacity);
     }
 }
 

@@ -1,5 +1,7 @@
 use super::*;
 
+use crate::worker_config::WorkerBehaviorConfig;
+
 use serde_json::json;
 use steward_model::DEFAULT_WORKER_CATEGORY;
 
@@ -1676,4 +1678,222 @@ fn returning_worker_that_lost_a_task_fails_it_as_disappeared() {
     );
     assert_eq!(state(&r, "kept"), Some(RunnerTaskState::Running));
     assert_eq!(r.capacity(), (2, 1));
+}
+
+// ----- dynamic worker config ---------------------------------------------------------------------
+
+fn noop_in(id: &str, data_source: &str) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id, "dataSource": data_source})).unwrap()
+}
+
+fn worker_in(host: &str, capacity: u32, category: &str) -> Worker {
+    Worker {
+        category: category.into(),
+        ..worker(host, capacity)
+    }
+}
+
+/// Applies a worker config as posted to the API; returns what it caused.
+fn configure(r: &mut TaskRunner, config: serde_json::Value, now: Timestamp) -> Vec<RunnerEffect> {
+    let parsed = WorkerBehaviorConfig::parse(config.to_string().as_bytes()).unwrap();
+    let mut out = Vec::new();
+    r.set_strategy(parsed.config.select_strategy, now, &mut out);
+    out
+}
+
+fn strategy(select_strategy: serde_json::Value) -> serde_json::Value {
+    json!({"type": "default", "selectStrategy": select_strategy, "autoScaler": null})
+}
+
+#[test]
+fn config_change_applies_to_pending_tasks_at_once() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    // wiki is tied to a worker that is not there.
+    let strong = strategy(json!({
+        "type": "equalDistribution",
+        "affinityConfig": {"affinity": {"wiki": [C]}, "strong": true}
+    }));
+    assert!(configure(&mut r, strong, now).is_empty());
+    assert!(run(&mut r, &noop_in("w1", "wiki"), now).is_empty());
+    assert!(run(&mut r, &noop_in("w2", "wiki"), now).is_empty());
+    assert_eq!(
+        assigns(&run(&mut r, &noop_in("o1", "other"), now)),
+        vec![assign(A, "o1")],
+        "other datasources still run"
+    );
+    assert_eq!(state(&r, "w1"), Some(RunnerTaskState::Pending));
+
+    // Weak affinity lets wiki use the unreserved worker: the pending tasks go at once.
+    let weak = strategy(json!({
+        "type": "equalDistributionWithAffinity",
+        "affinityConfig": {"affinity": {"wiki": [C]}, "strong": false}
+    }));
+    assert_eq!(
+        assigns(&configure(&mut r, weak, now)),
+        vec![assign(A, "w1")]
+    );
+    assert_eq!(state(&r, "w2"), Some(RunnerTaskState::Pending), "a is full");
+
+    // The config applies to later assignments too: the returning reserved worker takes w2.
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(C, 2), now)),
+        vec![assign(C, "w2")]
+    );
+}
+
+#[test]
+fn fill_capacity_packs_one_worker_before_the_next() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    add_worker(&mut r, worker(B, 3), now);
+    configure(&mut r, strategy(json!({"type": "fillCapacity"})), now);
+    // All idle: the tie goes to the lowest host, which is then the busiest.
+    for (id, host) in [("t1", A), ("t2", A), ("t3", B), ("t4", B), ("t5", B)] {
+        assert_eq!(
+            assigns(&run(&mut r, &noop(id), now)),
+            vec![assign(host, id)]
+        );
+    }
+    assert!(run(&mut r, &noop("t6"), now).is_empty());
+}
+
+#[test]
+fn category_spec_places_tasks_on_announced_worker_categories() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker_in(A, 2, "hot"), now);
+    add_worker(&mut r, worker_in(B, 4, "cold"), now);
+    add_worker(&mut r, worker(C, 8), now);
+    let spec = |strong: bool| {
+        strategy(json!({
+            "type": "equalDistributionWithCategorySpec",
+            "workerCategorySpec": {
+                "categoryMap": {"noop": {"defaultCategory": "cold", "categoryAffinity": {"wiki": "hot"}}},
+                "strong": strong
+            }
+        }))
+    };
+    configure(&mut r, spec(true), now);
+    assert_eq!(
+        assigns(&run(&mut r, &noop_in("w1", "wiki"), now)),
+        vec![assign(A, "w1")]
+    );
+    assert_eq!(
+        assigns(&run(&mut r, &noop_in("o1", "other"), now)),
+        vec![assign(B, "o1")],
+        "the default category, though c has more room"
+    );
+    assert_eq!(
+        assigns(&run(&mut r, &noop_in("w2", "wiki"), now)),
+        vec![assign(A, "w2")]
+    );
+    assert!(
+        run(&mut r, &noop_in("w3", "wiki"), now).is_empty(),
+        "strong: the hot worker is full"
+    );
+    assert_eq!(
+        assigns(&configure(&mut r, spec(false), now)),
+        vec![assign(C, "w3")],
+        "weak: any runnable worker"
+    );
+}
+
+#[test]
+fn task_limits_count_slots_of_the_type_on_every_worker() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 3), now);
+    add_worker(&mut r, worker(B, 3), now);
+    configure(
+        &mut r,
+        strategy(json!({"taskLimits": {"maxSlotCountByType": {"noop": 3}}})),
+        now,
+    );
+    // Slots of other types do not count toward noop's limit.
+    let index = TaskAnnouncement {
+        task_type: "index".into(),
+        ..running(&noop("i1"))
+    };
+    assert!(assigns(&announce(&mut r, A, index, now)).is_empty());
+    let tasks: Vec<Task> = (1..=4).map(|i| noop(&format!("t{i}"))).collect();
+    let mut placed = Vec::new();
+    for t in &tasks {
+        placed.extend(assigns(&run(&mut r, t, now)));
+    }
+    assert_eq!(
+        placed,
+        vec![assign(B, "t1"), assign(A, "t2"), assign(B, "t3")],
+        "three noop slots over both workers; the fourth waits"
+    );
+    assert_eq!(state(&r, "t4"), Some(RunnerTaskState::Pending));
+    assert_eq!(r.capacity(), (6, 4), "capacity is left, the limit holds t4");
+
+    // An end frees a slot of the type: t4 goes.
+    announce(&mut r, A, running(&tasks[1]), now);
+    assert_eq!(
+        assigns(&announce(&mut r, A, succeeded(&tasks[1]), now)),
+        vec![assign(A, "t4")]
+    );
+
+    // A ratio of the cluster: floor(0.34 * 6) = 2 < 3 slots in use; a count of 0 forbids all.
+    configure(
+        &mut r,
+        strategy(json!({"taskLimits": {"maxSlotRatioByType": {"noop": 0.34}}})),
+        now,
+    );
+    assert!(run(&mut r, &noop("t5"), now).is_empty());
+    configure(
+        &mut r,
+        strategy(json!({"taskLimits": {"maxSlotRatioByType": {"noop": 1.0}}})),
+        now,
+    );
+    assert_eq!(r.sizes().0, 0, "t5 placed once the limit is lifted");
+}
+
+#[test]
+fn a_task_held_back_only_by_its_availability_group_does_not_hold_back_its_peers() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 3), now);
+    let g1 = noop_resource("g1", "g", 1);
+    let g2 = noop_resource("g2", "g", 1);
+    let h1 = noop_resource("h1", "h", 1);
+    assert_eq!(assigns(&run(&mut r, &g1, now)), vec![assign(A, "g1")]);
+    assert!(run(&mut r, &g2, now).is_empty());
+    // Same type, datasource and capacity as g2, behind it in the walk this run starts.
+    assert_eq!(assigns(&run(&mut r, &h1, now)), vec![assign(A, "h1")]);
+    assert_eq!(state(&r, "g2"), Some(RunnerTaskState::Pending));
+}
+
+#[test]
+fn tasks_that_find_no_worker_do_not_hold_back_other_demands() {
+    let now = t0();
+    let mut r = runner();
+    configure(
+        &mut r,
+        strategy(json!({"affinityConfig": {"affinity": {"wiki": [C]}, "strong": true}})),
+        now,
+    );
+    // Many wiki tasks wait for c; the others behind them go to a as it gets workers.
+    let mut tasks: Vec<Task> = (0..50)
+        .map(|i| noop_in(&format!("w{i:02}"), "wiki"))
+        .collect();
+    tasks.push(noop_in("o1", "other"));
+    tasks.push(noop_resource("big", "big", 2));
+    for t in &tasks {
+        assert!(run(&mut r, t, now).is_empty());
+    }
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(A, 3), now)),
+        vec![assign(A, "o1"), assign(A, "big")]
+    );
+    assert_eq!(r.sizes().0, 50);
+    // The reserved worker takes wiki tasks in order.
+    assert_eq!(
+        assigns(&add_worker(&mut r, worker(C, 2), now)),
+        vec![assign(C, "w00"), assign(C, "w01")]
+    );
 }

@@ -1,0 +1,425 @@
+use super::*;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use steward_cluster::{FileTaskLogs, InProcessCoordinator, WorkerCoordinator};
+use steward_metadata::{MetadataStore, SqliteStore};
+use steward_model::{RunnerTaskState, Worker, DEFAULT_WORKER_CATEGORY};
+use tempfile::TempDir;
+
+use crate::config::{QueueConfig, RunnerConfig};
+use crate::driver::OverlordParts;
+use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
+
+const A: &str = "mm-a:8091";
+
+fn at(instant: &str) -> Timestamp {
+    parse_instant(instant).unwrap()
+}
+
+fn worker(host: &str) -> Worker {
+    Worker {
+        scheme: "http".into(),
+        host: host.into(),
+        ip: "mm-a".into(),
+        capacity: 2,
+        version: "1".into(),
+        category: DEFAULT_WORKER_CATEGORY.into(),
+    }
+}
+
+fn wiki_task(id: &str) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id, "dataSource": "wiki"})).unwrap()
+}
+
+/// wiki tasks only run on a worker that does not exist.
+fn strong_affinity() -> String {
+    json!({
+        "type": "default",
+        "selectStrategy": {
+            "type": "fillCapacityWithAffinity",
+            "affinityConfig": {"affinity": {"wiki": ["elsewhere:8091"]}, "strong": true}
+        },
+        "autoScaler": null
+    })
+    .to_string()
+}
+
+struct Fixture {
+    _dir: TempDir,
+    store: SqliteStore,
+    coordinator: Arc<InProcessCoordinator>,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = TempDir::new().unwrap();
+        let store = SqliteStore::open(&dir.path().join("meta.db"), "druid")
+            .await
+            .unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            coordinator: Arc::new(InProcessCoordinator::new()),
+        }
+    }
+
+    async fn start(&self) -> Overlord {
+        Overlord::start(OverlordParts {
+            queue: QueueConfig::default(),
+            runner: RunnerConfig::default(),
+            store: Arc::new(self.store.clone()),
+            coordinator: self.coordinator.clone(),
+            task_logs: FileTaskLogs::new(self._dir.path().join("logs")),
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// Serves the API on a local port with connect info, as Druid records the peer's address.
+async fn serve(overlord: Overlord) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = ApiConfig {
+        self_url: url.clone(),
+        recently_finished_threshold: Duration::from_secs(86_400),
+    };
+    let app = router(overlord, config).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn runner_state(overlord: &Overlord, id: &str) -> (Option<RunnerTaskState>, Option<String>) {
+    let id = id.to_string();
+    overlord
+        .query(move |c| {
+            let view = c.runner.task_view(&id);
+            (view.as_ref().map(|v| v.state), view.and_then(|v| v.worker))
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn worker_config_api_stores_answers_and_audits_what_was_posted() {
+    let fx = Fixture::new().await;
+    let url = serve(fx.start().await).await;
+    let http = reqwest::Client::new();
+    let config_url = format!("{url}/druid/indexer/v1/worker");
+    let history_url = format!("{url}/druid/indexer/v1/worker/history");
+
+    // Never set: 200 with an empty body, as Druid answers.
+    let r = http.get(&config_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    assert_eq!(
+        http.get(&history_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "[]"
+    );
+
+    // Refused configs change nothing.
+    for (body, needle) in [
+        ("{not json", "Malformed worker config JSON"),
+        (
+            r#"{"selectStrategy":{"type":"javascript","function":"function(c,w,t){return null;}"}}"#,
+            "[javascript] is not supported",
+        ),
+        (
+            r#"{"selectStrategy":{"type":"roundRobin"}}"#,
+            "Unknown selectStrategy type [roundRobin]",
+        ),
+    ] {
+        let r = http.post(&config_url).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let error: Value = r.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains(needle), "{error}");
+    }
+    assert_eq!(
+        http.get(&config_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        ""
+    );
+
+    let first = strong_affinity();
+    let r = http
+        .post(&config_url)
+        .header("Content-Type", "application/json")
+        .header("X-Druid-Author", "alice")
+        .header("X-Druid-Comment", "pin wiki")
+        .body(first.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    let r = http.get(&config_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), first);
+
+    // Without audit headers the author and comment are empty, as in Druid.
+    let second =
+        r#"{"type":"default","selectStrategy":{"type":"equalDistribution"},"autoScaler":null}"#;
+    let r = http.post(&config_url).body(second).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        http.get(&config_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        second
+    );
+
+    let history: Value = http
+        .get(&history_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[0]["auditInfo"],
+        json!({"author": "", "comment": "", "ip": "127.0.0.1"})
+    );
+    assert_eq!(history[0]["payload"], second);
+    let oldest = &history[1];
+    assert_eq!(oldest["key"], CONFIG_KEY);
+    assert_eq!(oldest["type"], CONFIG_KEY);
+    assert_eq!(
+        oldest["auditInfo"],
+        json!({"author": "alice", "comment": "pin wiki", "ip": "127.0.0.1"})
+    );
+    assert_eq!(oldest["payload"], first);
+    let audit_time = at(oldest["auditTime"].as_str().unwrap());
+    assert_eq!(
+        oldest["auditTime"],
+        format_ts(audit_time),
+        "Druid's instant format"
+    );
+
+    let get = |query: &str| http.get(format!("{history_url}?{query}")).send();
+    let newest: Value = get("count=1").await.unwrap().json().await.unwrap();
+    assert_eq!(newest.as_array().unwrap().len(), 1);
+    assert_eq!(newest[0]["payload"], second);
+    let all: Value = get("interval=2000-01-01/3000-01-01")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let none: Value = get("interval=2000-01-01/2000-01-02")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
+    for (query, needle) in [
+        ("count=0", "Limit must be greater than zero!"),
+        ("count=many", "Invalid count [many]"),
+        ("interval=yesterday", "Invalid interval [yesterday]"),
+    ] {
+        let r = get(query).await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let error: Value = r.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains(needle), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_posted_config_applies_to_pending_tasks_before_the_post_returns() {
+    let fx = Fixture::new().await;
+    fx.coordinator.announce(&worker(A)).await.unwrap();
+    let overlord = fx.start().await;
+    let audit = AuditInfo::default();
+    overlord
+        .set_worker_config(strong_affinity().as_bytes(), audit.clone())
+        .await
+        .unwrap();
+    overlord.submit(wiki_task("w1")).await.unwrap();
+    assert_eq!(
+        runner_state(&overlord, "w1").await,
+        (Some(RunnerTaskState::Pending), None),
+        "wiki waits for its own worker"
+    );
+
+    let weak = r#"{"selectStrategy":{"type":"fillCapacity","affinityConfig":{"affinity":{"wiki":["elsewhere:8091"]}}}}"#;
+    overlord
+        .set_worker_config(weak.as_bytes(), audit)
+        .await
+        .unwrap();
+    assert_eq!(
+        runner_state(&overlord, "w1").await,
+        (Some(RunnerTaskState::Pending), Some(A.to_string())),
+        "assigned to a, not yet acknowledged"
+    );
+    assert_eq!(
+        overlord.worker_config().await.unwrap().unwrap(),
+        weak.as_bytes()
+    );
+    overlord.stop().await;
+}
+
+#[tokio::test]
+async fn the_stored_config_is_in_force_from_the_start() {
+    let fx = Fixture::new().await;
+    fx.store
+        .set_config_with_audit(
+            CONFIG_KEY,
+            strong_affinity().as_bytes(),
+            &AuditInfo::default(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    fx.coordinator.announce(&worker(A)).await.unwrap();
+    let overlord = fx.start().await;
+    let expected = WorkerBehaviorConfig::parse(strong_affinity().as_bytes())
+        .unwrap()
+        .config
+        .select_strategy;
+    let in_force = overlord
+        .query(|c| c.runner.strategy().clone())
+        .await
+        .unwrap();
+    assert_eq!(in_force, expected);
+    overlord.submit(wiki_task("w1")).await.unwrap();
+    assert_eq!(
+        runner_state(&overlord, "w1").await,
+        (Some(RunnerTaskState::Pending), None)
+    );
+    overlord.stop().await;
+
+    // A stored config Steward cannot run does not keep the Overlord from starting.
+    let javascript = br#"{"selectStrategy":{"type":"javascript","function":"x"}}"#;
+    fx.store
+        .set_config_with_audit(
+            CONFIG_KEY,
+            javascript,
+            &AuditInfo::default(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let overlord = fx.start().await;
+    let in_force = overlord
+        .query(|c| c.runner.strategy().clone())
+        .await
+        .unwrap();
+    assert_eq!(in_force, WorkerBehaviorConfig::default().select_strategy);
+    overlord.stop().await;
+}
+
+#[tokio::test]
+async fn worker_config_calls_answer_503_while_the_store_is_down() {
+    let fx = Fixture::new().await;
+    let url = serve(fx.start().await).await;
+    fx.store.close().await;
+    let http = reqwest::Client::new();
+    let config_url = format!("{url}/druid/indexer/v1/worker");
+    let r = http.get(&config_url).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let r = http
+        .post(&config_url)
+        .body(strong_affinity())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let r = http
+        .get(format!("{config_url}/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    // Invalid input is still told apart from an unavailable store.
+    let r = http.post(&config_url).body("{").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[test]
+fn audit_info_takes_the_peer_address_then_x_forwarded_for() {
+    let mut headers = HeaderMap::new();
+    headers.insert("X-Druid-Author", "alice".parse().unwrap());
+    headers.insert("X-Druid-Comment", "why not".parse().unwrap());
+    headers.insert("X-Forwarded-For", "203.0.113.7, 10.0.0.1".parse().unwrap());
+    let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+    assert_eq!(
+        audit_info(&headers, Some(peer)),
+        AuditInfo {
+            author: "alice".into(),
+            comment: "why not".into(),
+            ip: "192.0.2.1".into(),
+        }
+    );
+    assert_eq!(audit_info(&headers, None).ip, "203.0.113.7");
+    assert_eq!(audit_info(&HeaderMap::new(), None), AuditInfo::default());
+}
+
+#[test]
+fn history_params_combine_interval_and_count_and_default_to_the_last_week() {
+    let now = at("2026-03-08T12:00:00Z");
+    let params = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        parse_history_params(&params(&[]), now).unwrap(),
+        HistoryParams {
+            created_after: Some(at("2026-03-01T12:00:00Z")),
+            created_before: None,
+            limit: None,
+        }
+    );
+    assert_eq!(
+        parse_history_params(&params(&[("count", "5")]), now).unwrap(),
+        HistoryParams {
+            created_after: None,
+            created_before: None,
+            limit: Some(5),
+        },
+        "count alone: the newest entries, however old"
+    );
+    assert_eq!(
+        parse_history_params(
+            &params(&[("interval", "2026-01-01/2026-02-01"), ("count", "2")]),
+            now
+        )
+        .unwrap(),
+        HistoryParams {
+            created_after: Some(at("2026-01-01")),
+            created_before: Some(at("2026-02-01")),
+            limit: Some(2),
+        }
+    );
+    for bad in [
+        params(&[("count", "-1")]),
+        params(&[("count", "1.5")]),
+        params(&[("interval", "2026-02-01/2026-01-01")]),
+        params(&[("interval", "2026-01-01")]),
+    ] {
+        assert!(parse_history_params(&bad, now).is_err(), "{bad:?}");
+    }
+}
