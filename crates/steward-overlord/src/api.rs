@@ -153,6 +153,14 @@ pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
         )
         .route(&format!("{v1}/workers"), get(workers))
         .route(
+            &format!("{v1}/worker/{{host}}/enable"),
+            post(|s, h| toggle_worker(s, h, "enable")),
+        )
+        .route(
+            &format!("{v1}/worker/{{host}}/disable"),
+            post(|s, h| toggle_worker(s, h, "disable")),
+        )
+        .route(
             &format!("{v1}/worker"),
             get(get_worker_config).post(set_worker_config),
         )
@@ -592,6 +600,53 @@ fn filter_runner(v: Vec<TaskStatusPlus>, state: RunnerTaskState) -> Vec<TaskStat
 }
 
 // ----- cluster ----------------------------------------------------------------------------------
+
+/// Druid's `worker/{host}/enable|disable`: relayed to the MiddleManager's own API, which
+/// re-announces itself; the answer is the MiddleManager's.
+async fn toggle_worker(
+    State(s): State<AppState>,
+    Path(host): Path<String>,
+    action: &'static str,
+) -> ApiResult<Json<Value>> {
+    let key = host.clone();
+    let worker = s
+        .overlord
+        .query(move |c| {
+            c.workers()
+                .into_iter()
+                .map(|w| w.worker)
+                .find(|w| w.host == key)
+        })
+        .await
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::Simple(
+                StatusCode::NOT_FOUND,
+                format!("Worker [{host}] is not announced"),
+            )
+        })?;
+    let url = format!("{}/druid/worker/v1/{action}", worker.url());
+    let failed = |e: String| {
+        ApiError::Simple(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Worker [{host}] did not {action}: {e}"),
+        )
+    };
+    let resp = s
+        .overlord
+        .http()
+        .post(&url)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(failed(format!("HTTP {}", resp.status())));
+    }
+    resp.json::<Value>()
+        .await
+        .map(Json)
+        .map_err(|e| failed(e.to_string()))
+}
 
 async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
     let views = s.overlord.query(|c| c.workers()).await.unwrap_or_default();
