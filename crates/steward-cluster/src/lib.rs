@@ -5,11 +5,12 @@
 //! Overlord deletes that announcement once it has recorded the task's end. The two traits here
 //! state exactly those operations, once from the Overlord's side ([`OverlordCoordinator`]) and
 //! once from a worker's ([`WorkerCoordinator`]). [`InProcessCoordinator`] implements both for
-//! `steward quickstart`; the ZooKeeper implementation (cluster mode) implements the same traits,
-//! so the task runner and the MiddleManager have one code path.
+//! `steward quickstart`; [`ZkCoordinator`] (cluster mode) implements the same traits through
+//! ZooKeeper, so the task runner and the MiddleManager have one code path.
 
 pub mod in_process;
 pub mod task_logs;
+pub mod zookeeper;
 
 use async_trait::async_trait;
 use steward_model::{Task, TaskAnnouncement, Worker};
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 
 pub use in_process::InProcessCoordinator;
 pub use task_logs::{read_log, FileTaskLogs};
+pub use zookeeper::{ZkConfig, ZkCoordinator};
 
 /// What the Overlord's task runner learns from the coordinator.
 #[derive(Debug, Clone, PartialEq)]

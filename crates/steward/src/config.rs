@@ -24,7 +24,10 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "localhost",
         "Host name this process advertises to others.",
     ),
-    ("druid.plaintextPort", "8090", "Overlord HTTP port."),
+    ("druid.plaintextPort",
+        "",
+        "HTTP port: 8090 for an Overlord (and quickstart), 8091 for a MiddleManager.",
+    ),
     (
         "druid.metadata.storage.connector.connectURI",
         "",
@@ -145,6 +148,15 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "file",
         "Task log store; only `file` is supported.",
     ),
+    ("druid.zk.service.host", "localhost:2181", "ZooKeeper connect string (cluster mode), comma separated for an ensemble."),
+    ("druid.zk.service.sessionTimeoutMs", "30000", "ZooKeeper session timeout: a vanished process's announcement disappears after this."),
+    ("druid.zk.service.connectionTimeoutMs", "15000", "How long ZooKeeper operations wait for a connection."),
+    ("druid.zk.paths.base", "/druid", "Base znode path."),
+    ("druid.zk.paths.indexer.base", "", "Indexer znode path; default <base>/indexer."),
+    ("druid.zk.paths.indexer.announcementsPath", "", "Worker announcements; default <indexer>/announcements."),
+    ("druid.zk.paths.indexer.tasksPath", "", "Task assignments; default <indexer>/tasks."),
+    ("druid.zk.paths.indexer.statusPath", "", "Task status announcements; default <indexer>/status."),
+    ("druid.indexer.runner.maxZnodeBytes", "524288", "Task payloads larger than this are fetched by the worker from the Overlord instead of read from ZooKeeper."),
     (
         "druid.indexer.logs.directory",
         "",
@@ -218,6 +230,14 @@ impl Properties {
         let v = self.string(key);
         v.parse()
             .map_err(|_| anyhow!("{key}: [{v}] is not a valid number"))
+    }
+
+    /// `druid.plaintextPort`, or the role's default port.
+    pub fn port_or(&self, default: u16) -> anyhow::Result<u16> {
+        match self.get("druid.plaintextPort") {
+            None => Ok(default),
+            Some(_) => self.number("druid.plaintextPort"),
+        }
     }
 
     pub fn period(&self, key: &str) -> anyhow::Result<Duration> {

@@ -3,9 +3,12 @@
 //!
 //! `client` talks to a running Overlord over Druid's HTTP API (`steward task ...`,
 //! `steward workers`); `bench` measures a running Overlord's latency and throughput; `config`
-//! reads Druid-style properties; `quickstart` runs the single-process deployment.
+//! reads Druid-style properties; `settings` builds each role's parts from them; `quickstart`
+//! runs the single-process deployment, `cluster` the Overlord and MiddleManager processes.
 
 pub mod bench;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod quickstart;
+pub mod settings;

@@ -56,6 +56,18 @@ enum Command {
         #[arg(long)]
         worker_port: Option<u16>,
     },
+    /// Run an Overlord (cluster mode: coordination through ZooKeeper).
+    Overlord {
+        /// Properties file (Druid property names; see `steward config --defaults`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run a MiddleManager (cluster mode: coordination through ZooKeeper).
+    MiddleManager {
+        /// Properties file (Druid property names; see `steward config --defaults`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Run one task (started by a MiddleManager: `steward peon <taskDir> <attemptId>`).
     #[command(hide = true)]
     Peon { task_dir: PathBuf, attempt_id: u32 },
@@ -129,10 +141,7 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             workers,
             worker_port,
         } => {
-            let mut p = match config {
-                Some(path) => Properties::load(&path)?,
-                None => Properties::default(),
-            };
+            let mut p = load(config)?;
             if let Some(v) = data_dir {
                 p.set("steward.dataDir", v.display());
             }
@@ -149,6 +158,14 @@ async fn run(command: Command) -> anyhow::Result<i32> {
                 p.set("steward.quickstart.workerPort", v);
             }
             steward::quickstart::run(p).await?;
+            Ok(0)
+        }
+        Command::Overlord { config } => {
+            steward::cluster::run_overlord(load(config)?).await?;
+            Ok(0)
+        }
+        Command::MiddleManager { config } => {
+            steward::cluster::run_middle_manager(load(config)?).await?;
             Ok(0)
         }
         Command::Peon { .. } => unreachable!("handled before the runtime starts"),
@@ -177,5 +194,12 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+fn load(config: Option<PathBuf>) -> anyhow::Result<Properties> {
+    match config {
+        Some(path) => Properties::load(&path),
+        None => Ok(Properties::default()),
     }
 }

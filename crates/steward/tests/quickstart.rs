@@ -4,28 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alive, noop, wait_for, Quickstart};
+use common::{alive, noop, peon_pids, wait_for, Quickstart};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(30);
-
-/// Pids of peon processes running the given task (found by their command line).
-fn peon_pids(task_id: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.contains("\0peon\0") && cmdline.contains(task_id) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
 
 #[tokio::test]
 async fn noop_runs_to_success_and_its_log_is_served() {

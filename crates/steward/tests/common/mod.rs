@@ -3,12 +3,15 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
+pub use steward_testkit::wait_for;
 
 pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
 
@@ -21,33 +24,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if start.elapsed() > timeout {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A running quickstart.
 pub struct Quickstart {
     pub child: Option<Child>,
-    pub url: String,
+    pub api: Api,
     pub port: u16,
     pub worker_port: u16,
     pub data_dir: PathBuf,
     pub config: PathBuf,
-    pub http: reqwest::Client,
 }
 
 impl Quickstart {
@@ -66,12 +50,11 @@ impl Quickstart {
         .unwrap();
         let mut qs = Quickstart {
             child: None,
-            url: format!("http://127.0.0.1:{port}"),
+            api: Api::new(format!("http://127.0.0.1:{port}")),
             port,
             worker_port,
             data_dir: dir.join("var"),
             config,
-            http: reqwest::Client::new(),
         };
         qs.spawn().await;
         qs
@@ -127,6 +110,29 @@ impl Quickstart {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
             let _ = child.wait();
         }
+    }
+}
+
+/// Druid's Overlord API, as the tests use it.
+#[derive(Clone)]
+pub struct Api {
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(url: String) -> Api {
+        Api { url, http: reqwest::Client::new() }
+    }
+
+    /// Waits until `/status/health` answers.
+    pub async fn wait_healthy(&self, what: &str) {
+        let url = format!("{}/status/health", self.url);
+        wait_for(&format!("{what} to serve"), Duration::from_secs(30), || {
+            let (http, url) = (self.http.clone(), url.clone());
+            async move { http.get(&url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await;
     }
 
     pub fn v1(&self, path: &str) -> String {
@@ -208,6 +214,13 @@ impl Quickstart {
     }
 }
 
+impl std::ops::Deref for Quickstart {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl Drop for Quickstart {
     fn drop(&mut self) {
         self.stop_with(nix::sys::signal::Signal::SIGTERM);
@@ -221,4 +234,22 @@ pub fn noop(id: &str, run_time_ms: u64) -> Value {
 /// Whether a process with this pid exists.
 pub fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// Pids of peon processes running the given task (found by their command line).
+pub fn peon_pids(task_id: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("\0peon\0") && cmdline.contains(task_id) {
+            pids.push(pid);
+        }
+    }
+    pids
 }

@@ -1,0 +1,13 @@
+//! Helpers for Steward's integration tests: real servers the tests run against, and a way to
+//! wait for what a test observes.
+//!
+//! Tests use the real thing, not fakes: [`ZooKeeperServer`] runs a private ZooKeeper from
+//! Debian's jars, with its own port and data directory, that a test can stop, restart, pause and
+//! resume. [`wait_for`] polls a condition until a deadline, so that no test sleeps to
+//! synchronise.
+
+mod wait;
+mod zookeeper;
+
+pub use wait::wait_for;
+pub use zookeeper::ZooKeeperServer;

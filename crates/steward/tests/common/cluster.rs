@@ -1,0 +1,184 @@
+//! A real cluster for end-to-end tests: a private ZooKeeper, one `steward overlord` process and
+//! N `steward middle-manager` processes, each with its own properties file and data dir, all
+//! sharing a task-log directory as a cluster would share a volume.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use steward_testkit::ZooKeeperServer;
+
+use super::{free_port, wait_for, Api, STEWARD};
+
+/// One `steward` process that can be killed, frozen and started again with the same config.
+pub struct Proc {
+    child: Option<Child>,
+    args: Vec<String>,
+    log: PathBuf,
+    pub port: u16,
+}
+
+impl Proc {
+    fn new(role: &str, config: &Path, log: PathBuf, port: u16) -> Proc {
+        let args = vec![role.to_string(), "--config".into(), config.display().to_string()];
+        Proc { child: None, args, log, port }
+    }
+
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(STEWARD)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start steward");
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.as_ref().expect("running").id() as i32)
+    }
+
+    /// Sends `signal` and, unless it only freezes the process, waits for it to exit.
+    pub fn signal(&mut self, signal: Signal) {
+        let _ = kill(self.pid(), signal);
+        if !matches!(signal, Signal::SIGSTOP | Signal::SIGCONT) {
+            let _ = self.child.take().unwrap().wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = Pid::from_raw(child.id() as i32);
+            let _ = kill(pid, Signal::SIGCONT);
+            let _ = kill(pid, Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// ZooKeeper, an Overlord and MiddleManagers.
+pub struct Cluster {
+    pub zk: ZooKeeperServer,
+    pub dir: PathBuf,
+    pub api: Api,
+    pub overlord: Proc,
+    pub mms: Vec<Proc>,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// Properties every process of a test cluster shares: short ZooKeeper sessions so a lost
+/// process is noticed in seconds, and one shared task-log directory.
+fn common_properties(zk: &ZooKeeperServer, dir: &Path) -> String {
+    format!(
+        "druid.host=127.0.0.1\n\
+         druid.zk.service.host={}\n\
+         druid.zk.service.sessionTimeoutMs=2000\n\
+         druid.zk.service.connectionTimeoutMs=5000\n\
+         druid.indexer.logs.directory={}\n\
+         druid.indexer.task.gracefulShutdownTimeout=PT5S\n",
+        zk.connect_string(),
+        dir.join("task-logs").display()
+    )
+}
+
+impl Cluster {
+    /// Starts ZooKeeper, an Overlord with `overlord_properties` and `workers` MiddleManagers
+    /// with `worker_properties`, and waits until the Overlord sees every worker.
+    pub async fn start(dir: &Path, workers: usize, overlord_properties: &str, worker_properties: &str) -> Cluster {
+        let zk = ZooKeeperServer::start().await;
+        let common = common_properties(&zk, dir);
+        let port = free_port();
+        let config = dir.join("overlord.properties");
+        std::fs::write(
+            &config,
+            format!(
+                "{common}druid.plaintextPort={port}\nsteward.dataDir={}\n{overlord_properties}\n",
+                dir.join("overlord").display()
+            ),
+        )
+        .unwrap();
+        let mut overlord = Proc::new("overlord", &config, dir.join("overlord.log"), port);
+        overlord.spawn();
+        let api = Api::new(overlord.url());
+        api.wait_healthy("the Overlord").await;
+        let mut cluster = Cluster { zk, dir: dir.to_path_buf(), api, overlord, mms: Vec::new() };
+        for i in 0..workers {
+            let port = free_port();
+            let peon_port = 20_000 + (free_port() % 20_000);
+            let config = dir.join(format!("mm{i}.properties"));
+            std::fs::write(
+                &config,
+                format!(
+                    "{common}druid.plaintextPort={port}\nsteward.dataDir={}\ndruid.indexer.runner.startPort={peon_port}\n{worker_properties}\n",
+                    dir.join(format!("mm{i}")).display()
+                ),
+            )
+            .unwrap();
+            let mut mm = Proc::new("middle-manager", &config, dir.join(format!("mm{i}.log")), port);
+            mm.spawn();
+            cluster.mms.push(mm);
+        }
+        cluster.wait_workers(workers).await;
+        cluster
+    }
+
+    /// The Overlord's `/workers` listing.
+    pub async fn workers(&self) -> Vec<Value> {
+        self.get("workers").await.json().await.unwrap()
+    }
+
+    /// Waits until the Overlord lists exactly `n` workers.
+    pub async fn wait_workers(&self, n: usize) {
+        wait_for(&format!("{n} workers"), Duration::from_secs(30), || async {
+            (self.workers().await.len() == n).then_some(())
+        })
+        .await;
+    }
+
+    /// The host of the worker a task runs on, per the Overlord.
+    pub async fn worker_of(&self, id: &str) -> Option<String> {
+        self.workers().await.into_iter().find_map(|w| {
+            let runs = w["runningTasks"].as_array()?.iter().any(|t| t == id);
+            runs.then(|| w["worker"]["host"].as_str().unwrap().to_string())
+        })
+    }
+
+    /// Index of the MiddleManager with this host.
+    pub fn mm_index(&self, host: &str) -> usize {
+        self.mms.iter().position(|m| m.host() == host).expect("known worker")
+    }
+
+    /// Every log a test cluster wrote, to print when a test fails.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                out.push_str(&format!("==== {}\n", entry.path().display()));
+                out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+}
