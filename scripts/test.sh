@@ -4,7 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Part 1 needs only Rust (SQLite is bundled). Later parts add ZooKeeper/PostgreSQL/MySQL setup here.
+# Cluster tests start private ZooKeeper servers from Debian's package (the tests run the JVM
+# themselves; nothing is started as a service). SQLite is bundled with the binary.
+if [ ! -f /usr/share/java/zookeeper.jar ] || [ ! -f /usr/share/java/slf4j-simple.jar ]; then
+  echo "installing ZooKeeper from Debian's packages..."
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper libslf4j-java >/dev/null
+fi
+command -v java >/dev/null || { echo "java is required by ZooKeeper" >&2; exit 1; }
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
