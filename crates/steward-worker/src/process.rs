@@ -179,6 +179,10 @@ mod tests {
             .args(["-c", script, "peon"])
             .arg(task_dir)
             .arg("1")
+            // The script's own children (its `sleep`) outlive a killed `sh`; they must not
+            // hold the test's output open.
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap()
     }
