@@ -167,6 +167,13 @@ impl OverlordCore {
         self.route(Vec::new(), q, now)
     }
 
+    /// Gives back the room the maps grew into during a burst (a map keeps its capacity when
+    /// emptied). Called when the queue drains.
+    pub fn shrink_to_fit(&mut self) {
+        self.queue.shrink_to_fit();
+        self.runner.shrink_to_fit();
+    }
+
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.runner.next_deadline()
     }

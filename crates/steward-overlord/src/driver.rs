@@ -370,6 +370,7 @@ async fn event_loop(
         io.run_all(effects);
         let busy = !core.queue.is_empty();
         if was_busy && !busy {
+            core.shrink_to_fit();
             release_free_memory();
         }
         was_busy = busy;

@@ -277,6 +277,10 @@ impl TaskQueue {
         self.active.values()
     }
 
+    pub fn shrink_to_fit(&mut self) {
+        self.active.shrink_to_fit();
+    }
+
     pub fn len(&self) -> usize {
         self.active.len()
     }

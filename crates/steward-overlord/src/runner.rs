@@ -761,6 +761,13 @@ impl TaskRunner {
             .fold((0, 0), |(t, u), w| (t + w.worker.capacity, u + w.used))
     }
 
+    pub fn shrink_to_fit(&mut self) {
+        self.pending.shrink_to_fit();
+        self.running.shrink_to_fit();
+        self.complete.shrink_to_fit();
+        self.lost_workers.shrink_to_fit();
+    }
+
     /// Sizes of the internal maps: `(pending, running, complete)`.
     pub fn sizes(&self) -> (usize, usize, usize) {
         (self.pending.len(), self.running.len(), self.complete.len())
