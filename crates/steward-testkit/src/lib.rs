@@ -3,11 +3,14 @@
 //!
 //! Tests use the real thing, not fakes: [`ZooKeeperServer`] runs a private ZooKeeper from
 //! Debian's jars, with its own port and data directory, that a test can stop, restart, pause and
-//! resume. [`wait_for`] polls a condition until a deadline, so that no test sleeps to
+//! resume; [`PostgresServer`] a private PostgreSQL a test can stop and start (store outages).
+//! [`wait_for`] polls a condition until a deadline, so that no test sleeps to
 //! synchronise.
 
+mod postgres;
 mod wait;
 mod zookeeper;
 
+pub use postgres::PostgresServer;
 pub use wait::wait_for;
 pub use zookeeper::ZooKeeperServer;
