@@ -17,8 +17,13 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo build --workspace --all-targets
+# The failover stress test (leader killed at random moments) is not part of the quick run; CI
+# runs it at a reduced count. STEWARD_FAILOVER_ROUNDS=20 is the full run.
+export STEWARD_FAILOVER_ROUNDS="${STEWARD_FAILOVER_ROUNDS:-3}"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run -p steward --test failover --run-ignored only -E 'test(failover_stress)'
 else
   cargo test --workspace --no-fail-fast "$@"
+  cargo test -p steward --test failover -- --ignored failover_stress
 fi

@@ -6,9 +6,11 @@
 //! state exactly those operations, once from the Overlord's side ([`OverlordCoordinator`]) and
 //! once from a worker's ([`WorkerCoordinator`]). [`InProcessCoordinator`] implements both for
 //! `steward quickstart`; [`ZkCoordinator`] (cluster mode) implements the same traits through
-//! ZooKeeper, so the task runner and the MiddleManager have one code path.
+//! ZooKeeper, so the task runner and the MiddleManager have one code path. Which of several
+//! Overlords leads is a [`LeaderElection`] (module [`leader`]).
 
 pub mod in_process;
+pub mod leader;
 pub mod task_logs;
 pub mod zookeeper;
 
@@ -17,8 +19,9 @@ use steward_model::{Task, TaskAnnouncement, Worker};
 use tokio::sync::mpsc;
 
 pub use in_process::InProcessCoordinator;
+pub use leader::{AlwaysLeader, LeaderElection, Leadership};
 pub use task_logs::{read_log, FileTaskLogs};
-pub use zookeeper::{ZkConfig, ZkCoordinator};
+pub use zookeeper::{ZkConfig, ZkCoordinator, ZkLeaderElection};
 
 /// What the Overlord's task runner learns from the coordinator.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +60,9 @@ pub enum CoordinatorError {
     NoNode(String),
     #[error("coordinator unavailable: {0}")]
     Unavailable(String),
+    /// This Overlord takes part in a leader election and does not lead: it writes nothing.
+    #[error("this Overlord is not the leader")]
+    NotLeader,
 }
 
 /// The Overlord's side of coordination (Druid's `RemoteTaskRunner` view of ZooKeeper).

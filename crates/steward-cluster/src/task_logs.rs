@@ -1,8 +1,10 @@
 //! The task-log store (Druid's `file` task logs): where a MiddleManager pushes a finished task's
-//! log, report and status, and where the Overlord reads them after the task has ended.
+//! log, report and status, and where the Overlord reads them after the task has ended, until
+//! retention deletes them.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Reads a log file with Druid's `offset` semantics: 0 the whole log, positive from that byte,
 /// negative the last |offset| bytes (the whole log if it is shorter).
@@ -89,6 +91,37 @@ impl FileTaskLogs {
         }
         Ok(())
     }
+
+    /// Deletes every stored file last modified before `cutoff` and returns how many it deleted
+    /// (retention). As in Druid's file task logs, age is the file's modification time: a file
+    /// is written once, when its task ends. A missing directory holds nothing to delete.
+    pub fn delete_older_than(&self, cutoff: SystemTime) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut deleted = 0;
+        for entry in entries {
+            let entry = entry?;
+            // A file may vanish between listing and deleting (a concurrent cleaner, or the
+            // rename that completes a push).
+            let metadata = match entry.metadata() {
+                Ok(metadata) => metadata,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if !metadata.is_file() || metadata.modified()? >= cutoff {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +154,56 @@ mod tests {
         logs.delete("t").unwrap();
         assert_eq!(logs.stream_log("t", 0).unwrap(), None);
         assert_eq!(logs.report("t").unwrap(), None);
+    }
+
+    #[test]
+    fn files_modified_before_the_cutoff_are_deleted() {
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileTaskLogs::new(dir.path().join("logs"));
+        assert_eq!(
+            logs.delete_older_than(SystemTime::now()).unwrap(),
+            0,
+            "no directory yet"
+        );
+
+        let src = dir.path().join("log");
+        std::fs::write(&src, b"hello").unwrap();
+        for task in ["old", "edge", "new"] {
+            logs.push_log(task, &src).unwrap();
+            logs.push_report(task, &src).unwrap();
+        }
+        std::fs::create_dir(logs.dir().join("subdir")).unwrap();
+        let cutoff = SystemTime::now() - Duration::from_secs(3600);
+        let age = |task: &str, mtime: SystemTime| {
+            for suffix in [".log", ".report.json"] {
+                std::fs::File::options()
+                    .write(true)
+                    .open(logs.dir().join(format!("{task}{suffix}")))
+                    .unwrap()
+                    .set_modified(mtime)
+                    .unwrap();
+            }
+        };
+        age("old", cutoff - Duration::from_secs(60));
+        age("edge", cutoff);
+
+        assert_eq!(logs.delete_older_than(cutoff).unwrap(), 2);
+        assert_eq!(logs.stream_log("old", 0).unwrap(), None);
+        assert_eq!(logs.report("old").unwrap(), None);
+        for task in ["edge", "new"] {
+            assert_eq!(
+                logs.stream_log(task, 0).unwrap().unwrap(),
+                b"hello",
+                "{task}"
+            );
+            assert!(logs.report(task).unwrap().is_some(), "{task}");
+        }
+        assert!(
+            logs.dir().join("subdir").is_dir(),
+            "directories are left alone"
+        );
+        assert_eq!(logs.delete_older_than(cutoff).unwrap(), 0);
     }
 }

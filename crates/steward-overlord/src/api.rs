@@ -5,6 +5,14 @@
 //! not a server error. Active tasks are answered from memory, finished ones from the metadata
 //! store with bounded queries. The dynamic worker config (`/worker`, `/worker/history`) lives in
 //! the metadata store with an audit trail; a `POST` answers once the runner assigns with it.
+//!
+//! # Leadership
+//!
+//! Every Overlord serves this API; only the leader serves it from its queue and runner. In front
+//! of the routes, an Overlord that does not lead answers every `/druid/indexer/v1/*` request
+//! with 307 to the same path and query on the leader, or 503 (empty) while no leader is known,
+//! as Druid does; `leader` and `isLeader` are answered locally, as is `/status`. A leader whose
+//! term has not started yet (or is stopping) answers 503 from the handlers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -12,12 +20,14 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
+use steward_cluster::{AlwaysLeader, LeaderElection};
 use steward_metadata::{AuditEntry, AuditInfo, StoreError, TaskInfo, TaskQuery};
 use steward_model::time::{format_ts, parse_instant, parse_interval};
 use steward_model::{
@@ -25,6 +35,7 @@ use steward_model::{
 };
 
 use crate::driver::{Overlord, SubmitError, WorkerConfigError};
+use crate::master::TaskMaster;
 use crate::queue::{QueueError, SHUTDOWN_BY_USER};
 
 /// Settings of the HTTP layer.
@@ -39,8 +50,17 @@ pub struct ApiConfig {
 
 #[derive(Clone)]
 struct AppState {
-    overlord: Overlord,
+    master: TaskMaster,
     config: std::sync::Arc<ApiConfig>,
+}
+
+impl AppState {
+    /// The running term's Overlord; 503 when there is none (Druid's "not (half) leader").
+    fn overlord(&self) -> ApiResult<Overlord> {
+        self.master
+            .overlord()
+            .ok_or(ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE))
+    }
 }
 
 /// An error answer in one of Druid's shapes.
@@ -111,10 +131,17 @@ fn task_not_found(id: &str) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The Overlord's router.
+/// The router of an Overlord that always leads (quickstart).
 pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
+    let leadership = AlwaysLeader::new(config.self_url.clone()).leadership();
+    router_with_master(TaskMaster::leading(overlord, leadership), config)
+}
+
+/// The router of an Overlord that takes part in a leader election: it serves while it leads
+/// and redirects to the leader otherwise.
+pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
     let state = AppState {
-        overlord,
+        master,
         config: std::sync::Arc::new(config),
     };
     let v1 = "/druid/indexer/v1";
@@ -173,13 +200,54 @@ pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
         .route(&format!("{v1}/isLeader"), get(is_leader))
         .route("/status", get(status))
         .route("/status/health", get(|| async { Json(true) }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            redirect_to_leader,
+        ))
         .with_state(state)
+}
+
+const V1_PREFIX: &str = "/druid/indexer/v1/";
+
+/// Druid's redirect on a non-leader: 307 to the same path and query on the leader, 503 when no
+/// leader is known. `leader` and `isLeader` are exempt, and so is everything outside the task
+/// API.
+async fn redirect_to_leader(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let exempt = match req.uri().path().strip_prefix(V1_PREFIX) {
+        None => true,
+        Some(rest) => matches!(rest, "leader" | "isLeader"),
+    };
+    if exempt {
+        return next.run(req).await;
+    }
+    let leadership = s.master.leadership();
+    if leadership.is_leader() {
+        return next.run(req).await;
+    }
+    // An Overlord that names itself leader without leading has a stale view of the latch:
+    // redirecting to itself would loop.
+    let leader = leadership.leader.filter(|url| *url != s.config.self_url);
+    let Some(leader) = leader else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let target = match req.uri().path_and_query() {
+        Some(pq) => format!("{}{pq}", leader.trim_end_matches('/')),
+        None => format!("{}{}", leader.trim_end_matches('/'), req.uri().path()),
+    };
+    match HeaderValue::try_from(target) {
+        Ok(location) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 // ----- submission -------------------------------------------------------------------------------
 
 async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
-    let limit = s.overlord.queue_config().max_task_payload_size;
+    let limit = s.overlord()?.queue_config().max_task_payload_size;
     // Read one byte past the limit so an oversized body is told apart from one at the limit.
     let body = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
         .await
@@ -201,7 +269,7 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
         TaskError::Invalid(m) => invalid_input(m),
     })?;
     let id = task.id().to_string();
-    s.overlord.submit(task).await.map_err(|e| match e {
+    s.overlord()?.submit(task).await.map_err(|e| match e {
         SubmitError::Queue(QueueError::Duplicate(id)) => ApiError::druid(
             StatusCode::BAD_REQUEST,
             "INVALID_INPUT",
@@ -247,10 +315,10 @@ fn status_plus_from_info(info: TaskInfo) -> TaskStatusPlus {
 
 async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>> {
     let key = id.to_string();
-    if let Some(Some(v)) = s.overlord.query(move |c| c.active_status(&key)).await {
+    if let Some(Some(v)) = s.overlord()?.query(move |c| c.active_status(&key)).await {
         return Ok(Some(v));
     }
-    Ok(s.overlord
+    Ok(s.overlord()?
         .store()
         .get_info(id)
         .await?
@@ -260,13 +328,13 @@ async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>
 async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let key = id.clone();
     let task = match s
-        .overlord
+        .overlord()?
         .query(move |c| c.active_task(&key))
         .await
         .flatten()
     {
         Some(t) => Some(t),
-        None => s.overlord.store().get_task(&id).await?,
+        None => s.overlord()?.store().get_task(&id).await?,
     };
     match task {
         Some(t) => Ok(Json(json!({ "task": id, "payload": t.to_json() }))),
@@ -297,7 +365,7 @@ async fn get_task_log(
     };
     let key = id.clone();
     let worker = s
-        .overlord
+        .overlord()?
         .query(move |c| c.runner.worker_of(&key).cloned())
         .await
         .flatten();
@@ -306,7 +374,7 @@ async fn get_task_log(
             "{}/druid/worker/v1/task/{id}/log?offset={offset}",
             worker.url()
         );
-        match s.overlord.http().get(&url).send().await {
+        match s.overlord()?.http().get(&url).send().await {
             Ok(r) if r.status().is_success() => {
                 return Ok(text(Body::from_stream(r.bytes_stream())));
             }
@@ -314,7 +382,7 @@ async fn get_task_log(
             Ok(_) | Err(_) => {}
         }
     }
-    let logs = s.overlord.task_logs().clone();
+    let logs = s.overlord()?.task_logs().clone();
     let key = id.clone();
     let stored = tokio::task::spawn_blocking(move || logs.stream_log(&key, offset))
         .await
@@ -342,7 +410,7 @@ async fn get_task_reports(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let logs = s.overlord.task_logs().clone();
+    let logs = s.overlord()?.task_logs().clone();
     let key = id.clone();
     let report = tokio::task::spawn_blocking(move || logs.report(&key))
         .await
@@ -383,7 +451,7 @@ async fn shutdown_task(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if s.overlord.shutdown(&id, SHUTDOWN_BY_USER).await {
+    if s.overlord()?.shutdown(&id, SHUTDOWN_BY_USER).await {
         return Ok(Json(json!({ "task": id })));
     }
     // Shutting down a task that has already ended is a no-op, as in Druid.
@@ -394,7 +462,11 @@ async fn shutdown_task(
 }
 
 async fn shutdown_all(State(s): State<AppState>, Path(ds): Path<String>) -> ApiResult<Json<Value>> {
-    match s.overlord.shutdown_data_source(&ds, SHUTDOWN_BY_USER).await {
+    match s
+        .overlord()?
+        .shutdown_data_source(&ds, SHUTDOWN_BY_USER)
+        .await
+    {
         0 => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
         _ => Ok(Json(json!({ "dataSource": ds }))),
     }
@@ -408,7 +480,7 @@ async fn task_statuses(State(s): State<AppState>, body: Bytes) -> ApiResult<Json
     }
     let wanted = ids.clone();
     let active: Vec<TaskStatusPlus> = s
-        .overlord
+        .overlord()?
         .query(move |c| wanted.iter().filter_map(|id| c.active_status(id)).collect())
         .await
         .unwrap_or_default();
@@ -418,7 +490,7 @@ async fn task_statuses(State(s): State<AppState>, body: Bytes) -> ApiResult<Json
     }
     let rest: Vec<String> = ids.into_iter().filter(|id| !out.contains_key(id)).collect();
     if !rest.is_empty() {
-        for info in s.overlord.store().get_infos(&rest).await? {
+        for info in s.overlord()?.store().get_infos(&rest).await? {
             out.insert(info.id.clone(), json!(info.status));
         }
     }
@@ -543,7 +615,7 @@ async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
             })
     };
     let active = s
-        .overlord
+        .overlord()?
         .query(|c| c.active_statuses())
         .await
         .unwrap_or_default();
@@ -575,7 +647,7 @@ async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
             created_before: p.interval.map(|(_, b)| b),
             max_complete: p.max,
         };
-        let stored = s.overlord.store().list(&query).await?;
+        let stored = s.overlord()?.store().list(&query).await?;
         let seen: HashSet<String> = stored.iter().map(|i| i.id.clone()).collect();
         // Ends recorded in memory but not yet in the store are listed as complete too.
         let mut complete: Vec<TaskStatusPlus> = ending
@@ -610,7 +682,7 @@ async fn toggle_worker(
 ) -> ApiResult<Json<Value>> {
     let key = host.clone();
     let worker = s
-        .overlord
+        .overlord()?
         .query(move |c| {
             c.workers()
                 .into_iter()
@@ -633,7 +705,7 @@ async fn toggle_worker(
         )
     };
     let resp = s
-        .overlord
+        .overlord()?
         .http()
         .post(&url)
         .send()
@@ -649,7 +721,11 @@ async fn toggle_worker(
 }
 
 async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
-    let views = s.overlord.query(|c| c.workers()).await.unwrap_or_default();
+    let views = s
+        .overlord()?
+        .query(|c| c.workers())
+        .await
+        .unwrap_or_default();
     let out = views
         .into_iter()
         .map(|w| {
@@ -681,7 +757,7 @@ async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
 /// The stored config as it was posted. Never set: 200 with an empty body, as Druid answers
 /// (the runner then uses Druid's default, `equalDistribution`).
 async fn get_worker_config(State(s): State<AppState>) -> ApiResult<Response> {
-    let body = s.overlord.worker_config().await?.unwrap_or_default();
+    let body = s.overlord()?.worker_config().await?.unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -722,7 +798,7 @@ async fn set_worker_config(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let audit = audit_info(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
-    match s.overlord.set_worker_config(&body, audit).await {
+    match s.overlord()?.set_worker_config(&body, audit).await {
         Ok(()) => Ok(StatusCode::OK),
         Err(WorkerConfigError::Invalid(e)) => Err(ApiError::Simple(StatusCode::BAD_REQUEST, e.0)),
         Err(WorkerConfigError::Store(e)) => Err(e.into()),
@@ -797,7 +873,7 @@ async fn worker_config_history(
     let p = parse_history_params(&params, Timestamp::now())
         .map_err(|e| ApiError::Simple(StatusCode::BAD_REQUEST, e))?;
     let entries = s
-        .overlord
+        .overlord()?
         .worker_config_history(p.created_after, p.created_before, p.limit)
         .await?;
     Ok(Json(entries.into_iter().map(audit_entry_json).collect()))
@@ -805,7 +881,7 @@ async fn worker_config_history(
 
 async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let (total, used) = s
-        .overlord
+        .overlord()?
         .query(|c| c.runner.capacity())
         .await
         .unwrap_or((0, 0));
@@ -816,16 +892,23 @@ async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Valu
     })))
 }
 
+/// The leader's URL as bare text, as Druid answers; 503 (empty) while no leader is known (Druid
+/// answers an empty body then).
 async fn leader(State(s): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        s.config.self_url.clone(),
-    )
-        .into_response()
+    match s.master.leadership().leader {
+        Some(url) => ([(header::CONTENT_TYPE, "application/json")], url).into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
-async fn is_leader() -> Json<Value> {
-    Json(json!({ "leader": true }))
+/// 200 `{"leader":true}` on a leader whose term is running, else 404 `{"leader":false}`: load
+/// balancers use it as a health check that only the leader passes.
+async fn is_leader(State(s): State<AppState>) -> Response {
+    if s.master.overlord().is_some() {
+        Json(json!({ "leader": true })).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, Json(json!({ "leader": false }))).into_response()
+    }
 }
 
 async fn status() -> Json<Value> {

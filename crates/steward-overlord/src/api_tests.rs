@@ -3,7 +3,7 @@ use super::*;
 use std::sync::Arc;
 
 use serde_json::json;
-use steward_cluster::{FileTaskLogs, InProcessCoordinator, WorkerCoordinator};
+use steward_cluster::{FileTaskLogs, InProcessCoordinator, Leadership, WorkerCoordinator};
 use steward_metadata::{MetadataStore, SqliteStore};
 use steward_model::{RunnerTaskState, Worker, DEFAULT_WORKER_CATEGORY};
 use tempfile::TempDir;
@@ -65,16 +65,18 @@ impl Fixture {
         }
     }
 
-    async fn start(&self) -> Overlord {
-        Overlord::start(OverlordParts {
+    fn parts(&self) -> OverlordParts {
+        OverlordParts {
             queue: QueueConfig::default(),
             runner: RunnerConfig::default(),
             store: Arc::new(self.store.clone()),
             coordinator: self.coordinator.clone(),
             task_logs: FileTaskLogs::new(self._dir.path().join("logs")),
-        })
-        .await
-        .unwrap()
+        }
+    }
+
+    async fn start(&self) -> Overlord {
+        Overlord::start(self.parts()).await.unwrap()
     }
 }
 
@@ -422,4 +424,140 @@ fn history_params_combine_interval_and_count_and_default_to_the_last_week() {
     ] {
         assert!(parse_history_params(&bad, now).is_err(), "{bad:?}");
     }
+}
+
+// ----- leadership -------------------------------------------------------------------------------
+
+const OTHER: &str = "http://other-overlord:8090";
+
+fn leadership(term: Option<u64>, leader: Option<&str>) -> Leadership {
+    Leadership {
+        term,
+        leader: leader.map(str::to_string),
+    }
+}
+
+#[tokio::test]
+async fn a_follower_redirects_to_the_leader_and_a_leader_serves_in_its_term() {
+    let fx = Fixture::new().await;
+    let (elect, elected) = tokio::sync::watch::channel(leadership(None, Some(OTHER)));
+    let master = TaskMaster::start(fx.parts(), elected);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = ApiConfig {
+        self_url: url.clone(),
+        recently_finished_threshold: Duration::from_secs(86_400),
+    };
+    let app = router_with_master(master.clone(), config);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let v1 = |path: &str| format!("{url}/druid/indexer/v1/{path}");
+
+    // Following: every task API call goes to the leader, with its path and query.
+    let r = http
+        .get(v1("tasks?state=complete&max=5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{OTHER}/druid/indexer/v1/tasks?state=complete&max=5").as_str()
+    );
+    let r = http
+        .post(v1("task"))
+        .json(&json!({"type": "noop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{OTHER}/druid/indexer/v1/task").as_str()
+    );
+    // ... except `leader` and `isLeader`, and what lies outside the task API.
+    let r = http.get(v1("leader")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), OTHER);
+    let r = http.get(v1("isLeader")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"leader": false}));
+    let r = http
+        .get(format!("{url}/status/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // No leader known: 503 with an empty body.
+    elect.send_replace(leadership(None, None));
+    for r in [
+        http.get(v1("tasks")).send().await.unwrap(),
+        http.get(v1("leader")).send().await.unwrap(),
+    ] {
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.text().await.unwrap(), "");
+    }
+    assert_eq!(http.get(v1("isLeader")).send().await.unwrap().status(), 404);
+
+    // Leading: a term starts at once and the API is served here.
+    elect.send_replace(leadership(Some(1), Some(&url)));
+    wait_leading(&http, &v1("isLeader")).await;
+    let r = http
+        .post(v1("task"))
+        .json(&wiki_task("kept").to_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        http.get(v1("leader"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        url
+    );
+    let first = master.overlord().unwrap();
+
+    // Losing the leadership ends the term at once: its handle takes no more work.
+    elect.send_replace(leadership(None, Some(OTHER)));
+    assert!(master.overlord().is_none());
+    assert!(matches!(
+        first.submit(wiki_task("late")).await,
+        Err(SubmitError::Queue(QueueError::NotStarted))
+    ));
+    assert_eq!(http.get(v1("tasks")).send().await.unwrap().status(), 307);
+    assert_eq!(fx.store.get_task("late").await.unwrap(), None);
+
+    // Leading again is a new term, which loads the active tasks from the store.
+    elect.send_replace(leadership(Some(2), Some(&url)));
+    wait_leading(&http, &v1("isLeader")).await;
+    let second = master.overlord().unwrap();
+    assert_eq!(second.term().id(), 2);
+    let status: Value = http
+        .get(v1("task/kept/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"]["statusCode"], "RUNNING");
+    assert_eq!(status["status"]["runnerStatusCode"], "PENDING");
+    master.stop().await;
+    assert!(master.overlord().is_none());
+}
+
+async fn wait_leading(http: &reqwest::Client, is_leader: &str) {
+    steward_testkit::wait_for("the term to start", Duration::from_secs(10), || async {
+        let r = http.get(is_leader).send().await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
 }

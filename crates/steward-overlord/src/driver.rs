@@ -5,6 +5,9 @@
 //! awaits I/O, and one slow worker or a slow metadata store delays only its own effect.
 //! [`Overlord`] is the cheap, cloneable handle the HTTP API uses: submissions, shutdowns and
 //! worker config changes are commands, reads are closures run against the core between events.
+//!
+//! An `Overlord` is one leadership [`Term`]: its event loop and its I/O stop once the term is
+//! over (see [`crate::master`]), and it writes to the store only while the term lasts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::core::{IoEffect, OverlordCore};
+use crate::master::Term;
 use crate::queue::QueueError;
 use crate::worker_config::{InvalidWorkerConfig, WorkerBehaviorConfig, CONFIG_KEY};
 
@@ -82,12 +86,14 @@ pub enum WorkerConfigError {
     /// The store did not take it; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The Overlord is stopping: the config is stored but applies from the next start.
+    /// The Overlord is stopping or no longer leads: the config applies from the next start if
+    /// it was stored.
     #[error("the overlord is not running")]
     NotStarted,
 }
 
 /// Everything the driver needs from outside.
+#[derive(Clone)]
 pub struct OverlordParts {
     pub queue: QueueConfig,
     pub runner: RunnerConfig,
@@ -107,12 +113,19 @@ pub struct Overlord {
     /// Held from storing a worker config until the core has it, so that concurrent changes
     /// reach the core in the order the store recorded them.
     worker_config_writes: Arc<Mutex<()>>,
+    term: Term,
 }
 
 impl Overlord {
-    /// Loads the stored worker config, subscribes to the coordinator, adopts what workers
-    /// already run, loads the stored active tasks into the queue and starts the event loop.
+    /// Starts an Overlord that leads for as long as it runs (see [`Overlord::start_term`]).
     pub async fn start(parts: OverlordParts) -> anyhow::Result<Overlord> {
+        Overlord::start_term(parts, Term::unending()).await
+    }
+
+    /// Starts a leadership term: loads the stored worker config, subscribes to the
+    /// coordinator, adopts what workers already run, loads the stored active tasks into the
+    /// queue and starts the event loop, which runs until it is stopped or the term ends.
+    pub async fn start_term(parts: OverlordParts, term: Term) -> anyhow::Result<Overlord> {
         let OverlordParts {
             queue,
             runner,
@@ -137,6 +150,7 @@ impl Overlord {
             store: store.clone(),
             coordinator,
             http: http.clone(),
+            term: term.clone(),
         };
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in
@@ -151,7 +165,7 @@ impl Overlord {
             .collect();
         effects.extend(core.start(tasks, now));
         io.run_all(effects);
-        tokio::spawn(event_loop(core, rx, events, io));
+        tokio::spawn(event_loop(core, rx, events, io, term.clone()));
         Ok(Overlord {
             tx,
             store,
@@ -159,7 +173,13 @@ impl Overlord {
             http,
             queue_config,
             worker_config_writes: Arc::new(Mutex::new(())),
+            term,
         })
+    }
+
+    /// The leadership term this Overlord runs in.
+    pub fn term(&self) -> &Term {
+        &self.term
     }
 
     pub fn store(&self) -> &Arc<dyn MetadataStore> {
@@ -204,6 +224,10 @@ impl Overlord {
         })?;
         rx.await.map_err(|_| QueueError::NotStarted)??;
         let id = task.id().to_string();
+        // A stored task the next leader has not loaded would stay active and unrun.
+        if !self.term.is_current() {
+            return Err(QueueError::NotStarted.into());
+        }
         match self
             .store
             .insert_task(&task, created, &TaskStatus::running(&id))
@@ -262,6 +286,9 @@ impl Overlord {
     ) -> Result<(), WorkerConfigError> {
         let parsed = WorkerBehaviorConfig::parse(body)?;
         let _order = self.worker_config_writes.lock().await;
+        if !self.term.is_current() {
+            return Err(WorkerConfigError::NotStarted);
+        }
         self.store
             .set_config_with_audit(CONFIG_KEY, &parsed.json, &audit, Timestamp::now())
             .await?;
@@ -333,12 +360,18 @@ async fn event_loop(
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut events: mpsc::UnboundedReceiver<RunnerEvent>,
     io: IoRunner,
+    term: Term,
 ) {
     let mut reconcile = tokio::time::interval(RECONCILE_PERIOD);
     reconcile.tick().await;
     let mut events_open = true;
     let mut was_busy = false;
+    let mut ending = term.clone();
     loop {
+        if !term.is_current() {
+            info!(term = term.id(), "term over: overlord event loop stopped");
+            break;
+        }
         let sleep = match core.next_deadline() {
             Some(t) => {
                 let wait = t.duration_since(Timestamp::now());
@@ -366,6 +399,7 @@ async fn event_loop(
             },
             _ = tokio::time::sleep(sleep) => core.tick(Timestamp::now()),
             _ = reconcile.tick() => core.reconcile(Timestamp::now()),
+            () = ending.ended() => Vec::new(),
         };
         io.run_all(effects);
         let busy = !core.queue.is_empty();
@@ -443,13 +477,14 @@ fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
     }
 }
 
-/// Carries out [`IoEffect`]s, each on its own task.
+/// Carries out [`IoEffect`]s, each on its own task, within the term.
 struct IoRunner {
     tx: mpsc::UnboundedSender<Command>,
     assignment_timeout: Duration,
     store: Arc<dyn MetadataStore>,
     coordinator: Arc<dyn OverlordCoordinator>,
     http: reqwest::Client,
+    term: Term,
 }
 
 impl IoRunner {
@@ -459,19 +494,26 @@ impl IoRunner {
         }
     }
 
+    /// Spawns an effect that stops, before its next step, once the term is over.
+    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(self.term.clone().run(work));
+    }
+
     fn run(&self, effect: IoEffect) {
         let tx = self.tx.clone();
         let coordinator = self.coordinator.clone();
         match effect {
             IoEffect::Assign { worker, task } => {
                 let give_up = self.assignment_timeout;
-                tokio::spawn(async move {
+                self.spawn(async move {
                     let task_id = task.id().to_string();
                     let started = std::time::Instant::now();
                     let mut backoff = Duration::from_millis(100);
                     loop {
                         match coordinator.assign(&worker.host, &task).await {
                             Ok(()) | Err(CoordinatorError::Exists(_)) => return,
+                            // The leadership is over; the next leader assigns the task.
+                            Err(CoordinatorError::NotLeader) => return,
                             // A coordinator outage is waited out; the runner's assignment
                             // timeout still bounds how long the task may stay unassigned.
                             Err(CoordinatorError::Unavailable(e))
@@ -495,14 +537,14 @@ impl IoRunner {
                 });
             }
             IoEffect::RemoveAssignment { worker, task_id } => {
-                tokio::spawn(async move {
+                self.spawn(async move {
                     if let Err(e) = coordinator.remove_assignment(&worker, &task_id).await {
                         warn!(task = task_id, worker, error = %e, "could not remove assignment");
                     }
                 });
             }
             IoEffect::RemoveStatus { worker, task_id } => {
-                tokio::spawn(async move {
+                self.spawn(async move {
                     if let Err(e) = coordinator.remove_status(&worker, &task_id).await {
                         warn!(task = task_id, worker, error = %e, "could not remove status announcement");
                     }
@@ -510,7 +552,7 @@ impl IoRunner {
             }
             IoEffect::ShutdownOnWorker { worker, task_id } => {
                 let http = self.http.clone();
-                tokio::spawn(async move {
+                self.spawn(async move {
                     let url = format!("{}/druid/worker/v1/task/{}/shutdown", worker.url(), task_id);
                     for attempt in 1..=SHUTDOWN_TRIES {
                         match http.post(&url).send().await {
@@ -527,7 +569,7 @@ impl IoRunner {
             }
             IoEffect::PersistStatus(status) => {
                 let store = self.store.clone();
-                tokio::spawn(async move {
+                self.spawn(async move {
                     // Never give up on an end: retry until the store takes it (nothing is lost
                     // while the store is down; the task stays active in memory meanwhile).
                     let mut backoff = Duration::from_millis(100);

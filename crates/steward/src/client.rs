@@ -262,6 +262,15 @@ impl OverlordClient {
         self.json(self.http.get(url)).await
     }
 
+    /// `GET /druid/indexer/v1/<path_and_query>` as JSON (the path is taken as written).
+    pub async fn get_json(&self, path_and_query: &str) -> Result<Value, ClientError> {
+        let url = format!(
+            "{}/druid/indexer/v1/{path_and_query}",
+            self.base.as_str().trim_end_matches('/')
+        );
+        self.json(self.http.get(url)).await
+    }
+
     /// `GET workers`, as the server sent it.
     pub async fn workers_raw(&self) -> Result<Value, ClientError> {
         self.json(self.http.get(self.indexer_url(&["workers"])))

@@ -1,24 +1,27 @@
 //! Cluster mode: `steward overlord` and `steward middle-manager` as separate processes, possibly
 //! on separate hosts, coordinated through ZooKeeper with Druid's znode layout. The Overlord's
 //! runner and queue and the MiddleManager are the very same as in quickstart; only the
-//! coordinator differs.
+//! coordinator differs. Several Overlords may run: they elect a leader through ZooKeeper, and
+//! the others serve their API by redirecting to it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use steward_cluster::{OverlordCoordinator, WorkerCoordinator};
+use steward_cluster::{LeaderElection, OverlordCoordinator, WorkerCoordinator};
 use steward_overlord::api;
-use steward_overlord::{Overlord, OverlordParts};
+use steward_overlord::{spawn_retention, OverlordParts, TaskMaster};
 use steward_worker::MiddleManager;
 use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, bind, connect_zk, data_dir, open_store, overlord_settings, task_logs,
-    wait_for_stop_signal, worker_settings, zk_settings,
+    api_settings, bind, connect_zk, data_dir, open_store, overlord_settings, retention_settings,
+    task_logs, wait_for_stop_signal, worker_settings, zk_settings,
 };
 
-/// Runs an Overlord until SIGINT or SIGTERM. Stopping it leaves workers and their tasks alone.
+/// Runs an Overlord until SIGINT or SIGTERM: it serves HTTP from the start, takes part in the
+/// leader election as `http://<druid.host>:<port>`, and runs the queue while it leads. Stopping
+/// it leaves workers and their tasks alone and hands the leadership over at once.
 pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
     let host = p.string("druid.host");
@@ -26,17 +29,21 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
     let api_config = api_settings(&p, port)?;
     let listener = bind(&host, port).await?;
     let store = open_store(&p, &data_dir).await?;
+    if let Some(retention) = retention_settings(&p)? {
+        spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
+    }
     let zk = connect_zk(zk_settings(&p, Some(api_config.self_url.clone()))?).await?;
     let (queue, runner) = overlord_settings(&p)?;
-    let overlord = Overlord::start(OverlordParts {
+    let election = zk.join_election(api_config.self_url.clone());
+    let parts = OverlordParts {
         queue,
         runner,
         store,
         coordinator: zk as Arc<dyn OverlordCoordinator>,
         task_logs: task_logs(&p, &data_dir)?,
-    })
-    .await?;
-    let router = api::router(overlord.clone(), api_config);
+    };
+    let master = TaskMaster::start(parts, election.leadership());
+    let router = api::router_with_master(master.clone(), api_config);
     // The peer address is recorded in the audit trail of dynamic config changes.
     let server = tokio::spawn(async move {
         axum::serve(
@@ -45,9 +52,13 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
         )
         .await
     });
-    info!(url = format!("http://{host}:{port}"), "Overlord is ready");
+    info!(
+        url = format!("http://{host}:{port}"),
+        "Overlord is serving and taking part in the leader election"
+    );
     wait_for_stop_signal().await?;
-    overlord.stop().await;
+    master.stop().await;
+    election.close().await;
     server.abort();
     info!("Overlord stopped");
     Ok(())

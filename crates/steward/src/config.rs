@@ -31,7 +31,19 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "druid.metadata.storage.connector.connectURI",
         "",
-        "Metadata store; default sqlite:<dataDir>/metadata.db.",
+        "Metadata store: sqlite:<path>, postgresql://user@host:port/db, \
+         mysql://user:password@host:port/db, or Druid's jdbc:postgresql://host:port/db and \
+         jdbc:mysql://host:port/db; default sqlite:<dataDir>/metadata.db.",
+    ),
+    (
+        "druid.metadata.storage.connector.user",
+        "",
+        "Metadata store user (PostgreSQL, MySQL); overrides the URI's.",
+    ),
+    (
+        "druid.metadata.storage.connector.password",
+        "",
+        "Metadata store password (PostgreSQL, MySQL); overrides the URI's.",
     ),
     (
         "druid.metadata.storage.tables.base",
@@ -161,6 +173,28 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "druid.indexer.logs.directory",
         "",
         "Task log store directory; default <dataDir>/indexing-logs.",
+    ),
+    (
+        "druid.indexer.logs.kill.enabled",
+        "true",
+        "Retention: periodically delete task logs and complete tasks older than \
+         durationToRetain; active tasks are never deleted (Druid: false).",
+    ),
+    (
+        "druid.indexer.logs.kill.durationToRetain",
+        "604800000",
+        "Retention period in milliseconds, 7 days (Druid: no default, required when enabled).",
+    ),
+    (
+        "druid.indexer.logs.kill.initialDelay",
+        "300000",
+        "Milliseconds from start-up to the first retention pass \
+         (Druid: random between 60000 and 300000).",
+    ),
+    (
+        "druid.indexer.logs.kill.delay",
+        "21600000",
+        "Milliseconds between retention passes, 6 hours (as in Druid).",
     ),
 ];
 

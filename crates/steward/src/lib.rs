@@ -2,11 +2,13 @@
 //! unit-tested and reused by the binary's end-to-end tests.
 //!
 //! `client` talks to a running Overlord over Druid's HTTP API (`steward task ...`,
-//! `steward workers`); `bench` measures a running Overlord's latency and throughput; `config`
+//! `steward workers`); `bench` measures a running Overlord's latency and throughput, `bench_history` its answers
+//! over a large task history; `config`
 //! reads Druid-style properties; `settings` builds each role's parts from them; `quickstart`
 //! runs the single-process deployment, `cluster` the Overlord and MiddleManager processes.
 
 pub mod bench;
+pub mod bench_history;
 pub mod client;
 pub mod cluster;
 pub mod config;

@@ -95,6 +95,18 @@ enum Command {
         #[command(flatten)]
         args: BenchArgs,
     },
+    /// Measure history queries against an Overlord whose PostgreSQL store holds many tasks.
+    BenchHistory {
+        /// Overlord base URL.
+        #[arg(
+            long,
+            env = "STEWARD_OVERLORD",
+            default_value = "http://localhost:8090"
+        )]
+        overlord: String,
+        #[command(flatten)]
+        args: steward::bench_history::HistoryArgs,
+    },
     /// Show configuration.
     Config {
         /// Print every property with its default and meaning.
@@ -185,6 +197,10 @@ async fn run(command: Command) -> anyhow::Result<i32> {
                     Ok(steward::client::exit_code(&e))
                 }
             }
+        }
+        Command::BenchHistory { overlord, args } => {
+            steward::bench_history::run(&overlord, &args).await?;
+            Ok(0)
         }
         Command::Config { defaults } => {
             if defaults {

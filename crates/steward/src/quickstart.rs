@@ -12,20 +12,23 @@ use std::sync::Arc;
 
 use steward_cluster::{InProcessCoordinator, WorkerCoordinator};
 use steward_overlord::api;
-use steward_overlord::{Overlord, OverlordParts};
+use steward_overlord::{spawn_retention, Overlord, OverlordParts};
 use steward_worker::MiddleManager;
 use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, bind, data_dir, open_store, overlord_settings, task_logs, wait_for_stop_signal,
-    worker_settings,
+    api_settings, bind, data_dir, open_store, overlord_settings, retention_settings, task_logs,
+    wait_for_stop_signal, worker_settings,
 };
 
 /// Runs quickstart until SIGINT or SIGTERM.
 pub async fn run(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
     let store = open_store(&p, &data_dir).await?;
+    if let Some(retention) = retention_settings(&p)? {
+        spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
+    }
     let coordinator = Arc::new(InProcessCoordinator::new());
     let host = p.string("druid.host");
     let overlord_port = p.port_or(8090)?;

@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use steward_cluster::zookeeper::{ZkConfig, ZkCoordinator};
 use steward_cluster::FileTaskLogs;
-use steward_metadata::SqliteStore;
+use steward_metadata::MetadataStore;
 use steward_overlord::api::ApiConfig;
-use steward_overlord::{QueueConfig, RunnerConfig};
+use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
 use steward_worker::WorkerConfig;
 use tokio::net::TcpListener;
 
@@ -58,19 +59,45 @@ pub fn api_settings(p: &Properties, port: u16) -> anyhow::Result<ApiConfig> {
     })
 }
 
-/// The metadata store named by `druid.metadata.storage.connector.connectURI`.
-pub async fn open_store(p: &Properties, data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
-    let path = match p.get("druid.metadata.storage.connector.connectURI") {
-        None => data_dir.join("metadata.db"),
-        Some(uri) => match uri.strip_prefix("sqlite:") {
-            Some(path) => PathBuf::from(path.trim_start_matches("//")),
-            None => bail!("druid.metadata.storage.connector.connectURI: only sqlite:<path> is supported, got [{uri}]"),
-        },
+/// The metadata store named by `druid.metadata.storage.connector.connectURI` (SQLite,
+/// PostgreSQL or MySQL; a SQLite file in the data directory by default), logged in with
+/// `druid.metadata.storage.connector.user` and `.password` when they are set.
+pub async fn open_store(p: &Properties, data_dir: &Path) -> anyhow::Result<Arc<dyn MetadataStore>> {
+    let uri = p
+        .get("druid.metadata.storage.connector.connectURI")
+        .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("metadata.db").display()));
+    let user = p.get("druid.metadata.storage.connector.user");
+    let password = p.get("druid.metadata.storage.connector.password");
+    steward_metadata::open_store(
+        &uri,
+        user.as_deref(),
+        password.as_deref(),
+        &p.string("druid.metadata.storage.tables.base"),
+    )
+    .await
+    .context("cannot open the metadata store (druid.metadata.storage.connector.connectURI)")
+}
+
+/// The retention cleaner's settings (`druid.indexer.logs.kill.*`, in milliseconds as in
+/// Druid), or `None` when it is disabled.
+pub fn retention_settings(p: &Properties) -> anyhow::Result<Option<RetentionConfig>> {
+    let enabled = p.string("druid.indexer.logs.kill.enabled");
+    let enabled: bool = enabled.parse().map_err(|_| {
+        anyhow::anyhow!("druid.indexer.logs.kill.enabled: [{enabled}] is not true or false")
+    })?;
+    if !enabled {
+        return Ok(None);
+    }
+    let ms = |key: &str| -> anyhow::Result<Duration> { Ok(Duration::from_millis(p.number(key)?)) };
+    let config = RetentionConfig {
+        duration_to_retain: ms("druid.indexer.logs.kill.durationToRetain")?,
+        initial_delay: ms("druid.indexer.logs.kill.initialDelay")?,
+        delay: ms("druid.indexer.logs.kill.delay")?,
     };
-    let store = SqliteStore::open(&path, &p.string("druid.metadata.storage.tables.base"))
-        .await
-        .with_context(|| format!("cannot open metadata store {}", path.display()))?;
-    Ok(Arc::new(store))
+    if config.delay.is_zero() {
+        bail!("druid.indexer.logs.kill.delay must be positive");
+    }
+    Ok(Some(config))
 }
 
 /// The task-log store (`druid.indexer.logs.*`).

@@ -26,7 +26,10 @@ fn kill_peons(ids: &[String]) {
 async fn submit_all(c: &Cluster, prefix: &str, n: usize, run_time_ms: u64) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(c.submit_ok(noop(&format!("{prefix}-{i}"), run_time_ms)).await);
+        ids.push(
+            c.submit_ok(noop(&format!("{prefix}-{i}"), run_time_ms))
+                .await,
+        );
     }
     ids
 }
@@ -50,18 +53,29 @@ async fn tasks_run_on_every_worker_with_logs_from_worker_and_store() {
         h
     };
     assert_eq!(hosts.len(), 3, "tasks spread over the three workers");
-    // While running, the Overlord streams the log from the MiddleManager.
-    let live = c.get(&format!("task/{}/log", ids[0])).await;
-    assert_eq!(live.status(), 200);
-    assert!(live.text().await.unwrap().contains(&ids[0]));
+    // While running, the Overlord streams the log from the MiddleManager, once the peon has
+    // written it (an assigned task counts as running before that).
+    wait_for("the live log", T, || async {
+        let r = c.get(&format!("task/{}/log", ids[0])).await;
+        (r.status() == 200 && r.text().await.unwrap().contains(&ids[0])).then_some(())
+    })
+    .await;
     for id in &ids {
-        assert_eq!(c.wait_complete(id, T).await["statusCode"], "SUCCESS", "{}", c.logs());
+        assert_eq!(
+            c.wait_complete(id, T).await["statusCode"],
+            "SUCCESS",
+            "{}",
+            c.logs()
+        );
     }
     // Afterwards it comes from the shared task-log store.
     let stored = c.get(&format!("task/{}/log?offset=-200", ids[0])).await;
     assert_eq!(stored.status(), 200);
     assert!(stored.text().await.unwrap().len() <= 200);
-    assert_eq!(c.get(&format!("task/{}/reports", ids[0])).await.status(), 200);
+    assert_eq!(
+        c.get(&format!("task/{}/reports", ids[0])).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -69,16 +83,32 @@ async fn a_five_megabyte_task_runs() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cluster::start(dir.path(), 1, "", "").await;
     let big = "x".repeat(5 * 1024 * 1024);
-    let id = c.submit_ok(json!({"type": "noop", "id": "big", "runTime": 10, "blob": big})).await;
-    assert_eq!(c.wait_complete(&id, T).await["statusCode"], "SUCCESS", "{}", c.logs());
+    let id = c
+        .submit_ok(json!({"type": "noop", "id": "big", "runTime": 10, "blob": big}))
+        .await;
+    assert_eq!(
+        c.wait_complete(&id, T).await["statusCode"],
+        "SUCCESS",
+        "{}",
+        c.logs()
+    );
     let payload: Value = c.get("task/big").await.json().await.unwrap();
-    assert_eq!(payload["payload"]["blob"].as_str().unwrap().len(), big.len());
+    assert_eq!(
+        payload["payload"]["blob"].as_str().unwrap().len(),
+        big.len()
+    );
 }
 
 #[tokio::test]
 async fn killed_worker_fails_its_tasks_after_the_cleanup_timeout_while_others_keep_working() {
     let dir = tempfile::tempdir().unwrap();
-    let c = Cluster::start(dir.path(), 3, "druid.indexer.runner.taskCleanupTimeout=PT3S", "druid.worker.capacity=1").await;
+    let c = Cluster::start(
+        dir.path(),
+        3,
+        "druid.indexer.runner.taskCleanupTimeout=PT3S",
+        "druid.worker.capacity=1",
+    )
+    .await;
     let mut c = c;
     let long = submit_all(&c, "doomed", 3, 600_000).await;
     wait_for("three running", T, || async {
@@ -91,21 +121,43 @@ async fn killed_worker_fails_its_tasks_after_the_cleanup_timeout_while_others_ke
     let killed_at = std::time::Instant::now();
     c.wait_workers(2).await;
     // The other workers are busy with long tasks: stop one so there is room for new work.
-    let survivor = long.iter().find(|id| id.as_str() != long[0]).unwrap().clone();
-    c.post(&format!("task/{survivor}/shutdown"), json!({})).await;
+    let survivor = long
+        .iter()
+        .find(|id| id.as_str() != long[0])
+        .unwrap()
+        .clone();
+    c.post(&format!("task/{survivor}/shutdown"), json!({}))
+        .await;
     let fresh = c.submit_ok(noop("fresh", 10)).await;
-    assert_eq!(c.wait_complete(&fresh, T).await["statusCode"], "SUCCESS", "{}", c.logs());
+    assert_eq!(
+        c.wait_complete(&fresh, T).await["statusCode"],
+        "SUCCESS",
+        "{}",
+        c.logs()
+    );
     let s = c.wait_complete(&long[0], T).await;
     assert_eq!(s["statusCode"], "FAILED");
-    assert_eq!(s["errorMsg"], "Canceled for worker cleanup. See overlord logs for more details.");
-    assert!(killed_at.elapsed() >= Duration::from_secs(3), "not before the cleanup timeout");
+    assert_eq!(
+        s["errorMsg"],
+        "Canceled for worker cleanup. See overlord logs for more details."
+    );
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(3),
+        "not before the cleanup timeout"
+    );
     kill_peons(&long);
 }
 
 #[tokio::test]
 async fn restarted_worker_readopts_its_running_peons() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start(dir.path(), 1, "druid.indexer.runner.taskCleanupTimeout=PT60S", "").await;
+    let mut c = Cluster::start(
+        dir.path(),
+        1,
+        "druid.indexer.runner.taskCleanupTimeout=PT60S",
+        "",
+    )
+    .await;
     let ids = submit_all(&c, "survivor", 2, 4_000).await;
     for id in &ids {
         c.wait_runner_state(id, "RUNNING", T).await;
@@ -113,10 +165,18 @@ async fn restarted_worker_readopts_its_running_peons() {
     let pids: Vec<i32> = ids.iter().flat_map(|id| peon_pids(id)).collect();
     assert_eq!(pids.len(), 2);
     c.mms[0].signal(Signal::SIGKILL);
-    assert!(pids.iter().all(|p| alive(*p)), "peons outlive their MiddleManager");
+    assert!(
+        pids.iter().all(|p| alive(*p)),
+        "peons outlive their MiddleManager"
+    );
     c.mms[0].spawn();
     for id in &ids {
-        assert_eq!(c.wait_complete(id, T).await["statusCode"], "SUCCESS", "{}", c.logs());
+        assert_eq!(
+            c.wait_complete(id, T).await["statusCode"],
+            "SUCCESS",
+            "{}",
+            c.logs()
+        );
     }
 }
 
@@ -145,14 +205,25 @@ async fn stuck_worker_fails_only_its_assignments_after_the_assignment_timeout() 
             failed += 1;
         }
     }
-    assert_eq!(failed, 2, "the frozen worker's share fails, the rest succeeds: {}", c.logs());
+    assert_eq!(
+        failed,
+        2,
+        "the frozen worker's share fails, the rest succeeds: {}",
+        c.logs()
+    );
     c.mms[0].signal(Signal::SIGCONT);
 }
 
 #[tokio::test]
 async fn worker_session_expiry_is_survived() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Cluster::start(dir.path(), 1, "druid.indexer.runner.taskCleanupTimeout=PT60S", "").await;
+    let mut c = Cluster::start(
+        dir.path(),
+        1,
+        "druid.indexer.runner.taskCleanupTimeout=PT60S",
+        "",
+    )
+    .await;
     let id = c.submit_ok(noop("through-expiry", 5_000)).await;
     c.wait_runner_state(&id, "RUNNING", T).await;
     c.mms[0].signal(Signal::SIGSTOP);
@@ -160,7 +231,12 @@ async fn worker_session_expiry_is_survived() {
     c.wait_workers(0).await;
     c.mms[0].signal(Signal::SIGCONT);
     c.wait_workers(1).await;
-    assert_eq!(c.wait_complete(&id, T).await["statusCode"], "SUCCESS", "{}", c.logs());
+    assert_eq!(
+        c.wait_complete(&id, T).await["statusCode"],
+        "SUCCESS",
+        "{}",
+        c.logs()
+    );
     let after = c.submit_ok(noop("after-expiry", 10)).await;
     assert_eq!(c.wait_complete(&after, T).await["statusCode"], "SUCCESS");
 }
@@ -194,10 +270,18 @@ async fn shutdown_reaches_the_peon_on_another_process() {
         (!p.is_empty()).then_some(p)
     })
     .await;
-    assert_eq!(c.post(&format!("task/{id}/shutdown"), json!({})).await.status(), 200);
+    assert_eq!(
+        c.post(&format!("task/{id}/shutdown"), json!({}))
+            .await
+            .status(),
+        200
+    );
     let s = c.wait_complete(&id, T).await;
     assert_eq!(s["errorMsg"], "Shutdown request from user");
-    wait_for("the peon to exit", T, || async { pids.iter().all(|p| !alive(*p)).then_some(()) }).await;
+    wait_for("the peon to exit", T, || async {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -207,11 +291,18 @@ async fn disabled_worker_gets_no_new_tasks_and_finishes_its_own() {
     let first = c.submit_ok(noop("on-first", 2_000)).await;
     c.wait_runner_state(&first, "RUNNING", T).await;
     let host = c.worker_of(&first).await.unwrap();
-    let r: Value = c.post(&format!("worker/{host}/disable"), json!({})).await.json().await.unwrap();
+    let r: Value = c
+        .post(&format!("worker/{host}/disable"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r, json!({ &host: "disabled" }));
     wait_for("the Overlord to see the worker disabled", T, || async {
         let w = c.workers().await;
-        w.iter().any(|w| w["worker"]["host"] == host.as_str() && w["worker"]["version"] == "").then_some(())
+        w.iter()
+            .any(|w| w["worker"]["host"] == host.as_str() && w["worker"]["version"] == "")
+            .then_some(())
     })
     .await;
     let others = submit_all(&c, "elsewhere", 4, 500).await;

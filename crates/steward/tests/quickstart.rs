@@ -400,9 +400,17 @@ async fn listings_filters_and_cluster_endpoints() {
         .await;
     assert_eq!(qs.status(&c).await["runnerStatusCode"], "PENDING");
     // Enabled again through the Overlord, which relays to the MiddleManager.
-    let r: Value = qs.post(&format!("worker/{host}/enable"), json!({})).await.json().await.unwrap();
+    let r: Value = qs
+        .post(&format!("worker/{host}/enable"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r, json!({ &host: "enabled" }));
-    assert_eq!(qs.post("worker/nobody:1/enable", json!({})).await.status(), 404);
+    assert_eq!(
+        qs.post("worker/nobody:1/enable", json!({})).await.status(),
+        404
+    );
     assert_eq!(qs.wait_complete(&c, T).await["statusCode"], "SUCCESS");
 
     let r = qs

@@ -75,6 +75,7 @@ impl ZkConfig {
             None => Ok(join(&indexer, leaf)),
         };
         Ok(ZkPaths {
+            overlord_latch: join(&join(&base, "overlord"), "_OVERLORD"),
             announcements: resolve(
                 "druid.zk.paths.indexer.announcementsPath",
                 &self.announcements_path,
@@ -94,9 +95,11 @@ impl ZkConfig {
     }
 }
 
-/// The three trees of the indexing service.
+/// The three trees of the indexing service, and the Overlords' leader latch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZkPaths {
+    /// `<base>/overlord/_OVERLORD`: Druid's Overlord leader latch (Curator `LeaderLatch`).
+    pub overlord_latch: String,
     /// `<announcements>/<worker>`: each worker's ephemeral `Worker` JSON.
     pub announcements: String,
     /// `<tasks>/<worker>/<taskId>`: assignments.
@@ -207,6 +210,7 @@ mod tests {
     #[test]
     fn defaults_follow_druid() {
         let paths = ZkConfig::default().paths().unwrap();
+        assert_eq!(paths.overlord_latch, "/druid/overlord/_OVERLORD");
         assert_eq!(paths.announcements, "/druid/indexer/announcements");
         assert_eq!(paths.tasks, "/druid/indexer/tasks");
         assert_eq!(paths.status, "/druid/indexer/status");
@@ -224,6 +228,7 @@ mod tests {
             ..ZkConfig::with_base("/")
         };
         let paths = config.paths().unwrap();
+        assert_eq!(paths.overlord_latch, "/overlord/_OVERLORD");
         assert_eq!(paths.announcements, "/indexer/announcements");
         assert_eq!(paths.status, "/elsewhere/status");
         assert_eq!(paths.overlord_root(), "/");

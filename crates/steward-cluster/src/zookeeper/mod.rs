@@ -44,9 +44,18 @@
 //! created again and its status announcements are written again (see `publisher`), and every
 //! feed watches again and emits the difference (the worker's feed delivers its assignments
 //! again). Every session transition is logged.
+//!
+//! # Leader election
+//!
+//! An Overlord joins Druid's leader election with [`ZkCoordinator::join_election`] (Curator
+//! `LeaderLatch` nodes under `<base>/overlord/_OVERLORD`, see `leader`). From then on the
+//! coordinator's Overlord-side writes (assignments, their removal, status removal) are fenced:
+//! each is a transaction that first checks that this Overlord's latch node exists, so an
+//! Overlord that has lost its leadership, or its session, writes nothing more.
 
 mod codec;
 mod config;
+mod leader;
 mod overlord;
 mod payload;
 mod publisher;
@@ -64,8 +73,10 @@ use tokio::time::Instant;
 use zookeeper_client as zk;
 
 pub use config::{ZkConfig, ZkPaths};
+pub use leader::ZkLeaderElection;
 
 use crate::{CoordinatorError, OverlordCoordinator, RunnerEvent, WorkerCoordinator, WorkerEvent};
+use leader::{Fence, Latch};
 use payload::Fetcher;
 use publisher::Publisher;
 use session::Session;
@@ -91,6 +102,7 @@ struct Inner {
     session: Arc<Session>,
     publisher: Arc<Publisher>,
     fetcher: Fetcher,
+    fence: Arc<Fence>,
 }
 
 impl ZkCoordinator {
@@ -114,6 +126,7 @@ impl ZkCoordinator {
                 session,
                 publisher,
                 fetcher,
+                fence: Arc::new(Fence::new()),
             }),
         })
     }
@@ -122,6 +135,85 @@ impl ZkCoordinator {
     pub fn session_id(&self) -> zk::SessionId {
         self.inner.session.client().session_id()
     }
+
+    /// Joins the Overlord leader election as `participant_id` (the Overlord's
+    /// `http://host:port`) on this coordinator's session. From now on the Overlord-side writes
+    /// of this coordinator go through only while it leads. Join once per coordinator.
+    pub fn join_election(&self, participant_id: impl Into<String>) -> ZkLeaderElection {
+        ZkLeaderElection::join(
+            &self.inner.session,
+            self.inner.fence.clone(),
+            self.inner.paths.overlord_latch.clone(),
+            participant_id.into(),
+        )
+    }
+
+    /// Deletes a znode on the Overlord's behalf, fenced by its leadership.
+    async fn delete_as_overlord(&self, path: &str) -> Result<(), CoordinatorError> {
+        let deleted = self
+            .inner
+            .session
+            .run(|client| {
+                let (latch, path) = (self.inner.fence.latch(), path.to_string());
+                async move {
+                    let latch = match latch {
+                        Latch::Following => return Ok(false),
+                        Latch::Leading(latch) => Some(latch),
+                        Latch::Unelected => None,
+                    };
+                    let deleted = match latch {
+                        None => client.delete(&path, None).await.map(|()| true),
+                        Some(latch) => {
+                            let mut writer = client.new_check_writer(&latch, None)?;
+                            writer.add_delete(&path, None)?;
+                            fenced_commit(writer).await
+                        }
+                    };
+                    match deleted {
+                        Err(zk::Error::NoNode) => Ok(true),
+                        deleted => deleted,
+                    }
+                }
+            })
+            .await;
+        match deleted {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CoordinatorError::NotLeader),
+            Err(e) => Err(coordinator_error(e, path)),
+        }
+    }
+}
+
+/// Commits a transaction whose first operation checks the latch node: `Ok(false)` if the node
+/// is gone (the leadership it stood for is over) and nothing was written.
+async fn fenced_commit(writer: zk::CheckWriter<'_>) -> Result<bool, zk::Error> {
+    match writer.commit().await {
+        Ok(_) => Ok(true),
+        Err(zk::CheckWriteError::CheckFailed {
+            source: zk::Error::NoNode,
+        }) => Ok(false),
+        Err(
+            zk::CheckWriteError::CheckFailed { source }
+            | zk::CheckWriteError::RequestFailed { source }
+            | zk::CheckWriteError::OperationFailed { source, .. },
+        ) => Err(source),
+    }
+}
+
+/// Creates a persistent znode, in a transaction checking `latch` if there is one; `Ok(false)`
+/// if the latch node is gone.
+async fn create_fenced(
+    client: &zk::Client,
+    latch: Option<&str>,
+    path: &str,
+    data: &[u8],
+) -> Result<bool, zk::Error> {
+    let Some(latch) = latch else {
+        return client.create(path, data, &PERSISTENT).await.map(|_| true);
+    };
+    let mut writer = client.new_check_writer(latch, None)?;
+    writer.add_create(path, data, &PERSISTENT)?;
+    fenced_commit(writer).await
 }
 
 /// Follows the current session: logs its transitions, has the worker's values written again
@@ -212,6 +304,7 @@ enum Assigned {
     Created,
     Exists,
     NoWorker,
+    NotLeader,
 }
 
 #[async_trait]
@@ -238,20 +331,25 @@ impl OverlordCoordinator for ZkCoordinator {
         let outcome = session
             .run(|client| {
                 let (announcement, node, data) = (announcement.clone(), node.clone(), data.clone());
+                let latch = self.inner.fence.latch();
                 async move {
+                    let latch = match latch {
+                        Latch::Following => return Ok(Assigned::NotLeader),
+                        Latch::Leading(latch) => Some(latch),
+                        Latch::Unelected => None,
+                    };
                     if client.check_stat(&announcement).await?.is_none() {
                         return Ok(Assigned::NoWorker);
                     }
-                    let created = match client.create(&node, &data, &PERSISTENT).await {
-                        Err(zk::Error::NoNode) => {
-                            let parent = paths.assignments_of(worker);
-                            publisher::ensure_parent(&client, &paths.tasks, &parent).await?;
-                            client.create(&node, &data, &PERSISTENT).await
-                        }
-                        created => created,
-                    };
+                    let mut created = create_fenced(&client, latch.as_deref(), &node, &data).await;
+                    if created == Err(zk::Error::NoNode) {
+                        let parent = paths.assignments_of(worker);
+                        publisher::ensure_parent(&client, &paths.tasks, &parent).await?;
+                        created = create_fenced(&client, latch.as_deref(), &node, &data).await;
+                    }
                     match created {
-                        Ok(_) => Ok(Assigned::Created),
+                        Ok(true) => Ok(Assigned::Created),
+                        Ok(false) => Ok(Assigned::NotLeader),
                         Err(zk::Error::NodeExists) => Ok(Assigned::Exists),
                         Err(e) => Err(e),
                     }
@@ -271,23 +369,18 @@ impl OverlordCoordinator for ZkCoordinator {
             }
             Assigned::Exists => Err(CoordinatorError::Exists(node)),
             Assigned::NoWorker => Err(CoordinatorError::NoNode(format!("worker {worker}"))),
+            Assigned::NotLeader => Err(CoordinatorError::NotLeader),
         }
     }
 
     async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
-        delete(
-            &self.inner.session,
-            &self.inner.paths.assignment(worker, task_id),
-        )
-        .await
+        self.delete_as_overlord(&self.inner.paths.assignment(worker, task_id))
+            .await
     }
 
     async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
-        delete(
-            &self.inner.session,
-            &self.inner.paths.status(worker, task_id),
-        )
-        .await
+        self.delete_as_overlord(&self.inner.paths.status(worker, task_id))
+            .await
     }
 }
 
@@ -335,6 +428,10 @@ impl WorkerCoordinator for ZkCoordinator {
     }
 
     async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError> {
-        OverlordCoordinator::remove_assignment(self, host, task_id).await
+        delete(
+            &self.inner.session,
+            &self.inner.paths.assignment(host, task_id),
+        )
+        .await
     }
 }

@@ -1,8 +1,10 @@
 //! Coordination tests against real implementations: the shared suite runs once against the
 //! in-process coordinator and once against ZooKeeper (a private server started by the test
 //! kit), and `zookeeper` holds what only ZooKeeper has: its znode layout, compressed
-//! announcements from Druid, large tasks, session expiry and server restarts.
+//! announcements from Druid, large tasks, session expiry and server restarts. `election` tests
+//! the Overlord leader election and the fencing of a deposed leader's writes.
 
+mod election;
 mod harness;
 mod suite;
 mod zookeeper;

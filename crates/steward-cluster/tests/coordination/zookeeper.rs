@@ -206,14 +206,14 @@ async fn a_task_larger_than_a_znode_reaches_the_worker_through_the_overlord_api(
 
 /// A runtime on a thread of its own that a test can freeze, as a stop-the-world pause would
 /// freeze a MiddleManager: a client whose session task runs here stops answering ZooKeeper.
-struct Freezable {
-    handle: tokio::runtime::Handle,
+pub struct Freezable {
+    pub handle: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Freezable {
-    fn start() -> Freezable {
+    pub fn start() -> Freezable {
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -232,7 +232,7 @@ impl Freezable {
     }
 
     /// Blocks the runtime's thread until the returned sender is used or dropped.
-    fn freeze(&self) -> std::sync::mpsc::Sender<()> {
+    pub fn freeze(&self) -> std::sync::mpsc::Sender<()> {
         let (thaw, frozen) = std::sync::mpsc::channel::<()>();
         self.handle.spawn(async move {
             let _ = frozen.recv();

@@ -1,6 +1,7 @@
-//! A real cluster for end-to-end tests: a private ZooKeeper, one `steward overlord` process and
-//! N `steward middle-manager` processes, each with its own properties file and data dir, all
-//! sharing a task-log directory as a cluster would share a volume.
+//! A real cluster for end-to-end tests: a private ZooKeeper, one or more `steward overlord`
+//! processes and N `steward middle-manager` processes, each with its own properties file and
+//! data dir, all sharing a task-log directory as a cluster would share a volume. Overlords
+//! share one metadata store: a SQLite file, since they all run on this host.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,13 +24,26 @@ pub struct Proc {
 
 impl Proc {
     fn new(role: &str, config: &Path, log: PathBuf, port: u16) -> Proc {
-        let args = vec![role.to_string(), "--config".into(), config.display().to_string()];
-        Proc { child: None, args, log, port }
+        let args = vec![
+            role.to_string(),
+            "--config".into(),
+            config.display().to_string(),
+        ];
+        Proc {
+            child: None,
+            args,
+            log,
+            port,
+        }
     }
 
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(STEWARD)
             .args(&self.args)
             .stdin(Stdio::null())
@@ -72,13 +86,24 @@ impl Drop for Proc {
     }
 }
 
-/// ZooKeeper, an Overlord and MiddleManagers.
+/// ZooKeeper, Overlords and MiddleManagers.
 pub struct Cluster {
     pub zk: ZooKeeperServer,
     pub dir: PathBuf,
+    /// The API of the first Overlord, which leads when the cluster starts.
     pub api: Api,
-    pub overlord: Proc,
+    pub overlords: Vec<Proc>,
     pub mms: Vec<Proc>,
+}
+
+/// Stops the processes before ZooKeeper, in a cluster's shutdown order (MiddleManagers, whose
+/// peons' ends the Overlord records, then Overlords): a process stopping without ZooKeeper
+/// waits out its connection timeout.
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.mms.clear();
+        self.overlords.clear();
+    }
 }
 
 impl std::ops::Deref for Cluster {
@@ -106,24 +131,62 @@ fn common_properties(zk: &ZooKeeperServer, dir: &Path) -> String {
 impl Cluster {
     /// Starts ZooKeeper, an Overlord with `overlord_properties` and `workers` MiddleManagers
     /// with `worker_properties`, and waits until the Overlord sees every worker.
-    pub async fn start(dir: &Path, workers: usize, overlord_properties: &str, worker_properties: &str) -> Cluster {
+    pub async fn start(
+        dir: &Path,
+        workers: usize,
+        overlord_properties: &str,
+        worker_properties: &str,
+    ) -> Cluster {
+        Cluster::start_with_overlords(dir, 1, workers, overlord_properties, worker_properties).await
+    }
+
+    /// Like [`Cluster::start`] with `overlords` Overlords: the first leads (it is started and
+    /// elected before the others join), the others follow it.
+    pub async fn start_with_overlords(
+        dir: &Path,
+        overlords: usize,
+        workers: usize,
+        overlord_properties: &str,
+        worker_properties: &str,
+    ) -> Cluster {
         let zk = ZooKeeperServer::start().await;
         let common = common_properties(&zk, dir);
-        let port = free_port();
-        let config = dir.join("overlord.properties");
-        std::fs::write(
-            &config,
-            format!(
-                "{common}druid.plaintextPort={port}\nsteward.dataDir={}\n{overlord_properties}\n",
-                dir.join("overlord").display()
-            ),
-        )
-        .unwrap();
-        let mut overlord = Proc::new("overlord", &config, dir.join("overlord.log"), port);
-        overlord.spawn();
-        let api = Api::new(overlord.url());
-        api.wait_healthy("the Overlord").await;
-        let mut cluster = Cluster { zk, dir: dir.to_path_buf(), api, overlord, mms: Vec::new() };
+        let store = format!("sqlite:{}", dir.join("metadata.db").display());
+        let mut procs: Vec<Proc> = Vec::new();
+        for i in 0..overlords {
+            let port = free_port();
+            let config = dir.join(format!("overlord{i}.properties"));
+            std::fs::write(
+                &config,
+                format!(
+                    "{common}druid.plaintextPort={port}\nsteward.dataDir={}\ndruid.metadata.storage.connector.connectURI={store}\n{overlord_properties}\n",
+                    dir.join(format!("overlord{i}")).display()
+                ),
+            )
+            .unwrap();
+            let mut overlord = Proc::new(
+                "overlord",
+                &config,
+                dir.join(format!("overlord{i}.log")),
+                port,
+            );
+            overlord.spawn();
+            let api = Api::new(overlord.url());
+            api.wait_healthy("an Overlord").await;
+            match procs.first() {
+                None => api.wait_leading().await,
+                Some(leader) => api.wait_leader_known(&leader.url()).await,
+            }
+            procs.push(overlord);
+        }
+        let api = Api::new(procs[0].url());
+        let mut cluster = Cluster {
+            zk,
+            dir: dir.to_path_buf(),
+            api,
+            overlords: procs,
+            mms: Vec::new(),
+        };
         for i in 0..workers {
             let port = free_port();
             let peon_port = 20_000 + (free_port() % 20_000);
@@ -136,7 +199,12 @@ impl Cluster {
                 ),
             )
             .unwrap();
-            let mut mm = Proc::new("middle-manager", &config, dir.join(format!("mm{i}.log")), port);
+            let mut mm = Proc::new(
+                "middle-manager",
+                &config,
+                dir.join(format!("mm{i}.log")),
+                port,
+            );
             mm.spawn();
             cluster.mms.push(mm);
         }
@@ -167,7 +235,10 @@ impl Cluster {
 
     /// Index of the MiddleManager with this host.
     pub fn mm_index(&self, host: &str) -> usize {
-        self.mms.iter().position(|m| m.host() == host).expect("known worker")
+        self.mms
+            .iter()
+            .position(|m| m.host() == host)
+            .expect("known worker")
     }
 
     /// Every log a test cluster wrote, to print when a test fails.

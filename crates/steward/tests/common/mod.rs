@@ -122,7 +122,10 @@ pub struct Api {
 
 impl Api {
     pub fn new(url: String) -> Api {
-        Api { url, http: reqwest::Client::new() }
+        Api {
+            url,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Waits until `/status/health` answers.
@@ -130,8 +133,49 @@ impl Api {
         let url = format!("{}/status/health", self.url);
         wait_for(&format!("{what} to serve"), Duration::from_secs(30), || {
             let (http, url) = (self.http.clone(), url.clone());
-            async move { http.get(&url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
         })
+        .await;
+    }
+
+    /// Waits until this Overlord leads with its queue running (`isLeader` answers 200).
+    pub async fn wait_leading(&self) {
+        let url = self.v1("isLeader");
+        wait_for("the Overlord to lead", Duration::from_secs(30), || {
+            let (http, url) = (self.http.clone(), url.clone());
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            }
+        })
+        .await;
+    }
+
+    /// Waits until this Overlord names `leader` as the leader (`GET leader`).
+    pub async fn wait_leader_known(&self, leader: &str) {
+        let url = self.v1("leader");
+        wait_for(
+            &format!("the Overlord to follow {leader}"),
+            Duration::from_secs(30),
+            || {
+                let (http, url) = (self.http.clone(), url.clone());
+                async move {
+                    let r = http.get(&url).send().await.ok()?;
+                    (r.text().await.ok()? == leader).then_some(())
+                }
+            },
+        )
         .await;
     }
 
