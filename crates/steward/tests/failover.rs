@@ -460,3 +460,51 @@ async fn failover_stress() {
     }
     every_end_recorded_once(&Api::new(c.overlords[leader].url()), &all).await;
 }
+
+/// The acceptance scenario: two Overlords on PostgreSQL, two MiddleManagers, the
+/// leader killed with SIGKILL in the middle of a batch of 500 noop tasks. Every task ends
+/// SUCCESS exactly once, recorded in PostgreSQL, and the standby serves the API.
+#[tokio::test]
+async fn killing_the_leader_during_500_tasks_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c =
+        Cluster::start_with_overlords(dir.path(), 2, 2, "", "druid.worker.capacity=8").await;
+    let tasks: Vec<Value> = (0..500).map(|i| noop(&format!("batch-{i}"), 20)).collect();
+    let ids: Vec<String> = tasks
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    let apis = vec![
+        Api::new(c.overlords[0].url()),
+        Api::new(c.overlords[1].url()),
+    ];
+    let submitter = tokio::spawn(submit_until_accepted(apis, tasks));
+    // Kill the leader once the batch is well under way.
+    wait_for("100 ends before the kill", T, || async {
+        (list(&c.api, "?state=complete").await.len() >= 100).then_some(())
+    })
+    .await;
+    c.overlords[0].signal(Signal::SIGKILL);
+    let standby = Api::new(c.overlords[1].url());
+    standby.wait_leading().await;
+    submitter.await.unwrap();
+    for id in &ids {
+        assert_eq!(
+            standby.wait_complete(id, T).await["statusCode"],
+            "SUCCESS",
+            "{id}\n{}",
+            c.logs()
+        );
+    }
+    every_end_recorded_once(&standby, &ids).await;
+    let assigned = assignments(dir.path());
+    for id in &ids {
+        assert_eq!(assigned.get(id), Some(&1), "{id} handed to a peon once");
+    }
+    let db = c.db.as_ref().expect("a PostgreSQL store");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM druid_tasks WHERE id LIKE 'batch-%' AND NOT active"),
+        "500",
+        "all 500 ends are in PostgreSQL"
+    );
+}

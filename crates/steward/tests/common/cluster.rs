@@ -86,6 +86,89 @@ impl Drop for Proc {
     }
 }
 
+/// A database of its own on the machine's PostgreSQL server (127.0.0.1:5432, user postgres),
+/// dropped with the test.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+fn psql(sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (PostgreSQL client) is required")
+}
+
+impl TestDatabase {
+    pub fn create() -> TestDatabase {
+        let name = format!("steward_e2e_{}", uuid_like());
+        let out = psql(&format!("CREATE DATABASE {name}"));
+        assert!(
+            out.status.success(),
+            "cannot create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TestDatabase { name }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("postgresql://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    /// Runs one query in this database and returns its single value.
+    pub fn scalar(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                &self.name,
+                "-qAt",
+                "-c",
+                sql,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:x}_{}", nanos, std::process::id())
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
 /// ZooKeeper, Overlords and MiddleManagers.
 pub struct Cluster {
     pub zk: ZooKeeperServer,
@@ -94,6 +177,8 @@ pub struct Cluster {
     pub api: Api,
     pub overlords: Vec<Proc>,
     pub mms: Vec<Proc>,
+    /// The shared PostgreSQL store of a cluster with several Overlords (dropped last).
+    pub db: Option<TestDatabase>,
 }
 
 /// Stops the processes before ZooKeeper, in a cluster's shutdown order (MiddleManagers, whose
@@ -151,7 +236,12 @@ impl Cluster {
     ) -> Cluster {
         let zk = ZooKeeperServer::start().await;
         let common = common_properties(&zk, dir);
-        let store = format!("sqlite:{}", dir.join("metadata.db").display());
+        // Several Overlords share a PostgreSQL store, as in production; one uses SQLite.
+        let db = (overlords > 1).then(TestDatabase::create);
+        let store = match &db {
+            Some(db) => db.uri(),
+            None => format!("sqlite:{}", dir.join("metadata.db").display()),
+        };
         let mut procs: Vec<Proc> = Vec::new();
         for i in 0..overlords {
             let port = free_port();
@@ -186,6 +276,7 @@ impl Cluster {
             api,
             overlords: procs,
             mms: Vec::new(),
+            db,
         };
         for i in 0..workers {
             let port = free_port();
