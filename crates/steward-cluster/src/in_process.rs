@@ -86,6 +86,15 @@ impl OverlordCoordinator for InProcessCoordinator {
         Ok(())
     }
 
+    async fn assignments(&self) -> Result<Vec<(String, String)>, CoordinatorError> {
+        let st = self.lock();
+        Ok(st
+            .assignments
+            .iter()
+            .flat_map(|(w, m)| m.keys().map(move |t| (w.clone(), t.clone())))
+            .collect())
+    }
+
     async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
         if let Some(m) = self.lock().assignments.get_mut(worker) {
             m.remove(task_id);

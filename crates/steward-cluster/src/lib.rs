@@ -73,6 +73,9 @@ pub trait OverlordCoordinator: Send + Sync + 'static {
     async fn subscribe(&self) -> Result<mpsc::UnboundedReceiver<RunnerEvent>, CoordinatorError>;
     /// Writes an assignment of `task` to `worker`.
     async fn assign(&self, worker: &str, task: &Task) -> Result<(), CoordinatorError>;
+    /// Every assignment written and not yet picked up, as `(worker, task id)`. A new leader
+    /// reads them so that a task its predecessor assigned is not assigned a second time.
+    async fn assignments(&self) -> Result<Vec<(String, String)>, CoordinatorError>;
     /// Deletes an assignment the worker has not picked up (missing is not an error).
     async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError>;
     /// Deletes a task's status announcement once its end is recorded (missing is not an error).

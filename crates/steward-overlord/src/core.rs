@@ -65,6 +65,26 @@ impl OverlordCore {
         self.route(Vec::new(), q, now)
     }
 
+    /// Takes over the assignments found in the coordinator at start (before [`start`](Self::start)):
+    /// those of stored active tasks are adopted, the others (stale) withdrawn.
+    pub fn adopt_assignments(
+        &mut self,
+        assignments: Vec<(String, String)>,
+        stored: &[(Task, Timestamp)],
+        now: Timestamp,
+    ) -> Vec<IoEffect> {
+        let mut r = Vec::new();
+        for (worker, task_id) in assignments {
+            match stored.iter().find(|(t, _)| t.id() == task_id) {
+                Some((task, _)) => self
+                    .runner
+                    .adopt_assignment(&worker, task.clone(), now, &mut r),
+                None => r.push(RunnerEffect::RemoveAssignment { worker, task_id }),
+            }
+        }
+        self.route(r, Vec::new(), now)
+    }
+
     pub fn reserve(&mut self, task: &Task, now: Timestamp) -> Result<(), QueueError> {
         self.queue.reserve(task, now)
     }

@@ -1280,3 +1280,34 @@ fn randomized_interleavings_keep_the_invariants() {
     assert!(total.remove_assignments > 0 && total.remove_statuses > 0);
     assert!(total.worker_shutdowns > 0 && total.assign_failed_gone > 0);
 }
+
+#[test]
+fn a_new_leader_adopts_its_predecessors_pending_assignments() {
+    let now = t0();
+    let mut core = core();
+    let h = "mm-a:8091";
+    add_worker(&mut core, worker(h, 2), now);
+    let (assigned, waiting) = (noop("assigned"), noop("waiting"));
+    let stored = vec![(assigned.clone(), now), (waiting.clone(), now)];
+    let found = vec![
+        (h.to_string(), "assigned".to_string()),
+        (h.to_string(), "stale".to_string()),
+    ];
+    let out = core.adopt_assignments(found, &stored, now);
+    assert_eq!(
+        out,
+        vec![IoEffect::RemoveAssignment {
+            worker: h.into(),
+            task_id: "stale".into()
+        }]
+    );
+    let out = core.start(stored, now);
+    assert_eq!(
+        out,
+        vec![IoEffect::Assign {
+            worker: worker(h, 2),
+            task: waiting
+        }],
+        "only the task nobody had assigned is assigned"
+    );
+}

@@ -148,7 +148,7 @@ impl Overlord {
             tx: tx.clone(),
             assignment_timeout,
             store: store.clone(),
-            coordinator,
+            coordinator: coordinator.clone(),
             http: http.clone(),
             term: term.clone(),
         };
@@ -159,10 +159,14 @@ impl Overlord {
             effects.extend(core.cluster_event(event, now));
         }
         let stored = store.active_tasks().await?;
-        let tasks = stored
+        let tasks: Vec<(Task, Timestamp)> = stored
             .into_iter()
             .map(|(task, info)| (task, info.created_time))
             .collect();
+        // Assignments a previous leader wrote that no worker has picked up yet: without them
+        // such a task would be assigned again, and run twice once its worker returns.
+        let assignments = coordinator.assignments().await?;
+        effects.extend(core.adopt_assignments(assignments, &tasks, now));
         effects.extend(core.start(tasks, now));
         io.run_all(effects);
         tokio::spawn(event_loop(core, rx, events, io, term.clone()));

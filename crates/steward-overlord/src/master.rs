@@ -276,6 +276,10 @@ mod tests {
         async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
             self.inner.remove_status(worker, task_id).await
         }
+
+        async fn assignments(&self) -> Result<Vec<(String, String)>, CoordinatorError> {
+            self.inner.assignments().await
+        }
     }
 
     #[tokio::test]

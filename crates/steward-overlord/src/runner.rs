@@ -538,6 +538,40 @@ impl TaskRunner {
         self.assign_pending(now, out);
     }
 
+    /// An assignment found in the coordinator when this runner started (written by a previous
+    /// leader, not yet picked up). The task counts as assigned to that worker, waiting for its
+    /// acknowledgement under the usual assignment timeout, so it is not assigned a second
+    /// time. An assignment to a worker that is not announced is withdrawn: the task will be
+    /// assigned afresh.
+    pub fn adopt_assignment(
+        &mut self,
+        host: &str,
+        task: Task,
+        now: Timestamp,
+        out: &mut Vec<RunnerEffect>,
+    ) {
+        let id = task.id();
+        if self.pending.contains_key(id)
+            || self.running.contains_key(id)
+            || self.complete.contains_key(id)
+        {
+            return;
+        }
+        if !self.workers.contains_key(host) {
+            out.push(RunnerEffect::RemoveAssignment {
+                worker: host.to_string(),
+                task_id: id.to_string(),
+            });
+            return;
+        }
+        info!(
+            task = id,
+            worker = host,
+            "adopting an assignment written before this runner started"
+        );
+        self.place_unacknowledged(host, task, now, now);
+    }
+
     /// Writing an assignment failed. If the worker vanished meanwhile the task goes back to
     /// pending; any other failure ends it, as in Druid.
     pub fn assign_failed(
@@ -937,6 +971,39 @@ impl TaskRunner {
             })
     }
 
+    /// Records `task` as assigned to `host` and waiting for the worker to acknowledge it; returns
+    /// the worker.
+    fn place_unacknowledged(
+        &mut self,
+        host: &str,
+        task: Task,
+        inserted: Timestamp,
+        now: Timestamp,
+    ) -> Worker {
+        let id = task.id().to_string();
+        let deadline = after(now, self.config.task_assignment_timeout);
+        let item = RunningItem {
+            task_type: task.task_type().to_string(),
+            data_source: task.data_source().to_string(),
+            resource: task.resource().clone(),
+            worker: host.to_string(),
+            location: TaskLocation::unknown(),
+            inserted,
+            task: Some(task),
+            ack_deadline: Some(deadline),
+            shutdown_requested: false,
+        };
+        let w = self
+            .workers
+            .get_mut(host)
+            .expect("placed on a known worker");
+        w.add_task(&id, &item);
+        let worker = w.worker.clone();
+        self.ack_deadlines.insert((deadline, id.clone()));
+        self.running.insert(id, item);
+        worker
+    }
+
     fn has_free_capacity(&self) -> bool {
         self.workers.values().any(|w| {
             w.initialized
@@ -994,26 +1061,11 @@ impl TaskRunner {
             };
             self.pending_order.remove(&key);
             let p = self.pending.remove(&key.id).expect("pending item for key");
-            let deadline = after(now, self.config.task_assignment_timeout);
-            let item = RunningItem {
-                task_type: p.task.task_type().to_string(),
-                data_source: p.task.data_source().to_string(),
-                resource: p.task.resource().clone(),
-                worker: host.clone(),
-                location: TaskLocation::unknown(),
-                inserted: p.inserted,
-                task: Some(p.task.clone()),
-                ack_deadline: Some(deadline),
-                shutdown_requested: false,
-            };
-            let w = self.workers.get_mut(&host).expect("chosen worker exists");
-            w.add_task(&key.id, &item);
+            let worker = self.place_unacknowledged(&host, p.task.clone(), p.inserted, now);
             out.push(RunnerEffect::Assign {
-                worker: w.worker.clone(),
+                worker,
                 task: p.task,
             });
-            self.ack_deadlines.insert((deadline, key.id.clone()));
-            self.running.insert(key.id, item);
             // Only an assignment uses up capacity, so only then can the cluster become full.
             if !self.has_free_capacity() {
                 break;

@@ -1897,3 +1897,54 @@ fn tasks_that_find_no_worker_do_not_hold_back_other_demands() {
         vec![assign(C, "w00"), assign(C, "w01")]
     );
 }
+
+#[test]
+fn assignments_written_before_start_are_adopted_not_repeated() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let (t1, stale) = (noop("t1"), noop("gone-worker"));
+    let mut out = Vec::new();
+    r.adopt_assignment(A, t1.clone(), now, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(
+        state(&r, "t1"),
+        Some(RunnerTaskState::Pending),
+        "waits for the worker's acknowledgement"
+    );
+    assert_eq!(r.capacity(), (2, 1));
+    assert!(
+        run(&mut r, &t1, now).is_empty(),
+        "not assigned a second time"
+    );
+    // Adopting again, or a task the runner already knows, changes nothing.
+    r.adopt_assignment(A, t1.clone(), now, &mut out);
+    assert!(out.is_empty());
+    // An assignment to a worker that is not announced is withdrawn.
+    r.adopt_assignment(B, stale, now, &mut out);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::RemoveAssignment {
+            worker: B.into(),
+            task_id: "gone-worker".into()
+        }]
+    );
+    // The worker picks it up: acknowledged as usual.
+    announce(&mut r, A, running(&t1), later(now, 1));
+    assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Running));
+}
+
+#[test]
+fn an_adopted_assignment_never_picked_up_times_out() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    let mut out = Vec::new();
+    r.adopt_assignment(A, noop("t1"), now, &mut out);
+    let out = tick(&mut r, later(now, 300));
+    assert!(out.contains(&RunnerEffect::RemoveAssignment {
+        worker: A.into(),
+        task_id: "t1".into()
+    }));
+    assert!(out.iter().any(|e| matches!(e, RunnerEffect::StatusChanged { task_id, status } if task_id == "t1" && status.is_complete())));
+}

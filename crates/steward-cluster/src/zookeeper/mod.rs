@@ -382,6 +382,27 @@ impl OverlordCoordinator for ZkCoordinator {
         self.delete_as_overlord(&self.inner.paths.status(worker, task_id))
             .await
     }
+
+    async fn assignments(&self) -> Result<Vec<(String, String)>, CoordinatorError> {
+        let tasks = self.inner.paths.tasks.clone();
+        self.inner
+            .session
+            .run(|client| {
+                let tasks = tasks.clone();
+                async move {
+                    let mut found = Vec::new();
+                    for worker in read::list(&client, &tasks).await? {
+                        let dir = config::join(&tasks, &worker);
+                        for task in read::list(&client, &dir).await? {
+                            found.push((worker.clone(), task));
+                        }
+                    }
+                    Ok(found)
+                }
+            })
+            .await
+            .map_err(|e| coordinator_error(e, &tasks))
+    }
 }
 
 #[async_trait]

@@ -42,4 +42,5 @@ run_suite!(
     every_status_change_is_delivered,
     removing_a_status_tells_both_sides,
     a_returning_worker_replays_its_statuses,
+    pending_assignments_are_listed_until_removed,
 );

@@ -247,3 +247,27 @@ pub async fn a_returning_worker_replays_its_statuses(c: Cluster) {
     );
     overlord_fence(&c, &mut overlord).await;
 }
+
+pub async fn pending_assignments_are_listed_until_removed(c: Cluster) {
+    let (a, b) = (worker("mm-a:8091"), worker("mm-b:8091"));
+    c.worker.announce(&a).await.unwrap();
+    c.worker.announce(&b).await.unwrap();
+    assert_eq!(c.overlord.assignments().await.unwrap(), vec![]);
+    c.overlord.assign(&a.host, &task("t1")).await.unwrap();
+    c.overlord.assign(&b.host, &task("t2")).await.unwrap();
+    let mut found = c.overlord.assignments().await.unwrap();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (a.host.clone(), "t1".to_string()),
+            (b.host.clone(), "t2".to_string())
+        ]
+    );
+    // Picked up by its worker: no longer pending.
+    c.worker.remove_assignment(&a.host, "t1").await.unwrap();
+    assert_eq!(
+        c.overlord.assignments().await.unwrap(),
+        vec![(b.host.clone(), "t2".to_string())]
+    );
+}
