@@ -90,9 +90,11 @@ impl Publisher {
             value: announcement.clone(),
             written: false,
         };
-        published.statuses.insert(key.clone(), held);
+        // A task's first announcement creates its znode: trying the create first saves the
+        // set that would fail, one ZooKeeper request per task.
+        let first = published.statuses.insert(key.clone(), held).is_none();
         let path = self.paths.status(host, &announcement.id);
-        write_status(session, &self.paths, host, announcement)
+        write_status(session, &self.paths, host, announcement, first)
             .await
             .map_err(|e| super::coordinator_error(e, &path))?;
         if let Some(held) = published.statuses.get_mut(&key) {
@@ -134,7 +136,7 @@ impl Publisher {
         let mut dropped = Vec::new();
         for ((host, task), held) in &mut published.statuses {
             if !held.written {
-                match write_status(session, &self.paths, host, &held.value).await {
+                match write_status(session, &self.paths, host, &held.value, false).await {
                     Ok(()) => held.written = true,
                     Err(e) => tracing::error!(worker = host, task, error = %e,
                         "cannot publish a status announcement; retrying after the next reconnection"),
@@ -214,12 +216,13 @@ async fn put_ephemeral(client: &zk::Client, path: &str, data: &[u8]) -> Result<(
     Err(zk::Error::NodeExists)
 }
 
-/// Druid's create-or-set of a status znode.
+/// Druid's create-or-set of a status znode; `create_first` when the znode is most likely new.
 async fn write_status(
     session: &Session,
     paths: &ZkPaths,
     host: &str,
     announcement: &TaskAnnouncement,
+    create_first: bool,
 ) -> Result<(), zk::Error> {
     let path = paths.status(host, &announcement.id);
     let data = codec::to_json(announcement);
@@ -227,11 +230,13 @@ async fn write_status(
         .run(|client| {
             let (path, data) = (path.clone(), data.clone());
             async move {
-                for _ in 0..WRITE_ROUNDS {
-                    match client.set_data(&path, &data, None).await {
-                        Ok(_) => return Ok(()),
-                        Err(zk::Error::NoNode) => {}
-                        Err(e) => return Err(e),
+                for round in 0..WRITE_ROUNDS {
+                    if !(create_first && round == 0) {
+                        match client.set_data(&path, &data, None).await {
+                            Ok(_) => return Ok(()),
+                            Err(zk::Error::NoNode) => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                     match client.create(&path, &data, &PERSISTENT).await {
                         Ok(_) => return Ok(()),
