@@ -1,38 +1,15 @@
 use super::*;
+use crate::test_support::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
 use serde_json::json;
-use steward_model::{TaskAnnouncement, TaskState, DEFAULT_WORKER_CATEGORY};
+use steward_model::{TaskAnnouncement, TaskState};
 
 use crate::queue::SHUTDOWN_BY_USER;
 use crate::worker_config::WorkerBehaviorConfig;
 
 // ----- helpers ---------------------------------------------------------------------------------
-
-fn t0() -> Timestamp {
-    Timestamp::from_second(1_767_225_600).unwrap() // 2026-01-01T00:00:00Z
-}
-
-fn later(t: Timestamp, secs: u64) -> Timestamp {
-    t.saturating_add(Duration::from_secs(secs)).unwrap()
-}
-
-fn worker(host: &str, capacity: u32) -> Worker {
-    Worker {
-        scheme: "http".into(),
-        host: host.into(),
-        ip: host.split(':').next().unwrap().into(),
-        capacity,
-        version: "1".into(),
-        category: DEFAULT_WORKER_CATEGORY.into(),
-    }
-}
-
-fn noop(id: &str) -> Task {
-    Task::from_json(json!({"type": "noop", "id": id})).unwrap()
-}
 
 fn noop_ready(id: &str, result: &str) -> Task {
     Task::from_json(json!({"type": "noop", "id": id, "isReadyResult": result})).unwrap()

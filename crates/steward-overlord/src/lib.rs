@@ -23,3 +23,6 @@ pub use core::{IoEffect, OverlordCore};
 pub use driver::{Overlord, OverlordParts};
 pub use master::{TaskMaster, Term};
 pub use retention::{spawn_retention, RetentionConfig};
+
+#[cfg(test)]
+mod test_support;

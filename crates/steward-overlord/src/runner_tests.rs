@@ -1,9 +1,9 @@
 use super::*;
+use crate::test_support::*;
 
 use crate::worker_config::WorkerBehaviorConfig;
 
 use serde_json::json;
-use steward_model::DEFAULT_WORKER_CATEGORY;
 
 const A: &str = "mm-a:8091";
 const B: &str = "mm-b:8091";
@@ -11,34 +11,11 @@ const C: &str = "mm-c:8091";
 
 // ----- helpers ---------------------------------------------------------------------------------
 
-fn t0() -> Timestamp {
-    Timestamp::from_second(1_767_225_600).unwrap() // 2026-01-01T00:00:00Z
-}
-
-fn later(t: Timestamp, secs: u64) -> Timestamp {
-    t.saturating_add(Duration::from_secs(secs)).unwrap()
-}
-
-fn worker(host: &str, capacity: u32) -> Worker {
-    Worker {
-        scheme: "http".into(),
-        host: host.into(),
-        ip: host.split(':').next().unwrap().into(),
-        capacity,
-        version: "1".into(),
-        category: DEFAULT_WORKER_CATEGORY.into(),
-    }
-}
-
 fn worker_version(host: &str, capacity: u32, version: &str) -> Worker {
     Worker {
         version: version.into(),
         ..worker(host, capacity)
     }
-}
-
-fn noop(id: &str) -> Task {
-    Task::from_json(json!({"type": "noop", "id": id})).unwrap()
 }
 
 fn noop_priority(id: &str, priority: i64) -> Task {
