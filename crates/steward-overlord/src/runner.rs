@@ -149,7 +149,6 @@ struct PendingKey {
 
 struct RunningItem {
     task_type: String,
-    data_source: String,
     resource: TaskResource,
     worker: String,
     location: TaskLocation,
@@ -466,7 +465,6 @@ impl TaskRunner {
                 }
                 let item = RunningItem {
                     task_type: announcement.task_type.clone(),
-                    data_source: announcement.task_data_source.clone().unwrap_or_default(),
                     resource: announcement.task_resource.clone(),
                     worker: host.to_string(),
                     location: TaskLocation::unknown(),
@@ -807,10 +805,6 @@ impl TaskRunner {
         (self.pending.len(), self.running.len(), self.complete.len())
     }
 
-    pub fn data_source_of(&self, task_id: &str) -> Option<&str> {
-        self.running.get(task_id).map(|r| r.data_source.as_str())
-    }
-
     // ----- internals --------------------------------------------------------------------------
 
     fn forget_assignment(&mut self, id: &str, item: &RunningItem) {
@@ -984,7 +978,6 @@ impl TaskRunner {
         let deadline = after(now, self.config.task_assignment_timeout);
         let item = RunningItem {
             task_type: task.task_type().to_string(),
-            data_source: task.data_source().to_string(),
             resource: task.resource().clone(),
             worker: host.to_string(),
             location: TaskLocation::unknown(),

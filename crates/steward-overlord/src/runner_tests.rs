@@ -554,7 +554,6 @@ fn first_announcement_acknowledges_the_assignment() {
     );
     assert!(tick(&mut r, later(now, 301)).is_empty());
     assert_eq!(r.worker_of("t1").map(|w| w.host.as_str()), Some(A));
-    assert_eq!(r.data_source_of("t1"), Some("none"));
 }
 
 #[test]
