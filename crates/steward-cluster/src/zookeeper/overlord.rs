@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures::FutureExt;
 use steward_model::{TaskAnnouncement, Worker};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,6 +29,8 @@ use super::session::Session;
 use crate::{CoordinatorError, RunnerEvent};
 
 const REWATCH_BACKOFF: Duration = Duration::from_millis(200);
+/// Most watch events applied together.
+const MAX_BATCH: usize = 256;
 const MAX_REWATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Subscribes: delivers the current state into the returned channel before returning, then
@@ -90,20 +93,38 @@ impl Feed {
 
     async fn follow(mut self, session: Weak<Session>, mut watcher: zk::PersistentWatcher) {
         let mut rewatch_at: Option<Instant> = None;
+        // A session event met while draining a batch, handled next.
+        let mut deferred: Option<zk::WatchedEvent> = None;
         loop {
-            let event = tokio::select! {
-                () = self.tx.closed() => return,
-                event = watcher.changed() => Some(event),
-                () = super::sleep_until(rewatch_at) => None,
+            let event = match deferred.take() {
+                Some(event) => Some(event),
+                None => tokio::select! {
+                    () = self.tx.closed() => return,
+                    event = watcher.changed() => Some(event),
+                    () = super::sleep_until(rewatch_at) => None,
+                },
             };
             match event {
                 Some(event) if event.event_type != zk::EventType::Session => {
                     let Some(client) = session.upgrade().map(|s| s.client()) else {
                         return;
                     };
-                    if let Err(e) = self.apply_event(&client, &event).await {
-                        tracing::debug!(error = %e, path = event.path,
-                            "cannot read a changed znode; reading all again");
+                    // Take what else is queued already: under load a worker's writes to one
+                    // status znode arrive together and are read once, and the reads of a batch
+                    // are pipelined on the connection.
+                    let mut batch = vec![event];
+                    while batch.len() < MAX_BATCH {
+                        match watcher.changed().now_or_never() {
+                            Some(e) if e.event_type != zk::EventType::Session => batch.push(e),
+                            Some(e) => {
+                                deferred = Some(e);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    if let Err(e) = self.apply_events(&client, batch).await {
+                        tracing::debug!(error = %e, "cannot read a changed znode; reading all again");
                         rewatch_at.get_or_insert_with(|| Instant::now() + REWATCH_BACKOFF);
                     }
                     continue;
@@ -192,28 +213,57 @@ impl Feed {
         }
     }
 
-    /// Reads the znode an event names and emits what changed.
-    async fn apply_event(
+    /// Reads the znodes a batch of events names and emits what changed. Only the last event of
+    /// each znode counts (its read returns the latest data anyway), and znodes are applied in
+    /// the order of those last events, which keeps a worker's announcement and its statuses in
+    /// ZooKeeper's order.
+    async fn apply_events(
         &mut self,
         client: &zk::Client,
-        event: &zk::WatchedEvent,
+        batch: Vec<zk::WatchedEvent>,
     ) -> Result<(), zk::Error> {
-        let path = event.path.as_str();
-        let node = self.paths.classify(path);
-        if matches!(node, Node::Other) {
-            return Ok(());
+        let mut seen = std::collections::HashSet::new();
+        let mut last: Vec<(String, bool)> = Vec::new();
+        for event in batch.into_iter().rev() {
+            let read = match event.event_type {
+                zk::EventType::NodeCreated | zk::EventType::NodeDataChanged => true,
+                zk::EventType::NodeDeleted => false,
+                _ => continue,
+            };
+            if matches!(self.paths.classify(&event.path), Node::Other)
+                || !seen.insert(event.path.clone())
+            {
+                continue;
+            }
+            last.push((event.path, read));
         }
-        let data = match event.event_type {
-            zk::EventType::NodeCreated | zk::EventType::NodeDataChanged => {
-                match client.get_data(path).await {
+        last.reverse();
+        // The client sends each request when its future is created: every read of the batch is
+        // on the wire before the first answer is awaited.
+        let reads: Vec<_> = last
+            .iter()
+            .map(|(path, read)| read.then(|| client.get_data(path)))
+            .collect();
+        let mut datas = Vec::with_capacity(reads.len());
+        for read in reads {
+            datas.push(match read {
+                None => None,
+                Some(read) => match read.await {
                     Ok((data, _)) => Some(data),
                     Err(zk::Error::NoNode) => None,
                     Err(e) => return Err(e),
-                }
-            }
-            zk::EventType::NodeDeleted => None,
-            _ => return Ok(()),
-        };
+                },
+            });
+        }
+        for ((path, _), data) in last.iter().zip(datas) {
+            self.apply_node(path, data);
+        }
+        Ok(())
+    }
+
+    /// Emits what changed for one znode, given its data (`None`: it is gone).
+    fn apply_node(&mut self, path: &str, data: Option<Vec<u8>>) {
+        let node = self.paths.classify(path);
         match node {
             Node::Worker(host) => match data.map(|d| parse_worker(host, &d)) {
                 Some(Ok(worker)) => self.put_worker(worker),
@@ -233,7 +283,6 @@ impl Feed {
             },
             Node::Other => {}
         }
-        Ok(())
     }
 
     fn put_worker(&mut self, worker: Worker) {
