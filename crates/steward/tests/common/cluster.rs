@@ -213,6 +213,23 @@ fn common_properties(zk: &ZooKeeperServer, dir: &Path) -> String {
     )
 }
 
+/// A process of role `role` named `name`: its properties (`properties` plus its own port and
+/// data dir) in `<dir>/<name>.properties`, its output in `<dir>/<name>.log`.
+fn configured_proc(dir: &Path, role: &str, name: &str, properties: &str) -> Proc {
+    let port = free_port();
+    let config = dir.join(format!("{name}.properties"));
+    let data = dir.join(name);
+    std::fs::write(
+        &config,
+        format!(
+            "{properties}druid.plaintextPort={port}\nsteward.dataDir={}\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    Proc::new(role, &config, dir.join(format!("{name}.log")), port)
+}
+
 impl Cluster {
     /// Starts ZooKeeper, an Overlord with `overlord_properties` and `workers` MiddleManagers
     /// with `worker_properties`, and waits until the Overlord sees every worker.
@@ -244,21 +261,11 @@ impl Cluster {
         };
         let mut procs: Vec<Proc> = Vec::new();
         for i in 0..overlords {
-            let port = free_port();
-            let config = dir.join(format!("overlord{i}.properties"));
-            std::fs::write(
-                &config,
-                format!(
-                    "{common}druid.plaintextPort={port}\nsteward.dataDir={}\ndruid.metadata.storage.connector.connectURI={store}\n{overlord_properties}\n",
-                    dir.join(format!("overlord{i}")).display()
-                ),
-            )
-            .unwrap();
-            let mut overlord = Proc::new(
+            let mut overlord = configured_proc(
+                dir,
                 "overlord",
-                &config,
-                dir.join(format!("overlord{i}.log")),
-                port,
+                &format!("overlord{i}"),
+                &format!("{common}druid.metadata.storage.connector.connectURI={store}\n{overlord_properties}\n"),
             );
             overlord.spawn();
             let api = Api::new(overlord.url());
@@ -279,22 +286,14 @@ impl Cluster {
             db,
         };
         for i in 0..workers {
-            let port = free_port();
             let peon_port = 20_000 + (free_port() % 20_000);
-            let config = dir.join(format!("mm{i}.properties"));
-            std::fs::write(
-                &config,
-                format!(
-                    "{common}druid.plaintextPort={port}\nsteward.dataDir={}\ndruid.indexer.runner.startPort={peon_port}\n{worker_properties}\n",
-                    dir.join(format!("mm{i}")).display()
-                ),
-            )
-            .unwrap();
-            let mut mm = Proc::new(
+            let mut mm = configured_proc(
+                dir,
                 "middle-manager",
-                &config,
-                dir.join(format!("mm{i}.log")),
-                port,
+                &format!("mm{i}"),
+                &format!(
+                    "{common}druid.indexer.runner.startPort={peon_port}\n{worker_properties}\n"
+                ),
             );
             mm.spawn();
             cluster.mms.push(mm);
