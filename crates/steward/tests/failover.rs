@@ -24,8 +24,9 @@ const T: Duration = Duration::from_secs(60);
 /// `druid.zk.service.sessionTimeoutMs` of the test cluster.
 const SESSION: Duration = Duration::from_secs(2);
 /// How long a standby may take to lead once the leader is killed: ZooKeeper expires the dead
-/// leader's session, then the standby starts its term.
-const TAKEOVER: Duration = Duration::from_secs(SESSION.as_secs() + 3);
+/// leader's session, then the standby starts its term; the rest is slack for a machine busy
+/// with other tests (the stress test prints the figures).
+const TAKEOVER: Duration = Duration::from_secs(SESSION.as_secs() + 5);
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -97,6 +98,20 @@ async fn every_end_recorded_once(api: &Api, ids: &[String]) {
             "{state}"
         );
     }
+}
+
+/// The URLs in the Overlord latch's nodes, straight from ZooKeeper.
+async fn latch_line(c: &Cluster) -> Vec<String> {
+    let zk = zookeeper_client::Client::connect(&c.zk.connect_string())
+        .await
+        .unwrap();
+    let latch = "/druid/overlord/_OVERLORD";
+    let mut line = Vec::new();
+    for node in zk.list_children(latch).await.unwrap() {
+        let (data, _) = zk.get_data(&format!("{latch}/{node}")).await.unwrap();
+        line.push(String::from_utf8(data).unwrap());
+    }
+    line
 }
 
 #[tokio::test]
@@ -172,17 +187,11 @@ async fn a_standby_redirects_to_the_leader_and_says_it_does_not_lead() {
     );
 
     // A leader that is stopped hands over at once: it deletes its latch node on its way out
-    // rather than leaving it to its session's expiry. (Measured up to the election's answer;
-    // starting the term takes what it takes on a loaded machine.)
+    // rather than leaving it to its session's expiry, so when it has exited only the standby
+    // is in line.
     let mut c = c;
     c.overlords[0].signal(Signal::SIGTERM);
-    let exited = Instant::now();
-    through_standby.wait_leader_known(&standby).await;
-    assert!(
-        exited.elapsed() < SESSION,
-        "handed over {:?} after the leader exited",
-        exited.elapsed()
-    );
+    assert_eq!(latch_line(&c).await, vec![standby.clone()]);
     through_standby.wait_leading().await;
     assert_eq!(
         through_standby.status(&id).await["runnerStatusCode"],
@@ -431,6 +440,7 @@ async fn failover_stress() {
             took_over < TAKEOVER,
             "round {round}: the standby took {took_over:?} to lead"
         );
+        eprintln!("round {round}: the standby led {took_over:?} after the kill");
         // The killed Overlord comes back as the standby.
         c.overlords[leader].spawn();
         Api::new(c.overlords[leader].url())
