@@ -17,7 +17,7 @@ admin.enableServer=false
 4lw.commands.whitelist=*
 forceSync=${ZK_FORCE_SYNC:-yes}
 CFG
-setsid java -XX:+UseSerialGC -Xmx256m \
+setsid java -XX:+UseSerialGC -Xmx256m ${ZK_JAVA_OPTS:-} \
   -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
   org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" </dev/null >"$dir/zookeeper.log" 2>&1 &
 echo $! > "$dir/zookeeper.pid"

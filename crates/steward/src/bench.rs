@@ -52,6 +52,11 @@ pub struct BenchArgs {
     /// Concurrent submitters in the throughput phase.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Tasks run as in the throughput phase, unmeasured, before anything is measured: a
+    /// freshly started JVM (ZooKeeper's) spends its first seconds compiling, which a cluster
+    /// that has been up for a while does not.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_tasks: usize,
     /// Print one JSON object with all figures instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -64,6 +69,18 @@ pub async fn run_bench(overlord: &str, args: &BenchArgs) -> anyhow::Result<()> {
     ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
     let client = OverlordClient::new(overlord)?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).ok();
+    if args.warmup_tasks > 0 {
+        eprintln!("warm-up: {} noop tasks, not measured...", args.warmup_tasks);
+        let warmup = throughput_phase(&client, args.warmup_tasks, args.concurrency).await?;
+        if let Some(f) = warmup.failures.first() {
+            bail!(
+                "{} warm-up task(s) FAILED, e.g. {}: {}",
+                warmup.failures.len(),
+                f.id,
+                f.error_msg.as_deref().unwrap_or("-")
+            );
+        }
+    }
     let rss_before = client.rss_bytes().await?;
 
     eprintln!("latency: {} sequential noop tasks...", args.latency_tasks);
@@ -80,6 +97,7 @@ pub async fn run_bench(overlord: &str, args: &BenchArgs) -> anyhow::Result<()> {
         cores,
         rss_before,
         rss_after,
+        warmup_tasks: args.warmup_tasks,
         latency: LatencySummary::of(latency.samples),
         throughput_tasks: args.throughput_tasks,
         concurrency: args.concurrency,
@@ -308,6 +326,7 @@ struct Report {
     cores: Option<usize>,
     rss_before: Option<u64>,
     rss_after: Option<u64>,
+    warmup_tasks: usize,
     latency: LatencySummary,
     throughput_tasks: usize,
     concurrency: usize,
@@ -340,6 +359,7 @@ impl Report {
             "rssBeforeBytes": self.rss_before,
             "rssAfterBytes": self.rss_after,
             "rssGrowthMb": self.rss_growth_mb().map(round3),
+            "warmupTasks": self.warmup_tasks,
             "latency": {
                 "tasks": self.latency.succeeded + self.failures_in_latency(),
                 "succeeded": self.latency.succeeded,
@@ -382,6 +402,10 @@ impl Report {
                 "Steward benchmark against {} ({cores} cores on this machine, shared with the \
                  server)",
                 self.overlord
+            ),
+            format!(
+                "Warm-up         {} noop tasks, not measured",
+                self.warmup_tasks
             ),
             format!("RSS before      {}", fmt_bytes(self.rss_before)),
             format!(
@@ -491,6 +515,7 @@ mod tests {
             cores: Some(2),
             rss_before: Some(50_000_000),
             rss_after: Some(62_500_000),
+            warmup_tasks: 0,
             latency: LatencySummary::of(vec![Duration::from_millis(5); 3]),
             throughput_tasks: 10,
             concurrency: 4,
@@ -517,8 +542,10 @@ mod tests {
         assert_eq!(v["throughput"]["tasksPerSecond"], json!(5.0));
         assert_eq!(v["rssGrowthMb"], json!(12.5));
         assert_eq!(v["failed"], json!(0));
+        assert_eq!(v["warmupTasks"], json!(0));
         let text = r.to_text();
         assert!(text.contains("(2 cores on this machine"), "{text}");
+        assert!(text.contains("Warm-up         0 noop tasks"), "{text}");
         assert!(text.contains("p50 5.0 ms"), "{text}");
         assert!(
             text.contains("10 SUCCESS, 0 FAILED in 2.00 s: 5.0 tasks/s"),

@@ -200,20 +200,43 @@ async fn fenced_commit(writer: zk::CheckWriter<'_>) -> Result<bool, zk::Error> {
     }
 }
 
-/// Creates a persistent znode, in a transaction checking `latch` if there is one; `Ok(false)`
-/// if the latch node is gone.
-async fn create_fenced(
+/// Creates assignment `node` in one transaction that first checks the latch node (when there
+/// is one) and the worker's announcement: one request per assignment, and no assignment to a
+/// worker that has just gone. `Err(NoNode)` means the node's parent is missing.
+async fn create_assignment(
     client: &zk::Client,
     latch: Option<&str>,
-    path: &str,
+    announcement: &str,
+    node: &str,
     data: &[u8],
-) -> Result<bool, zk::Error> {
-    let Some(latch) = latch else {
-        return client.create(path, data, &PERSISTENT).await.map(|_| true);
-    };
-    let mut writer = client.new_check_writer(latch, None)?;
-    writer.add_create(path, data, &PERSISTENT)?;
-    fenced_commit(writer).await
+) -> Result<Assigned, zk::Error> {
+    let mut writer = client.new_multi_writer();
+    // The index of the announcement's check: the operations before it check the latch.
+    let checks = usize::from(latch.is_some());
+    if let Some(latch) = latch {
+        writer.add_check_version(latch, -1)?;
+    }
+    writer.add_check_version(announcement, -1)?;
+    writer.add_create(node, data, &PERSISTENT)?;
+    match writer.commit().await {
+        Ok(_) => Ok(Assigned::Created),
+        Err(zk::MultiWriteError::OperationFailed {
+            index,
+            source: zk::Error::NoNode,
+        }) if index < checks => Ok(Assigned::NotLeader),
+        Err(zk::MultiWriteError::OperationFailed {
+            index,
+            source: zk::Error::NoNode,
+        }) if index == checks => Ok(Assigned::NoWorker),
+        Err(zk::MultiWriteError::OperationFailed {
+            source: zk::Error::NodeExists,
+            ..
+        }) => Ok(Assigned::Exists),
+        Err(
+            zk::MultiWriteError::OperationFailed { source, .. }
+            | zk::MultiWriteError::RequestFailed { source },
+        ) => Err(source),
+    }
 }
 
 /// Follows the current session: logs its transitions, has the worker's values written again
@@ -300,6 +323,7 @@ pub(crate) async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+#[derive(Debug, PartialEq)]
 enum Assigned {
     Created,
     Exists,
@@ -338,21 +362,15 @@ impl OverlordCoordinator for ZkCoordinator {
                         Latch::Leading(latch) => Some(latch),
                         Latch::Unelected => None,
                     };
-                    if client.check_stat(&announcement).await?.is_none() {
-                        return Ok(Assigned::NoWorker);
+                    let latch = latch.as_deref();
+                    let created =
+                        create_assignment(&client, latch, &announcement, &node, &data).await;
+                    if created != Err(zk::Error::NoNode) {
+                        return created;
                     }
-                    let mut created = create_fenced(&client, latch.as_deref(), &node, &data).await;
-                    if created == Err(zk::Error::NoNode) {
-                        let parent = paths.assignments_of(worker);
-                        publisher::ensure_parent(&client, &paths.tasks, &parent).await?;
-                        created = create_fenced(&client, latch.as_deref(), &node, &data).await;
-                    }
-                    match created {
-                        Ok(true) => Ok(Assigned::Created),
-                        Ok(false) => Ok(Assigned::NotLeader),
-                        Err(zk::Error::NodeExists) => Ok(Assigned::Exists),
-                        Err(e) => Err(e),
-                    }
+                    let parent = paths.assignments_of(worker);
+                    publisher::ensure_parent(&client, &paths.tasks, &parent).await?;
+                    create_assignment(&client, latch, &announcement, &node, &data).await
                 }
             })
             .await
