@@ -22,6 +22,14 @@ pub fn read_log(path: &Path, offset: i64) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// Task logs in a directory: `<dir>/<taskId>.log`, `.report.json`, `.status.json`.
 #[derive(Debug, Clone)]
 pub struct FileTaskLogs {
@@ -41,13 +49,31 @@ impl FileTaskLogs {
         self.dir.join(format!("{task_id}{suffix}"))
     }
 
-    /// Copies a file into the store under a temporary name, then renames it, so readers never
-    /// see half a log.
+    /// Puts a finished file into the store under a temporary name, then renames it, so readers
+    /// never see half a log. On the same filesystem the file is hard-linked, not copied: no
+    /// bytes to copy and no new inode, and the task dir's name goes with the task dir. Other
+    /// filesystems (a shared volume mounted elsewhere) get a copy. Either way the stored file is
+    /// modified "now", so retention counts from the push, not from the task's last log line.
     fn push(&self, task_id: &str, suffix: &str, src: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let dst = self.path(task_id, suffix);
         let tmp = self.path(task_id, &format!("{suffix}.tmp"));
-        std::fs::copy(src, &tmp)?;
+        if same_file(src, &dst) {
+            // Pushed before (by a MiddleManager that restarted): a rename onto another name of
+            // the same file would do nothing and leave the temporary name behind.
+            return std::fs::File::open(&dst)?.set_modified(SystemTime::now());
+        }
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        match std::fs::hard_link(src, &tmp) {
+            Ok(()) => std::fs::File::open(&tmp)?.set_modified(SystemTime::now())?,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(e),
+            Err(_) => {
+                std::fs::copy(src, &tmp)?;
+            }
+        }
         std::fs::rename(tmp, dst)
     }
 
@@ -157,6 +183,43 @@ mod tests {
     }
 
     #[test]
+    fn a_push_survives_its_source_and_counts_from_now() {
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileTaskLogs::new(dir.path().join("logs"));
+        let src = dir.path().join("log");
+        std::fs::write(&src, b"old lines").unwrap();
+        let long_ago = SystemTime::now() - Duration::from_secs(7 * 86_400);
+        std::fs::File::open(&src)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        logs.push_log("t", &src).unwrap();
+        // Pushed again (a restarted MiddleManager pushes what it had not): replaced, not
+        // refused.
+        logs.push_log("t", &src).unwrap();
+        std::fs::remove_file(&src).unwrap();
+        assert_eq!(logs.stream_log("t", 0).unwrap().unwrap(), b"old lines");
+        assert_eq!(
+            logs.delete_older_than(SystemTime::now() - Duration::from_secs(3600))
+                .unwrap(),
+            0,
+            "pushed just now"
+        );
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            logs.push_log("u", &missing).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            std::fs::read_dir(logs.dir()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
+    }
+
+    #[test]
     fn files_modified_before_the_cutoff_are_deleted() {
         use std::time::Duration;
 
@@ -168,11 +231,13 @@ mod tests {
             "no directory yet"
         );
 
-        let src = dir.path().join("log");
-        std::fs::write(&src, b"hello").unwrap();
         for task in ["old", "edge", "new"] {
-            logs.push_log(task, &src).unwrap();
-            logs.push_report(task, &src).unwrap();
+            let log = dir.path().join(format!("{task}.log"));
+            let report = dir.path().join(format!("{task}.report.json"));
+            std::fs::write(&log, b"hello").unwrap();
+            std::fs::write(&report, b"{}").unwrap();
+            logs.push_log(task, &log).unwrap();
+            logs.push_report(task, &report).unwrap();
         }
         std::fs::create_dir(logs.dir().join("subdir")).unwrap();
         let cutoff = SystemTime::now() - Duration::from_secs(3600);

@@ -24,7 +24,7 @@ use zookeeper_client as zk;
 
 use super::codec;
 use super::config::{Node, ZkPaths};
-use super::read::{list, read_children};
+use super::read::{list, read_children, read_small};
 use super::session::Session;
 use crate::{CoordinatorError, RunnerEvent};
 
@@ -238,24 +238,14 @@ impl Feed {
             last.push((event.path, read));
         }
         last.reverse();
-        // The client sends each request when its future is created: every read of the batch is
-        // on the wire before the first answer is awaited.
-        let reads: Vec<_> = last
+        let to_read: Vec<&str> = last
             .iter()
-            .map(|(path, read)| read.then(|| client.get_data(path)))
+            .filter(|(_, read)| *read)
+            .map(|(path, _)| path.as_str())
             .collect();
-        let mut datas = Vec::with_capacity(reads.len());
-        for read in reads {
-            datas.push(match read {
-                None => None,
-                Some(read) => match read.await {
-                    Ok((data, _)) => Some(data),
-                    Err(zk::Error::NoNode) => None,
-                    Err(e) => return Err(e),
-                },
-            });
-        }
-        for ((path, _), data) in last.iter().zip(datas) {
+        let mut datas = read_small(client, &to_read).await?.into_iter();
+        for (path, read) in &last {
+            let data = if *read { datas.next().flatten() } else { None };
             self.apply_node(path, data);
         }
         Ok(())
