@@ -105,4 +105,25 @@ pub trait WorkerCoordinator: Send + Sync + 'static {
     async fn statuses(&self, host: &str) -> Result<Vec<TaskAnnouncement>, CoordinatorError>;
     /// Deletes an assignment once the task has started (missing is not an error).
     async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError>;
+    /// A task's peon has started: announces `running` (RUNNING, no location yet), then
+    /// `located` (RUNNING at the peon's location), then removes the assignment, as Druid's
+    /// worker does. A coordinator may do all three in one write; the Overlord sees the same
+    /// sequence either way.
+    async fn announce_started(
+        &self,
+        host: &str,
+        running: &TaskAnnouncement,
+        located: &TaskAnnouncement,
+    ) -> Result<(), CoordinatorError> {
+        debug_assert_eq!(running.id, located.id);
+        // Each step is tried whatever the one before did: a status that did not reach the
+        // coordinator is published again later, an assignment left behind would be delivered
+        // again.
+        let results = [
+            self.announce_status(host, running).await,
+            self.announce_status(host, located).await,
+            self.remove_assignment(host, &located.id).await,
+        ];
+        results.into_iter().collect()
+    }
 }

@@ -434,10 +434,14 @@ impl Actor {
         entry.started = true;
         let task = entry.task.clone();
         let unknown = announcement(&task, TaskStatus::running(id), TaskLocation::unknown());
-        self.announce_status(&unknown).await;
-        self.announce_status(&announcement(&task, TaskStatus::running(id), location))
-            .await;
-        self.remove_assignment(id).await;
+        let located = announcement(&task, TaskStatus::running(id), location);
+        if let Err(e) = self
+            .coordinator
+            .announce_started(&self.host, &unknown, &located)
+            .await
+        {
+            tracing::error!(task = %id, "cannot announce the task's start: {e}");
+        }
     }
 
     async fn ended(&mut self, end: TaskAnnouncement) {

@@ -473,4 +473,16 @@ impl WorkerCoordinator for ZkCoordinator {
         )
         .await
     }
+
+    async fn announce_started(
+        &self,
+        host: &str,
+        running: &TaskAnnouncement,
+        located: &TaskAnnouncement,
+    ) -> Result<(), CoordinatorError> {
+        self.inner
+            .publisher
+            .announce_started(&self.inner.session, host, running, located)
+            .await
+    }
 }

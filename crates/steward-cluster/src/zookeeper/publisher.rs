@@ -103,6 +103,60 @@ impl Publisher {
         Ok(())
     }
 
+    /// A task's start in one transaction: its status znode created (or set) with `running`,
+    /// set to `located`, and its assignment deleted. The Overlord's watch sees both versions,
+    /// as it would see two writes; the MiddleManager pays one request instead of four. When
+    /// the transaction cannot apply (a status znode left from before a restart, an assignment
+    /// already gone, a missing parent) the same writes are done one at a time.
+    pub(crate) async fn announce_started(
+        &self,
+        session: &Session,
+        host: &str,
+        running: &TaskAnnouncement,
+        located: &TaskAnnouncement,
+    ) -> Result<(), CoordinatorError> {
+        let mut published = self.published.lock().await;
+        let key = (host.to_string(), located.id.clone());
+        let held = Held {
+            value: located.clone(),
+            written: false,
+        };
+        let first = published.statuses.insert(key.clone(), held).is_none();
+        let path = self.paths.status(host, &located.id);
+        let assignment = self.paths.assignment(host, &located.id);
+        let (running_data, located_data) = (codec::to_json(running), codec::to_json(located));
+        let in_one = session
+            .run(|client| {
+                let (path, assignment) = (&path, &assignment);
+                let (running_data, located_data) = (&running_data, &located_data);
+                async move {
+                    let mut writer = client.new_multi_writer();
+                    if first {
+                        writer.add_create(path, running_data, &PERSISTENT)?;
+                    } else {
+                        writer.add_set_data(path, running_data, None)?;
+                    }
+                    writer.add_set_data(path, located_data, None)?;
+                    writer.add_delete(assignment, None)?;
+                    writer.commit().await.map_err(zk::Error::from)
+                }
+            })
+            .await;
+        if in_one.is_err() {
+            write_status(session, &self.paths, host, running, first)
+                .await
+                .map_err(|e| super::coordinator_error(e, &path))?;
+            write_status(session, &self.paths, host, located, false)
+                .await
+                .map_err(|e| super::coordinator_error(e, &path))?;
+            super::delete(session, &assignment).await?;
+        }
+        if let Some(held) = published.statuses.get_mut(&key) {
+            held.written = true;
+        }
+        Ok(())
+    }
+
     /// The Overlord removed this status announcement: stop holding it, unless a newer value
     /// still waits to be written.
     pub(crate) async fn forget_status(&self, host: &str, task: &str) {

@@ -43,4 +43,5 @@ run_suite!(
     removing_a_status_tells_both_sides,
     a_returning_worker_replays_its_statuses,
     pending_assignments_are_listed_until_removed,
+    a_start_announces_running_then_located_and_takes_the_assignment,
 );

@@ -271,3 +271,59 @@ pub async fn pending_assignments_are_listed_until_removed(c: Cluster) {
         vec![(b.host.clone(), "t2".to_string())]
     );
 }
+
+pub async fn a_start_announces_running_then_located_and_takes_the_assignment(c: Cluster) {
+    let mut overlord = c.overlord.subscribe().await.unwrap();
+    let w = worker("mm-a:8091");
+    c.worker.announce(&w).await.unwrap();
+    take(&mut overlord, 2).await;
+    c.overlord.assign(&w.host, &task("t1")).await.unwrap();
+    let located = steward_model::TaskAnnouncement {
+        task_location: steward_model::TaskLocation {
+            host: Some("mm-a".into()),
+            port: 8100,
+            tls_port: -1,
+        },
+        ..running("t1")
+    };
+    c.worker
+        .announce_started(&w.host, &running("t1"), &located)
+        .await
+        .unwrap();
+    // A watcher may read the znode only after both writes; it never sees them out of order.
+    let mut seen = vec![next(&mut overlord).await];
+    if seen[0] != status(&w.host, located.clone()) {
+        seen.push(next(&mut overlord).await);
+    }
+    assert_eq!(seen.last(), Some(&status(&w.host, located.clone())));
+    assert!(seen[..seen.len() - 1]
+        .iter()
+        .all(|e| *e == status(&w.host, running("t1"))));
+    assert_eq!(c.overlord.assignments().await.unwrap(), vec![]);
+
+    // Started again (a MiddleManager that restarted): its status is there already and its
+    // assignment is gone, and the start is announced all the same.
+    let moved = steward_model::TaskAnnouncement {
+        task_location: steward_model::TaskLocation {
+            port: 8101,
+            ..located.task_location.clone()
+        },
+        ..located.clone()
+    };
+    c.worker
+        .announce_started(&w.host, &running("t1"), &moved)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.worker.statuses(&w.host).await.unwrap(),
+        vec![moved.clone()]
+    );
+    loop {
+        let event = next(&mut overlord).await;
+        if event == status(&w.host, moved.clone()) {
+            break;
+        }
+        assert_eq!(event, status(&w.host, running("t1")));
+    }
+    overlord_fence(&c, &mut overlord).await;
+}
