@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -j2 -p steward
 bin=target/release/steward
-dir=$(mktemp -d /tmp/steward-cluster-bench.XXXXXX)
+# BENCH_DIR: where the run's files go (task dirs, task logs, ZooKeeper's log, SQLite).
+dir=$(mktemp -d "${BENCH_DIR:-/tmp}/steward-cluster-bench.XXXXXX")
 pids=()
 # The run's files (logs, data) are kept when it fails or BENCH_KEEP is set.
 cleanup() {
