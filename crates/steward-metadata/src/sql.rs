@@ -44,6 +44,9 @@ const ID_CHUNK: usize = 500;
 /// history never holds the table's write locks for long.
 const DELETE_BATCH: usize = 1000;
 
+/// Rows per read of the `type`/`group_id` backfill.
+const BACKFILL_BATCH: usize = 500;
+
 /// How long an Overlord waits for another one to finish creating the schema.
 const SCHEMA_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 const SCHEMA_LOCK_POLL: Duration = Duration::from_millis(100);
@@ -328,10 +331,55 @@ where
             table = %sql.table,
             "opened metadata store"
         );
-        Ok(SqlStore {
+        let store = SqlStore {
             pool,
             sql: Arc::new(sql),
-        })
+        };
+        store.fill_type_and_group_id().await.map_err(in_location)?;
+        Ok(store)
+    }
+
+    /// Gives rows an older Druid wrote without `type` and `group_id` their values, batch by
+    /// batch, before the store serves anything: every listing reads these columns. With no such
+    /// rows this is two index lookups. Several Overlords doing it at once write the same values.
+    async fn fill_type_and_group_id(&self) -> Result<(), StoreError> {
+        let mut filled = 0;
+        for active in [true, false] {
+            loop {
+                let rows = query::<D>(
+                    AssertSqlSafe(self.sql.untyped_rows.clone()),
+                    [Param::Flag(active)],
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                for row in &rows {
+                    let id = row.text("id").map_err(corrupt_column(""))?;
+                    let payload = row.bytes("payload").map_err(corrupt_column(&id))?;
+                    let (task_type, group_id) = type_and_group_id(&id, &payload);
+                    query::<D>(
+                        AssertSqlSafe(self.sql.set_type_and_group_id.clone()),
+                        [
+                            Param::Text(task_type),
+                            Param::Text(group_id),
+                            Param::Text(id),
+                        ],
+                    )
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                }
+                filled += rows.len();
+                if rows.len() < BACKFILL_BATCH {
+                    break;
+                }
+            }
+        }
+        if filled > 0 {
+            tracing::info!(table = %self.sql.table, rows = filled,
+                "filled in type and group_id of task rows an older Druid wrote");
+        }
+        Ok(())
     }
 
     /// Closes every connection, waiting for statements in flight; later calls fail as
@@ -463,17 +511,76 @@ where
     // SQLite transaction around it could fail at once with SQLITE_BUSY if another process
     // creates the schema concurrently, and skipping existing objects already makes a partial
     // run safe to repeat.
-    for statement in &sql.schema {
-        match query::<D>(AssertSqlSafe(statement.as_str()), [])
+    for statement in &sql.tables {
+        create_unless_exists::<D>(&mut conn, statement).await?;
+    }
+    // Before the indexes, one of which covers `type`.
+    for (probe, alter) in &sql.added_columns {
+        if has_column::<D>(&mut conn, probe).await? {
+            continue;
+        }
+        tracing::info!(table = %sql.table, statement = %alter, "adding a column Druid added later");
+        if let Err(e) = query::<D>(AssertSqlSafe(alter.as_str()), [])
             .execute(&mut conn)
             .await
         {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if D::already_exists(e.as_ref()) => {}
-            Err(e) => return Err(unavailable(e)),
+            // SQLite has no schema lock: another Overlord may have added it just now.
+            if !has_column::<D>(&mut conn, probe).await? {
+                return Err(unavailable(e));
+            }
         }
     }
+    for statement in &sql.indexes {
+        create_unless_exists::<D>(&mut conn, statement).await?;
+    }
     conn.close().await.map_err(unavailable)
+}
+
+async fn create_unless_exists<D: Dialect>(
+    conn: &mut D::Connection,
+    statement: &str,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+{
+    match query::<D>(AssertSqlSafe(statement), []).execute(conn).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if D::already_exists(e.as_ref()) => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Whether `probe` (a select of the column from no rows) runs: a database error means the
+/// column is missing; anything else is a failure.
+async fn has_column<D: Dialect>(conn: &mut D::Connection, probe: &str) -> Result<bool, StoreError>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+{
+    match query::<D>(AssertSqlSafe(probe), []).fetch_all(conn).await {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(_)) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// The type and group id of a task row from its payload, as Druid's backfill derives them
+/// (a task without `groupId` is its own group). A payload that is not a JSON object gets an
+/// empty type, so that the row is not picked up again.
+fn type_and_group_id(id: &str, payload: &[u8]) -> (String, String) {
+    let task: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(payload).ok();
+    let Some(task) = task else {
+        tracing::warn!(
+            task = id,
+            "task payload is not JSON; its type is left empty"
+        );
+        return (String::new(), id.to_string());
+    };
+    let text = |key: &str| task.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    (
+        text("type").unwrap_or_default(),
+        text("groupId").unwrap_or_else(|| id.to_string()),
+    )
 }
 
 #[async_trait]
@@ -715,8 +822,17 @@ pub struct Statements {
     pub(crate) table: String,
     pub(crate) config_table: String,
     pub(crate) audit_table: String,
-    /// Tables and indexes, each skipping what exists.
-    pub(crate) schema: Vec<String>,
+    /// Tables, each skipping what exists.
+    pub(crate) tables: Vec<String>,
+    /// Columns an older Druid's task table lacks: (probe that fails without the column,
+    /// `ALTER TABLE` adding it).
+    added_columns: Vec<(String, String)>,
+    /// Indexes, each skipping what exists.
+    pub(crate) indexes: Vec<String>,
+    /// Rows of an older Druid without `type` (`active` is the placeholder, so the index
+    /// starting with `active, type` finds them, or finds quickly that there are none).
+    untyped_rows: Arc<str>,
+    set_type_and_group_id: Arc<str>,
     pub(crate) insert: Arc<str>,
     set_status: Arc<str>,
     get_payload: Arc<str>,
@@ -799,14 +915,32 @@ impl Statements {
                 )));
             }
         }
-        schema.extend(
-            indexes.iter().map(|(name, table, columns)| {
-                format!("{create_index} {name} ON {table}({columns})")
-            }),
-        );
+        let indexes = indexes
+            .iter()
+            .map(|(name, table, columns)| format!("{create_index} {name} ON {table}({columns})"))
+            .collect();
+        // Druid added these columns to its task table later and adds them when missing.
+        let added_columns = ["type", "group_id"]
+            .iter()
+            .map(|column| {
+                (
+                    format!("SELECT {column} FROM {t} WHERE 1 = 0"),
+                    format!("ALTER TABLE {t} ADD COLUMN {column} VARCHAR(255)"),
+                )
+            })
+            .collect();
         let numbered = |sql: String| -> Arc<str> { number_placeholders(&syntax, sql).into() };
         Ok(Statements {
-            schema,
+            tables: schema,
+            added_columns,
+            indexes,
+            untyped_rows: numbered(format!(
+                "SELECT id, payload FROM {t} WHERE active = ? AND type IS NULL \
+                 LIMIT {BACKFILL_BATCH}"
+            )),
+            set_type_and_group_id: numbered(format!(
+                "UPDATE {t} SET type = ?, group_id = ? WHERE id = ?"
+            )),
             insert: numbered(format!(
                 "INSERT INTO {t} (id, created_date, datasource, payload, status_payload, active, \
                  type, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -985,7 +1119,7 @@ fn decode_info<R: Columns>(row: &R) -> Result<TaskInfo, StoreError> {
     let status_payload = row.bytes("status_payload").map_err(&column)?;
     let status = serde_json::from_slice(&status_payload)
         .map_err(|e| corrupt(format!("status_payload: {e}")))?;
-    // Druid rows from before type and group_id existed hold NULL until Druid's backfill runs.
+    // Rows from before type and group_id existed are filled in when the store opens.
     let task_type = row.text_or_null("type").map_err(&column)?;
     let group_id = row.text_or_null("group_id").map_err(&column)?;
     Ok(TaskInfo {

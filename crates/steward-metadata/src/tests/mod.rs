@@ -58,6 +58,7 @@ suite!(
     undecodable_audit_rows_are_reported_as_corrupt,
     audit_history_uses_its_index_without_sorting,
     retention_deletes_old_complete_tasks_and_never_active_ones,
+    an_older_druids_task_table_gets_type_and_group_id,
 );
 
 fn at(instant: &str) -> Timestamp {
@@ -1222,4 +1223,101 @@ async fn retention_deletes_old_complete_tasks_and_never_active_ones(db: TestDb) 
         ["old_active", "new_done"]
     );
     assert!(store.get_info("old_active").await.unwrap().unwrap().active);
+}
+
+async fn an_older_druids_task_table_gets_type_and_group_id(db: TestDb) {
+    // The task table as a Druid from before `type` and `group_id` made it, with its rows.
+    let scratch = db.open_with_base("scratch").await.unwrap();
+    let payload = match db.backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+        Backend::MySql => "LONGBLOB",
+    };
+    scratch
+        .exec(
+            &format!(
+                "CREATE TABLE druid_tasks (id VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 created_date VARCHAR(255) NOT NULL, datasource VARCHAR(255) NOT NULL, \
+                 payload {payload} NOT NULL, status_payload {payload} NOT NULL, \
+                 active BOOLEAN NOT NULL DEFAULT FALSE)"
+            ),
+            vec![],
+        )
+        .await;
+    let rows = [
+        (
+            "index_parallel_wiki_1",
+            json!({"type": "index_parallel", "id": "index_parallel_wiki_1", "groupId": "grp",
+                   "dataSource": "wiki", "spec": {}})
+            .to_string(),
+            TaskStatus::success("index_parallel_wiki_1"),
+        ),
+        (
+            "noop_2",
+            json!({"type": "noop", "id": "noop_2", "dataSource": "none"}).to_string(),
+            TaskStatus::running("noop_2"),
+        ),
+        (
+            "mangled_3",
+            "not json".to_string(),
+            TaskStatus::failure("mangled_3", "boom"),
+        ),
+    ];
+    for (id, task, status) in &rows {
+        scratch
+            .exec(
+                "INSERT INTO druid_tasks (id, created_date, datasource, payload, \
+                 status_payload, active) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    Param::from(*id),
+                    Param::from("2026-03-08T10:00:00.000Z"),
+                    Param::from("wiki"),
+                    Param::Bytes(task.clone().into_bytes()),
+                    Param::Bytes(serde_json::to_vec(status).unwrap()),
+                    Param::Flag(!status.is_complete()),
+                ],
+            )
+            .await;
+    }
+    scratch.close_pool().await;
+
+    let store = db.open().await;
+    let typed = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let info = store.get_info(id).await.unwrap().unwrap();
+            (info.task_type, info.group_id, info.active)
+        }
+    };
+    assert_eq!(
+        typed("index_parallel_wiki_1").await,
+        ("index_parallel".into(), "grp".into(), false)
+    );
+    assert_eq!(
+        typed("noop_2").await,
+        ("noop".into(), "noop_2".into(), true)
+    );
+    assert_eq!(
+        typed("mangled_3").await,
+        (String::new(), "mangled_3".into(), false)
+    );
+    let listed = store.list(&TaskQuery::default()).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let by_type = store
+        .list(&TaskQuery {
+            task_type: Some("index_parallel".into()),
+            ..TaskQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_type.len(), 1);
+    // The active task is Steward's to run, payload as Druid stored it.
+    let active = store.active_tasks().await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].0.id(), "noop_2");
+
+    // Opening again changes nothing.
+    store.close_pool().await;
+    let again = db.open().await;
+    assert_eq!(again.list(&TaskQuery::default()).await.unwrap(), listed);
 }
