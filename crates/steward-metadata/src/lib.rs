@@ -42,6 +42,17 @@ pub enum StoreError {
     Corrupt(String, String),
 }
 
+/// The active rows of the task table.
+#[derive(Debug, Default)]
+pub struct ActiveTasks {
+    /// Tasks with their rows, oldest first.
+    pub tasks: Vec<(Task, TaskInfo)>,
+    /// Active rows that cannot be run, as (task id, why): a payload or status that does not
+    /// decode, or a task type Steward does not run (a Druid cluster's tasks at the switch).
+    /// Rather than stall the Overlord, they are ended FAILED with the reason.
+    pub unrunnable: Vec<(String, String)>,
+}
+
 /// Druid's `AuditInfo`: who changed a config, why, and from which address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -113,8 +124,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn get_info(&self, id: &str) -> Result<Option<TaskInfo>, StoreError>;
     /// Rows of the given ids that exist (order unspecified).
     async fn get_infos(&self, ids: &[String]) -> Result<Vec<TaskInfo>, StoreError>;
-    /// Every active task with its row, oldest first (queue start-up and storage sync).
-    async fn active_tasks(&self) -> Result<Vec<(Task, TaskInfo)>, StoreError>;
+    /// Every active row (queue start-up): the tasks with their rows, oldest first, and the
+    /// rows that cannot be run.
+    async fn active_tasks(&self) -> Result<ActiveTasks, StoreError>;
     /// Rows matching a query, active then complete.
     async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError>;
     /// The payload of a dynamic config (`<base>_config` row `name`), if it was ever set.

@@ -34,7 +34,7 @@ use sqlx::{
 use steward_model::time::{format_ts, parse_instant};
 use steward_model::{Task, TaskStatus};
 
-use crate::{AuditEntry, AuditInfo, MetadataStore, StoreError, TaskInfo, TaskQuery};
+use crate::{ActiveTasks, AuditEntry, AuditInfo, MetadataStore, StoreError, TaskInfo, TaskQuery};
 
 /// Ids per `IN (...)` lookup: under every supported database's placeholder limit (SQLite builds
 /// before 3.32 allow 999), and short enough to plan quickly.
@@ -671,17 +671,21 @@ where
         Ok(infos)
     }
 
-    async fn active_tasks(&self) -> Result<Vec<(Task, TaskInfo)>, StoreError> {
+    async fn active_tasks(&self) -> Result<ActiveTasks, StoreError> {
         let rows = query::<D>(AssertSqlSafe(self.sql.active_tasks.clone()), [])
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                let info = decode_info(row)?;
-                Ok((decode_task(row, &info.id)?, info))
-            })
-            .collect()
+        let mut active = ActiveTasks::default();
+        for row in &rows {
+            let decoded = decode_info(row).and_then(|info| Ok((decode_task(row, &info.id)?, info)));
+            match decoded {
+                Ok(task) => active.tasks.push(task),
+                Err(StoreError::Corrupt(id, why)) => active.unrunnable.push((id, why)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(active)
     }
 
     async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError> {

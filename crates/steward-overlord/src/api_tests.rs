@@ -561,3 +561,55 @@ async fn wait_leading(http: &reqwest::Client, is_leader: &str) {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_active_task_that_cannot_be_run_ends_failed_when_the_overlord_starts() {
+    let fx = Fixture::new().await;
+    fx.store
+        .insert_task(
+            &wiki_task("runnable"),
+            at("2026-03-08T10:00:00Z"),
+            &TaskStatus::running("runnable"),
+        )
+        .await
+        .unwrap();
+    // A task of a Druid cluster, left active in the table Steward takes over.
+    let id = "index_kafka_wiki_1";
+    let db = format!("sqlite:{}", fx._dir.path().join("meta.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO druid_tasks (id, created_date, datasource, payload, status_payload, \
+         active, type, group_id) VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
+    )
+    .bind(id)
+    .bind("2026-03-08T09:00:00.000Z")
+    .bind("wiki")
+    .bind(
+        json!({"type": "index_kafka", "id": id, "dataSource": "wiki"})
+            .to_string()
+            .into_bytes(),
+    )
+    .bind(serde_json::to_vec(&TaskStatus::running(id)).unwrap())
+    .bind("index_kafka")
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let overlord = fx.start().await;
+    let info = fx.store.get_info(id).await.unwrap().unwrap();
+    assert!(!info.active);
+    assert_eq!(info.status.status, TaskState::Failed);
+    let msg = info.status.error_msg.unwrap();
+    assert!(
+        msg.starts_with("Steward cannot run this task: ") && msg.contains("index_kafka"),
+        "{msg}"
+    );
+    assert_eq!(
+        runner_state(&overlord, "runnable").await.0,
+        Some(RunnerTaskState::Pending),
+        "the rest starts as usual"
+    );
+}

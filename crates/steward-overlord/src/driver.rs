@@ -159,7 +159,17 @@ impl Overlord {
             effects.extend(core.cluster_event(event, now));
         }
         let stored = store.active_tasks().await?;
+        for (id, why) in stored.unrunnable {
+            tracing::warn!(
+                task = id,
+                reason = why,
+                "ending an active task that cannot be run"
+            );
+            let status = TaskStatus::failure(&id, format!("Steward cannot run this task: {why}"));
+            store.set_status(&status).await?;
+        }
         let tasks: Vec<(Task, Timestamp)> = stored
+            .tasks
             .into_iter()
             .map(|(task, info)| (task, info.created_time))
             .collect();

@@ -513,6 +513,8 @@ async fn active_tasks_come_oldest_first_with_payloads(db: TestDb) {
     complete(&*store, "done").await;
 
     let active = store.active_tasks().await.unwrap();
+    assert!(active.unrunnable.is_empty());
+    let active = active.tasks;
     let ids: Vec<&str> = active.iter().map(|(task, _)| task.id()).collect();
     assert_eq!(ids, ["early", "late"]);
     let (task_early, info_early) = &active[0];
@@ -1262,6 +1264,11 @@ async fn an_older_druids_task_table_gets_type_and_group_id(db: TestDb) {
             "not json".to_string(),
             TaskStatus::failure("mangled_3", "boom"),
         ),
+        (
+            "index_kafka_4",
+            json!({"type": "index_kafka", "id": "index_kafka_4", "dataSource": "wiki"}).to_string(),
+            TaskStatus::running("index_kafka_4"),
+        ),
     ];
     for (id, task, status) in &rows {
         scratch
@@ -1302,7 +1309,7 @@ async fn an_older_druids_task_table_gets_type_and_group_id(db: TestDb) {
         (String::new(), "mangled_3".into(), false)
     );
     let listed = store.list(&TaskQuery::default()).await.unwrap();
-    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.len(), 4);
     let by_type = store
         .list(&TaskQuery {
             task_type: Some("index_parallel".into()),
@@ -1311,10 +1318,18 @@ async fn an_older_druids_task_table_gets_type_and_group_id(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(by_type.len(), 1);
-    // The active task is Steward's to run, payload as Druid stored it.
+    // The active noop is Steward's to run, payload as Druid stored it; an active task of a
+    // type Steward does not run is reported, not a reason to refuse the rest.
     let active = store.active_tasks().await.unwrap();
-    assert_eq!(active.len(), 1);
-    assert_eq!(active[0].0.id(), "noop_2");
+    assert_eq!(active.tasks.len(), 1);
+    assert_eq!(active.tasks[0].0.id(), "noop_2");
+    assert_eq!(active.unrunnable.len(), 1, "{:?}", active.unrunnable);
+    assert_eq!(active.unrunnable[0].0, "index_kafka_4");
+    assert!(
+        active.unrunnable[0].1.contains("index_kafka"),
+        "{:?}",
+        active.unrunnable
+    );
 
     // Opening again changes nothing.
     store.close_pool().await;
