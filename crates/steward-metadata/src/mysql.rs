@@ -51,6 +51,13 @@ impl Dialect for MySql {
             .is_some_and(|e| EXISTS_ERRORS.contains(&e.number()))
     }
 
+    /// `ER_BAD_FIELD_ERROR`.
+    fn no_such_column(error: &dyn DatabaseError) -> bool {
+        error
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| e.number() == 1054)
+    }
+
     /// Named locks are server-wide, so the name includes the database's; hashed, because lock
     /// names are limited to 64 characters. `GET_LOCK` answers NULL on an error, taken as "not
     /// taken".

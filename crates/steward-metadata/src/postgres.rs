@@ -42,6 +42,11 @@ impl Dialect for Postgres {
         matches!(error.code().as_deref(), Some("42P07" | "42710" | "23505"))
     }
 
+    /// `undefined_column`.
+    fn no_such_column(error: &dyn DatabaseError) -> bool {
+        error.code().as_deref() == Some("42703")
+    }
+
     /// Advisory locks are per database; the key is derived from the base name as PostgreSQL
     /// sees it (unquoted identifiers fold to lower case).
     fn try_lock_schema(table_base: &str) -> Option<String> {

@@ -151,6 +151,15 @@ pub trait Dialect:
     /// between our check and our statement.
     fn already_exists(error: &dyn DatabaseError) -> bool;
 
+    /// Whether a statement failed because a column it names does not exist.
+    fn no_such_column(error: &dyn DatabaseError) -> bool;
+
+    /// Whether opening a session failed only because another one holds a lock that it will
+    /// release shortly, without the database waiting for it itself.
+    fn busy_at_open(_error: &dyn DatabaseError) -> bool {
+        false
+    }
+
     /// A statement that tries once to take this table base's schema lock for the session and
     /// returns whether it did, or `None` where the database serialises schema changes itself.
     fn try_lock_schema(table_base: &str) -> Option<String>;
@@ -478,7 +487,7 @@ async fn create_schema<D: Dialect>(
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
 {
-    let mut conn = options.connect().await.map_err(unavailable)?;
+    let mut conn = connect_when_free::<D>(options).await?;
     for statement in D::SYNTAX.session_setup {
         query::<D>(*statement, [])
             .execute(&mut conn)
@@ -536,6 +545,22 @@ where
     conn.close().await.map_err(unavailable)
 }
 
+/// Opens the schema session, retrying while the database is busy at open for at most
+/// [`SCHEMA_LOCK_TIMEOUT`].
+async fn connect_when_free<D: Dialect>(options: &Options<D>) -> Result<D::Connection, StoreError> {
+    let deadline = tokio::time::Instant::now() + SCHEMA_LOCK_TIMEOUT;
+    loop {
+        match options.connect().await {
+            Err(sqlx::Error::Database(e))
+                if D::busy_at_open(e.as_ref()) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(SCHEMA_LOCK_POLL).await;
+            }
+            connected => return connected.map_err(unavailable),
+        }
+    }
+}
+
 async fn create_unless_exists<D: Dialect>(
     conn: &mut D::Connection,
     statement: &str,
@@ -546,20 +571,27 @@ where
     match query::<D>(AssertSqlSafe(statement), []).execute(conn).await {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(e)) if D::already_exists(e.as_ref()) => Ok(()),
-        Err(e) => Err(unavailable(e)),
+        Err(e) => Err(StoreError::Unavailable(format!("{statement}: {e}"))),
     }
 }
 
-/// Whether `probe` (a select of the column from no rows) runs: a database error means the
-/// column is missing; anything else is a failure.
+/// Whether `probe` (a select of the column from no rows) runs; any failure but the column's
+/// absence (a busy database, say) is an error, not a reason to alter the table.
 async fn has_column<D: Dialect>(conn: &mut D::Connection, probe: &str) -> Result<bool, StoreError>
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
 {
-    match query::<D>(AssertSqlSafe(probe), []).fetch_all(conn).await {
+    // Not kept prepared: SQLite would keep the probe's read transaction open until its next
+    // use, and the index creation that follows on this session would then fail at once with
+    // SQLITE_BUSY whenever another process had written meanwhile.
+    match query::<D>(AssertSqlSafe(probe), [])
+        .persistent(false)
+        .fetch_all(conn)
+        .await
+    {
         Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(_)) => Ok(false),
-        Err(e) => Err(unavailable(e)),
+        Err(sqlx::Error::Database(e)) if D::no_such_column(e.as_ref()) => Ok(false),
+        Err(e) => Err(StoreError::Unavailable(format!("{probe}: {e}"))),
     }
 }
 

@@ -54,6 +54,17 @@ impl Dialect for Sqlite {
         error.message().contains("already exists")
     }
 
+    fn no_such_column(error: &dyn DatabaseError) -> bool {
+        error.message().contains("no such column")
+    }
+
+    /// A new file's first sessions switch it to WAL, which needs the file to themselves; the
+    /// switch fails with SQLITE_BUSY at once, without waiting out the busy timeout, when
+    /// another process opens it at the same moment.
+    fn busy_at_open(error: &dyn DatabaseError) -> bool {
+        error.code().as_deref() == Some("5")
+    }
+
     fn try_lock_schema(_table_base: &str) -> Option<String> {
         None
     }
