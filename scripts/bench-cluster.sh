@@ -17,7 +17,10 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$dir/zk/zookeeper.pid" ] && kill "$(cat "$dir/zk/zookeeper.pid")" 2>/dev/null || true
-  if [ "$status" = 0 ] && [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$dir"; fi
+  if [ "$status" = 0 ] && [ -z "${BENCH_KEEP:-}" ]; then
+    rm -rf "$dir"
+    [ -z "${BENCH_TASK_DIR:-}" ] || rm -rf "${BENCH_TASK_DIR:?}/$(basename "$dir")"
+  fi
 }
 trap 'cleanup $?' EXIT
 scripts/zk-start.sh 22181 "$dir/zk" >/dev/null
@@ -29,6 +32,10 @@ printf '%s\ndruid.plaintextPort=28090\nsteward.dataDir=%s/overlord\n' "$common" 
 for i in 1 2; do
   printf '%s\ndruid.plaintextPort=2809%s\nsteward.dataDir=%s/mm%s\ndruid.worker.capacity=%s\ndruid.indexer.runner.startPort=2%s100\n' \
     "$common" "$i" "$dir" "$i" "${BENCH_CAPACITY:-4}" "$i" > "$dir/mm$i.properties"
+  # BENCH_TASK_DIR: the MiddleManagers' task dirs elsewhere (a tmpfs, another disk).
+  if [ -n "${BENCH_TASK_DIR:-}" ]; then
+    echo "druid.indexer.task.baseTaskDir=$BENCH_TASK_DIR/$(basename "$dir")/mm$i" >> "$dir/mm$i.properties"
+  fi
   "$bin" middle-manager --config "$dir/mm$i.properties" 2>"$dir/mm$i.log" & pids+=($!)
 done
 n=0
