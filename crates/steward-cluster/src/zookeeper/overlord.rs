@@ -251,7 +251,10 @@ impl Feed {
         Ok(())
     }
 
-    /// Emits what changed for one znode, given its data (`None`: it is gone).
+    /// Emits what changed for one znode, given its data (`None`: it is gone). Data that does
+    /// not parse (empty, truncated) changes nothing, as in Druid, whose listener only raises
+    /// an alert: the last value read stands, and a running task is not failed for one bad
+    /// write.
     fn apply_node(&mut self, path: &str, data: Option<Vec<u8>>) {
         let node = self.paths.classify(path);
         match node {
@@ -259,7 +262,6 @@ impl Feed {
                 Some(Ok(worker)) => self.put_worker(worker),
                 Some(Err(e)) => {
                     tracing::warn!(path, error = %e, "ignoring an unreadable worker announcement");
-                    self.remove_worker(host);
                 }
                 None => self.remove_worker(host),
             },
@@ -267,7 +269,6 @@ impl Feed {
                 Some(Ok(announcement)) => self.put_status(worker, task, announcement),
                 Some(Err(e)) => {
                     tracing::warn!(path, error = %e, "ignoring an unreadable status announcement");
-                    self.remove_status(worker, task);
                 }
                 None => self.remove_status(worker, task),
             },

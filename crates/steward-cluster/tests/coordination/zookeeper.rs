@@ -403,3 +403,43 @@ async fn connecting_to_no_server_is_unavailable() {
         Err(CoordinatorError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn an_unreadable_status_or_announcement_changes_nothing() {
+    let server = shared_server().await;
+    let config = zk_config(server);
+    let overlord = connect(&config).await;
+    let worker_side = connect(&config).await;
+    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
+    let w = worker("mm-a:8091");
+    worker_side.announce(&w).await.unwrap();
+    take(&mut events, 2).await;
+    worker_side
+        .announce_status(&w.host, &running("t1"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, status(&w.host, running("t1")));
+
+    // Empty data (Druid's "null-data" event) and half a JSON document: no event, the task is
+    // not taken for gone, the worker stays.
+    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
+    let paths = config.paths().unwrap();
+    let status_node = format!("{}/{}/t1", paths.status, w.host);
+    let announcement = format!("{}/{}", paths.announcements, w.host);
+    raw.set_data(&status_node, b"", None).await.unwrap();
+    raw.set_data(&status_node, b"{\"id\": \"t1\", ", None)
+        .await
+        .unwrap();
+    raw.set_data(&announcement, b"{", None).await.unwrap();
+    // The next readable value is the next event.
+    worker_side
+        .announce_status(&w.host, &succeeded("t1"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, status(&w.host, succeeded("t1")));
+    worker_side.announce(&disabled(&w)).await.unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        RunnerEvent::WorkerChanged(disabled(&w))
+    );
+}
