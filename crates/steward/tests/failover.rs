@@ -191,7 +191,7 @@ async fn a_standby_redirects_to_the_leader_and_says_it_does_not_lead() {
     // is in line.
     let mut c = c;
     c.overlords[0].signal(Signal::SIGTERM);
-    assert_eq!(latch_line(&c).await, vec![standby.clone()]);
+    assert_eq!(latch_line(&c).await, vec![standby.clone()], "{}", c.logs());
     through_standby.wait_leading().await;
     assert_eq!(
         through_standby.status(&id).await["runnerStatusCode"],

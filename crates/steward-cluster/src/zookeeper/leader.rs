@@ -85,6 +85,11 @@ impl Fence {
 /// This process's part in the Overlord leader election. Dropping it leaves the election;
 /// [`ZkLeaderElection::close`] leaves and waits until the node is deleted.
 pub struct ZkLeaderElection {
+    /// Held so that [`ZkLeaderElection::close`] can still delete the node when the coordinator
+    /// that opened the session has been dropped first (an Overlord stops its term, and drops
+    /// the coordinator with it, before it leaves): without it the session would go with the
+    /// coordinator, unclosed as the process exits, and the node would stay until it expired.
+    _session: Arc<Session>,
     leadership: watch::Receiver<Leadership>,
     leave: Option<oneshot::Sender<()>>,
     left: oneshot::Receiver<()>,
@@ -113,6 +118,7 @@ impl ZkLeaderElection {
         };
         tokio::spawn(participant.run(leave_rx, left_tx));
         ZkLeaderElection {
+            _session: session.clone(),
             leadership,
             leave: Some(leave),
             left,

@@ -280,3 +280,23 @@ async fn a_leader_cut_off_from_zookeeper_steps_down_after_the_session_timeout() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn closing_the_election_deletes_its_node_though_the_coordinator_is_gone() {
+    let server = shared_server().await;
+    let config = ZkConfig {
+        session_timeout: LONG_SESSION,
+        ..zk_config(server)
+    };
+    let Participant {
+        coordinator,
+        election,
+        ..
+    } = join(&config, "a").await;
+    // An Overlord stopping drops its term, and the coordinator with it, before it leaves the
+    // election: the election's own hold on the session keeps the way to its node open.
+    drop(coordinator);
+    election.close().await;
+    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
+    assert_eq!(line(&raw, &config).await, vec![]);
+}
