@@ -12,7 +12,7 @@
 //! session, a new watch is installed, the trees are read again and only the difference is
 //! emitted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub(crate) async fn subscribe(
 struct Tree {
     workers: BTreeMap<String, Worker>,
     statuses: BTreeMap<String, BTreeMap<String, TaskAnnouncement>>,
+    /// Znodes present but unreadable: what was last read of them stands, as on a watch event.
+    unreadable_workers: BTreeSet<String>,
+    unreadable_statuses: BTreeSet<(String, String)>,
 }
 
 struct Feed {
@@ -110,8 +113,8 @@ impl Feed {
                         return;
                     };
                     // Take what else is queued already: under load a worker's writes to one
-                    // status znode arrive together and are read once, and the reads of a batch
-                    // are pipelined on the connection.
+                    // status znode arrive together and are read once, and a batch's znodes are
+                    // read with one multi-read.
                     let mut batch = vec![event];
                     while batch.len() < MAX_BATCH {
                         match watcher.changed().now_or_never() {
@@ -180,7 +183,7 @@ impl Feed {
         let gone: Vec<String> = self
             .workers
             .keys()
-            .filter(|w| !tree.workers.contains_key(*w))
+            .filter(|w| !tree.workers.contains_key(*w) && !tree.unreadable_workers.contains(*w))
             .cloned()
             .collect();
         for worker in gone {
@@ -191,6 +194,7 @@ impl Feed {
             .iter()
             .flat_map(|(w, tasks)| tasks.keys().map(move |t| (w.clone(), t.clone())))
             .filter(|(w, t)| tree.statuses.get(w).is_none_or(|m| !m.contains_key(t)))
+            .filter(|key| !tree.unreadable_statuses.contains(key))
             .collect();
         for (worker, task) in removed {
             self.remove_status(&worker, &task);
@@ -357,7 +361,8 @@ async fn read_tree(client: &zk::Client, paths: &ZkPaths) -> Result<Tree, zk::Err
                 tree.workers.insert(host, worker);
             }
             Err(e) => {
-                tracing::warn!(worker = host, error = %e, "ignoring an unreadable worker announcement")
+                tracing::warn!(worker = host, error = %e, "ignoring an unreadable worker announcement");
+                tree.unreadable_workers.insert(host);
             }
         }
     }
@@ -369,7 +374,8 @@ async fn read_tree(client: &zk::Client, paths: &ZkPaths) -> Result<Tree, zk::Err
                     tasks.insert(task, announcement);
                 }
                 Err(e) => {
-                    tracing::warn!(worker, task, error = %e, "ignoring an unreadable status announcement")
+                    tracing::warn!(worker, task, error = %e, "ignoring an unreadable status announcement");
+                    tree.unreadable_statuses.insert((worker.clone(), task));
                 }
             }
         }

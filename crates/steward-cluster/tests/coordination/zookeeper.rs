@@ -443,3 +443,59 @@ async fn an_unreadable_status_or_announcement_changes_nothing() {
         RunnerEvent::WorkerChanged(disabled(&w))
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_status_survives_the_overlords_reread_after_a_restart() {
+    let mut server = ZooKeeperServer::start().await;
+    let config = zk_config(&server);
+    let overlord = connect(&config).await;
+    let worker_side = connect(&config).await;
+    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
+    let w = worker("mm-a:8091");
+    worker_side.announce(&w).await.unwrap();
+    take(&mut events, 2).await;
+    worker_side
+        .announce_status(&w.host, &running("t1"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, status(&w.host, running("t1")));
+    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
+    let status_node = format!("{}/{}/t1", config.paths().unwrap().status, w.host);
+    raw.set_data(&status_node, b"", None).await.unwrap();
+
+    // A restart makes the Overlord read every znode again; the unreadable one is not taken
+    // for gone there either. The Overlord hears of t2 only once it watches again, that is
+    // after it has re-read the tree with t1 still unreadable.
+    server.stop().await;
+    server.start_again().await;
+    worker_side
+        .announce_status(&w.host, &running("t2"))
+        .await
+        .unwrap();
+    nothing_gone_until(&mut events, status(&w.host, running("t2"))).await;
+    worker_side
+        .announce_status(&w.host, &succeeded("t1"))
+        .await
+        .unwrap();
+    nothing_gone_until(&mut events, status(&w.host, succeeded("t1"))).await;
+}
+
+/// Takes events up to `wanted`, none of them a removal.
+async fn nothing_gone_until(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<RunnerEvent>,
+    wanted: RunnerEvent,
+) {
+    loop {
+        let event = next(events).await;
+        assert!(
+            !matches!(
+                event,
+                RunnerEvent::StatusRemoved { .. } | RunnerEvent::WorkerRemoved(_)
+            ),
+            "{event:?}"
+        );
+        if event == wanted {
+            return;
+        }
+    }
+}
