@@ -84,23 +84,13 @@ impl Publisher {
         host: &str,
         announcement: &TaskAnnouncement,
     ) -> Result<(), CoordinatorError> {
-        let mut published = self.published.lock().await;
-        let key = (host.to_string(), announcement.id.clone());
-        let held = Held {
-            value: announcement.clone(),
-            written: false,
-        };
-        // A task's first announcement creates its znode: trying the create first saves the
-        // set that would fail, one ZooKeeper request per task.
-        let first = published.statuses.insert(key.clone(), held).is_none();
         let path = self.paths.status(host, &announcement.id);
-        write_status(session, &self.paths, host, announcement, first)
-            .await
-            .map_err(|e| super::coordinator_error(e, &path))?;
-        if let Some(held) = published.statuses.get_mut(&key) {
-            held.written = true;
-        }
-        Ok(())
+        self.publish_status(host, announcement, |first| async move {
+            write_status(session, &self.paths, host, announcement, first)
+                .await
+                .map_err(|e| super::coordinator_error(e, &path))
+        })
+        .await
     }
 
     /// A task's start in one transaction: its status znode created (or set) with `running`,
@@ -115,42 +105,63 @@ impl Publisher {
         running: &TaskAnnouncement,
         located: &TaskAnnouncement,
     ) -> Result<(), CoordinatorError> {
-        let mut published = self.published.lock().await;
-        let key = (host.to_string(), located.id.clone());
-        let held = Held {
-            value: located.clone(),
-            written: false,
-        };
-        let first = published.statuses.insert(key.clone(), held).is_none();
         let path = self.paths.status(host, &located.id);
         let assignment = self.paths.assignment(host, &located.id);
         let (running_data, located_data) = (codec::to_json(running), codec::to_json(located));
-        let in_one = session
-            .run(|client| {
-                let (path, assignment) = (&path, &assignment);
-                let (running_data, located_data) = (&running_data, &located_data);
-                async move {
-                    let mut writer = client.new_multi_writer();
-                    if first {
-                        writer.add_create(path, running_data, &PERSISTENT)?;
-                    } else {
-                        writer.add_set_data(path, running_data, None)?;
+        self.publish_status(host, located, |first| async move {
+            let in_one = session
+                .run(|client| {
+                    let (path, assignment) = (&path, &assignment);
+                    let (running_data, located_data) = (&running_data, &located_data);
+                    async move {
+                        let mut writer = client.new_multi_writer();
+                        if first {
+                            writer.add_create(path, running_data, &PERSISTENT)?;
+                        } else {
+                            writer.add_set_data(path, running_data, None)?;
+                        }
+                        writer.add_set_data(path, located_data, None)?;
+                        writer.add_delete(assignment, None)?;
+                        writer.commit().await.map_err(zk::Error::from)
                     }
-                    writer.add_set_data(path, located_data, None)?;
-                    writer.add_delete(assignment, None)?;
-                    writer.commit().await.map_err(zk::Error::from)
-                }
-            })
-            .await;
-        if in_one.is_err() {
-            write_status(session, &self.paths, host, running, first)
-                .await
-                .map_err(|e| super::coordinator_error(e, &path))?;
-            write_status(session, &self.paths, host, located, false)
-                .await
-                .map_err(|e| super::coordinator_error(e, &path))?;
-            super::delete(session, &assignment).await?;
-        }
+                })
+                .await;
+            if in_one.is_ok() {
+                return Ok(());
+            }
+            for (announcement, first) in [(running, first), (located, false)] {
+                write_status(session, &self.paths, host, announcement, first)
+                    .await
+                    .map_err(|e| super::coordinator_error(e, &path))?;
+            }
+            super::delete(session, &assignment).await
+        })
+        .await
+    }
+
+    /// Holds `latest` as the task's status announcement and runs `write`, told whether the
+    /// znode is new to this publisher (a task's first announcement creates it: trying the
+    /// create first saves the set that would fail, one request per task). The value counts as
+    /// written once `write` succeeds. The lock is held across the write so that a
+    /// re-publication never overtakes it.
+    async fn publish_status<F, Fut>(
+        &self,
+        host: &str,
+        latest: &TaskAnnouncement,
+        write: F,
+    ) -> Result<(), CoordinatorError>
+    where
+        F: FnOnce(bool) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CoordinatorError>>,
+    {
+        let mut published = self.published.lock().await;
+        let key = (host.to_string(), latest.id.clone());
+        let held = Held {
+            value: latest.clone(),
+            written: false,
+        };
+        let first = published.statuses.insert(key.clone(), held).is_none();
+        write(first).await?;
         if let Some(held) = published.statuses.get_mut(&key) {
             held.written = true;
         }

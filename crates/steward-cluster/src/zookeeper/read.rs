@@ -53,14 +53,6 @@ pub(crate) async fn read_small(
 ) -> Result<Vec<Option<Vec<u8>>>, zk::Error> {
     let mut datas = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(MULTI_READ_CHUNK) {
-        if let [path] = chunk {
-            datas.push(match client.get_data(path).await {
-                Ok((data, _)) => Some(data),
-                Err(zk::Error::NoNode) => None,
-                Err(e) => return Err(e),
-            });
-            continue;
-        }
         let mut reader = client.new_multi_reader();
         for path in chunk {
             reader.add_get_data(path)?;

@@ -404,9 +404,19 @@ async fn connecting_to_no_server_is_unavailable() {
     ));
 }
 
-#[tokio::test]
-async fn an_unreadable_status_or_announcement_changes_nothing() {
-    let server = shared_server().await;
+/// An Overlord and a worker on one server, the worker announced and running task t1 as the
+/// Overlord has seen, with a plain client to spoil their znodes.
+struct RunningT1 {
+    _overlord: ZkCoordinator,
+    worker_side: ZkCoordinator,
+    events: tokio::sync::mpsc::UnboundedReceiver<RunnerEvent>,
+    w: steward_model::Worker,
+    raw: zk::Client,
+    status_node: String,
+    announcement: String,
+}
+
+async fn running_t1(server: &ZooKeeperServer) -> RunningT1 {
     let config = zk_config(server);
     let overlord = connect(&config).await;
     let worker_side = connect(&config).await;
@@ -419,27 +429,40 @@ async fn an_unreadable_status_or_announcement_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(next(&mut events).await, status(&w.host, running("t1")));
+    let paths = config.paths().unwrap();
+    RunningT1 {
+        status_node: format!("{}/{}/t1", paths.status, w.host),
+        announcement: format!("{}/{}", paths.announcements, w.host),
+        raw: zk::Client::connect(&server.connect_string()).await.unwrap(),
+        _overlord: overlord,
+        worker_side,
+        events,
+        w,
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_status_or_announcement_changes_nothing() {
+    let mut c = running_t1(shared_server().await).await;
+    let w = c.w.clone();
 
     // Empty data (Druid's "null-data" event) and half a JSON document: no event, the task is
     // not taken for gone, the worker stays.
-    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
-    let paths = config.paths().unwrap();
-    let status_node = format!("{}/{}/t1", paths.status, w.host);
-    let announcement = format!("{}/{}", paths.announcements, w.host);
-    raw.set_data(&status_node, b"", None).await.unwrap();
-    raw.set_data(&status_node, b"{\"id\": \"t1\", ", None)
+    c.raw.set_data(&c.status_node, b"", None).await.unwrap();
+    c.raw
+        .set_data(&c.status_node, b"{\"id\": \"t1\", ", None)
         .await
         .unwrap();
-    raw.set_data(&announcement, b"{", None).await.unwrap();
+    c.raw.set_data(&c.announcement, b"{", None).await.unwrap();
     // The next readable value is the next event.
-    worker_side
+    c.worker_side
         .announce_status(&w.host, &succeeded("t1"))
         .await
         .unwrap();
-    assert_eq!(next(&mut events).await, status(&w.host, succeeded("t1")));
-    worker_side.announce(&disabled(&w)).await.unwrap();
+    assert_eq!(next(&mut c.events).await, status(&w.host, succeeded("t1")));
+    c.worker_side.announce(&disabled(&w)).await.unwrap();
     assert_eq!(
-        next(&mut events).await,
+        next(&mut c.events).await,
         RunnerEvent::WorkerChanged(disabled(&w))
     );
 }
@@ -447,37 +470,25 @@ async fn an_unreadable_status_or_announcement_changes_nothing() {
 #[tokio::test]
 async fn an_unreadable_status_survives_the_overlords_reread_after_a_restart() {
     let mut server = ZooKeeperServer::start().await;
-    let config = zk_config(&server);
-    let overlord = connect(&config).await;
-    let worker_side = connect(&config).await;
-    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
-    let w = worker("mm-a:8091");
-    worker_side.announce(&w).await.unwrap();
-    take(&mut events, 2).await;
-    worker_side
-        .announce_status(&w.host, &running("t1"))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut events).await, status(&w.host, running("t1")));
-    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
-    let status_node = format!("{}/{}/t1", config.paths().unwrap().status, w.host);
-    raw.set_data(&status_node, b"", None).await.unwrap();
+    let mut c = running_t1(&server).await;
+    let w = c.w.clone();
+    c.raw.set_data(&c.status_node, b"", None).await.unwrap();
 
     // A restart makes the Overlord read every znode again; the unreadable one is not taken
     // for gone there either. The Overlord hears of t2 only once it watches again, that is
     // after it has re-read the tree with t1 still unreadable.
     server.stop().await;
     server.start_again().await;
-    worker_side
+    c.worker_side
         .announce_status(&w.host, &running("t2"))
         .await
         .unwrap();
-    nothing_gone_until(&mut events, status(&w.host, running("t2"))).await;
-    worker_side
+    nothing_gone_until(&mut c.events, status(&w.host, running("t2"))).await;
+    c.worker_side
         .announce_status(&w.host, &succeeded("t1"))
         .await
         .unwrap();
-    nothing_gone_until(&mut events, status(&w.host, succeeded("t1"))).await;
+    nothing_gone_until(&mut c.events, status(&w.host, succeeded("t1"))).await;
 }
 
 /// Takes events up to `wanted`, none of them a removal.
