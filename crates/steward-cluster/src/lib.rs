@@ -60,6 +60,10 @@ pub enum CoordinatorError {
     NoNode(String),
     #[error("coordinator unavailable: {0}")]
     Unavailable(String),
+    /// The coordinator refuses the request itself (a path or payload it cannot take): retrying
+    /// cannot help, so the task it was for fails at once instead of waiting out an outage.
+    #[error("coordinator refused the request: {0}")]
+    Refused(String),
     /// This Overlord takes part in a leader election and does not lead: it writes nothing.
     #[error("this Overlord is not the leader")]
     NotLeader,

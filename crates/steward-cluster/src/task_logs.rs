@@ -6,6 +6,8 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use steward_model::ids::validate_id;
+
 /// Reads a log file with Druid's `offset` semantics: 0 the whole log, positive from that byte,
 /// negative the last |offset| bytes (the whole log if it is shorter).
 pub fn read_log(path: &Path, offset: i64) -> std::io::Result<Vec<u8>> {
@@ -45,8 +47,12 @@ impl FileTaskLogs {
         &self.dir
     }
 
-    fn path(&self, task_id: &str, suffix: &str) -> PathBuf {
-        self.dir.join(format!("{task_id}{suffix}"))
+    /// The file of a task. The id is checked again here, whatever its caller checked: an id
+    /// that is not one plain file name (`..`, `/var/log/x`) must never leave the directory.
+    fn path(&self, task_id: &str, suffix: &str) -> std::io::Result<PathBuf> {
+        validate_id("Task ID", task_id)
+            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+        Ok(self.dir.join(format!("{task_id}{suffix}")))
     }
 
     /// Puts a finished file into the store under a temporary name, then renames it, so readers
@@ -56,8 +62,8 @@ impl FileTaskLogs {
     /// modified "now", so retention counts from the push, not from the task's last log line.
     fn push(&self, task_id: &str, suffix: &str, src: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let dst = self.path(task_id, suffix);
-        let tmp = self.path(task_id, &format!("{suffix}.tmp"));
+        let dst = self.path(task_id, suffix)?;
+        let tmp = self.path(task_id, &format!("{suffix}.tmp"))?;
         if same_file(src, &dst) {
             // Pushed before (by a MiddleManager that restarted): a rename onto another name of
             // the same file would do nothing and leave the temporary name behind.
@@ -91,7 +97,7 @@ impl FileTaskLogs {
 
     /// The stored log from `offset`, or `None` if this task has no stored log.
     pub fn stream_log(&self, task_id: &str, offset: i64) -> std::io::Result<Option<Vec<u8>>> {
-        match read_log(&self.path(task_id, ".log"), offset) {
+        match read_log(&self.path(task_id, ".log")?, offset) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -100,7 +106,7 @@ impl FileTaskLogs {
 
     /// The stored report, or `None`.
     pub fn report(&self, task_id: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.path(task_id, ".report.json")) {
+        match std::fs::read(self.path(task_id, ".report.json")?) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -110,7 +116,7 @@ impl FileTaskLogs {
     /// Deletes every stored file of a task (retention).
     pub fn delete(&self, task_id: &str) -> std::io::Result<()> {
         for suffix in [".log", ".report.json", ".status.json"] {
-            match std::fs::remove_file(self.path(task_id, suffix)) {
+            match std::fs::remove_file(self.path(task_id, suffix)?) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
@@ -153,6 +159,48 @@ impl FileTaskLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_that_are_not_one_file_name_never_reach_the_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileTaskLogs::new(dir.path().join("logs"));
+        std::fs::create_dir_all(logs.dir()).unwrap();
+        std::fs::write(dir.path().join("secret.log"), b"secret").unwrap();
+        for hostile in [
+            "../secret",
+            "/etc/passwd",
+            "..",
+            ".",
+            "a/../../secret",
+            "x\0",
+        ] {
+            let err = logs.stream_log(hostile, 0).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{hostile}");
+            assert_eq!(
+                logs.report(hostile).unwrap_err().kind(),
+                ErrorKind::InvalidInput
+            );
+            assert_eq!(
+                logs.delete(hostile).unwrap_err().kind(),
+                ErrorKind::InvalidInput
+            );
+        }
+        assert!(dir.path().join("secret.log").exists());
+    }
+
+    #[test]
+    fn the_longest_id_fits_every_file_name_the_store_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = FileTaskLogs::new(dir.path().join("logs"));
+        let id = "i".repeat(steward_model::ids::MAX_ID_BYTES);
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"line\n").unwrap();
+        logs.push_log(&id, &src).unwrap();
+        logs.push_report(&id, &src).unwrap();
+        logs.push_status(&id, &src).unwrap();
+        assert_eq!(logs.stream_log(&id, 0).unwrap().unwrap(), b"line\n");
+        assert_eq!(logs.report(&id).unwrap().unwrap(), b"line\n");
+    }
 
     #[test]
     fn log_offsets_follow_druid() {

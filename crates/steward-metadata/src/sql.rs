@@ -1137,8 +1137,31 @@ fn status_bytes(status: &TaskStatus) -> Vec<u8> {
     serde_json::to_vec(status).expect("a TaskStatus serialises")
 }
 
+/// A database error as the caller sees it: the request's own data refused (a 400 for a client,
+/// never worth a retry) or the store failing (a 503, retried).
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    match &e {
+        sqlx::Error::Database(db) if refuses_the_data(db.as_ref()) => {
+            StoreError::Rejected(db.message().to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+/// SQLSTATE class 22 ("data exception": a NUL or an invalid byte sequence in text, a value too
+/// long for its column) in PostgreSQL and MariaDB; MySQL reports some of those with its own
+/// numbers under a generic state (`ER_TRUNCATED_WRONG_VALUE_FOR_FIELD`, `ER_DATA_TOO_LONG`,
+/// `ER_WARN_DATA_OUT_OF_RANGE`); SQLite's `SQLITE_TOOBIG`.
+fn refuses_the_data(db: &dyn DatabaseError) -> bool {
+    if let Some(e) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        if [1366, 1406, 1264].contains(&e.number()) {
+            return true;
+        }
+    }
+    if let Some(e) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+        return e.code().as_deref() == Some("18");
+    }
+    db.code().is_some_and(|code| code.starts_with("22"))
 }
 
 fn corrupt_column(id: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {

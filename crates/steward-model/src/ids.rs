@@ -1,42 +1,62 @@
-//! Druid's rules for task ids and datasource names (`IdUtils.validateId`).
+//! Druid's rules for task ids and datasource names (`IdUtils.validateId`), made strict enough
+//! for every place an id ends up.
 //!
-//! Ids become directory names on MiddleManagers and node names in ZooKeeper, so the rules are
-//! enforced at submission, before anything is stored.
+//! Ids become directory and file names on MiddleManagers and in the task-log store, node names
+//! in ZooKeeper and keys in three databases, so the rules are enforced at submission, before
+//! anything is stored, and on every id that arrives in a URL, before it touches a file, a znode
+//! or another URL. Druid's own check compares UTF-16 units with exclusive bounds; Steward
+//! excludes the whole ranges Druid means (NUL, which PostgreSQL refuses in text, and U+001F,
+//! U+007F, U+F8FF included) and every character outside the Basic Multilingual Plane (Druid
+//! rejects those through their surrogates only by accident of its bounds).
 
-/// Checks `value` against Druid's id rules; `what` names the field in the error ("Task ID").
+/// The longest id, in bytes. The longest file name the task-log store makes from an id is
+/// `<id>.report.json.tmp` (the temporary name of a pushed report), and a file name has at most
+/// 255 bytes on every filesystem Steward runs on.
+pub const MAX_ID_BYTES: usize = 255 - ".report.json.tmp".len();
+
+/// Checks `value` against the id rules; `what` names the field in the error ("Task ID").
 pub fn validate_id(what: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err(format!("{what} must not be null or empty."));
     }
+    if value.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "{what} is {} bytes long; the limit is {MAX_ID_BYTES} bytes (ids become file names).",
+            value.len()
+        ));
+    }
+    // An id with control characters is not echoed back: it would break the log line or the
+    // terminal that shows the error.
+    let shown = value.escape_debug();
     if value.starts_with('.') {
-        return Err(format!("{what} [{value}] cannot start with '.'."));
+        return Err(format!("{what} [{shown}] cannot start with '.'."));
     }
     if value.contains('/') {
-        return Err(format!("{what} [{value}] cannot contain '/'."));
+        return Err(format!("{what} [{shown}] cannot contain '/'."));
     }
     for c in value.chars() {
         if c.is_whitespace() && c != ' ' {
             return Err(format!(
-                "{what} [{value}] cannot contain whitespace character except space."
+                "{what} [{shown}] cannot contain whitespace character except space."
             ));
         }
-        let u = c as u32;
-        let bad = (0 < u && u < 31)
-            || (127 < u && u < 159)
-            || (0xD800 < u && u < 0xF8FF)
-            || (0xFFF0 < u && u < 0xFFFF);
-        if bad {
+        if is_illegal(c) {
             return Err(format!(
-                "{what} [{value}] contains illegal UTF8 character [{u:#x}]."
+                "{what} [{shown}] contains illegal UTF8 character [{:#x}].",
+                c as u32
             ));
         }
     }
     Ok(())
 }
 
+fn is_illegal(c: char) -> bool {
+    matches!(c as u32, 0..=31 | 127..=159 | 0xD800..=0xF8FF | 0xFFF0..)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::validate_id;
+    use super::{validate_id, MAX_ID_BYTES};
 
     #[test]
     fn accepts_druid_style_ids() {
@@ -45,9 +65,12 @@ mod tests {
             "wiki pedia",
             "a.b",
             "ünïcode",
+            "\u{F900}",
+            "\u{FFEF}",
         ] {
             assert!(validate_id("Task ID", ok).is_ok(), "{ok}");
         }
+        assert!(validate_id("Task ID", &"a".repeat(MAX_ID_BYTES)).is_ok());
     }
 
     #[test]
@@ -67,5 +90,38 @@ mod tests {
             validate_id("Task ID", "a/b").unwrap_err(),
             "Task ID [a/b] cannot contain '/'."
         );
+    }
+
+    #[test]
+    fn rejects_the_bounds_of_every_excluded_range() {
+        for bad in [
+            "\u{0}",
+            "nul\u{0}",
+            "\u{1F}",
+            "\u{7F}",
+            "\u{9F}",
+            "\u{D7FF}\u{F8FF}",
+            "\u{E000}",
+            "\u{FFF0}",
+            "\u{FFFF}",
+            "\u{10000}",
+            "emoji \u{1F600}",
+            "\u{10FFFF}",
+        ] {
+            assert!(validate_id("Task ID", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            validate_id("Task ID", "nul\u{0}").unwrap_err(),
+            "Task ID [nul\\0] contains illegal UTF8 character [0x0]."
+        );
+    }
+
+    #[test]
+    fn limits_the_length_in_bytes() {
+        let long = "a".repeat(MAX_ID_BYTES + 1);
+        assert!(validate_id("Task ID", &long).is_err());
+        // Two bytes per character: half as many characters fit.
+        assert!(validate_id("Task ID", &"é".repeat(MAX_ID_BYTES / 2)).is_ok());
+        assert!(validate_id("Task ID", &"é".repeat(MAX_ID_BYTES / 2 + 1)).is_err());
     }
 }

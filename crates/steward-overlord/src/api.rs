@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,13 +29,15 @@ use axum::{Extension, Json, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use steward_cluster::{AlwaysLeader, LeaderElection};
+use steward_http::json_errors;
 use steward_metadata::{AuditEntry, AuditInfo, StoreError, TaskInfo, TaskQuery};
+use steward_model::ids::validate_id;
 use steward_model::time::{format_ts, parse_instant, parse_interval};
 use steward_model::{
     DruidError, RunnerTaskState, Task, TaskError, TaskState, TaskStatus, TaskStatusPlus,
 };
 
-use crate::driver::{Overlord, SubmitError, WorkerConfigError};
+use crate::driver::{worker_task_url, Overlord, SubmitError, WorkerConfigError};
 use crate::master::TaskMaster;
 use crate::queue::{QueueError, SHUTDOWN_BY_USER};
 
@@ -57,9 +60,7 @@ struct AppState {
 impl AppState {
     /// The running term's Overlord; 503 when there is none (Druid's "not (half) leader").
     fn overlord(&self) -> ApiResult<Overlord> {
-        self.master
-            .overlord()
-            .ok_or(ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE))
+        self.master.overlord().ok_or_else(not_leading)
     }
 }
 
@@ -70,10 +71,9 @@ pub enum ApiError {
     Simple(StatusCode, String),
     /// Druid's `DruidException` body.
     Druid(StatusCode, Box<DruidError>),
-    /// A text/plain answer (Druid's resource filters answer 404s this way).
-    Text(StatusCode, String),
-    /// A status code with an empty body.
-    Empty(StatusCode),
+    /// 503 while this Overlord cannot serve (no leader known, a term starting or ending), with
+    /// a `Retry-After` so that clients wait for the leadership to settle instead of hammering.
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -81,13 +81,7 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Simple(code, msg) => (code, Json(json!({ "error": msg }))).into_response(),
             ApiError::Druid(code, body) => (code, Json(*body)).into_response(),
-            ApiError::Text(code, msg) => (
-                code,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                msg,
-            )
-                .into_response(),
-            ApiError::Empty(code) => code.into_response(),
+            ApiError::Unavailable(msg) => unavailable(&msg),
         }
     }
 }
@@ -100,12 +94,15 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::druid(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "serviceUnavailable",
-            e.to_string(),
-        )
+        match e {
+            StoreError::Rejected(_) => invalid_input(e.to_string()),
+            e => ApiError::druid(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "serviceUnavailable",
+                e.to_string(),
+            ),
+        }
     }
 }
 
@@ -119,14 +116,73 @@ fn invalid_input(msg: impl Into<String>) -> ApiError {
 }
 
 fn bad_param(msg: impl Into<String>) -> ApiError {
-    ApiError::Text(StatusCode::BAD_REQUEST, msg.into())
+    ApiError::Simple(StatusCode::BAD_REQUEST, msg.into())
 }
 
+/// Druid's resource filter answers this (as plain text; Steward answers JSON like every other
+/// error).
 fn task_not_found(id: &str) -> ApiError {
-    ApiError::Text(
+    ApiError::Simple(
         StatusCode::NOT_FOUND,
         format!("Cannot find any task with id: [{id}]"),
     )
+}
+
+/// Seconds a client is asked to wait before retrying a 503: about the time a standby needs to
+/// take over or a new term to load.
+const RETRY_AFTER_SECS: &str = "5";
+
+fn not_leading() -> ApiError {
+    ApiError::Unavailable(
+        "This Overlord is not leading at the moment (a leader election or the start of its term is under way); retry later".into(),
+    )
+}
+
+fn unavailable(msg: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
+        Json(json!({ "error": msg })),
+    )
+        .into_response()
+}
+
+/// The one path parameter of a route, checked against the id rules (as `what`) before it
+/// reaches a file, a znode, a database or another URL; an invalid one is a 400 naming the rule.
+async fn checked_path_id<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<String, ApiError> {
+    let Path(id) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| bad_param(e.body_text()))?;
+    validate_id(what, &id).map_err(invalid_input)?;
+    Ok(id)
+}
+
+/// A task id from the URL path (see [`checked_path_id`]).
+struct TaskId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        checked_path_id(parts, state, "Task ID").await.map(TaskId)
+    }
+}
+
+/// A datasource name from the URL path (see [`checked_path_id`]).
+struct DataSource(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DataSource {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        checked_path_id(parts, state, "dataSource")
+            .await
+            .map(DataSource)
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -204,6 +260,7 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             state.clone(),
             redirect_to_leader,
         ))
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
 }
 
@@ -228,7 +285,9 @@ async fn redirect_to_leader(State(s): State<AppState>, req: Request, next: Next)
     // redirecting to itself would loop.
     let leader = leadership.leader.filter(|url| *url != s.config.self_url);
     let Some(leader) = leader else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return unavailable(
+            "No Overlord is leading at the moment (an election is under way); retry later",
+        );
     };
     let target = match req.uri().path_and_query() {
         Some(pq) => format!("{}{pq}", leader.trim_end_matches('/')),
@@ -240,7 +299,7 @@ async fn redirect_to_leader(State(s): State<AppState>, req: Request, next: Next)
             [(header::LOCATION, location)],
         )
             .into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => unavailable("The leader's URL cannot be used in a redirect"),
     }
 }
 
@@ -282,7 +341,7 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
             "capacityExceeded",
             format!("Too many tasks are in the queue (Limit = {max}), (Current active tasks = {max}). Retry later or increase the queue size (druid.indexer.queue.maxSize)."),
         ),
-        SubmitError::Queue(QueueError::NotStarted) => ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE),
+        SubmitError::Queue(QueueError::NotStarted) => not_leading(),
         SubmitError::Store(e) => ApiError::from(e),
     })?;
     Ok(Json(json!({ "task": id })))
@@ -325,7 +384,7 @@ async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>
         .map(status_plus_from_info))
 }
 
-async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_task(State(s): State<AppState>, TaskId(id): TaskId) -> ApiResult<Json<Value>> {
     let key = id.clone();
     let task = match s
         .overlord()?
@@ -342,10 +401,7 @@ async fn get_task(State(s): State<AppState>, Path(id): Path<String>) -> ApiResul
     }
 }
 
-async fn get_task_status(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn get_task_status(State(s): State<AppState>, TaskId(id): TaskId) -> ApiResult<Json<Value>> {
     match find_status(&s, &id).await? {
         Some(status) => Ok(Json(json!({ "task": id, "status": status }))),
         None => Err(task_not_found(&id)),
@@ -354,7 +410,7 @@ async fn get_task_status(
 
 async fn get_task_log(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let offset: i64 = match params.get("offset") {
@@ -370,10 +426,7 @@ async fn get_task_log(
         .await
         .flatten();
     if let Some(worker) = worker {
-        let url = format!(
-            "{}/druid/worker/v1/task/{id}/log?offset={offset}",
-            worker.url()
-        );
+        let url = worker_task_url(&worker, &id, &format!("log?offset={offset}"));
         match s.overlord()?.http().get(&url).send().await {
             Ok(r) if r.status().is_success() => {
                 return Ok(text(Body::from_stream(r.bytes_stream())));
@@ -394,7 +447,7 @@ async fn get_task_log(
             if find_status(&s, &id).await?.is_none() {
                 return Err(task_not_found(&id));
             }
-            Err(ApiError::Text(
+            Err(ApiError::Simple(
                 StatusCode::NOT_FOUND,
                 format!("No log was found for this task. The task may not exist, or it may not have begun running yet. (task [{id}])"),
             ))
@@ -406,10 +459,7 @@ fn text(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-async fn get_task_reports(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+async fn get_task_reports(State(s): State<AppState>, TaskId(id): TaskId) -> ApiResult<Response> {
     let logs = s.overlord()?.task_logs().clone();
     let key = id.clone();
     let report = tokio::task::spawn_blocking(move || logs.report(&key))
@@ -426,7 +476,7 @@ async fn get_task_reports(
             if find_status(&s, &id).await?.is_none() {
                 return Err(task_not_found(&id));
             }
-            Err(ApiError::Text(
+            Err(ApiError::Simple(
                 StatusCode::NOT_FOUND,
                 "No task reports were found for this task. The task may not exist, or it may not have completed yet.".into(),
             ))
@@ -436,7 +486,7 @@ async fn get_task_reports(
 
 async fn get_task_segments(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
 ) -> ApiResult<Json<Value>> {
     if find_status(&s, &id).await?.is_none() {
         return Err(task_not_found(&id));
@@ -447,10 +497,7 @@ async fn get_task_segments(
     ))
 }
 
-async fn shutdown_task(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn shutdown_task(State(s): State<AppState>, TaskId(id): TaskId) -> ApiResult<Json<Value>> {
     if s.overlord()?.shutdown(&id, SHUTDOWN_BY_USER).await {
         return Ok(Json(json!({ "task": id })));
     }
@@ -461,13 +508,19 @@ async fn shutdown_task(
     }
 }
 
-async fn shutdown_all(State(s): State<AppState>, Path(ds): Path<String>) -> ApiResult<Json<Value>> {
+async fn shutdown_all(
+    State(s): State<AppState>,
+    DataSource(ds): DataSource,
+) -> ApiResult<Json<Value>> {
     match s
         .overlord()?
         .shutdown_data_source(&ds, SHUTDOWN_BY_USER)
         .await
     {
-        0 => Err(ApiError::Empty(StatusCode::NOT_FOUND)),
+        0 => Err(ApiError::Simple(
+            StatusCode::NOT_FOUND,
+            format!("No active task of datasource [{ds}] to shut down"),
+        )),
         _ => Ok(Json(json!({ "dataSource": ds }))),
     }
 }
@@ -477,6 +530,9 @@ async fn task_statuses(State(s): State<AppState>, body: Bytes) -> ApiResult<Json
         .map_err(|e| bad_param(format!("Body must be a JSON array of task ids: {e}")))?;
     if ids.is_empty() {
         return Err(bad_param("No Task IDs provided."));
+    }
+    for id in &ids {
+        validate_id("Task ID", id).map_err(invalid_input)?;
     }
     let wanted = ids.clone();
     let active: Vec<TaskStatusPlus> = s
@@ -802,7 +858,7 @@ async fn set_worker_config(
         Ok(()) => Ok(StatusCode::OK),
         Err(WorkerConfigError::Invalid(e)) => Err(ApiError::Simple(StatusCode::BAD_REQUEST, e.0)),
         Err(WorkerConfigError::Store(e)) => Err(e.into()),
-        Err(WorkerConfigError::NotStarted) => Err(ApiError::Empty(StatusCode::SERVICE_UNAVAILABLE)),
+        Err(WorkerConfigError::NotStarted) => Err(not_leading()),
     }
 }
 
@@ -897,7 +953,9 @@ async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Valu
 async fn leader(State(s): State<AppState>) -> Response {
     match s.master.leadership().leader {
         Some(url) => ([(header::CONTENT_TYPE, "application/json")], url).into_response(),
-        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        None => unavailable(
+            "No Overlord is leading at the moment (an election is under way); retry later",
+        ),
     }
 }
 

@@ -72,6 +72,7 @@ impl Fixture {
             store: Arc::new(self.store.clone()),
             coordinator: self.coordinator.clone(),
             task_logs: FileTaskLogs::new(self._dir.path().join("logs")),
+            internal_client: Default::default(),
         }
     }
 
@@ -108,7 +109,7 @@ async fn runner_state(overlord: &Overlord, id: &str) -> (Option<RunnerTaskState>
 async fn worker_config_api_stores_answers_and_audits_what_was_posted() {
     let fx = Fixture::new().await;
     let url = serve(fx.start().await).await;
-    let http = reqwest::Client::new();
+    let http = steward_http::client_builder().build().unwrap();
     let config_url = format!("{url}/druid/indexer/v1/worker");
     let history_url = format!("{url}/druid/indexer/v1/worker/history");
 
@@ -337,7 +338,7 @@ async fn worker_config_calls_answer_503_while_the_store_is_down() {
     let fx = Fixture::new().await;
     let url = serve(fx.start().await).await;
     fx.store.close().await;
-    let http = reqwest::Client::new();
+    let http = steward_http::client_builder().build().unwrap();
     let config_url = format!("{url}/druid/indexer/v1/worker");
     let r = http.get(&config_url).send().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -450,7 +451,7 @@ async fn a_follower_redirects_to_the_leader_and_a_leader_serves_in_its_term() {
     };
     let app = router_with_master(master.clone(), config);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::builder()
+    let http = steward_http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -492,14 +493,19 @@ async fn a_follower_redirects_to_the_leader_and_a_leader_serves_in_its_term() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    // No leader known: 503 with an empty body.
+    // No leader known: 503 in Druid's error shape, asking the client to come back.
     elect.send_replace(leadership(None, None));
     for r in [
         http.get(v1("tasks")).send().await.unwrap(),
         http.get(v1("leader")).send().await.unwrap(),
     ] {
         assert_eq!(r.status(), 503);
-        assert_eq!(r.text().await.unwrap(), "");
+        assert_eq!(r.headers()["retry-after"], "5");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains("leading"),
+            "{body}"
+        );
     }
     assert_eq!(http.get(v1("isLeader")).send().await.unwrap().status(), 404);
 

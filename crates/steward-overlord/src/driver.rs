@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, RunnerEvent};
+use steward_http::{path_segment, InternalClient};
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
-use steward_model::{Task, TaskStatus};
+use steward_model::{Task, TaskStatus, Worker};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{error, info, warn};
 
@@ -92,6 +93,16 @@ pub enum WorkerConfigError {
     NotStarted,
 }
 
+/// `<worker>/druid/worker/v1/task/<id>/<rest>`, the id percent-encoded: a task id may hold
+/// `?`, `#`, `%` or spaces, which would otherwise end the path or be decoded into another id.
+pub fn worker_task_url(worker: &Worker, task_id: &str, rest: &str) -> String {
+    format!(
+        "{}/druid/worker/v1/task/{}/{rest}",
+        worker.url(),
+        path_segment(task_id)
+    )
+}
+
 /// Everything the driver needs from outside.
 #[derive(Clone)]
 pub struct OverlordParts {
@@ -100,6 +111,8 @@ pub struct OverlordParts {
     pub store: Arc<dyn MetadataStore>,
     pub coordinator: Arc<dyn OverlordCoordinator>,
     pub task_logs: FileTaskLogs,
+    /// How the Overlord calls MiddleManagers (TLS trust, escalator credentials).
+    pub internal_client: InternalClient,
 }
 
 /// Handle to a running Overlord.
@@ -132,8 +145,10 @@ impl Overlord {
             store,
             coordinator,
             task_logs,
+            internal_client,
         } = parts;
-        let http = reqwest::Client::builder()
+        let http = internal_client
+            .builder()
             .timeout(SHUTDOWN_TIMEOUT)
             .build()?;
         let queue_config = Arc::new(queue.clone());
@@ -567,7 +582,7 @@ impl IoRunner {
             IoEffect::ShutdownOnWorker { worker, task_id } => {
                 let http = self.http.clone();
                 self.spawn(async move {
-                    let url = format!("{}/druid/worker/v1/task/{}/shutdown", worker.url(), task_id);
+                    let url = worker_task_url(&worker, &task_id, "shutdown");
                     for attempt in 1..=SHUTDOWN_TRIES {
                         match http.post(&url).send().await {
                             Ok(r) if r.status().is_success() => return,

@@ -311,6 +311,7 @@ mod tests {
             store: Arc::new(store),
             coordinator: gated.clone(),
             task_logs: FileTaskLogs::new(dir.path().join("logs")),
+            internal_client: Default::default(),
         };
         let (elect, elected) = watch::channel(Leadership {
             term: Some(1),

@@ -11,8 +11,11 @@ use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
 pub struct WorkerConfig {
     /// Advertised host (`druid.host`); peons are reached on this host too.
     pub host: String,
-    /// Port of the worker's HTTP API (`druid.plaintextPort`); the worker id is `host:port`.
+    /// Port others reach the worker's HTTP API on (`druid.plaintextPort`, or `druid.tlsPort`
+    /// when it serves TLS); the worker id is `host:port`.
     pub port: u16,
+    /// `http`, or `https` when the worker serves TLS; announced, so the Overlord calls it so.
+    pub scheme: String,
     /// `druid.worker.ip`.
     pub ip: String,
     /// `druid.worker.capacity`.
@@ -55,6 +58,7 @@ impl WorkerConfig {
             ip: host.clone(),
             host,
             port,
+            scheme: "http".to_string(),
             capacity: u32::try_from(processors.saturating_sub(1).max(1)).unwrap_or(u32::MAX),
             version: "0".to_string(),
             category: DEFAULT_WORKER_CATEGORY.to_string(),
@@ -77,7 +81,7 @@ impl WorkerConfig {
     /// The announcement of this worker; a disabled one has an empty version.
     pub(crate) fn worker(&self, enabled: bool) -> Worker {
         Worker {
-            scheme: "http".to_string(),
+            scheme: self.scheme.clone(),
             host: self.worker_id(),
             ip: self.ip.clone(),
             capacity: self.capacity,

@@ -1,7 +1,8 @@
 //! The worker HTTP API (Druid's `WorkerResource`), with Druid's paths and bodies.
 //!
 //! Reads come from the [`View`] the manager publishes; changes are requests to the manager,
-//! answered once it has carried them out.
+//! answered once it has carried them out. Every error answers `{"error": ...}`, and a task id
+//! in a path is checked against the id rules before it is looked up.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use steward_http::json_errors;
+use steward_model::ids::validate_id;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::manager::{Event, View};
@@ -50,6 +53,7 @@ pub(crate) fn router(events: mpsc::UnboundedSender<Event>, view: watch::Receiver
         .route("/druid/worker/v1/tasks", get(tasks))
         .route("/druid/worker/v1/task/{id}/shutdown", post(shutdown))
         .route("/druid/worker/v1/task/{id}/log", get(log))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(Api { events, view })
 }
 
@@ -85,6 +89,9 @@ async fn tasks(State(api): State<Api>) -> Json<Vec<String>> {
 }
 
 async fn shutdown(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    if let Err(e) = validate_id("Task ID", &id) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
     let task = id.clone();
     match api.ask(|reply| Event::Shutdown { id: task, reply }).await {
         Ok(()) => Json(json!({ "task": id })).into_response(),
@@ -97,18 +104,21 @@ async fn log(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
+    if let Err(e) = validate_id("Task ID", &id) {
+        return error(StatusCode::BAD_REQUEST, e);
+    }
     let offset = match params.get("offset").map(|o| o.trim().parse::<i64>()) {
         None => 0,
         Some(Ok(offset)) => offset,
         Some(Err(_)) => {
-            return text(
+            return error(
                 StatusCode::BAD_REQUEST,
                 "offset must be an integer".to_string(),
             )
         }
     };
     let not_here = || {
-        text(
+        error(
             StatusCode::NOT_FOUND,
             format!("No log was found for task [{id}]: it is not running on this MiddleManager"),
         )
@@ -122,22 +132,17 @@ async fn log(
         }
         // The task ended and its dir went away after the lookup.
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => not_here(),
-        Ok(Err(e)) => text(
+        Ok(Err(e)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Cannot read the log of task [{id}]: {e}"),
         ),
-        Err(e) => text(
+        Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Cannot read the log of task [{id}]: {e}"),
         ),
     }
 }
 
-fn text(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }

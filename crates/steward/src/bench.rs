@@ -18,7 +18,7 @@ use steward_model::TaskState;
 use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::task::JoinSet;
 
-use crate::client::OverlordClient;
+use crate::client::{ClientOptions, OverlordClient};
 
 /// The task every phase submits: a `noop` that runs for 1 ms, so the figures measure the
 /// indexing service and not the task.
@@ -65,7 +65,7 @@ pub struct BenchArgs {
 /// Runs both phases against the Overlord at `overlord` and prints the report. Fails if the
 /// Overlord cannot be reached or answers with errors, if tasks do not finish in time, and, after
 /// the report, if any benchmark task FAILED.
-pub async fn run_bench(overlord: &str, args: &BenchArgs) -> anyhow::Result<()> {
+pub async fn run_bench(overlord: &ClientOptions, args: &BenchArgs) -> anyhow::Result<()> {
     ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
     let client = OverlordClient::new(overlord)?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).ok();

@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Row};
 
 use crate::bench::percentile;
-use crate::client::OverlordClient;
+use crate::client::{ClientOptions, OverlordClient};
 
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
@@ -47,7 +47,7 @@ pub struct HistoryArgs {
 /// Rows inserted per statement while seeding.
 const SEED_CHUNK: u64 = 50_000;
 
-pub async fn run(overlord: &str, args: &HistoryArgs) -> anyhow::Result<()> {
+pub async fn run(overlord: &ClientOptions, args: &HistoryArgs) -> anyhow::Result<()> {
     let table = format!("{}_tasks", args.table_base);
     if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("invalid table base [{}]", args.table_base);
@@ -67,7 +67,8 @@ pub async fn run(overlord: &str, args: &HistoryArgs) -> anyhow::Result<()> {
         ),
     ];
     println!(
-        "Steward history benchmark against {overlord}: {} completed tasks in {table} ({} cores on this machine)",
+        "Steward history benchmark against {}: {} completed tasks in {table} ({} cores on this machine)",
+        client.base(),
         args.tasks,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );

@@ -71,6 +71,40 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     }
 }
 
+/// Where the Overlord is and how to talk to it: shared by every command that calls it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClientOptions {
+    /// Overlord base URL (http:// or https://).
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_OVERLORD",
+        default_value = "http://localhost:8090"
+    )]
+    pub overlord: String,
+    /// User name when the Overlord requires authentication (Druid's basic security).
+    #[arg(long, global = true, env = "STEWARD_USER")]
+    pub user: Option<String>,
+    /// Password of --user. Prefer the environment variable: a flag shows in `ps`.
+    #[arg(long, global = true, env = "STEWARD_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// PEM file of CA certificates to trust for https:// besides the system's.
+    #[arg(long, global = true, env = "STEWARD_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ClientOptions {
+    /// Plain options for an Overlord at `url`: no credentials, the system's CAs.
+    pub fn url(url: &str) -> Self {
+        ClientOptions {
+            overlord: url.to_string(),
+            user: None,
+            password: None,
+            ca_cert: None,
+        }
+    }
+}
+
 /// A connection-pooling client for one Overlord.
 #[derive(Debug, Clone)]
 pub struct OverlordClient {
@@ -81,10 +115,10 @@ pub struct OverlordClient {
 }
 
 impl OverlordClient {
-    /// `base` is the Overlord's base URL, e.g. `http://localhost:8090`; a bare `host:port` means
-    /// plain HTTP.
-    pub fn new(base: &str) -> anyhow::Result<Self> {
-        let given = base.trim();
+    /// `options.overlord` is the Overlord's base URL, e.g. `http://localhost:8090`; a bare
+    /// `host:port` means plain HTTP.
+    pub fn new(options: &ClientOptions) -> anyhow::Result<Self> {
+        let given = options.overlord.trim();
         let with_scheme = if given.contains("://") {
             given.to_string()
         } else {
@@ -92,13 +126,25 @@ impl OverlordClient {
         };
         let base =
             Url::parse(&with_scheme).map_err(|e| anyhow!("invalid Overlord URL '{given}': {e}"))?;
-        // The HTTP client is built without TLS support: Overlords are reached inside the cluster.
-        if base.scheme() != "http" {
-            bail!("invalid Overlord URL '{given}': only http:// is supported");
+        if !matches!(base.scheme(), "http" | "https") {
+            bail!("invalid Overlord URL '{given}': only http:// and https:// are supported");
         }
+        let ca = match &options.ca_cert {
+            Some(path) => steward_http::load_ca(path)?,
+            None => Vec::new(),
+        };
+        let authorization = match (&options.user, &options.password) {
+            (Some(user), password) => Some(
+                steward_http::basic_authorization(user, password.as_deref().unwrap_or(""))
+                    .context("the user name or password cannot be sent in an HTTP header")?,
+            ),
+            (None, Some(_)) => bail!("--password (STEWARD_PASSWORD) needs --user (STEWARD_USER)"),
+            (None, None) => None,
+        };
         // The Overlord is local or cluster-internal; an HTTP_PROXY meant for the internet would
         // only add a hop (and distort the benchmark's latencies).
-        let http = reqwest::Client::builder()
+        let http = steward_http::InternalClient { ca, authorization }
+            .builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .no_proxy()
@@ -403,12 +449,16 @@ pub enum TaskCommand {
 /// Runs one `steward task` subcommand against the Overlord at `overlord` and returns the exit
 /// code. Failures are printed on stderr (`error: ...`) and turned into the exit code here, so
 /// the `Err` case does not occur; the signature matches the other subcommands'.
-pub async fn run_task_command(overlord: &str, json: bool, cmd: TaskCommand) -> anyhow::Result<i32> {
+pub async fn run_task_command(
+    overlord: &ClientOptions,
+    json: bool,
+    cmd: TaskCommand,
+) -> anyhow::Result<i32> {
     Ok(report(task_command(overlord, json, cmd).await))
 }
 
 /// Runs `steward workers`; exit code and error handling as for [`run_task_command`].
-pub async fn run_workers(overlord: &str, json: bool) -> anyhow::Result<i32> {
+pub async fn run_workers(overlord: &ClientOptions, json: bool) -> anyhow::Result<i32> {
     Ok(report(workers(overlord, json).await))
 }
 
@@ -433,8 +483,12 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-async fn task_command(overlord: &str, json: bool, cmd: TaskCommand) -> anyhow::Result<i32> {
-    let client = OverlordClient::new(overlord)?;
+async fn task_command(
+    options: &ClientOptions,
+    json: bool,
+    cmd: TaskCommand,
+) -> anyhow::Result<i32> {
+    let client = OverlordClient::new(options)?;
     match cmd {
         TaskCommand::Submit { file, wait } => submit(&client, json, read_spec(&file)?, wait).await,
         TaskCommand::Status { id } => {
@@ -499,8 +553,8 @@ async fn task_command(overlord: &str, json: bool, cmd: TaskCommand) -> anyhow::R
     }
 }
 
-async fn workers(overlord: &str, json: bool) -> anyhow::Result<i32> {
-    let client = OverlordClient::new(overlord)?;
+async fn workers(options: &ClientOptions, json: bool) -> anyhow::Result<i32> {
+    let client = OverlordClient::new(options)?;
     let answer = client.workers_raw().await?;
     if json {
         print_json(&answer)?;
@@ -983,15 +1037,16 @@ mod tests {
 
     #[test]
     fn urls_are_built_below_the_base_with_ids_encoded() {
-        let c = OverlordClient::new("localhost:8090/").unwrap();
+        let c = OverlordClient::new(&ClientOptions::url("localhost:8090/")).unwrap();
         assert_eq!(c.base(), "http://localhost:8090");
         assert_eq!(
             c.indexer_url(&["task", "a b/c", "status"]).as_str(),
             "http://localhost:8090/druid/indexer/v1/task/a%20b%2Fc/status"
         );
-        let prefixed = OverlordClient::new("http://gw:80/ovl").unwrap();
+        let prefixed = OverlordClient::new(&ClientOptions::url("http://gw:80/ovl")).unwrap();
         assert_eq!(prefixed.url(&["status"]).as_str(), "http://gw/ovl/status");
-        assert!(OverlordClient::new("https://secure:8290").is_err());
+        assert!(OverlordClient::new(&ClientOptions::url("https://secure:8290")).is_ok());
+        assert!(OverlordClient::new(&ClientOptions::url("ftp://files:21")).is_err());
     }
 
     #[test]

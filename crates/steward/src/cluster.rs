@@ -4,7 +4,7 @@
 //! coordinator differs. Several Overlords may run: they elect a leader through ZooKeeper, and
 //! the others serve their API by redirecting to it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use steward_cluster::{LeaderElection, OverlordCoordinator, WorkerCoordinator};
@@ -15,24 +15,32 @@ use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, bind, connect_zk, data_dir, open_store, overlord_settings, retention_settings,
-    task_logs, wait_for_stop_signal, worker_settings, zk_settings,
+    api_settings, connect_zk, data_dir, open_store, overlord_settings, retention_settings,
+    task_logs, wait_for_stop_signal, worker_settings, zk_settings, HttpSettings,
 };
 
+/// Cluster roles listen on every interface unless `steward.bindAddress` says otherwise.
+const CLUSTER_BIND: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
 /// Runs an Overlord until SIGINT or SIGTERM: it serves HTTP from the start, takes part in the
-/// leader election as `http://<druid.host>:<port>`, and runs the queue while it leads. Stopping
-/// it leaves workers and their tasks alone and hands the leadership over at once.
+/// leader election under its advertised URL, and runs the queue while it leads. Stopping it
+/// leaves workers and their tasks alone and hands the leadership over at once.
 pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
-    let host = p.string("druid.host");
-    let port = p.port_or(8090)?;
-    let api_config = api_settings(&p, port)?;
-    let listener = bind(&host, port).await?;
+    let http = HttpSettings::load(&p, CLUSTER_BIND)?;
+    let (port, tls_port) = (p.port_or(8090)?, p.tls_port_or(8290)?);
+    let api_config = api_settings(&p, http.advertised(port, tls_port))?;
+    let listeners = http.bind(port, tls_port).await?;
     let store = open_store(&p, &data_dir).await?;
     if let Some(retention) = retention_settings(&p)? {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
-    let zk = connect_zk(zk_settings(&p, Some(api_config.self_url.clone()))?).await?;
+    let zk = connect_zk(zk_settings(
+        &p,
+        Some(api_config.self_url.clone()),
+        http.internal_client.clone(),
+    )?)
+    .await?;
     let (queue, runner) = overlord_settings(&p)?;
     let election = zk.join_election(api_config.self_url.clone());
     let parts = OverlordParts {
@@ -41,25 +49,22 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
         store,
         coordinator: zk as Arc<dyn OverlordCoordinator>,
         task_logs: task_logs(&p, &data_dir)?,
+        internal_client: http.internal_client.clone(),
     };
     let master = TaskMaster::start(parts, election.leadership());
+    let url = api_config.self_url.clone();
     let router = api::router_with_master(master.clone(), api_config);
-    // The peer address is recorded in the audit trail of dynamic config changes.
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let servers = http.serve(listeners, router);
     info!(
-        url = format!("http://{host}:{port}"),
+        url,
         "Overlord is serving and taking part in the leader election"
     );
     wait_for_stop_signal().await?;
     master.stop().await;
     election.close().await;
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     info!("Overlord stopped");
     Ok(())
 }
@@ -69,15 +74,14 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
 /// and task dir, it re-adopts them.
 pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
-    let host = p.string("druid.host");
-    let port = p.port_or(8091)?;
+    let http = HttpSettings::load(&p, CLUSTER_BIND)?;
+    let (port, tls_port) = (p.port_or(8091)?, p.tls_port_or(8291)?);
     let base = p.path_or("druid.indexer.task.baseTaskDir", data_dir.join("task"));
-    let config = worker_settings(&p, &data_dir, port, base)?;
-    let listener = bind(&host, port).await?;
-    let zk = connect_zk(zk_settings(&p, None)?).await?;
+    let config = worker_settings(&p, &data_dir, http.advertised(port, tls_port), base)?;
+    let listeners = http.bind(port, tls_port).await?;
+    let zk = connect_zk(zk_settings(&p, None, http.internal_client.clone())?).await?;
     let mm = MiddleManager::start(config, zk as Arc<dyn WorkerCoordinator>).await?;
-    let router = mm.router();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let servers = http.serve(listeners, mm.router());
     info!(
         worker = mm.worker().host,
         capacity = mm.worker().capacity,
@@ -85,7 +89,9 @@ pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
     );
     wait_for_stop_signal().await?;
     mm.stop().await;
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     info!("MiddleManager stopped");
     Ok(())
 }

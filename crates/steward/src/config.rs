@@ -29,6 +29,66 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "HTTP port: 8090 for an Overlord (and quickstart), 8091 for a MiddleManager.",
     ),
     (
+        "druid.enablePlaintextPort",
+        "true",
+        "Serve plain HTTP on druid.plaintextPort.",
+    ),
+    (
+        "druid.enableTlsPort",
+        "false",
+        "Serve HTTPS on druid.tlsPort (needs steward.server.https.certPath and keyPath); \
+         others then reach this process over HTTPS.",
+    ),
+    (
+        "druid.tlsPort",
+        "",
+        "HTTPS port: 8290 for an Overlord (and quickstart), 8291 for a MiddleManager.",
+    ),
+    (
+        "steward.server.https.certPath",
+        "",
+        "PEM certificate chain of this process's HTTPS port, its own certificate first \
+         (Druid takes a Java keystore, druid.server.https.keyStorePath, instead).",
+    ),
+    (
+        "steward.server.https.keyPath",
+        "",
+        "PEM private key of steward.server.https.certPath (PKCS#8, PKCS#1 or SEC1).",
+    ),
+    (
+        "steward.client.https.caPath",
+        "",
+        "PEM CA certificates this process trusts, besides the system's, when it calls other \
+         Steward processes over HTTPS (Druid: druid.client.https.trustStorePath, a keystore).",
+    ),
+    (
+        "steward.bindAddress",
+        "",
+        "Address the HTTP ports listen on: 127.0.0.1 for quickstart, 0.0.0.0 for cluster roles.",
+    ),
+    (
+        "druid.server.http.maxIdleTime",
+        "PT5M",
+        "A connection that makes no progress for this long while waiting on the client is closed.",
+    ),
+    (
+        "druid.server.http.maxRequestHeaderSize",
+        "8192",
+        "Largest request head in bytes (request line and headers); larger answer 431.",
+    ),
+    (
+        "steward.server.http.headerReadTimeout",
+        "PT30S",
+        "A request's headers must arrive within this; it also bounds how long a kept-alive \
+         connection waits for its next request.",
+    ),
+    (
+        "steward.server.http.maxConnections",
+        "",
+        "Connections each HTTP port serves at once; more are answered 503 and closed. \
+         Default: a quarter of the process's open-file limit (at least 64).",
+    ),
+    (
         "druid.metadata.storage.connector.connectURI",
         "",
         "Metadata store: sqlite:<path>, postgresql://user@host:port/db, \
@@ -129,6 +189,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "steward.quickstart.workerPort",
         "8091",
         "Worker API port of the first in-process MiddleManager; the next ones count up.",
+    ),
+    (
+        "steward.quickstart.workerTlsPort",
+        "8291",
+        "HTTPS port of the first in-process MiddleManager when druid.enableTlsPort is set.",
     ),
     (
         "druid.indexer.task.baseTaskDir",
@@ -272,6 +337,22 @@ impl Properties {
             None => Ok(default),
             Some(_) => self.number("druid.plaintextPort"),
         }
+    }
+
+    /// `druid.tlsPort`, or the role's default TLS port.
+    pub fn tls_port_or(&self, default: u16) -> anyhow::Result<u16> {
+        match self.get("druid.tlsPort") {
+            None => Ok(default),
+            Some(_) => self.number("druid.tlsPort"),
+        }
+    }
+
+    /// A `true`/`false` property.
+    pub fn flag(&self, key: &str) -> anyhow::Result<bool> {
+        let v = self.string(key);
+        v.trim()
+            .parse()
+            .map_err(|_| anyhow!("{key}: [{v}] is not true or false"))
     }
 
     pub fn period(&self, key: &str) -> anyhow::Result<Duration> {

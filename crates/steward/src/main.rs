@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use steward::bench::BenchArgs;
-use steward::client::TaskCommand;
+use steward::client::{ClientOptions, TaskCommand};
 use steward::config::{defaults_text, Properties};
 
 #[derive(Parser, Debug)]
@@ -20,14 +20,8 @@ struct Cli {
 
 #[derive(clap::Args, Debug)]
 struct ClientArgs {
-    /// Overlord base URL.
-    #[arg(
-        long,
-        global = true,
-        env = "STEWARD_OVERLORD",
-        default_value = "http://localhost:8090"
-    )]
-    overlord: String,
+    #[command(flatten)]
+    options: ClientOptions,
     /// Print the server's JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -85,25 +79,15 @@ enum Command {
     },
     /// Measure submit→SUCCESS latency and throughput against a running Overlord.
     Bench {
-        /// Overlord base URL.
-        #[arg(
-            long,
-            env = "STEWARD_OVERLORD",
-            default_value = "http://localhost:8090"
-        )]
-        overlord: String,
+        #[command(flatten)]
+        overlord: ClientOptions,
         #[command(flatten)]
         args: BenchArgs,
     },
     /// Measure history queries against an Overlord whose PostgreSQL store holds many tasks.
     BenchHistory {
-        /// Overlord base URL.
-        #[arg(
-            long,
-            env = "STEWARD_OVERLORD",
-            default_value = "http://localhost:8090"
-        )]
-        overlord: String,
+        #[command(flatten)]
+        overlord: ClientOptions,
         #[command(flatten)]
         args: steward::bench_history::HistoryArgs,
     },
@@ -184,10 +168,10 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Peon { .. } => unreachable!("handled before the runtime starts"),
         Command::Task { client, command } => {
-            steward::client::run_task_command(&client.overlord, client.json, command).await
+            steward::client::run_task_command(&client.options, client.json, command).await
         }
         Command::Workers { client } => {
-            steward::client::run_workers(&client.overlord, client.json).await
+            steward::client::run_workers(&client.options, client.json).await
         }
         Command::Bench { overlord, args } => {
             match steward::bench::run_bench(&overlord, &args).await {

@@ -1,5 +1,6 @@
 //! `steward quickstart`: an Overlord and N MiddleManagers in one process, with SQLite metadata
-//! and in-process coordination. The embedded default deployment.
+//! and in-process coordination. The embedded default deployment; it listens on 127.0.0.1 unless
+//! `steward.bindAddress` says otherwise, so a first run on a laptop is not open to its network.
 //!
 //! Start order matters for restarts: the MiddleManagers restore first (re-adopting peons that
 //! outlived the previous process and re-announcing ends recorded on disk), so the Overlord's
@@ -7,7 +8,7 @@
 //! the reverse: MiddleManagers stop their peons and wait for the Overlord to record those ends,
 //! then the Overlord stops.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use steward_cluster::{InProcessCoordinator, WorkerCoordinator};
@@ -18,29 +19,33 @@ use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, bind, data_dir, open_store, overlord_settings, retention_settings, task_logs,
-    wait_for_stop_signal, worker_settings,
+    api_settings, data_dir, open_store, overlord_settings, retention_settings, task_logs,
+    wait_for_stop_signal, worker_settings, HttpSettings,
 };
 
 /// Runs quickstart until SIGINT or SIGTERM.
 pub async fn run(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
+    let http = HttpSettings::load(&p, IpAddr::V4(Ipv4Addr::LOCALHOST))?;
+    let host = p.string("druid.host");
+    let overlord_ports = (p.port_or(8090)?, p.tls_port_or(8290)?);
+    let overlord_listeners = http.bind(overlord_ports.0, overlord_ports.1).await?;
     let store = open_store(&p, &data_dir).await?;
     if let Some(retention) = retention_settings(&p)? {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
     let coordinator = Arc::new(InProcessCoordinator::new());
-    let host = p.string("druid.host");
-    let overlord_port = p.port_or(8090)?;
-    let overlord_listener = bind(&host, overlord_port).await?;
 
     let mut workers = Vec::new();
+    let mut servers = Vec::new();
     let first_port = p.number::<u16>("steward.quickstart.workerPort")?;
+    let first_tls_port = p.number::<u16>("steward.quickstart.workerTlsPort")?;
     let base = p.path_or("druid.indexer.task.baseTaskDir", data_dir.join("task"));
     for i in 0..p.number::<u16>("steward.quickstart.workers")? {
-        let port = first_port + i;
-        let config = worker_settings(&p, &data_dir, port, base.join(port.to_string()))?;
-        let listener = bind(&host, port).await?;
+        let (port, tls_port) = (first_port + i, first_tls_port + i);
+        let advertised = http.advertised(port, tls_port);
+        let config = worker_settings(&p, &data_dir, advertised, base.join(port.to_string()))?;
+        let listeners = http.bind(port, tls_port).await?;
         let mm =
             MiddleManager::start(config, coordinator.clone() as Arc<dyn WorkerCoordinator>).await?;
         info!(
@@ -48,8 +53,7 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
             capacity = mm.worker().capacity,
             "MiddleManager started"
         );
-        let router = mm.router();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        servers.extend(http.serve(listeners, mm.router()));
         workers.push(mm);
     }
 
@@ -60,19 +64,16 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         store,
         coordinator,
         task_logs: task_logs(&p, &data_dir)?,
+        internal_client: http.internal_client.clone(),
     })
     .await?;
-    let router = api::router(overlord.clone(), api_settings(&p, overlord_port)?);
-    let server = tokio::spawn(async move {
-        axum::serve(
-            overlord_listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    info!(url = format!("http://{host}:{overlord_port}"), data_dir = %data_dir.display(), "Steward quickstart is ready");
+    let api_config = api_settings(&p, http.advertised(overlord_ports.0, overlord_ports.1))?;
+    let url = api_config.self_url.clone();
+    let router = api::router(overlord.clone(), api_config);
+    servers.extend(http.serve(overlord_listeners, router));
+    info!(url, data_dir = %data_dir.display(), "Steward quickstart is ready");
     eprintln!(
-        "Steward quickstart: Overlord on http://{host}:{overlord_port}, data in {}. Ctrl-C stops.",
+        "Steward quickstart: Overlord on {url} (host {host}), data in {}. Ctrl-C stops.",
         data_dir.display()
     );
 
@@ -82,7 +83,9 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         mm.stop().await;
     }
     overlord.stop().await;
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     info!("stopped");
     Ok(())
 }

@@ -1,13 +1,17 @@
 //! Building each role's parts from properties, shared by `quickstart` and the cluster roles.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum::Router;
 use steward_cluster::zookeeper::{ZkConfig, ZkCoordinator};
 use steward_cluster::FileTaskLogs;
+use steward_http::{
+    load_ca, serve, server_tls_config, InternalClient, ServerHandle, ServerLimits, TlsServerConfig,
+};
 use steward_metadata::MetadataStore;
 use steward_overlord::api::ApiConfig;
 use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
@@ -51,10 +55,10 @@ pub fn overlord_settings(p: &Properties) -> anyhow::Result<(QueueConfig, RunnerC
     Ok((queue, runner))
 }
 
-/// HTTP settings of an Overlord listening on `port`.
-pub fn api_settings(p: &Properties, port: u16) -> anyhow::Result<ApiConfig> {
+/// HTTP settings of an Overlord reached at `scheme://druid.host:port`.
+pub fn api_settings(p: &Properties, (scheme, port): (&str, u16)) -> anyhow::Result<ApiConfig> {
     Ok(ApiConfig {
-        self_url: format!("http://{}:{port}", p.string("druid.host")),
+        self_url: format!("{scheme}://{}:{port}", p.string("druid.host")),
         recently_finished_threshold: p.period("druid.indexer.storage.recentlyFinishedThreshold")?,
     })
 }
@@ -111,11 +115,12 @@ pub fn task_logs(p: &Properties, data_dir: &Path) -> anyhow::Result<FileTaskLogs
     )))
 }
 
-/// A MiddleManager listening on `port` with its task dirs under `base_task_dir`.
+/// A MiddleManager reached at `scheme://druid.host:port` with its task dirs under
+/// `base_task_dir`.
 pub fn worker_settings(
     p: &Properties,
     data_dir: &Path,
-    port: u16,
+    (scheme, port): (&str, u16),
     base_task_dir: PathBuf,
 ) -> anyhow::Result<WorkerConfig> {
     let host = p.string("druid.host");
@@ -135,6 +140,7 @@ pub fn worker_settings(
         ip: p.get("druid.worker.ip").unwrap_or_else(|| host.clone()),
         host,
         port,
+        scheme: scheme.to_string(),
         capacity: p.number("druid.worker.capacity")?,
         version: p.string("druid.worker.version"),
         category: p.string("druid.worker.category"),
@@ -149,8 +155,13 @@ pub fn worker_settings(
     })
 }
 
-/// ZooKeeper settings (`druid.zk.*`); `payload_url` is the Overlord's own URL.
-pub fn zk_settings(p: &Properties, payload_url: Option<String>) -> anyhow::Result<ZkConfig> {
+/// ZooKeeper settings (`druid.zk.*`); `payload_url` is the Overlord's own URL, and workers
+/// fetch large payloads from it with `internal_client`.
+pub fn zk_settings(
+    p: &Properties,
+    payload_url: Option<String>,
+    internal_client: InternalClient,
+) -> anyhow::Result<ZkConfig> {
     let ms = |key: &str| -> anyhow::Result<std::time::Duration> {
         Ok(std::time::Duration::from_millis(p.number(key)?))
     };
@@ -165,6 +176,7 @@ pub fn zk_settings(p: &Properties, payload_url: Option<String>) -> anyhow::Resul
         status_path: p.get("druid.zk.paths.indexer.statusPath"),
         max_znode_bytes: p.bytes("druid.indexer.runner.maxZnodeBytes")?,
         payload_url,
+        internal_client,
         ..ZkConfig::default()
     })
 }
@@ -178,12 +190,139 @@ pub async fn connect_zk(config: ZkConfig) -> anyhow::Result<Arc<ZkCoordinator>> 
     Ok(Arc::new(zk))
 }
 
-/// Listens on all interfaces at `port`.
-pub async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
-    let addr: SocketAddr = format!("0.0.0.0:{port}").parse()?;
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on port {port} (is another Steward or Druid process running on {host}:{port}?)"))
+/// How a process serves HTTP and how it calls other Steward processes: the listen address,
+/// the connection limits, TLS.
+pub struct HttpSettings {
+    bind: IpAddr,
+    limits: ServerLimits,
+    plaintext: bool,
+    tls: Option<Arc<TlsServerConfig>>,
+    /// How this process's internal calls reach others (CA to trust, escalator credentials).
+    pub internal_client: InternalClient,
+}
+
+/// The ports a process listens on, bound before anything else starts so that a port in use
+/// stops the process at once.
+pub struct Listeners {
+    plaintext: Option<TcpListener>,
+    tls: Option<TcpListener>,
+}
+
+impl HttpSettings {
+    /// Reads the HTTP settings; `default_bind` is the role's listen address when
+    /// `steward.bindAddress` is not set.
+    pub fn load(p: &Properties, default_bind: IpAddr) -> anyhow::Result<HttpSettings> {
+        let bind = match p.get("steward.bindAddress") {
+            None => default_bind,
+            Some(a) => a
+                .trim()
+                .parse()
+                .with_context(|| format!("steward.bindAddress: [{a}] is not an IP address"))?,
+        };
+        let max_connections = match p.get("steward.server.http.maxConnections") {
+            Some(_) => p.number("steward.server.http.maxConnections")?,
+            None => default_max_connections(),
+        };
+        if max_connections == 0 {
+            bail!("steward.server.http.maxConnections must be at least 1");
+        }
+        let limits = ServerLimits {
+            max_idle_time: p.period("druid.server.http.maxIdleTime")?,
+            header_read_timeout: p.period("steward.server.http.headerReadTimeout")?,
+            max_request_header_size: p.bytes("druid.server.http.maxRequestHeaderSize")?,
+            max_connections,
+        };
+        let plaintext = p.flag("druid.enablePlaintextPort")?;
+        let tls = if p.flag("druid.enableTlsPort")? {
+            let (Some(cert), Some(key)) = (
+                p.get("steward.server.https.certPath"),
+                p.get("steward.server.https.keyPath"),
+            ) else {
+                bail!("druid.enableTlsPort needs steward.server.https.certPath and steward.server.https.keyPath (PEM files)");
+            };
+            Some(server_tls_config(Path::new(&cert), Path::new(&key))?)
+        } else {
+            None
+        };
+        if !plaintext && tls.is_none() {
+            bail!("druid.enablePlaintextPort=false needs druid.enableTlsPort=true: no port would be served");
+        }
+        let ca = match p.get("steward.client.https.caPath") {
+            Some(path) => load_ca(Path::new(&path))?,
+            None => Vec::new(),
+        };
+        Ok(HttpSettings {
+            bind,
+            limits,
+            plaintext,
+            tls,
+            internal_client: InternalClient {
+                ca,
+                authorization: None,
+            },
+        })
+    }
+
+    /// The scheme and port others reach this process on: HTTPS when it serves TLS (as Druid
+    /// prefers its TLS port), else plain HTTP.
+    pub fn advertised(&self, plaintext_port: u16, tls_port: u16) -> (&'static str, u16) {
+        if self.tls.is_some() {
+            ("https", tls_port)
+        } else {
+            ("http", plaintext_port)
+        }
+    }
+
+    /// Whether the ports are reachable from other hosts.
+    pub fn is_exposed(&self) -> bool {
+        !self.bind.is_loopback()
+    }
+
+    /// Binds the enabled ports.
+    pub async fn bind(&self, plaintext_port: u16, tls_port: u16) -> anyhow::Result<Listeners> {
+        let listen = |port: u16| async move {
+            TcpListener::bind(SocketAddr::new(self.bind, port))
+                .await
+                .with_context(|| format!("cannot listen on {}:{port} (is another Steward or Druid process using it?)", self.bind))
+        };
+        Ok(Listeners {
+            plaintext: match self.plaintext {
+                true => Some(listen(plaintext_port).await?),
+                false => None,
+            },
+            tls: match self.tls {
+                Some(_) => Some(listen(tls_port).await?),
+                None => None,
+            },
+        })
+    }
+
+    /// Serves `router` on every bound port.
+    pub fn serve(&self, listeners: Listeners, router: Router) -> Vec<ServerHandle> {
+        let mut servers = Vec::new();
+        if let Some(l) = listeners.plaintext {
+            servers.push(serve(l, router.clone(), None, self.limits.clone()));
+        }
+        if let (Some(l), Some(tls)) = (listeners.tls, &self.tls) {
+            servers.push(serve(l, router, Some(tls.clone()), self.limits.clone()));
+        }
+        servers
+    }
+}
+
+/// A quarter of the open-file limit (raised to its hard maximum at start), at least 64: the
+/// rest stays for peons' logs, task dirs, the store and ZooKeeper.
+fn default_max_connections() -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let soft = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    };
+    usize::try_from(soft / 4).unwrap_or(usize::MAX).max(64)
 }
 
 /// Waits for SIGINT or SIGTERM.

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use steward_http::InternalClient;
+
 /// How to reach ZooKeeper and where the indexing service's znodes live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ZkConfig {
     /// `druid.zk.service.host`: `host:port`, comma-separated for an ensemble.
     pub connect: String,
@@ -33,6 +35,8 @@ pub struct ZkConfig {
     /// How long a worker keeps trying to fetch a large task payload before giving up on the
     /// assignment (the Overlord's assignment timeout then fails the task).
     pub payload_fetch_timeout: Duration,
+    /// How a worker calls the Overlord for a large payload (TLS trust, escalator credentials).
+    pub internal_client: InternalClient,
 }
 
 impl Default for ZkConfig {
@@ -49,6 +53,7 @@ impl Default for ZkConfig {
             max_znode_bytes: 512 * 1024,
             payload_url: None,
             payload_fetch_timeout: Duration::from_secs(120),
+            internal_client: InternalClient::default(),
         }
     }
 }

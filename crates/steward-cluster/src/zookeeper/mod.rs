@@ -110,8 +110,8 @@ impl ZkCoordinator {
     /// `connection_timeout` or the paths are invalid.
     pub async fn connect(config: ZkConfig) -> Result<ZkCoordinator, CoordinatorError> {
         let paths = config.paths().map_err(CoordinatorError::Unavailable)?;
-        let fetcher =
-            Fetcher::new(config.payload_fetch_timeout).map_err(CoordinatorError::Unavailable)?;
+        let fetcher = Fetcher::new(config.payload_fetch_timeout, &config.internal_client)
+            .map_err(CoordinatorError::Unavailable)?;
         let session = Arc::new(
             Session::open(&config)
                 .await
@@ -298,6 +298,13 @@ pub(crate) fn coordinator_error(e: zk::Error, path: &str) -> CoordinatorError {
     match e {
         zk::Error::NoNode => CoordinatorError::NoNode(path.to_string()),
         zk::Error::NodeExists => CoordinatorError::Exists(path.to_string()),
+        e @ (zk::Error::BadArguments(_)
+        | zk::Error::InvalidAcl
+        | zk::Error::NoChildrenForEphemerals
+        | zk::Error::QuotaExceeded
+        | zk::Error::MarshallingError) => {
+            CoordinatorError::Refused(format!("ZooKeeper refused [{path}]: {e}"))
+        }
         e => CoordinatorError::Unavailable(format!("ZooKeeper operation on [{path}] failed: {e}")),
     }
 }

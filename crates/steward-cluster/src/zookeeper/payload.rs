@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use steward_http::InternalClient;
 use steward_model::Task;
 use tokio::time::Instant;
 
@@ -25,8 +26,9 @@ enum Failure {
 
 impl Fetcher {
     /// `timeout` bounds all attempts of one fetch together.
-    pub(crate) fn new(timeout: Duration) -> Result<Fetcher, String> {
-        let http = reqwest::Client::builder()
+    pub(crate) fn new(timeout: Duration, client: &InternalClient) -> Result<Fetcher, String> {
+        let http = client
+            .builder()
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(Fetcher { http, timeout })

@@ -404,6 +404,25 @@ async fn connecting_to_no_server_is_unavailable() {
     ));
 }
 
+/// A path ZooKeeper refuses is the request's fault: the coordinator says so, instead of
+/// reporting an outage that the Overlord would retry until the assignment timeout.
+#[tokio::test]
+async fn a_path_zookeeper_refuses_is_refused_not_unavailable() {
+    let server = shared_server().await;
+    let coordinator = connect(&zk_config(server)).await;
+    let w = worker("mm-refuse:8091");
+    coordinator.announce(&w).await.unwrap();
+    for bad in ["ctl\u{1}", "nul\u{0}", "private\u{F8FF}"] {
+        let refused = OverlordCoordinator::remove_status(&coordinator, &w.host, bad).await;
+        assert!(
+            matches!(refused, Err(CoordinatorError::Refused(_))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    // The coordinator still works afterwards.
+    coordinator.assign(&w.host, &task("fine")).await.unwrap();
+}
+
 /// An Overlord and a worker on one server, the worker announced and running task t1 as the
 /// Overlord has seen, with a plain client to spoil their znodes.
 struct RunningT1 {

@@ -45,6 +45,7 @@ suite!(
     list_orders_groups_and_applies_each_filter,
     list_filters_on_creation_time,
     get_infos_returns_existing_rows_across_chunks,
+    text_a_database_cannot_store_is_the_requests_fault,
     active_tasks_come_oldest_first_with_payloads,
     reopening_sees_the_data_and_open_is_idempotent,
     concurrent_opens_of_an_empty_database_all_succeed,
@@ -503,6 +504,24 @@ async fn get_infos_returns_existing_rows_across_chunks(db: TestDb) {
     let expected: Vec<String> = (0..600).step_by(2).map(|i| format!("t{i:04}")).collect();
     assert_eq!(found, expected);
     assert!(store.get_infos(&[]).await.unwrap().is_empty());
+}
+
+/// PostgreSQL refuses a NUL in text; that must read as a bad request (400), never as an
+/// outage (503) that clients retry. SQLite and MySQL store nothing under such an id either.
+async fn text_a_database_cannot_store_is_the_requests_fault(db: TestDb) {
+    let store = db.open().await;
+    insert(&*store, "t1", "wiki", "2026-03-08T10:00:00Z").await;
+    let nul = "t1\0".to_string();
+    match store.get_info(&nul).await {
+        Ok(found) => assert_eq!(found, None),
+        Err(e) => assert!(matches!(e, StoreError::Rejected(_)), "{e:?}"),
+    }
+    match store.get_infos(&["t1".to_string(), nul]).await {
+        Ok(found) => assert_eq!(found.len(), 1),
+        Err(e) => assert!(matches!(e, StoreError::Rejected(_)), "{e:?}"),
+    }
+    // The store still serves afterwards.
+    assert!(store.get_info("t1").await.unwrap().is_some());
 }
 
 async fn active_tasks_come_oldest_first_with_payloads(db: TestDb) {

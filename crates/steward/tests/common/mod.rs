@@ -124,7 +124,7 @@ impl Api {
     pub fn new(url: String) -> Api {
         Api {
             url,
-            http: reqwest::Client::new(),
+            http: steward_http::client_builder().build().unwrap(),
         }
     }
 
