@@ -861,7 +861,7 @@ impl Sim {
         let w = self.workers.get_mut(&host).unwrap();
         if !w.up {
             self.stats.assign_failed_gone += 1;
-            let effects = self.core.assign_failed(&id, true, self.now);
+            let effects = self.core.assign_failed(&id, &host, true, self.now);
             self.handle(effects);
         } else if !w.statuses.contains_key(&id) && !w.running.contains_key(&id) {
             w.assigned.insert(id, task);
@@ -1084,8 +1084,8 @@ impl Sim {
                 if !self.in_flight.is_empty() {
                     // The write failed for another reason than a vanished worker.
                     let i = self.rng.below(self.in_flight.len());
-                    let (_, task) = self.in_flight.swap_remove(i);
-                    let effects = self.core.assign_failed(task.id(), false, self.now);
+                    let (host, task) = self.in_flight.swap_remove(i);
+                    let effects = self.core.assign_failed(task.id(), &host, false, self.now);
                     self.handle(effects);
                 }
             }

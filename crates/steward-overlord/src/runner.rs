@@ -161,6 +161,18 @@ struct RunningItem {
     shutdown_requested: bool,
 }
 
+impl RunningItem {
+    /// The task of an assignment the worker never acknowledged: as far as the Overlord knows
+    /// nothing ran, so it may be assigned again. Not a task stopped on request: its end is
+    /// recorded (or about to be).
+    fn take_retryable(&mut self) -> Option<Task> {
+        if self.ack_deadline.is_none() || self.shutdown_requested {
+            return None;
+        }
+        self.task.take()
+    }
+}
+
 struct CompleteItem {
     worker: Option<String>,
     /// Kept so that handing a complete task to the runner again reports its end again (a new
@@ -262,21 +274,7 @@ impl TaskRunner {
             });
             return;
         }
-        let key = PendingKey {
-            neg_priority: -task.priority(),
-            seq: self.next_seq,
-            id: id.clone(),
-        };
-        self.next_seq += 1;
-        self.pending_order.insert(key.clone());
-        self.pending.insert(
-            id,
-            PendingItem {
-                task,
-                key,
-                inserted: now,
-            },
-        );
+        self.enqueue(task, now);
         self.assign_pending(now, out);
     }
 
@@ -439,6 +437,12 @@ impl TaskRunner {
                         worker,
                         task_id: id,
                     });
+                } else {
+                    // Only the owner's end counts, and nothing else would clean this one up.
+                    out.push(RunnerEffect::RemoveStatus {
+                        worker: host.to_string(),
+                        task_id: id,
+                    });
                 }
                 return;
             }
@@ -449,6 +453,13 @@ impl TaskRunner {
                         worker,
                         task_id: id,
                     });
+                } else if self.complete[&id].worker.as_deref() != Some(host) {
+                    // The recorded end came from elsewhere; the cleanup of the complete task
+                    // only reaches the worker it ended on.
+                    out.push(RunnerEffect::RemoveStatus {
+                        worker: host.to_string(),
+                        task_id: id,
+                    });
                 }
                 return;
             }
@@ -456,6 +467,13 @@ impl TaskRunner {
                 let (inserted, discovered) = match self.pending.remove(&id) {
                     Some(p) => {
                         self.pending_order.remove(&p.key);
+                        // Typically a task that went back to pending when this worker vanished,
+                        // which it had picked up after all: this is its only run.
+                        info!(
+                            worker = host,
+                            task = id,
+                            "worker announced a pending task; it runs there"
+                        );
                         (p.inserted, false)
                     }
                     None => (now, true),
@@ -570,11 +588,12 @@ impl TaskRunner {
         self.place_unacknowledged(host, task, now, now);
     }
 
-    /// Writing an assignment failed. If the worker vanished meanwhile the task goes back to
-    /// pending; any other failure ends it, as in Druid.
+    /// Writing the assignment of `task_id` to `worker` failed. If the worker vanished meanwhile
+    /// the task goes back to pending; any other failure ends it, as in Druid.
     pub fn assign_failed(
         &mut self,
         task_id: &str,
+        worker: &str,
         worker_gone: bool,
         now: Timestamp,
         out: &mut Vec<RunnerEffect>,
@@ -582,32 +601,19 @@ impl TaskRunner {
         let Some(item) = self.running.get(task_id) else {
             return;
         };
-        if item.ack_deadline.is_none() {
+        // A write still under way when its assignment was withdrawn and the task assigned
+        // elsewhere says nothing about the new assignment.
+        if item.ack_deadline.is_none() || item.worker != worker {
             return;
         }
-        let item = self.running.remove(task_id).expect("checked above");
+        let mut item = self.running.remove(task_id).expect("checked above");
         self.forget_assignment(task_id, &item);
-        // A task stopped on request must not be run again: its end is recorded (or about to be).
-        match (worker_gone && !item.shutdown_requested, item.task) {
-            (true, Some(task)) => {
-                let key = PendingKey {
-                    neg_priority: -task.priority(),
-                    seq: self.next_seq,
-                    id: task_id.to_string(),
-                };
-                self.next_seq += 1;
-                self.pending_order.insert(key.clone());
-                self.pending.insert(
-                    task_id.to_string(),
-                    PendingItem {
-                        task,
-                        key,
-                        inserted: item.inserted,
-                    },
-                );
+        match item.take_retryable().filter(|_| worker_gone) {
+            Some(task) => {
+                self.enqueue(task, item.inserted);
                 self.assign_pending(now, out);
             }
-            _ => {
+            None => {
                 let status = TaskStatus::failure(task_id, messages::ASSIGN_FAILED);
                 self.complete.insert(
                     task_id.to_string(),
@@ -676,21 +682,33 @@ impl TaskRunner {
         for host in expired {
             let lost = self.lost_workers.remove(&host).expect("collected above");
             for id in lost.state.tasks {
-                let Some(item) = self.running.remove(&id) else {
+                let Some(mut item) = self.running.remove(&id) else {
                     continue;
                 };
                 if let Some(deadline) = item.ack_deadline {
                     self.ack_deadlines.remove(&(deadline, id.clone()));
+                }
+                out.push(RunnerEffect::RemoveAssignment {
+                    worker: host.clone(),
+                    task_id: id.clone(),
+                });
+                // Druid fails these too; a task the worker never picked up did not run, so it
+                // runs elsewhere instead. Should the worker have started it after all, its
+                // return settles which run counts (see `status_announced`).
+                if let Some(task) = item.take_retryable() {
+                    info!(
+                        task = id,
+                        worker = host,
+                        "worker did not come back in time and never picked up the task; assigning it again"
+                    );
+                    self.enqueue(task, item.inserted);
+                    continue;
                 }
                 warn!(
                     task = id,
                     worker = host,
                     "worker did not come back in time; failing its task"
                 );
-                out.push(RunnerEffect::RemoveAssignment {
-                    worker: host.clone(),
-                    task_id: id.clone(),
-                });
                 out.push(RunnerEffect::RemoveStatus {
                     worker: host.clone(),
                     task_id: id.clone(),
@@ -806,6 +824,25 @@ impl TaskRunner {
     }
 
     // ----- internals --------------------------------------------------------------------------
+
+    /// Puts a task in line for a worker; [`assign_pending`](Self::assign_pending) places it.
+    fn enqueue(&mut self, task: Task, inserted: Timestamp) {
+        let key = PendingKey {
+            neg_priority: -task.priority(),
+            seq: self.next_seq,
+            id: task.id().to_string(),
+        };
+        self.next_seq += 1;
+        self.pending_order.insert(key.clone());
+        self.pending.insert(
+            key.id.clone(),
+            PendingItem {
+                task,
+                key,
+                inserted,
+            },
+        );
+    }
 
     fn forget_assignment(&mut self, id: &str, item: &RunningItem) {
         if let Some(deadline) = item.ack_deadline {
