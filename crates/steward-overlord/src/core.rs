@@ -228,7 +228,9 @@ impl OverlordCore {
                     }
                     // Locations are read from the runner when asked for; nothing is stored.
                     RunnerEffect::LocationChanged { .. } => {}
-                    RunnerEffect::Discovered { task_id } => self.queue.discovered(&task_id, &mut q),
+                    RunnerEffect::Discovered { task_id, worker } => {
+                        self.queue.discovered(&task_id, &worker, &mut q)
+                    }
                 }
             }
             for effect in std::mem::take(&mut q) {

@@ -7,6 +7,7 @@ use serde_json::json;
 use steward_model::{TaskAnnouncement, TaskState};
 
 use crate::queue::SHUTDOWN_BY_USER;
+use crate::runner::messages;
 use crate::worker_config::WorkerBehaviorConfig;
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -347,8 +348,12 @@ fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile
         (done.clone(), created),
         (fresh.clone(), created),
     ];
-    let out = core.start(stored, now);
+    let (out, logs) = capture_logs(|| core.start(stored, now));
     assert_eq!(out.len(), 3, "{out:?}");
+    // Druid's line, for the task the queue holds and only for that one.
+    assert!(logged_about(&logs, "running", ADOPTED), "{logs:#?}");
+    assert!(!logged_about(&logs, "orphan", ADOPTED), "{logs:#?}");
+    assert!(!logged_about(&logs, "done", ADOPTED), "{logs:#?}");
     assert!(out.contains(&IoEffect::PersistStatus(TaskStatus::success("done"))));
     assert!(out.contains(&IoEffect::ShutdownOnWorker {
         worker: worker(H, 4),
@@ -413,6 +418,216 @@ fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile
             task_id: "orphan".into()
         }]
     );
+}
+
+/// A core whose assignment timeout outlasts the cleanup timeout, so that a lost worker's
+/// unacknowledged assignment is still waiting at its cleanup deadline.
+fn patient_core() -> OverlordCore {
+    let runner = RunnerConfig {
+        task_assignment_timeout: std::time::Duration::from_secs(3600),
+        ..RunnerConfig::default()
+    };
+    OverlordCore::new(QueueConfig::default(), runner)
+}
+
+const ADOPTED: &str = "adding to running tasks";
+
+/// Worker `H` (2 slots) runs `t1` (acknowledged, at `loc`) and holds the assignment of `t2`
+/// (unacknowledged); it vanishes at `now`, worker `other` (1 slot) appears, and at the cleanup
+/// deadline `t1` ends FAILED while `t2` goes to `other`. Returns the cleanup's effects.
+fn cleanup_of_a_lost_worker(
+    core: &mut OverlordCore,
+    h: &str,
+    other: &str,
+    loc: &TaskLocation,
+    now: Timestamp,
+) -> Vec<IoEffect> {
+    core.start(Vec::new(), now);
+    add_worker(core, worker(h, 2), now);
+    let (t1, t2) = (noop("t1"), noop("t2"));
+    submit(core, &t1, now);
+    submit(core, &t2, now);
+    assert!(announce(
+        core,
+        h,
+        announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+        now
+    )
+    .is_empty());
+    assert!(core
+        .cluster_event(RunnerEvent::WorkerRemoved(h.into()), now)
+        .is_empty());
+    assert!(add_worker(core, worker(other, 1), later(now, 10)).is_empty());
+    assert!(core.tick(later(now, 899)).is_empty());
+    core.tick(later(now, 900))
+}
+
+#[test]
+fn cleanup_fails_the_started_task_and_runs_the_unstarted_one_elsewhere() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    let out = cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+    let cleanup_end = TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(loc);
+    assert_eq!(
+        out,
+        vec![
+            IoEffect::RemoveAssignment {
+                worker: H.into(),
+                task_id: "t1".into()
+            },
+            IoEffect::RemoveStatus {
+                worker: H.into(),
+                task_id: "t1".into()
+            },
+            IoEffect::RemoveAssignment {
+                worker: H.into(),
+                task_id: "t2".into()
+            },
+            IoEffect::Assign {
+                worker: worker(B, 1),
+                task: noop("t2")
+            },
+            IoEffect::PersistStatus(cleanup_end),
+        ]
+    );
+    assert!(core.persisted("t1", true, later(now, 901)).is_empty());
+
+    let at = later(now, 950);
+    let done = announcement(
+        &noop("t2"),
+        TaskStatus::success("t2"),
+        TaskLocation::unknown(),
+    );
+    assert_eq!(
+        announce(&mut core, B, done, at),
+        vec![IoEffect::PersistStatus(TaskStatus::success("t2"))]
+    );
+    assert_eq!(
+        core.persisted("t2", true, at),
+        vec![IoEffect::RemoveStatus {
+            worker: B.into(),
+            task_id: "t2".into()
+        }]
+    );
+    assert!(core.queue.is_empty());
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+}
+
+#[test]
+fn worker_back_after_its_cleanup_cannot_revive_a_task_whose_end_is_recorded() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+    core.persisted("t1", true, later(now, 901));
+    // An active task the queue never handed to the runner (not ready), to contrast with.
+    let waits = noop_ready("waits", "NO");
+    assert!(submit(&mut core, &waits, now).is_empty());
+
+    let back = later(now, 1000);
+    let t1 = noop("t1");
+    let (out, logs) = capture_logs(|| {
+        let mut out = core.cluster_event(RunnerEvent::WorkerAdded(worker(H, 2)), back);
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+            back,
+        ));
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&waits, TaskStatus::running("waits"), loc.clone()),
+            back,
+        ));
+        out.extend(core.cluster_event(RunnerEvent::WorkerInitialized(H.into()), back));
+        out
+    });
+    assert_eq!(
+        out,
+        vec![IoEffect::ShutdownOnWorker {
+            worker: worker(H, 2),
+            task_id: "t1".into()
+        }],
+        "no second end is recorded"
+    );
+    assert!(!logged_about(&logs, "t1", ADOPTED), "{logs:#?}");
+    assert!(
+        logged_about(&logs, "t1", "its end is already recorded"),
+        "{logs:#?}"
+    );
+    assert!(logged_about(&logs, "waits", ADOPTED), "{logs:#?}");
+    assert_eq!(
+        core.active_status("waits").unwrap().runner_status_code,
+        RunnerTaskState::Running
+    );
+
+    // Its end there changes nothing recorded; its announcement is cleaned up.
+    for end in [
+        TaskStatus::failure("t1", "shut down"),
+        TaskStatus::success("t1"),
+    ] {
+        let out = announce(&mut core, H, announcement(&t1, end, loc.clone()), back);
+        let expected = vec![IoEffect::RemoveStatus {
+            worker: H.into(),
+            task_id: "t1".into(),
+        }];
+        assert_eq!(out, expected);
+    }
+    assert!(core.queue.entry("t1").is_none());
+    assert_eq!(core.runner.task_view("t1"), None);
+    assert_eq!(core.workers()[0].running_tasks, vec!["waits".to_string()]);
+}
+
+#[test]
+fn worker_back_while_the_cleanup_end_is_being_recorded_has_the_task_shut_down_after() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+
+    let back = later(now, 901);
+    let t1 = noop("t1");
+    let (out, logs) = capture_logs(|| {
+        let mut out = add_worker(&mut core, worker(H, 2), back);
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+            back,
+        ));
+        out
+    });
+    assert!(out.is_empty(), "{out:?}");
+    assert!(!logged_about(&logs, "t1", ADOPTED), "{logs:#?}");
+    assert_eq!(
+        core.completing_status("t1"),
+        Some(TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(loc.clone()))
+    );
+
+    assert_eq!(
+        core.persisted("t1", true, back),
+        vec![IoEffect::ShutdownOnWorker {
+            worker: worker(H, 2),
+            task_id: "t1".into()
+        }]
+    );
+    let end = announcement(&t1, TaskStatus::success("t1"), loc);
+    assert_eq!(
+        announce(&mut core, H, end, back),
+        vec![IoEffect::RemoveStatus {
+            worker: H.into(),
+            task_id: "t1".into()
+        }]
+    );
+    assert_eq!(core.runner.task_view("t1"), None);
 }
 
 #[test]

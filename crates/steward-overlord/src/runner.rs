@@ -41,9 +41,9 @@ pub enum RunnerEffect {
         task_id: String,
         location: TaskLocation,
     },
-    /// A worker announced a task the runner had not been handed: the queue must decide whether
-    /// it is an active task (adopt) or not (shut it down).
-    Discovered { task_id: String },
+    /// A worker announced a running task the runner had not been handed: the queue must decide
+    /// whether it is an active task (hand it over, which adopts it) or not (shut it down).
+    Discovered { task_id: String, worker: String },
 }
 
 /// Druid's error messages, verbatim: operators grep for them.
@@ -159,6 +159,9 @@ struct RunningItem {
     ack_deadline: Option<Timestamp>,
     /// Set when the task was stopped on request: its FAILED end says nothing about the worker.
     shutdown_requested: bool,
+    /// Announced by a worker but not handed over by the queue (yet): until the queue has said
+    /// the task is active, nothing may claim it was adopted.
+    discovered: bool,
 }
 
 impl RunningItem {
@@ -264,7 +267,18 @@ impl TaskRunner {
     /// it is, a complete one reports its end again.
     pub fn run(&mut self, task: Task, now: Timestamp, out: &mut Vec<RunnerEffect>) {
         let id = task.id().to_string();
-        if self.pending.contains_key(&id) || self.running.contains_key(&id) {
+        if let Some(item) = self.running.get_mut(&id) {
+            if std::mem::take(&mut item.discovered) {
+                // Druid's wording, logged only now that the queue has said the task is active.
+                info!(
+                    worker = item.worker,
+                    task = id,
+                    "worker announced a status for a task I didn't know about, adding to running tasks"
+                );
+            }
+            return;
+        }
+        if self.pending.contains_key(&id) {
             return;
         }
         if let Some(c) = self.complete.get(&id) {
@@ -478,9 +492,6 @@ impl TaskRunner {
                     }
                     None => (now, true),
                 };
-                if discovered {
-                    info!(worker = host, task = id, "worker announced a status for a task I didn't know about, adding to running tasks");
-                }
                 let item = RunningItem {
                     task_type: announcement.task_type.clone(),
                     resource: announcement.task_resource.clone(),
@@ -490,14 +501,17 @@ impl TaskRunner {
                     task: None,
                     ack_deadline: None,
                     shutdown_requested: false,
+                    discovered,
                 };
                 if let Some(w) = self.workers.get_mut(host) {
                     w.add_task(&id, &item);
                 }
                 self.running.insert(id.clone(), item);
-                if discovered {
+                // An end is reported as a status change, which is the queue's decision already.
+                if discovered && !announcement.task_status.is_complete() {
                     out.push(RunnerEffect::Discovered {
                         task_id: id.clone(),
+                        worker: host.to_string(),
                     });
                 }
             }
@@ -1022,6 +1036,7 @@ impl TaskRunner {
             task: Some(task),
             ack_deadline: Some(deadline),
             shutdown_requested: false,
+            discovered: false,
         };
         let w = self
             .workers

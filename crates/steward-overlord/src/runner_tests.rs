@@ -684,7 +684,8 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
         out,
         vec![
             RunnerEffect::Discovered {
-                task_id: "ghost".into()
+                task_id: "ghost".into(),
+                worker: A.into()
             },
             RunnerEffect::LocationChanged {
                 task_id: "ghost".into(),
@@ -708,22 +709,18 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
 }
 
 #[test]
-fn adopted_task_that_is_already_complete_is_discovered_then_reported() {
+fn unknown_task_announced_already_complete_is_only_reported() {
     let now = t0();
     let mut r = runner();
     add_worker(&mut r, worker(A, 2), now);
     let out = announce(&mut r, A, succeeded(&noop("done")), now);
     assert_eq!(
         out,
-        vec![
-            RunnerEffect::Discovered {
-                task_id: "done".into()
-            },
-            RunnerEffect::StatusChanged {
-                task_id: "done".into(),
-                status: TaskStatus::success("done")
-            },
-        ]
+        vec![RunnerEffect::StatusChanged {
+            task_id: "done".into(),
+            status: TaskStatus::success("done")
+        }],
+        "the end is the queue's to judge; there is nothing running to adopt"
     );
     assert_eq!(r.sizes(), (0, 0, 1));
     assert_eq!(view(&r, A).curr_capacity_used, 0);
@@ -1069,7 +1066,8 @@ fn worker_not_back_by_the_cleanup_timeout_has_its_tasks_failed() {
     assert_eq!(
         out,
         vec![RunnerEffect::Discovered {
-            task_id: "t1".into()
+            task_id: "t1".into(),
+            worker: A.into()
         }]
     );
 }
