@@ -798,6 +798,7 @@ impl XorShift {
 struct SimWorker {
     worker: Worker,
     up: bool,
+    down_since: Option<Timestamp>,
     assigned: BTreeMap<String, Task>,
     running: BTreeMap<String, Task>,
     statuses: BTreeMap<String, TaskAnnouncement>,
@@ -812,6 +813,10 @@ struct Stats {
     worker_shutdowns: usize,
     persists: usize,
     assign_failed_gone: usize,
+    /// Tasks assigned to another worker than the one whose assignment was withdrawn.
+    reassigns: usize,
+    /// Workers back after their cleanup timeout.
+    late_returns: usize,
 }
 
 /// The world around an [`OverlordCore`]: workers, the coordinator's event stream, the store.
@@ -823,6 +828,10 @@ struct Sim {
     events: VecDeque<RunnerEvent>,
     /// Assignments the driver is still writing.
     in_flight: Vec<(String, Task)>,
+    /// Assignments the core withdrew, as (worker, task): a copy of the task that worker still
+    /// holds (a write that lands late, a task it started while away) is stale, and the core
+    /// must settle it when the worker announces it.
+    withdrawn: HashSet<(String, String)>,
     /// Ends the store is still writing.
     to_persist: Vec<String>,
     /// Reserved tasks whose insert is under way.
@@ -858,6 +867,7 @@ impl Sim {
             workers: BTreeMap::new(),
             events: VecDeque::new(),
             in_flight: Vec::new(),
+            withdrawn: HashSet::new(),
             to_persist: Vec::new(),
             inserting: Vec::new(),
             tasks: BTreeMap::new(),
@@ -879,6 +889,7 @@ impl Sim {
                 SimWorker {
                     worker: worker(&host, capacity),
                     up: false,
+                    down_since: None,
                     assigned: BTreeMap::new(),
                     running: BTreeMap::new(),
                     statuses: BTreeMap::new(),
@@ -905,17 +916,31 @@ impl Sim {
                         !self.released.contains(&id),
                         "{id} assigned after its end was recorded"
                     );
+                    let stale =
+                        |host: &String| self.withdrawn.contains(&(host.clone(), id.clone()));
                     assert!(
-                        !self.in_flight.iter().any(|(_, t)| t.id() == id),
+                        !self
+                            .in_flight
+                            .iter()
+                            .any(|(h, t)| t.id() == id && !stale(h)),
                         "{id} assigned twice"
                     );
                     for (host, w) in &self.workers {
                         assert!(
-                            !w.assigned.contains_key(&id) && !w.running.contains_key(&id),
+                            stale(host)
+                                || (!w.assigned.contains_key(&id) && !w.running.contains_key(&id)),
                             "{id} assigned to {} while held by {host}",
                             worker.host
                         );
                     }
+                    if self
+                        .withdrawn
+                        .iter()
+                        .any(|(h, t)| t == &id && h != &worker.host)
+                    {
+                        self.stats.reassigns += 1;
+                    }
+                    self.withdrawn.remove(&(worker.host.clone(), id.clone()));
                     let v = views
                         .iter()
                         .find(|v| v.worker.host == worker.host)
@@ -942,6 +967,7 @@ impl Sim {
                 }
                 IoEffect::RemoveAssignment { worker, task_id } => {
                     self.stats.remove_assignments += 1;
+                    self.withdrawn.insert((worker.clone(), task_id.clone()));
                     // The driver runs both writes concurrently: the removal may come before
                     // the assignment lands (which then fails or stays) or after it.
                     if self.rng.chance(50) {
@@ -1045,6 +1071,13 @@ impl Sim {
     fn worker_up(&mut self, host: &str) {
         let w = self.workers.get_mut(host).unwrap();
         w.up = true;
+        let cleanup = RunnerConfig::default().task_cleanup_timeout;
+        if w.down_since
+            .take()
+            .is_some_and(|t| t.saturating_add(cleanup).unwrap() <= self.now)
+        {
+            self.stats.late_returns += 1;
+        }
         self.events
             .push_back(RunnerEvent::WorkerAdded(w.worker.clone()));
         for a in w.statuses.values() {
@@ -1058,7 +1091,9 @@ impl Sim {
     }
 
     fn worker_down(&mut self, host: &str) {
-        self.workers.get_mut(host).unwrap().up = false;
+        let w = self.workers.get_mut(host).unwrap();
+        w.up = false;
+        w.down_since = Some(self.now);
         self.events
             .push_back(RunnerEvent::WorkerRemoved(host.into()));
     }
@@ -1449,6 +1484,13 @@ fn simulate(seed: u64, steps: usize) -> Stats {
             "seed {seed}: {v:?}"
         );
         assert_eq!(v.blacklisted_until, None, "seed {seed}");
+        let w = &sim.workers[&v.worker.host];
+        assert!(
+            w.statuses.is_empty(),
+            "seed {seed}: status announcements left on {}: {:?}",
+            v.worker.host,
+            w.statuses.keys().collect::<Vec<_>>()
+        );
     }
     sim.stats
 }
@@ -1465,12 +1507,15 @@ fn randomized_interleavings_keep_the_invariants() {
         total.worker_shutdowns += s.worker_shutdowns;
         total.persists += s.persists;
         total.assign_failed_gone += s.assign_failed_gone;
+        total.reassigns += s.reassigns;
+        total.late_returns += s.late_returns;
     }
     eprintln!("{total:?}");
     // The runs exercised every kind of effect.
     assert!(total.assigns > 0 && total.persists > 0);
     assert!(total.remove_assignments > 0 && total.remove_statuses > 0);
     assert!(total.worker_shutdowns > 0 && total.assign_failed_gone > 0);
+    assert!(total.reassigns > 0 && total.late_returns > 0);
 }
 
 #[test]

@@ -656,8 +656,28 @@ impl TaskRunner {
             let Some(mut item) = self.running.remove(&id) else {
                 continue;
             };
+            // A worker that is away cannot have been sitting on the assignment: the task did not
+            // run, so it runs elsewhere, as it would at the worker's cleanup.
+            let retry = if self.lost_workers.contains_key(&item.worker) {
+                item.take_retryable()
+            } else {
+                None
+            };
             item.ack_deadline = None;
             self.forget_assignment(&id, &item);
+            out.push(RunnerEffect::RemoveAssignment {
+                worker: item.worker.clone(),
+                task_id: id.clone(),
+            });
+            if let Some(task) = retry {
+                info!(
+                    task = id,
+                    worker = item.worker,
+                    "worker went away without picking up the task in time; assigning it again"
+                );
+                self.enqueue(task, item.inserted);
+                continue;
+            }
             let timeout = format_period(self.config.task_assignment_timeout);
             error!(
                 task = id,
@@ -665,10 +685,6 @@ impl TaskRunner {
                 timeout,
                 "worker did not start the task in time"
             );
-            out.push(RunnerEffect::RemoveAssignment {
-                worker: item.worker.clone(),
-                task_id: id.clone(),
-            });
             // Druid counts a worker that sits on its assignments as failing them.
             if let Some(w) = self.workers.get_mut(&item.worker) {
                 w.continuously_failed_tasks += 1;

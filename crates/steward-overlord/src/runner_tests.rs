@@ -1503,6 +1503,41 @@ fn assignment_timeout_fails_only_the_unacknowledged_task() {
 }
 
 #[test]
+fn assignment_timeout_while_the_worker_is_away_assigns_the_task_again() {
+    let now = t0();
+    let mut r = runner();
+    let (t1, t2) = lost_with_running_and_unacknowledged(&mut r, now);
+    add_worker(&mut r, worker(B, 1), later(now, 10));
+    assert_eq!(r.next_deadline(), Some(later(now, 300)));
+
+    let out = tick(&mut r, later(now, 300));
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t2".into()
+            },
+            RunnerEffect::Assign {
+                worker: worker(B, 1),
+                task: t2
+            },
+        ],
+        "not failed: the worker was not there to start it"
+    );
+    assert_eq!(r.next_deadline(), Some(later(now, 600)));
+
+    // Back in time, the worker keeps its running task and is not counted as failing.
+    r.worker_added(worker(A, 2), later(now, 400));
+    announce(&mut r, A, running(&t1), later(now, 400));
+    let mut out = Vec::new();
+    r.worker_initialized(A, later(now, 400), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(view(&r, A).running_tasks, vec!["t1".to_string()]);
+    assert_eq!(failures(&r, A), 0);
+}
+
+#[test]
 fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
     let now = t0();
     let mut r = runner();
