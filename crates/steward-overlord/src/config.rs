@@ -5,9 +5,11 @@ use std::time::Duration;
 /// `druid.indexer.runner.*` settings the task runner honours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerConfig {
-    /// `taskAssignmentTimeout`: a worker that does not pick up an assignment in this time fails it.
+    /// `taskAssignmentTimeout`: a worker that does not pick up an assignment in this time fails it
+    /// (a vanished worker's assignment goes to another worker instead).
     pub task_assignment_timeout: Duration,
-    /// `taskCleanupTimeout`: how long a vanished worker may come back before its tasks fail.
+    /// `taskCleanupTimeout`: how long a vanished worker may come back before its tasks fail
+    /// (those it never picked up go to another worker instead).
     pub task_cleanup_timeout: Duration,
     /// `maxRetriesBeforeBlacklist`: consecutive failures a worker may have before blacklisting.
     pub max_retries_before_blacklist: u32,

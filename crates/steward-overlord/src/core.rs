@@ -147,11 +147,13 @@ impl OverlordCore {
     pub fn assign_failed(
         &mut self,
         task_id: &str,
+        worker: &str,
         worker_gone: bool,
         now: Timestamp,
     ) -> Vec<IoEffect> {
         let mut r = Vec::new();
-        self.runner.assign_failed(task_id, worker_gone, now, &mut r);
+        self.runner
+            .assign_failed(task_id, worker, worker_gone, now, &mut r);
         self.route(r, Vec::new(), now)
     }
 
@@ -226,7 +228,9 @@ impl OverlordCore {
                     }
                     // Locations are read from the runner when asked for; nothing is stored.
                     RunnerEffect::LocationChanged { .. } => {}
-                    RunnerEffect::Discovered { task_id } => self.queue.discovered(&task_id, &mut q),
+                    RunnerEffect::Discovered { task_id, worker } => {
+                        self.queue.discovered(&task_id, &worker, &mut q)
+                    }
                 }
             }
             for effect in std::mem::take(&mut q) {

@@ -7,6 +7,7 @@ use serde_json::json;
 use steward_model::{TaskAnnouncement, TaskState};
 
 use crate::queue::SHUTDOWN_BY_USER;
+use crate::runner::messages;
 use crate::worker_config::WorkerBehaviorConfig;
 
 // ----- helpers ---------------------------------------------------------------------------------
@@ -347,8 +348,12 @@ fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile
         (done.clone(), created),
         (fresh.clone(), created),
     ];
-    let out = core.start(stored, now);
+    let (out, logs) = capture_logs(|| core.start(stored, now));
     assert_eq!(out.len(), 3, "{out:?}");
+    // Druid's line, for the task the queue holds and only for that one.
+    assert!(logged_about(&logs, "running", ADOPTED), "{logs:#?}");
+    assert!(!logged_about(&logs, "orphan", ADOPTED), "{logs:#?}");
+    assert!(!logged_about(&logs, "done", ADOPTED), "{logs:#?}");
     assert!(out.contains(&IoEffect::PersistStatus(TaskStatus::success("done"))));
     assert!(out.contains(&IoEffect::ShutdownOnWorker {
         worker: worker(H, 4),
@@ -413,6 +418,216 @@ fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile
             task_id: "orphan".into()
         }]
     );
+}
+
+/// A core whose assignment timeout outlasts the cleanup timeout, so that a lost worker's
+/// unacknowledged assignment is still waiting at its cleanup deadline.
+fn patient_core() -> OverlordCore {
+    let runner = RunnerConfig {
+        task_assignment_timeout: std::time::Duration::from_secs(3600),
+        ..RunnerConfig::default()
+    };
+    OverlordCore::new(QueueConfig::default(), runner)
+}
+
+const ADOPTED: &str = "adding to running tasks";
+
+/// Worker `H` (2 slots) runs `t1` (acknowledged, at `loc`) and holds the assignment of `t2`
+/// (unacknowledged); it vanishes at `now`, worker `other` (1 slot) appears, and at the cleanup
+/// deadline `t1` ends FAILED while `t2` goes to `other`. Returns the cleanup's effects.
+fn cleanup_of_a_lost_worker(
+    core: &mut OverlordCore,
+    h: &str,
+    other: &str,
+    loc: &TaskLocation,
+    now: Timestamp,
+) -> Vec<IoEffect> {
+    core.start(Vec::new(), now);
+    add_worker(core, worker(h, 2), now);
+    let (t1, t2) = (noop("t1"), noop("t2"));
+    submit(core, &t1, now);
+    submit(core, &t2, now);
+    assert!(announce(
+        core,
+        h,
+        announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+        now
+    )
+    .is_empty());
+    assert!(core
+        .cluster_event(RunnerEvent::WorkerRemoved(h.into()), now)
+        .is_empty());
+    assert!(add_worker(core, worker(other, 1), later(now, 10)).is_empty());
+    assert!(core.tick(later(now, 899)).is_empty());
+    core.tick(later(now, 900))
+}
+
+#[test]
+fn cleanup_fails_the_started_task_and_runs_the_unstarted_one_elsewhere() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    let out = cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+    let cleanup_end = TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(loc);
+    assert_eq!(
+        out,
+        vec![
+            IoEffect::RemoveAssignment {
+                worker: H.into(),
+                task_id: "t1".into()
+            },
+            IoEffect::RemoveStatus {
+                worker: H.into(),
+                task_id: "t1".into()
+            },
+            IoEffect::RemoveAssignment {
+                worker: H.into(),
+                task_id: "t2".into()
+            },
+            IoEffect::Assign {
+                worker: worker(B, 1),
+                task: noop("t2")
+            },
+            IoEffect::PersistStatus(cleanup_end),
+        ]
+    );
+    assert!(core.persisted("t1", true, later(now, 901)).is_empty());
+
+    let at = later(now, 950);
+    let done = announcement(
+        &noop("t2"),
+        TaskStatus::success("t2"),
+        TaskLocation::unknown(),
+    );
+    assert_eq!(
+        announce(&mut core, B, done, at),
+        vec![IoEffect::PersistStatus(TaskStatus::success("t2"))]
+    );
+    assert_eq!(
+        core.persisted("t2", true, at),
+        vec![IoEffect::RemoveStatus {
+            worker: B.into(),
+            task_id: "t2".into()
+        }]
+    );
+    assert!(core.queue.is_empty());
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+}
+
+#[test]
+fn worker_back_after_its_cleanup_cannot_revive_a_task_whose_end_is_recorded() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+    core.persisted("t1", true, later(now, 901));
+    // An active task the queue never handed to the runner (not ready), to contrast with.
+    let waits = noop_ready("waits", "NO");
+    assert!(submit(&mut core, &waits, now).is_empty());
+
+    let back = later(now, 1000);
+    let t1 = noop("t1");
+    let (out, logs) = capture_logs(|| {
+        let mut out = core.cluster_event(RunnerEvent::WorkerAdded(worker(H, 2)), back);
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+            back,
+        ));
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&waits, TaskStatus::running("waits"), loc.clone()),
+            back,
+        ));
+        out.extend(core.cluster_event(RunnerEvent::WorkerInitialized(H.into()), back));
+        out
+    });
+    assert_eq!(
+        out,
+        vec![IoEffect::ShutdownOnWorker {
+            worker: worker(H, 2),
+            task_id: "t1".into()
+        }],
+        "no second end is recorded"
+    );
+    assert!(!logged_about(&logs, "t1", ADOPTED), "{logs:#?}");
+    assert!(
+        logged_about(&logs, "t1", "its end is already recorded"),
+        "{logs:#?}"
+    );
+    assert!(logged_about(&logs, "waits", ADOPTED), "{logs:#?}");
+    assert_eq!(
+        core.active_status("waits").unwrap().runner_status_code,
+        RunnerTaskState::Running
+    );
+
+    // Its end there changes nothing recorded; its announcement is cleaned up.
+    for end in [
+        TaskStatus::failure("t1", "shut down"),
+        TaskStatus::success("t1"),
+    ] {
+        let out = announce(&mut core, H, announcement(&t1, end, loc.clone()), back);
+        let expected = vec![IoEffect::RemoveStatus {
+            worker: H.into(),
+            task_id: "t1".into(),
+        }];
+        assert_eq!(out, expected);
+    }
+    assert!(core.queue.entry("t1").is_none());
+    assert_eq!(core.runner.task_view("t1"), None);
+    assert_eq!(core.workers()[0].running_tasks, vec!["waits".to_string()]);
+}
+
+#[test]
+fn worker_back_while_the_cleanup_end_is_being_recorded_has_the_task_shut_down_after() {
+    const H: &str = "mm-a:8091";
+    const B: &str = "mm-b:8091";
+    let now = t0();
+    let mut core = patient_core();
+    let loc = TaskLocation::new("mm-a", 8100);
+    cleanup_of_a_lost_worker(&mut core, H, B, &loc, now);
+
+    let back = later(now, 901);
+    let t1 = noop("t1");
+    let (out, logs) = capture_logs(|| {
+        let mut out = add_worker(&mut core, worker(H, 2), back);
+        out.extend(announce(
+            &mut core,
+            H,
+            announcement(&t1, TaskStatus::running("t1"), loc.clone()),
+            back,
+        ));
+        out
+    });
+    assert!(out.is_empty(), "{out:?}");
+    assert!(!logged_about(&logs, "t1", ADOPTED), "{logs:#?}");
+    assert_eq!(
+        core.completing_status("t1"),
+        Some(TaskStatus::failure("t1", messages::WORKER_CLEANUP).with_location(loc.clone()))
+    );
+
+    assert_eq!(
+        core.persisted("t1", true, back),
+        vec![IoEffect::ShutdownOnWorker {
+            worker: worker(H, 2),
+            task_id: "t1".into()
+        }]
+    );
+    let end = announcement(&t1, TaskStatus::success("t1"), loc);
+    assert_eq!(
+        announce(&mut core, H, end, back),
+        vec![IoEffect::RemoveStatus {
+            worker: H.into(),
+            task_id: "t1".into()
+        }]
+    );
+    assert_eq!(core.runner.task_view("t1"), None);
 }
 
 #[test]
@@ -583,6 +798,7 @@ impl XorShift {
 struct SimWorker {
     worker: Worker,
     up: bool,
+    down_since: Option<Timestamp>,
     assigned: BTreeMap<String, Task>,
     running: BTreeMap<String, Task>,
     statuses: BTreeMap<String, TaskAnnouncement>,
@@ -597,6 +813,10 @@ struct Stats {
     worker_shutdowns: usize,
     persists: usize,
     assign_failed_gone: usize,
+    /// Tasks assigned to another worker than the one whose assignment was withdrawn.
+    reassigns: usize,
+    /// Workers back after their cleanup timeout.
+    late_returns: usize,
 }
 
 /// The world around an [`OverlordCore`]: workers, the coordinator's event stream, the store.
@@ -608,6 +828,10 @@ struct Sim {
     events: VecDeque<RunnerEvent>,
     /// Assignments the driver is still writing.
     in_flight: Vec<(String, Task)>,
+    /// Assignments the core withdrew, as (worker, task): a copy of the task that worker still
+    /// holds (a write that lands late, a task it started while away) is stale, and the core
+    /// must settle it when the worker announces it.
+    withdrawn: HashSet<(String, String)>,
     /// Ends the store is still writing.
     to_persist: Vec<String>,
     /// Reserved tasks whose insert is under way.
@@ -643,6 +867,7 @@ impl Sim {
             workers: BTreeMap::new(),
             events: VecDeque::new(),
             in_flight: Vec::new(),
+            withdrawn: HashSet::new(),
             to_persist: Vec::new(),
             inserting: Vec::new(),
             tasks: BTreeMap::new(),
@@ -664,6 +889,7 @@ impl Sim {
                 SimWorker {
                     worker: worker(&host, capacity),
                     up: false,
+                    down_since: None,
                     assigned: BTreeMap::new(),
                     running: BTreeMap::new(),
                     statuses: BTreeMap::new(),
@@ -690,17 +916,31 @@ impl Sim {
                         !self.released.contains(&id),
                         "{id} assigned after its end was recorded"
                     );
+                    let stale =
+                        |host: &String| self.withdrawn.contains(&(host.clone(), id.clone()));
                     assert!(
-                        !self.in_flight.iter().any(|(_, t)| t.id() == id),
+                        !self
+                            .in_flight
+                            .iter()
+                            .any(|(h, t)| t.id() == id && !stale(h)),
                         "{id} assigned twice"
                     );
                     for (host, w) in &self.workers {
                         assert!(
-                            !w.assigned.contains_key(&id) && !w.running.contains_key(&id),
+                            stale(host)
+                                || (!w.assigned.contains_key(&id) && !w.running.contains_key(&id)),
                             "{id} assigned to {} while held by {host}",
                             worker.host
                         );
                     }
+                    if self
+                        .withdrawn
+                        .iter()
+                        .any(|(h, t)| t == &id && h != &worker.host)
+                    {
+                        self.stats.reassigns += 1;
+                    }
+                    self.withdrawn.remove(&(worker.host.clone(), id.clone()));
                     let v = views
                         .iter()
                         .find(|v| v.worker.host == worker.host)
@@ -727,6 +967,7 @@ impl Sim {
                 }
                 IoEffect::RemoveAssignment { worker, task_id } => {
                     self.stats.remove_assignments += 1;
+                    self.withdrawn.insert((worker.clone(), task_id.clone()));
                     // The driver runs both writes concurrently: the removal may come before
                     // the assignment lands (which then fails or stays) or after it.
                     if self.rng.chance(50) {
@@ -830,6 +1071,13 @@ impl Sim {
     fn worker_up(&mut self, host: &str) {
         let w = self.workers.get_mut(host).unwrap();
         w.up = true;
+        let cleanup = RunnerConfig::default().task_cleanup_timeout;
+        if w.down_since
+            .take()
+            .is_some_and(|t| t.saturating_add(cleanup).unwrap() <= self.now)
+        {
+            self.stats.late_returns += 1;
+        }
         self.events
             .push_back(RunnerEvent::WorkerAdded(w.worker.clone()));
         for a in w.statuses.values() {
@@ -843,7 +1091,9 @@ impl Sim {
     }
 
     fn worker_down(&mut self, host: &str) {
-        self.workers.get_mut(host).unwrap().up = false;
+        let w = self.workers.get_mut(host).unwrap();
+        w.up = false;
+        w.down_since = Some(self.now);
         self.events
             .push_back(RunnerEvent::WorkerRemoved(host.into()));
     }
@@ -861,7 +1111,7 @@ impl Sim {
         let w = self.workers.get_mut(&host).unwrap();
         if !w.up {
             self.stats.assign_failed_gone += 1;
-            let effects = self.core.assign_failed(&id, true, self.now);
+            let effects = self.core.assign_failed(&id, &host, true, self.now);
             self.handle(effects);
         } else if !w.statuses.contains_key(&id) && !w.running.contains_key(&id) {
             w.assigned.insert(id, task);
@@ -1084,8 +1334,8 @@ impl Sim {
                 if !self.in_flight.is_empty() {
                     // The write failed for another reason than a vanished worker.
                     let i = self.rng.below(self.in_flight.len());
-                    let (_, task) = self.in_flight.swap_remove(i);
-                    let effects = self.core.assign_failed(task.id(), false, self.now);
+                    let (host, task) = self.in_flight.swap_remove(i);
+                    let effects = self.core.assign_failed(task.id(), &host, false, self.now);
                     self.handle(effects);
                 }
             }
@@ -1234,6 +1484,13 @@ fn simulate(seed: u64, steps: usize) -> Stats {
             "seed {seed}: {v:?}"
         );
         assert_eq!(v.blacklisted_until, None, "seed {seed}");
+        let w = &sim.workers[&v.worker.host];
+        assert!(
+            w.statuses.is_empty(),
+            "seed {seed}: status announcements left on {}: {:?}",
+            v.worker.host,
+            w.statuses.keys().collect::<Vec<_>>()
+        );
     }
     sim.stats
 }
@@ -1250,12 +1507,15 @@ fn randomized_interleavings_keep_the_invariants() {
         total.worker_shutdowns += s.worker_shutdowns;
         total.persists += s.persists;
         total.assign_failed_gone += s.assign_failed_gone;
+        total.reassigns += s.reassigns;
+        total.late_returns += s.late_returns;
     }
     eprintln!("{total:?}");
     // The runs exercised every kind of effect.
     assert!(total.assigns > 0 && total.persists > 0);
     assert!(total.remove_assignments > 0 && total.remove_statuses > 0);
     assert!(total.worker_shutdowns > 0 && total.assign_failed_gone > 0);
+    assert!(total.reassigns > 0 && total.late_returns > 0);
 }
 
 #[test]

@@ -55,6 +55,7 @@ enum Command {
     },
     AssignFailed {
         task_id: String,
+        worker: String,
         worker_gone: bool,
     },
     Persisted {
@@ -487,8 +488,9 @@ fn handle(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
         }
         Command::AssignFailed {
             task_id,
+            worker,
             worker_gone,
-        } => core.assign_failed(&task_id, worker_gone, now),
+        } => core.assign_failed(&task_id, &worker, worker_gone, now),
         Command::Persisted {
             task_id,
             row_changed,
@@ -557,6 +559,7 @@ impl IoRunner {
                                 let worker_gone = matches!(e, CoordinatorError::NoNode(_));
                                 let _ = tx.send(Command::AssignFailed {
                                     task_id,
+                                    worker: worker.host,
                                     worker_gone,
                                 });
                                 return;

@@ -182,19 +182,36 @@ impl TaskQueue {
         }
     }
 
-    /// The runner found a task on a worker that it had not been handed.
-    pub fn discovered(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
+    /// The runner found a task running on `worker` that it had not been handed. An active task
+    /// is handed over, which adopts it where it runs; any other is shut down there.
+    pub fn discovered(&mut self, task_id: &str, worker: &str, out: &mut Vec<QueueEffect>) {
         if !self.started {
             // The queue's start hands every active task to the runner and reconciles the rest.
             return;
         }
         match self.active.get_mut(task_id) {
-            Some(e) if e.state == EntryState::Waiting => e.state = EntryState::Submitted,
+            Some(e) if matches!(e.state, EntryState::Waiting | EntryState::Submitted) => {
+                e.state = EntryState::Submitted;
+                out.push(QueueEffect::RunnerRun(e.task.clone()));
+            }
+            Some(e) if matches!(e.state, EntryState::Completing(_)) => info!(
+                task = task_id,
+                worker,
+                "worker announced a task whose end is being recorded; it is shut down there once recorded"
+            ),
+            // Its insert hands it over.
             Some(_) => {}
-            None => out.push(QueueEffect::RunnerShutdown {
-                task_id: task_id.to_string(),
-                reason: "Task is not present in queue anymore.".to_string(),
-            }),
+            None => {
+                info!(
+                    task = task_id,
+                    worker,
+                    "worker announced a task that is not active: its end is already recorded; shutting it down there"
+                );
+                out.push(QueueEffect::RunnerShutdown {
+                    task_id: task_id.to_string(),
+                    reason: "Task is not present in queue anymore.".to_string(),
+                });
+            }
         }
     }
 

@@ -234,7 +234,7 @@ fn runner_statuses_before_start_are_ignored() {
     let mut q = queue();
     assert!(runner_status(&mut q, "t1", TaskStatus::success("t1")).is_empty());
     let mut out = Vec::new();
-    q.discovered("t1", &mut out);
+    q.discovered("t1", "mm-a:8091", &mut out);
     assert!(out.is_empty());
 }
 
@@ -296,15 +296,30 @@ fn runner_end_of_an_unknown_task_shuts_it_down() {
 #[test]
 fn discovered_tasks_are_adopted_if_active_and_shut_down_otherwise() {
     let mut q = started();
-    submit(&mut q, &noop_ready("waiting", "NO"));
-    submit(&mut q, &noop("submitted"));
+    let waiting = noop_ready("waiting", "NO");
+    let submitted = noop("submitted");
+    submit(&mut q, &waiting);
+    submit(&mut q, &submitted);
+    submit(&mut q, &noop("ending"));
+    runner_status(&mut q, "ending", TaskStatus::success("ending"));
     let mut out = Vec::new();
-    q.discovered("waiting", &mut out);
-    q.discovered("submitted", &mut out);
-    assert!(out.is_empty());
+    q.discovered("waiting", "mm-a:8091", &mut out);
+    q.discovered("submitted", "mm-a:8091", &mut out);
+    // Handing an active task to the runner is what adopts it there.
+    assert_eq!(
+        out,
+        vec![
+            QueueEffect::RunnerRun(waiting),
+            QueueEffect::RunnerRun(submitted)
+        ]
+    );
     assert_eq!(state(&q, "waiting"), Some(EntryState::Submitted));
     assert_eq!(state(&q, "submitted"), Some(EntryState::Submitted));
-    q.discovered("ghost", &mut out);
+    // An end being recorded is shut down once it is (by `persisted`).
+    out.clear();
+    q.discovered("ending", "mm-a:8091", &mut out);
+    assert!(out.is_empty());
+    q.discovered("ghost", "mm-a:8091", &mut out);
     assert_eq!(out, vec![not_in_queue("ghost")]);
 }
 

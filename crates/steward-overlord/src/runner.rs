@@ -41,9 +41,9 @@ pub enum RunnerEffect {
         task_id: String,
         location: TaskLocation,
     },
-    /// A worker announced a task the runner had not been handed: the queue must decide whether
-    /// it is an active task (adopt) or not (shut it down).
-    Discovered { task_id: String },
+    /// A worker announced a running task the runner had not been handed: the queue must decide
+    /// whether it is an active task (hand it over, which adopts it) or not (shut it down).
+    Discovered { task_id: String, worker: String },
 }
 
 /// Druid's error messages, verbatim: operators grep for them.
@@ -159,6 +159,21 @@ struct RunningItem {
     ack_deadline: Option<Timestamp>,
     /// Set when the task was stopped on request: its FAILED end says nothing about the worker.
     shutdown_requested: bool,
+    /// Announced by a worker but not handed over by the queue (yet): until the queue has said
+    /// the task is active, nothing may claim it was adopted.
+    discovered: bool,
+}
+
+impl RunningItem {
+    /// The task of an assignment the worker never acknowledged: as far as the Overlord knows
+    /// nothing ran, so it may be assigned again. Not a task stopped on request: its end is
+    /// recorded (or about to be).
+    fn take_retryable(&mut self) -> Option<Task> {
+        if self.ack_deadline.is_none() || self.shutdown_requested {
+            return None;
+        }
+        self.task.take()
+    }
 }
 
 struct CompleteItem {
@@ -252,7 +267,18 @@ impl TaskRunner {
     /// it is, a complete one reports its end again.
     pub fn run(&mut self, task: Task, now: Timestamp, out: &mut Vec<RunnerEffect>) {
         let id = task.id().to_string();
-        if self.pending.contains_key(&id) || self.running.contains_key(&id) {
+        if let Some(item) = self.running.get_mut(&id) {
+            if std::mem::take(&mut item.discovered) {
+                // Druid's wording, logged only now that the queue has said the task is active.
+                info!(
+                    worker = item.worker,
+                    task = id,
+                    "worker announced a status for a task I didn't know about, adding to running tasks"
+                );
+            }
+            return;
+        }
+        if self.pending.contains_key(&id) {
             return;
         }
         if let Some(c) = self.complete.get(&id) {
@@ -262,21 +288,7 @@ impl TaskRunner {
             });
             return;
         }
-        let key = PendingKey {
-            neg_priority: -task.priority(),
-            seq: self.next_seq,
-            id: id.clone(),
-        };
-        self.next_seq += 1;
-        self.pending_order.insert(key.clone());
-        self.pending.insert(
-            id,
-            PendingItem {
-                task,
-                key,
-                inserted: now,
-            },
-        );
+        self.enqueue(task, now);
         self.assign_pending(now, out);
     }
 
@@ -439,6 +451,12 @@ impl TaskRunner {
                         worker,
                         task_id: id,
                     });
+                } else {
+                    // Only the owner's end counts, and nothing else would clean this one up.
+                    out.push(RunnerEffect::RemoveStatus {
+                        worker: host.to_string(),
+                        task_id: id,
+                    });
                 }
                 return;
             }
@@ -449,6 +467,13 @@ impl TaskRunner {
                         worker,
                         task_id: id,
                     });
+                } else if self.complete[&id].worker.as_deref() != Some(host) {
+                    // The recorded end came from elsewhere; the cleanup of the complete task
+                    // only reaches the worker it ended on.
+                    out.push(RunnerEffect::RemoveStatus {
+                        worker: host.to_string(),
+                        task_id: id,
+                    });
                 }
                 return;
             }
@@ -456,13 +481,17 @@ impl TaskRunner {
                 let (inserted, discovered) = match self.pending.remove(&id) {
                     Some(p) => {
                         self.pending_order.remove(&p.key);
+                        // Typically a task that went back to pending when this worker vanished,
+                        // which it had picked up after all: this is its only run.
+                        info!(
+                            worker = host,
+                            task = id,
+                            "worker announced a pending task; it runs there"
+                        );
                         (p.inserted, false)
                     }
                     None => (now, true),
                 };
-                if discovered {
-                    info!(worker = host, task = id, "worker announced a status for a task I didn't know about, adding to running tasks");
-                }
                 let item = RunningItem {
                     task_type: announcement.task_type.clone(),
                     resource: announcement.task_resource.clone(),
@@ -472,14 +501,17 @@ impl TaskRunner {
                     task: None,
                     ack_deadline: None,
                     shutdown_requested: false,
+                    discovered,
                 };
                 if let Some(w) = self.workers.get_mut(host) {
                     w.add_task(&id, &item);
                 }
                 self.running.insert(id.clone(), item);
-                if discovered {
+                // An end is reported as a status change, which is the queue's decision already.
+                if discovered && !announcement.task_status.is_complete() {
                     out.push(RunnerEffect::Discovered {
                         task_id: id.clone(),
+                        worker: host.to_string(),
                     });
                 }
             }
@@ -570,11 +602,12 @@ impl TaskRunner {
         self.place_unacknowledged(host, task, now, now);
     }
 
-    /// Writing an assignment failed. If the worker vanished meanwhile the task goes back to
-    /// pending; any other failure ends it, as in Druid.
+    /// Writing the assignment of `task_id` to `worker` failed. If the worker vanished meanwhile
+    /// the task goes back to pending; any other failure ends it, as in Druid.
     pub fn assign_failed(
         &mut self,
         task_id: &str,
+        worker: &str,
         worker_gone: bool,
         now: Timestamp,
         out: &mut Vec<RunnerEffect>,
@@ -582,32 +615,19 @@ impl TaskRunner {
         let Some(item) = self.running.get(task_id) else {
             return;
         };
-        if item.ack_deadline.is_none() {
+        // A write still under way when its assignment was withdrawn and the task assigned
+        // elsewhere says nothing about the new assignment.
+        if item.ack_deadline.is_none() || item.worker != worker {
             return;
         }
-        let item = self.running.remove(task_id).expect("checked above");
+        let mut item = self.running.remove(task_id).expect("checked above");
         self.forget_assignment(task_id, &item);
-        // A task stopped on request must not be run again: its end is recorded (or about to be).
-        match (worker_gone && !item.shutdown_requested, item.task) {
-            (true, Some(task)) => {
-                let key = PendingKey {
-                    neg_priority: -task.priority(),
-                    seq: self.next_seq,
-                    id: task_id.to_string(),
-                };
-                self.next_seq += 1;
-                self.pending_order.insert(key.clone());
-                self.pending.insert(
-                    task_id.to_string(),
-                    PendingItem {
-                        task,
-                        key,
-                        inserted: item.inserted,
-                    },
-                );
+        match item.take_retryable().filter(|_| worker_gone) {
+            Some(task) => {
+                self.enqueue(task, item.inserted);
                 self.assign_pending(now, out);
             }
-            _ => {
+            None => {
                 let status = TaskStatus::failure(task_id, messages::ASSIGN_FAILED);
                 self.complete.insert(
                     task_id.to_string(),
@@ -636,8 +656,28 @@ impl TaskRunner {
             let Some(mut item) = self.running.remove(&id) else {
                 continue;
             };
+            // A worker that is away cannot have been sitting on the assignment: the task did not
+            // run, so it runs elsewhere, as it would at the worker's cleanup.
+            let retry = if self.lost_workers.contains_key(&item.worker) {
+                item.take_retryable()
+            } else {
+                None
+            };
             item.ack_deadline = None;
             self.forget_assignment(&id, &item);
+            out.push(RunnerEffect::RemoveAssignment {
+                worker: item.worker.clone(),
+                task_id: id.clone(),
+            });
+            if let Some(task) = retry {
+                info!(
+                    task = id,
+                    worker = item.worker,
+                    "worker went away without picking up the task in time; assigning it again"
+                );
+                self.enqueue(task, item.inserted);
+                continue;
+            }
             let timeout = format_period(self.config.task_assignment_timeout);
             error!(
                 task = id,
@@ -645,10 +685,6 @@ impl TaskRunner {
                 timeout,
                 "worker did not start the task in time"
             );
-            out.push(RunnerEffect::RemoveAssignment {
-                worker: item.worker.clone(),
-                task_id: id.clone(),
-            });
             // Druid counts a worker that sits on its assignments as failing them.
             if let Some(w) = self.workers.get_mut(&item.worker) {
                 w.continuously_failed_tasks += 1;
@@ -676,21 +712,33 @@ impl TaskRunner {
         for host in expired {
             let lost = self.lost_workers.remove(&host).expect("collected above");
             for id in lost.state.tasks {
-                let Some(item) = self.running.remove(&id) else {
+                let Some(mut item) = self.running.remove(&id) else {
                     continue;
                 };
                 if let Some(deadline) = item.ack_deadline {
                     self.ack_deadlines.remove(&(deadline, id.clone()));
+                }
+                out.push(RunnerEffect::RemoveAssignment {
+                    worker: host.clone(),
+                    task_id: id.clone(),
+                });
+                // Druid fails these too; a task the worker never picked up did not run, so it
+                // runs elsewhere instead. Should the worker have started it after all, its
+                // return settles which run counts (see `status_announced`).
+                if let Some(task) = item.take_retryable() {
+                    info!(
+                        task = id,
+                        worker = host,
+                        "worker did not come back in time and never picked up the task; assigning it again"
+                    );
+                    self.enqueue(task, item.inserted);
+                    continue;
                 }
                 warn!(
                     task = id,
                     worker = host,
                     "worker did not come back in time; failing its task"
                 );
-                out.push(RunnerEffect::RemoveAssignment {
-                    worker: host.clone(),
-                    task_id: id.clone(),
-                });
                 out.push(RunnerEffect::RemoveStatus {
                     worker: host.clone(),
                     task_id: id.clone(),
@@ -806,6 +854,25 @@ impl TaskRunner {
     }
 
     // ----- internals --------------------------------------------------------------------------
+
+    /// Puts a task in line for a worker; [`assign_pending`](Self::assign_pending) places it.
+    fn enqueue(&mut self, task: Task, inserted: Timestamp) {
+        let key = PendingKey {
+            neg_priority: -task.priority(),
+            seq: self.next_seq,
+            id: task.id().to_string(),
+        };
+        self.next_seq += 1;
+        self.pending_order.insert(key.clone());
+        self.pending.insert(
+            key.id.clone(),
+            PendingItem {
+                task,
+                key,
+                inserted,
+            },
+        );
+    }
 
     fn forget_assignment(&mut self, id: &str, item: &RunningItem) {
         if let Some(deadline) = item.ack_deadline {
@@ -985,6 +1052,7 @@ impl TaskRunner {
             task: Some(task),
             ack_deadline: Some(deadline),
             shutdown_requested: false,
+            discovered: false,
         };
         let w = self
             .workers

@@ -130,11 +130,12 @@ fn shutdown(r: &mut TaskRunner, id: &str) -> Vec<RunnerEffect> {
 fn assign_failed(
     r: &mut TaskRunner,
     id: &str,
+    host: &str,
     worker_gone: bool,
     now: Timestamp,
 ) -> Vec<RunnerEffect> {
     let mut out = Vec::new();
-    r.assign_failed(id, worker_gone, now, &mut out);
+    r.assign_failed(id, host, worker_gone, now, &mut out);
     out
 }
 
@@ -683,7 +684,8 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
         out,
         vec![
             RunnerEffect::Discovered {
-                task_id: "ghost".into()
+                task_id: "ghost".into(),
+                worker: A.into()
             },
             RunnerEffect::LocationChanged {
                 task_id: "ghost".into(),
@@ -707,22 +709,18 @@ fn unknown_task_announced_by_a_worker_is_adopted_as_running() {
 }
 
 #[test]
-fn adopted_task_that_is_already_complete_is_discovered_then_reported() {
+fn unknown_task_announced_already_complete_is_only_reported() {
     let now = t0();
     let mut r = runner();
     add_worker(&mut r, worker(A, 2), now);
     let out = announce(&mut r, A, succeeded(&noop("done")), now);
     assert_eq!(
         out,
-        vec![
-            RunnerEffect::Discovered {
-                task_id: "done".into()
-            },
-            RunnerEffect::StatusChanged {
-                task_id: "done".into(),
-                status: TaskStatus::success("done")
-            },
-        ]
+        vec![RunnerEffect::StatusChanged {
+            task_id: "done".into(),
+            status: TaskStatus::success("done")
+        }],
+        "the end is the queue's to judge; there is nothing running to adopt"
     );
     assert_eq!(r.sizes(), (0, 0, 1));
     assert_eq!(view(&r, A).curr_capacity_used, 0);
@@ -775,8 +773,14 @@ fn running_announcement_from_a_worker_other_than_the_owner_is_shut_down_there() 
     );
     assert_eq!(view(&r, B).curr_capacity_used, 0);
 
-    // A rogue end from the other worker is ignored.
-    assert!(announce(&mut r, B, failed(&t1), now).is_empty());
+    // A rogue end from the other worker does not count; only its announcement is cleaned up.
+    assert_eq!(
+        announce(&mut r, B, failed(&t1), now),
+        vec![RunnerEffect::RemoveStatus {
+            worker: B.into(),
+            task_id: "t1".into()
+        }]
+    );
     assert_eq!(r.sizes(), (0, 1, 0));
 }
 
@@ -806,8 +810,16 @@ fn running_announcement_for_a_complete_task_is_shut_down() {
             task_id: "t1".into()
         }]
     );
-    // A replayed end is ignored.
+    // A replayed end is ignored: the cleanup of the complete task removes it.
     assert!(announce(&mut r, A, succeeded(&t1), now).is_empty());
+    // The end of the copy on B does not count and nothing else would clean it up.
+    assert_eq!(
+        announce(&mut r, B, failed(&t1), now),
+        vec![RunnerEffect::RemoveStatus {
+            worker: B.into(),
+            task_id: "t1".into()
+        }]
+    );
     assert_eq!(r.sizes(), (0, 0, 1));
     assert_eq!(r.capacity(), (2, 0));
 }
@@ -1048,14 +1060,175 @@ fn worker_not_back_by_the_cleanup_timeout_has_its_tasks_failed() {
     assert_eq!(r.sizes(), (0, 0, 0));
     assert_eq!(r.next_deadline(), None);
 
-    // When it comes back after all, its leftover task is a stranger: adopted, for the queue to
-    // decide.
+    // When it comes back after all, its leftover task is a stranger, for the queue to decide.
     r.worker_added(worker(A, 2), later(now, 1000));
     let out = announce(&mut r, A, running(&t1), later(now, 1000));
     assert_eq!(
         out,
         vec![RunnerEffect::Discovered {
-            task_id: "t1".into()
+            task_id: "t1".into(),
+            worker: A.into()
+        }]
+    );
+}
+
+/// A runner whose assignment timeout outlasts the cleanup timeout, so that a lost worker's
+/// unacknowledged assignment is still waiting at its cleanup deadline.
+fn patient_runner() -> TaskRunner {
+    runner_with(|c| c.task_assignment_timeout = Duration::from_secs(3600))
+}
+
+/// Worker A (2 slots) runs `t1` (acknowledged, at `location("h1")`) and holds the assignment
+/// of `t2` (unacknowledged); then it vanishes at `now`.
+fn lost_with_running_and_unacknowledged(r: &mut TaskRunner, now: Timestamp) -> (Task, Task) {
+    add_worker(r, worker(A, 2), now);
+    let (t1, t2) = (noop("t1"), noop("t2"));
+    run(r, &t1, now);
+    announce(r, A, running_at(&t1, location("h1")), now);
+    run(r, &t2, now);
+    assert_eq!(
+        (state(r, "t1"), state(r, "t2")),
+        (
+            Some(RunnerTaskState::Running),
+            Some(RunnerTaskState::Pending)
+        )
+    );
+    r.worker_removed(A, now);
+    (t1, t2)
+}
+
+#[test]
+fn cleanup_fails_started_tasks_and_assigns_never_acknowledged_ones_again() {
+    let now = t0();
+    let mut r = patient_runner();
+    let (_, t2) = lost_with_running_and_unacknowledged(&mut r, now);
+    add_worker(&mut r, worker(B, 1), later(now, 10));
+
+    let out = tick(&mut r, later(now, 900));
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::RemoveStatus {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::StatusChanged {
+                task_id: "t1".into(),
+                status: TaskStatus::failure("t1", messages::WORKER_CLEANUP)
+                    .with_location(location("h1")),
+            },
+            // Nothing ran: the assignment is withdrawn and the task runs elsewhere.
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t2".into()
+            },
+            RunnerEffect::Assign {
+                worker: worker(B, 1),
+                task: t2.clone()
+            },
+        ]
+    );
+    let v = r.task_view("t2").unwrap();
+    assert_eq!(
+        (v.state, v.worker.as_deref(), v.queue_insertion_time),
+        (RunnerTaskState::Pending, Some(B), now)
+    );
+    assert_eq!(r.next_deadline(), Some(later(now, 900 + 3600)));
+
+    let out = announce(&mut r, B, succeeded(&t2), later(now, 950));
+    assert_eq!(
+        out,
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t2".into(),
+            status: TaskStatus::success("t2"),
+        }]
+    );
+    assert_eq!(r.sizes(), (0, 0, 1));
+}
+
+#[test]
+fn assignment_withdrawn_at_cleanup_that_the_worker_had_started_runs_there_if_still_pending() {
+    let now = t0();
+    let mut r = patient_runner();
+    let (_, t2) = lost_with_running_and_unacknowledged(&mut r, now);
+    tick(&mut r, later(now, 900));
+    assert_eq!(state(&r, "t2"), Some(RunnerTaskState::Pending));
+    assert_eq!(r.sizes(), (1, 0, 0));
+
+    // It had picked the assignment up just before it vanished: that is the task's only run.
+    let back = later(now, 1000);
+    r.worker_added(worker(A, 2), back);
+    let out = announce(&mut r, A, running_at(&t2, location("h2")), back);
+    assert_eq!(
+        out,
+        vec![RunnerEffect::LocationChanged {
+            task_id: "t2".into(),
+            location: location("h2")
+        }]
+    );
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert!(out.is_empty(), "not assigned again: {out:?}");
+    let v = r.task_view("t2").unwrap();
+    assert_eq!(
+        (v.state, v.worker.as_deref()),
+        (RunnerTaskState::Running, Some(A))
+    );
+    assert_eq!(
+        announce(&mut r, A, succeeded(&t2), back),
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t2".into(),
+            status: TaskStatus::success("t2").with_location(location("h2")),
+        }]
+    );
+}
+
+#[test]
+fn assignment_withdrawn_at_cleanup_that_the_worker_had_started_is_shut_down_if_placed_elsewhere() {
+    let now = t0();
+    let mut r = patient_runner();
+    let (_, t2) = lost_with_running_and_unacknowledged(&mut r, now);
+    add_worker(&mut r, worker(B, 1), now);
+    assert_eq!(
+        assigns(&tick(&mut r, later(now, 900))),
+        vec![assign(B, "t2")]
+    );
+    // The write of the first assignment fails late: it says nothing about the one on B.
+    assert!(assign_failed(&mut r, "t2", A, true, later(now, 901)).is_empty());
+    assert_eq!(r.task_view("t2").unwrap().worker.as_deref(), Some(B));
+
+    let back = later(now, 1000);
+    r.worker_added(worker(A, 2), back);
+    assert_eq!(
+        announce(&mut r, A, running(&t2), back),
+        vec![RunnerEffect::ShutdownOnWorker {
+            worker: worker(A, 2),
+            task_id: "t2".into()
+        }]
+    );
+    assert_eq!(
+        announce(&mut r, A, failed(&t2), back),
+        vec![RunnerEffect::RemoveStatus {
+            worker: A.into(),
+            task_id: "t2".into()
+        }],
+        "the copy's end does not count; its announcement is cleaned up"
+    );
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(view(&r, A).curr_capacity_used, 0);
+
+    // B's run is the one that counts.
+    assert_eq!(
+        announce(&mut r, B, succeeded(&t2), back),
+        vec![RunnerEffect::StatusChanged {
+            task_id: "t2".into(),
+            status: TaskStatus::success("t2"),
         }]
     );
 }
@@ -1330,6 +1503,41 @@ fn assignment_timeout_fails_only_the_unacknowledged_task() {
 }
 
 #[test]
+fn assignment_timeout_while_the_worker_is_away_assigns_the_task_again() {
+    let now = t0();
+    let mut r = runner();
+    let (t1, t2) = lost_with_running_and_unacknowledged(&mut r, now);
+    add_worker(&mut r, worker(B, 1), later(now, 10));
+    assert_eq!(r.next_deadline(), Some(later(now, 300)));
+
+    let out = tick(&mut r, later(now, 300));
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t2".into()
+            },
+            RunnerEffect::Assign {
+                worker: worker(B, 1),
+                task: t2
+            },
+        ],
+        "not failed: the worker was not there to start it"
+    );
+    assert_eq!(r.next_deadline(), Some(later(now, 600)));
+
+    // Back in time, the worker keeps its running task and is not counted as failing.
+    r.worker_added(worker(A, 2), later(now, 400));
+    announce(&mut r, A, running(&t1), later(now, 400));
+    let mut out = Vec::new();
+    r.worker_initialized(A, later(now, 400), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(view(&r, A).running_tasks, vec!["t1".to_string()]);
+    assert_eq!(failures(&r, A), 0);
+}
+
+#[test]
 fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
     let now = t0();
     let mut r = runner();
@@ -1339,7 +1547,7 @@ fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
     assert_eq!(assigns(&run(&mut r, &t1, now)), vec![assign(A, "t1")]);
     r.worker_removed(A, now);
 
-    let out = assign_failed(&mut r, "t1", true, later(now, 1));
+    let out = assign_failed(&mut r, "t1", A, true, later(now, 1));
     assert_eq!(
         out,
         vec![RunnerEffect::Assign {
@@ -1370,7 +1578,7 @@ fn assign_failed_because_the_worker_is_gone_waits_when_no_worker_is_left() {
     add_worker(&mut r, worker(A, 1), now);
     run(&mut r, &noop("t1"), now);
     r.worker_removed(A, now);
-    assert!(assign_failed(&mut r, "t1", true, now).is_empty());
+    assert!(assign_failed(&mut r, "t1", A, true, now).is_empty());
     let v = r.task_view("t1").unwrap();
     assert_eq!((v.state, v.worker), (RunnerTaskState::Pending, None));
     assert_eq!(r.sizes(), (1, 0, 0));
@@ -1382,7 +1590,7 @@ fn assign_failed_for_another_reason_fails_the_task() {
     let mut r = runner();
     add_worker(&mut r, worker(A, 1), now);
     run(&mut r, &noop("t1"), now);
-    let out = assign_failed(&mut r, "t1", false, now);
+    let out = assign_failed(&mut r, "t1", A, false, now);
     assert_eq!(
         out,
         vec![RunnerEffect::StatusChanged {
@@ -1398,7 +1606,7 @@ fn assign_failed_for_another_reason_fails_the_task() {
     assert_eq!(view(&r, A).curr_capacity_used, 0);
     assert_eq!(r.next_deadline(), None);
     // Late or repeated failures change nothing.
-    assert!(assign_failed(&mut r, "t1", false, now).is_empty());
+    assert!(assign_failed(&mut r, "t1", A, false, now).is_empty());
 }
 
 #[test]
@@ -1409,8 +1617,8 @@ fn assign_failed_for_an_acknowledged_task_is_ignored() {
     let t1 = noop("t1");
     run(&mut r, &t1, now);
     announce(&mut r, A, running(&t1), now);
-    assert!(assign_failed(&mut r, "t1", false, now).is_empty());
-    assert!(assign_failed(&mut r, "t1", true, now).is_empty());
+    assert!(assign_failed(&mut r, "t1", A, false, now).is_empty());
+    assert!(assign_failed(&mut r, "t1", A, true, now).is_empty());
     assert_eq!(state(&r, "t1"), Some(RunnerTaskState::Running));
 }
 
@@ -1423,7 +1631,7 @@ fn assign_failed_after_a_shutdown_request_does_not_run_the_task_again() {
     run(&mut r, &noop("t1"), now);
     shutdown(&mut r, "t1");
     r.worker_removed(A, now);
-    let out = assign_failed(&mut r, "t1", true, now);
+    let out = assign_failed(&mut r, "t1", A, true, now);
     assert!(
         assigns(&out).is_empty(),
         "a task stopped on request is not assigned again: {out:?}"
@@ -1477,7 +1685,7 @@ fn shutdown_of_a_complete_task_removes_its_status_announcement() {
 
     // A task that ended without a worker has no announcement to remove.
     run(&mut r, &noop("t2"), now);
-    assign_failed(&mut r, "t2", false, now);
+    assign_failed(&mut r, "t2", A, false, now);
     assert!(shutdown(&mut r, "t2").is_empty());
     assert_eq!(r.sizes(), (0, 0, 0));
 }

@@ -1,5 +1,8 @@
-//! Builders shared by the state-machine tests: a fixed clock, workers and noop tasks.
+//! Builders shared by the state-machine tests: a fixed clock, workers and noop tasks; the log
+//! lines a piece of code writes.
 
+use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -27,4 +30,48 @@ pub fn worker(host: &str, capacity: u32) -> Worker {
 
 pub fn noop(id: &str) -> Task {
     Task::from_json(json!({"type": "noop", "id": id})).unwrap()
+}
+
+/// Runs `f` and returns what it returned with the log lines it wrote (this thread only, every
+/// level, no colours).
+pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    let buf = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let r = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (r, text.lines().map(str::to_string).collect())
+}
+
+/// Whether some line says `phrase` about task `id`.
+pub fn logged_about(lines: &[String], id: &str, phrase: &str) -> bool {
+    let field = format!("task=\"{id}\"");
+    lines
+        .iter()
+        .any(|l| l.contains(phrase) && l.split_whitespace().any(|w| w == field))
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
 }

@@ -128,12 +128,12 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "druid.indexer.runner.taskAssignmentTimeout",
         "PT5M",
-        "A worker that does not start an assigned task within this fails it.",
+        "A worker that does not start an assigned task within this fails it (a vanished worker's goes to another worker).",
     ),
     (
         "druid.indexer.runner.taskCleanupTimeout",
         "PT15M",
-        "Tasks of a vanished worker fail after this unless it returns.",
+        "Tasks of a vanished worker fail after this unless it returns (unstarted ones go to another worker).",
     ),
     (
         "druid.indexer.runner.maxRetriesBeforeBlacklist",
