@@ -20,10 +20,14 @@ cargo build --workspace --all-targets
 # The failover stress test (leader killed at random moments) is not part of the quick run; CI
 # runs it at a reduced count. STEWARD_FAILOVER_ROUNDS=20 is the full run.
 export STEWARD_FAILOVER_ROUNDS="${STEWARD_FAILOVER_ROUNDS:-3}"
+# The cluster suites run a second time secured, as an operator would run production: HTTPS
+# only between every process (a CA made for the run) and Druid's basic authentication on.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
+  STEWARD_TEST_SECURE=1 cargo nextest run -p steward --test cluster --test failover --no-fail-fast "$@"
   cargo nextest run -p steward --test failover --run-ignored only -E 'test(failover_stress)'
 else
   cargo test --workspace --no-fail-fast "$@"
+  STEWARD_TEST_SECURE=1 cargo test -p steward --test cluster --test failover --no-fail-fast "$@"
   cargo test -p steward --test failover -- --ignored failover_stress
 fi

@@ -172,33 +172,15 @@ async fn connections_beyond_the_cap_get_503_and_the_server_recovers() {
 #[tokio::test]
 async fn tls_serves_clients_that_trust_the_ca_and_only_those() {
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let (cert_path, key_path, ca_path) = (
-        dir.path().join("server.pem"),
-        dir.path().join("server.key"),
-        dir.path().join("ca.pem"),
-    );
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-
-    let tls = server_tls_config(&cert_path, &key_path).unwrap();
+    let ca = steward_testkit::TestCa::create(dir.path());
+    let tls = server_tls_config(&ca.cert, &ca.key).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let _server = serve(listener, router(), Some(tls), limits());
     let url = format!("https://localhost:{port}/peer");
 
     let mut trusting = steward_http::client_builder();
-    for ca in steward_http::load_ca(&ca_path).unwrap() {
+    for ca in steward_http::load_ca(&ca.ca).unwrap() {
         trusting = trusting.add_root_certificate(ca);
     }
     let answer = trusting.build().unwrap().get(&url).send().await.unwrap();

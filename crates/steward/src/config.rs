@@ -263,6 +263,22 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The declaration of `key`. A declared name may hold `<name>` segments, which stand for any
+/// one segment (Druid's `druid.auth.authenticator.<name>.type` names its authenticators).
+fn declared(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    PROPERTIES.iter().find(|(name, _, _)| {
+        let (mut pattern, mut actual) = (name.split('.'), key.split('.'));
+        loop {
+            match (pattern.next(), actual.next()) {
+                (None, None) => return true,
+                (Some("<name>"), Some(segment)) if !segment.is_empty() => {}
+                (Some(p), Some(a)) if p == a => {}
+                _ => return false,
+            }
+        }
+    })
+}
+
 /// Properties of one process: the file's values over the defaults, command-line flags over both.
 #[derive(Debug, Clone, Default)]
 pub struct Properties {
@@ -289,7 +305,7 @@ impl Properties {
                 .or_else(|| line.split_once(':'))
                 .ok_or_else(|| anyhow!("line {}: expected key=value", n + 1))?;
             let k = k.trim();
-            if !PROPERTIES.iter().any(|(name, _, _)| *name == k) {
+            if declared(k).is_none() {
                 bail!(
                     "line {}: unknown property {k} (see `steward config --defaults`)",
                     n + 1
@@ -302,10 +318,7 @@ impl Properties {
 
     /// Sets a value (command-line flags).
     pub fn set(&mut self, key: &str, value: impl ToString) {
-        debug_assert!(
-            PROPERTIES.iter().any(|(k, _, _)| *k == key),
-            "undeclared property {key}"
-        );
+        debug_assert!(declared(key).is_some(), "undeclared property {key}");
         self.values.insert(key.to_string(), value.to_string());
     }
 
@@ -314,10 +327,7 @@ impl Properties {
         if let Some(v) = self.values.get(key) {
             return Some(v.clone());
         }
-        let (_, default, _) = PROPERTIES
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .unwrap_or_else(|| panic!("undeclared property {key}"));
+        let (_, default, _) = declared(key).unwrap_or_else(|| panic!("undeclared property {key}"));
         (!default.is_empty()).then(|| default.to_string())
     }
 

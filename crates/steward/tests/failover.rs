@@ -29,7 +29,7 @@ const SESSION: Duration = Duration::from_secs(2);
 const TAKEOVER: Duration = Duration::from_secs(SESSION.as_secs() + 5);
 
 fn no_redirects() -> reqwest::Client {
-    steward_http::client_builder()
+    common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use steward_testkit::ZooKeeperServer;
 
-use super::{free_port, wait_for, Api, STEWARD};
+use super::{free_port, secure, test_ca, wait_for, Api, STEWARD};
 
 /// One `steward` process that can be killed, frozen and started again with the same config.
 pub struct Proc {
@@ -67,7 +67,8 @@ impl Proc {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if secure() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn host(&self) -> String {
@@ -199,18 +200,35 @@ impl std::ops::Deref for Cluster {
 }
 
 /// Properties every process of a test cluster shares: short ZooKeeper sessions so a lost
-/// process is noticed in seconds, and one shared task-log directory.
+/// process is noticed in seconds, and one shared task-log directory; in a secured run, TLS only
+/// and authentication.
 fn common_properties(zk: &ZooKeeperServer, dir: &Path) -> String {
-    format!(
-        "druid.host=127.0.0.1\n\
+    let secured = if secure() {
+        let ca = test_ca();
+        format!(
+            "druid.enablePlaintextPort=false\n\
+             druid.enableTlsPort=true\n\
+             steward.server.https.certPath={}\n\
+             steward.server.https.keyPath={}\n\
+             steward.client.https.caPath={}\n",
+            ca.cert.display(),
+            ca.key.display(),
+            ca.ca.display()
+        )
+    } else {
+        String::new()
+    };
+    secured
+        + &format!(
+            "druid.host=127.0.0.1\n\
          druid.zk.service.host={}\n\
          druid.zk.service.sessionTimeoutMs=2000\n\
          druid.zk.service.connectionTimeoutMs=5000\n\
          druid.indexer.logs.directory={}\n\
          druid.indexer.task.gracefulShutdownTimeout=PT5S\n",
-        zk.connect_string(),
-        dir.join("task-logs").display()
-    )
+            zk.connect_string(),
+            dir.join("task-logs").display()
+        )
 }
 
 /// A process of role `role` named `name`: its properties (`properties` plus its own port and
@@ -222,7 +240,7 @@ fn configured_proc(dir: &Path, role: &str, name: &str, properties: &str) -> Proc
     std::fs::write(
         &config,
         format!(
-            "{properties}druid.plaintextPort={port}\nsteward.dataDir={}\n",
+            "{properties}druid.plaintextPort={port}\ndruid.tlsPort={port}\nsteward.dataDir={}\n",
             data.display()
         ),
     )

@@ -8,12 +8,50 @@ pub mod cluster;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 pub use steward_testkit::wait_for;
+use steward_testkit::TestCa;
 
 pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+
+/// Whether this test run's clusters are secured (`STEWARD_TEST_SECURE=1`): TLS only, with a
+/// CA made for the run, and Druid's basic authentication on. `scripts/test.sh` runs the cluster
+/// suites a second time so.
+pub fn secure() -> bool {
+    std::env::var("STEWARD_TEST_SECURE").is_ok_and(|v| v == "1")
+}
+
+/// The CA of this test process (made once, kept until the process exits).
+pub fn test_ca() -> &'static TestCa {
+    static CA: OnceLock<(tempfile::TempDir, TestCa)> = OnceLock::new();
+    let (_, ca) = CA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::create(dir.path());
+        (dir, ca)
+    });
+    ca
+}
+
+/// The administrator the secured clusters are set up with.
+pub const ADMIN_PASSWORD: &str = "admin-secret";
+/// The internal client's password of the secured clusters.
+pub const INTERNAL_PASSWORD: &str = "internal-secret";
+
+/// A client for the tests' own calls: in a secured run it trusts the run's CA and logs in as
+/// the administrator.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    if !secure() {
+        return steward_http::client_builder();
+    }
+    steward_http::InternalClient {
+        ca: steward_http::load_ca(&test_ca().ca).unwrap(),
+        authorization: steward_http::basic_authorization("admin", ADMIN_PASSWORD),
+    }
+    .builder()
+}
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -37,20 +75,50 @@ pub struct Quickstart {
 impl Quickstart {
     /// Starts quickstart with extra properties appended to its config file.
     pub async fn start(dir: &Path, extra_properties: &str) -> Quickstart {
+        Quickstart::start_with(dir, extra_properties, None).await
+    }
+
+    /// Starts quickstart serving HTTPS only, with the certificate of `ca`; the test's client
+    /// trusts `ca`.
+    pub async fn start_tls(dir: &Path, extra_properties: &str, ca: &TestCa) -> Quickstart {
+        Quickstart::start_with(dir, extra_properties, Some(ca)).await
+    }
+
+    async fn start_with(dir: &Path, extra_properties: &str, tls: Option<&TestCa>) -> Quickstart {
         let port = free_port();
         let worker_port = free_port();
         let peon_port = 20_000 + (free_port() % 20_000);
         let config = dir.join("steward.properties");
+        let (scheme, tls_properties, http) = match tls {
+            None => ("http", String::new(), steward_http::client_builder()),
+            Some(ca) => (
+                "https",
+                format!(
+                    "druid.enablePlaintextPort=false\ndruid.enableTlsPort=true\n\
+                     druid.tlsPort={port}\nsteward.quickstart.workerTlsPort={worker_port}\n\
+                     steward.server.https.certPath={}\nsteward.server.https.keyPath={}\n\
+                     steward.client.https.caPath={}\n",
+                    ca.cert.display(),
+                    ca.key.display(),
+                    ca.ca.display()
+                ),
+                steward_http::client_builder()
+                    .add_root_certificate(steward_http::load_ca(&ca.ca).unwrap().remove(0)),
+            ),
+        };
         std::fs::write(
             &config,
             format!(
-                "druid.host=127.0.0.1\ndruid.indexer.runner.startPort={peon_port}\ndruid.indexer.task.gracefulShutdownTimeout=PT5S\n{extra_properties}\n"
+                "druid.host=127.0.0.1\ndruid.indexer.runner.startPort={peon_port}\ndruid.indexer.task.gracefulShutdownTimeout=PT5S\n{tls_properties}{extra_properties}\n"
             ),
         )
         .unwrap();
         let mut qs = Quickstart {
             child: None,
-            api: Api::new(format!("http://127.0.0.1:{port}")),
+            api: Api {
+                url: format!("{scheme}://127.0.0.1:{port}"),
+                http: http.build().unwrap(),
+            },
             port,
             worker_port,
             data_dir: dir.join("var"),
@@ -124,7 +192,7 @@ impl Api {
     pub fn new(url: String) -> Api {
         Api {
             url,
-            http: steward_http::client_builder().build().unwrap(),
+            http: client_builder().build().unwrap(),
         }
     }
 
