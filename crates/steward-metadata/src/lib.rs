@@ -144,6 +144,17 @@ pub trait MetadataStore: Send + Sync + 'static {
         audit: &AuditInfo,
         audit_time: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Replaces the payload of config `name` with `new` only if it is still `expected` (`None`:
+    /// no such row yet), as one atomic step; returns whether it did. This is Druid's
+    /// `compareAndSwap` on the config table: writers that read, modify and write back a config
+    /// (several Overlords editing the same map) never lose each other's changes, the one that
+    /// read a stale value gets `false` and starts over. No audit entry is written.
+    async fn compare_and_swap_config(
+        &self,
+        name: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, StoreError>;
     /// Recorded changes of a config, newest first: those made at or after `created_after` and
     /// before `created_before`, at most `limit` of them.
     async fn audit_history(

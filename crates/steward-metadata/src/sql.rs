@@ -803,6 +803,43 @@ where
         tx.commit().await.map_err(unavailable)
     }
 
+    /// A single statement each way, so no transaction or row lock is held across a round trip:
+    /// the `UPDATE` re-checks its condition on the row it locks (a concurrent swap that
+    /// committed first makes it match nothing), and a concurrent first `INSERT` of the same name
+    /// fails on the primary key.
+    async fn compare_and_swap_config(
+        &self,
+        name: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let Some(expected) = expected else {
+            let result = query::<D>(
+                AssertSqlSafe(self.sql.insert_config.clone()),
+                [name.into(), Param::Bytes(new.to_vec())],
+            )
+            .execute(&self.pool)
+            .await;
+            return match result {
+                Ok(_) => Ok(true),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+                Err(e) => Err(unavailable(e)),
+            };
+        };
+        let result = query::<D>(
+            AssertSqlSafe(self.sql.swap_config.clone()),
+            [
+                Param::Bytes(new.to_vec()),
+                name.into(),
+                Param::Bytes(expected.to_vec()),
+            ],
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(D::rows_affected(&result) > 0)
+    }
+
     async fn audit_history(
         &self,
         key: &str,
@@ -876,6 +913,8 @@ pub struct Statements {
     pub(crate) active_tasks: Arc<str>,
     get_config: Arc<str>,
     upsert_config: Arc<str>,
+    insert_config: Arc<str>,
+    swap_config: Arc<str>,
     insert_audit: Arc<str>,
     delete_complete: Arc<str>,
 }
@@ -996,6 +1035,12 @@ impl Statements {
             upsert_config: numbered(format!(
                 "INSERT INTO {c} (name, payload) VALUES (?, ?) {}",
                 syntax.upsert_payload
+            )),
+            insert_config: numbered(format!("INSERT INTO {c} (name, payload) VALUES (?, ?)")),
+            // MySQL counts matched rows (sqlx sets CLIENT_FOUND_ROWS), so swapping in the
+            // expected payload itself also counts as done, as everywhere else.
+            swap_config: numbered(format!(
+                "UPDATE {c} SET payload = ? WHERE name = ? AND payload = ?"
             )),
             insert_audit: numbered(format!(
                 "INSERT INTO {a} (audit_key, type, author, comment, created_date, payload) \

@@ -57,6 +57,8 @@ suite!(
     audit_history_filters_by_key_interval_and_limit,
     config_and_audit_are_written_together_or_not_at_all,
     undecodable_audit_rows_are_reported_as_corrupt,
+    compare_and_swap_config_replaces_only_the_expected_payload,
+    concurrent_compare_and_swaps_lose_no_write,
     audit_history_uses_its_index_without_sorting,
     retention_deletes_old_complete_tasks_and_never_active_ones,
     an_older_druids_task_table_gets_type_and_group_id,
@@ -1005,6 +1007,128 @@ async fn audit_history_filters_by_key_interval_and_limit(db: TestDb) {
         .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].audit_info.author, "x");
+}
+
+async fn compare_and_swap_config_replaces_only_the_expected_payload(db: TestDb) {
+    let store = db.open().await;
+    let key = "basic_authorization_basic_roles";
+    let get = || async { store.get_config(key).await.unwrap() };
+
+    // A swap expecting a row that is not there does not create one.
+    assert!(!store
+        .compare_and_swap_config(key, Some(b"{}"), b"{\"a\":1}")
+        .await
+        .unwrap());
+    assert_eq!(get().await, None);
+    assert!(store
+        .compare_and_swap_config(key, None, b"{\"a\":1}")
+        .await
+        .unwrap());
+    assert_eq!(get().await.unwrap(), b"{\"a\":1}");
+    // The row exists now: expecting none is stale.
+    assert!(!store
+        .compare_and_swap_config(key, None, b"{\"b\":2}")
+        .await
+        .unwrap());
+    assert_eq!(get().await.unwrap(), b"{\"a\":1}");
+
+    assert!(!store
+        .compare_and_swap_config(key, Some(b"{\"a\":2}"), b"{}")
+        .await
+        .unwrap());
+    // A prefix of the stored payload is not the payload.
+    assert!(!store
+        .compare_and_swap_config(key, Some(b"{\"a\":1"), b"{}")
+        .await
+        .unwrap());
+    assert!(store
+        .compare_and_swap_config(key, Some(b"{\"a\":1}"), b"{\"a\":2}")
+        .await
+        .unwrap());
+    assert_eq!(get().await.unwrap(), b"{\"a\":2}");
+    assert!(!store
+        .compare_and_swap_config(key, Some(b"{\"a\":1}"), b"{\"a\":3}")
+        .await
+        .unwrap());
+    // Writing the same payload back succeeds (MySQL reports no changed row for it).
+    assert!(store
+        .compare_and_swap_config(key, Some(b"{\"a\":2}"), b"{\"a\":2}")
+        .await
+        .unwrap());
+
+    // Payloads are compared as bytes, whatever their size or content.
+    let large: Vec<u8> = (0..2_000_000_u32).map(|i| (i % 251) as u8).collect();
+    let mut changed = large.clone();
+    *changed.last_mut().unwrap() ^= 1;
+    assert!(store
+        .compare_and_swap_config(key, Some(b"{\"a\":2}"), &large)
+        .await
+        .unwrap());
+    assert!(!store
+        .compare_and_swap_config(key, Some(&changed), b"{}")
+        .await
+        .unwrap());
+    assert!(store
+        .compare_and_swap_config(key, Some(&large), &changed)
+        .await
+        .unwrap());
+    assert_eq!(get().await.unwrap(), changed);
+
+    // Other rows are untouched, a row written with an audit entry can be swapped, and swaps
+    // write no audit entries.
+    assert_eq!(store.get_config(KEY).await.unwrap(), None);
+    set_config(&*store, KEY, "{\"v\":1}", "alice", "2026-03-08T10:00:00Z").await;
+    assert!(store
+        .compare_and_swap_config(KEY, Some(b"{\"v\":1}"), b"{\"v\":2}")
+        .await
+        .unwrap());
+    assert_eq!(store.get_config(KEY).await.unwrap().unwrap(), b"{\"v\":2}");
+    assert_eq!(authors(&*store, None, None, None).await, ["alice"]);
+    assert!(store
+        .audit_history(key, None, None, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Writers that each add to a counter with read, modify and compare-and-swap, retrying when the
+/// swap finds the counter changed, end with every addition counted.
+async fn concurrent_compare_and_swaps_lose_no_write(db: TestDb) {
+    const WRITERS: u64 = 4;
+    const ADDITIONS: u64 = 15;
+    let store = db.open().await;
+    let key = "basic_authentication_basic_users";
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..ADDITIONS {
+                    loop {
+                        let current = store.get_config(key).await.unwrap();
+                        let count: u64 = current
+                            .as_deref()
+                            .map_or(0, |bytes| serde_json::from_slice(bytes).unwrap());
+                        let next = serde_json::to_vec(&(count + 1)).unwrap();
+                        if store
+                            .compare_and_swap_config(key, current.as_deref(), &next)
+                            .await
+                            .unwrap()
+                        {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let stored = store.get_config(key).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_slice::<u64>(&stored).unwrap(),
+        WRITERS * ADDITIONS
+    );
 }
 
 /// A config change without its audit row (or the reverse) never becomes visible.
