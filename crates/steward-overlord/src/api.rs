@@ -36,6 +36,7 @@ use steward_model::time::{format_ts, parse_instant, parse_interval};
 use steward_model::{
     DruidError, RunnerTaskState, Task, TaskError, TaskState, TaskStatus, TaskStatusPlus,
 };
+use steward_security::{forbidden, guarded, Action, Identity, Resource, Security};
 
 use crate::driver::{worker_task_url, Overlord, SubmitError, WorkerConfigError};
 use crate::master::TaskMaster;
@@ -49,6 +50,8 @@ pub struct ApiConfig {
     /// `druid.indexer.storage.recentlyFinishedThreshold`: complete tasks listed without an
     /// explicit interval are limited to those created in this window.
     pub recently_finished_threshold: Duration,
+    /// Authentication and authorization (Druid's basic security), or `None` when it is off.
+    pub security: Option<Security>,
 }
 
 #[derive(Clone)]
@@ -62,6 +65,65 @@ impl AppState {
     fn overlord(&self) -> ApiResult<Overlord> {
         self.master.overlord().ok_or_else(not_leading)
     }
+
+    /// Whether the caller may do `action` on `resource`; always, with security off.
+    fn allows(&self, caller: Option<&Identity>, resource: &Resource, action: Action) -> bool {
+        match &self.config.security {
+            None => true,
+            Some(security) => caller.is_some_and(|who| security.authorize(who, resource, action)),
+        }
+    }
+
+    /// Druid's `TaskResourceFilter`, with security on: the task must exist (404 otherwise) and
+    /// the caller may act on its datasource (403 otherwise), READ for a GET, WRITE otherwise.
+    async fn authorize_task(&self, parts: &Parts, id: &str) -> ApiResult<()> {
+        if self.config.security.is_none() {
+            return Ok(());
+        }
+        let data_source = self
+            .task_data_source(id)
+            .await?
+            .ok_or_else(|| task_not_found(id))?;
+        let resource = Resource::datasource(data_source);
+        match self.allows(caller(parts), &resource, Action::of_method(&parts.method)) {
+            true => Ok(()),
+            false => Err(ApiError::Forbidden),
+        }
+    }
+
+    async fn task_data_source(&self, id: &str) -> ApiResult<Option<String>> {
+        let key = id.to_string();
+        let active = self
+            .overlord()?
+            .query(move |c| c.active_task(&key).map(|t| t.data_source().to_string()))
+            .await
+            .flatten();
+        if active.is_some() {
+            return Ok(active);
+        }
+        Ok(self
+            .overlord()?
+            .store()
+            .get_info(id)
+            .await?
+            .map(|info| info.data_source))
+    }
+}
+
+/// The identity the authentication layer found (none with security off).
+fn caller(parts: &Parts) -> Option<&Identity> {
+    parts.extensions.get::<Identity>()
+}
+
+/// The caller, as a handler argument.
+struct Caller(Option<Identity>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller(caller(parts).cloned()))
+    }
 }
 
 /// An error answer in one of Druid's shapes.
@@ -74,6 +136,8 @@ pub enum ApiError {
     /// 503 while this Overlord cannot serve (no leader known, a term starting or ending), with
     /// a `Retry-After` so that clients wait for the leadership to settle instead of hammering.
     Unavailable(String),
+    /// 403 in Druid's shape: the caller is authenticated but lacks the permission.
+    Forbidden,
 }
 
 impl IntoResponse for ApiError {
@@ -82,6 +146,7 @@ impl IntoResponse for ApiError {
             ApiError::Simple(code, msg) => (code, Json(json!({ "error": msg }))).into_response(),
             ApiError::Druid(code, body) => (code, Json(*body)).into_response(),
             ApiError::Unavailable(msg) => unavailable(&msg),
+            ApiError::Forbidden => forbidden(),
         }
     }
 }
@@ -161,27 +226,33 @@ async fn checked_path_id<S: Send + Sync>(
     Ok(id)
 }
 
-/// A task id from the URL path (see [`checked_path_id`]).
+/// A task id from the URL path (see [`checked_path_id`]) that the caller may read (GET) or act
+/// on (POST), per [`AppState::authorize_task`].
 struct TaskId(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+impl FromRequestParts<AppState> for TaskId {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        checked_path_id(parts, state, "Task ID").await.map(TaskId)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let id = checked_path_id(parts, state, "Task ID").await?;
+        state.authorize_task(parts, &id).await?;
+        Ok(TaskId(id))
     }
 }
 
-/// A datasource name from the URL path (see [`checked_path_id`]).
+/// A datasource name from the URL path (see [`checked_path_id`]) that the caller may write.
 struct DataSource(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for DataSource {
+impl FromRequestParts<AppState> for DataSource {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        checked_path_id(parts, state, "dataSource")
-            .await
-            .map(DataSource)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ds = checked_path_id(parts, state, "dataSource").await?;
+        let resource = Resource::datasource(ds.clone());
+        match state.allows(caller(parts), &resource, Action::of_method(&parts.method)) {
+            true => Ok(DataSource(ds)),
+            false => Err(ApiError::Forbidden),
+        }
     }
 }
 
@@ -196,12 +267,23 @@ pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
 /// The router of an Overlord that takes part in a leader election: it serves while it leads
 /// and redirects to the leader otherwise.
 pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
+    let security = config.security.clone();
     let state = AppState {
         master,
         config: std::sync::Arc::new(config),
     };
+    // Druid's `StateResourceFilter` and `ConfigResourceFilter`: a fixed permission per route.
+    let guard = |route, resource, action| guarded(security.as_ref(), route, resource, action);
+    let (state_read, state_write) = (
+        |r| guard(r, Resource::state(), Action::Read),
+        |r| guard(r, Resource::state(), Action::Write),
+    );
+    let (config_read, config_write) = (
+        |r| guard(r, Resource::config(), Action::Read),
+        |r| guard(r, Resource::config(), Action::Write),
+    );
     let v1 = "/druid/indexer/v1";
-    Router::new()
+    let api = Router::new()
         .route(&format!("{v1}/task"), post(submit_task))
         .route(&format!("{v1}/task/{{id}}"), get(get_task))
         .route(&format!("{v1}/task/{{id}}/status"), get(get_task_status))
@@ -216,52 +298,63 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             &format!("{v1}/datasources/{{ds}}/shutdownAllTasks"),
             post(shutdown_all),
         )
-        .route(&format!("{v1}/taskStatus"), post(task_statuses))
+        .route(
+            &format!("{v1}/taskStatus"),
+            state_write(post(task_statuses)),
+        )
         .route(&format!("{v1}/tasks"), get(list_tasks))
         .route(
             &format!("{v1}/waitingTasks"),
-            get(|s, q| list_state(s, q, "waiting")),
+            get(|s, c, q| list_state(s, c, q, "waiting")),
         )
         .route(
             &format!("{v1}/pendingTasks"),
-            get(|s, q| list_state(s, q, "pending")),
+            get(|s, c, q| list_state(s, c, q, "pending")),
         )
         .route(
             &format!("{v1}/runningTasks"),
-            get(|s, q| list_state(s, q, "running")),
+            get(|s, c, q| list_state(s, c, q, "running")),
         )
         .route(
             &format!("{v1}/completeTasks"),
-            get(|s, q| list_state(s, q, "complete")),
+            get(|s, c, q| list_state(s, c, q, "complete")),
         )
-        .route(&format!("{v1}/workers"), get(workers))
+        .route(&format!("{v1}/workers"), state_read(get(workers)))
         .route(
             &format!("{v1}/worker/{{host}}/enable"),
-            post(|s, h| toggle_worker(s, h, "enable")),
+            state_write(post(|s, h| toggle_worker(s, h, "enable"))),
         )
         .route(
             &format!("{v1}/worker/{{host}}/disable"),
-            post(|s, h| toggle_worker(s, h, "disable")),
+            state_write(post(|s, h| toggle_worker(s, h, "disable"))),
         )
         .route(
             &format!("{v1}/worker"),
-            get(get_worker_config).post(set_worker_config),
+            config_read(get(get_worker_config)).merge(config_write(post(set_worker_config))),
         )
-        .route(&format!("{v1}/worker/history"), get(worker_config_history))
+        .route(
+            &format!("{v1}/worker/history"),
+            config_read(get(worker_config_history)),
+        )
         .route(
             &format!("{v1}/totalWorkerCapacity"),
-            get(total_worker_capacity),
+            config_read(get(total_worker_capacity)),
         )
-        .route(&format!("{v1}/leader"), get(leader))
+        .route(&format!("{v1}/leader"), state_read(get(leader)))
         .route(&format!("{v1}/isLeader"), get(is_leader))
-        .route("/status", get(status))
+        .route("/status", state_read(get(status)))
         .route("/status/health", get(|| async { Json(true) }))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             redirect_to_leader,
         ))
-        .layer(middleware::from_fn(json_errors))
-        .with_state(state)
+        .with_state(state);
+    // Authentication comes before the redirect: a standby does not send anonymous callers on.
+    let api = match &security {
+        Some(security) => api.merge(security.router()).layer(security.layer()),
+        None => api,
+    };
+    api.layer(middleware::from_fn(json_errors))
 }
 
 const V1_PREFIX: &str = "/druid/indexer/v1/";
@@ -305,7 +398,11 @@ async fn redirect_to_leader(State(s): State<AppState>, req: Request, next: Next)
 
 // ----- submission -------------------------------------------------------------------------------
 
-async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
+async fn submit_task(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    req: Request,
+) -> ApiResult<Json<Value>> {
     let limit = s.overlord()?.queue_config().max_task_payload_size;
     // Read one byte past the limit so an oversized body is told apart from one at the limit.
     let body = axum::body::to_bytes(req.into_body(), limit.saturating_add(1))
@@ -327,6 +424,14 @@ async fn submit_task(State(s): State<AppState>, req: Request) -> ApiResult<Json<
         TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
         TaskError::Invalid(m) => invalid_input(m),
     })?;
+    // Druid's check: WRITE on the datasource the task writes to.
+    if !s.allows(
+        who.as_ref(),
+        &Resource::datasource(task.data_source()),
+        Action::Write,
+    ) {
+        return Err(ApiError::Forbidden);
+    }
     let id = task.id().to_string();
     s.overlord()?.submit(task).await.map_err(|e| match e {
         SubmitError::Queue(QueueError::Duplicate(id)) => ApiError::druid(
@@ -646,22 +751,53 @@ fn parse_list_params(
 
 async fn list_state(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Query(params): Query<HashMap<String, String>>,
     state: &'static str,
 ) -> ApiResult<Json<Vec<TaskStatusPlus>>> {
     let p = parse_list_params(&params, Some(state))?;
-    list(&s, p).await.map(Json)
+    list(&s, who.as_ref(), p).await.map(Json)
 }
 
 async fn list_tasks(
     State(s): State<AppState>,
+    Caller(who): Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Vec<TaskStatusPlus>>> {
     let p = parse_list_params(&params, None)?;
-    list(&s, p).await.map(Json)
+    list(&s, who.as_ref(), p).await.map(Json)
 }
 
-async fn list(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
+/// Tasks matching the filters, of datasources the caller may read: as in Druid, a listing for
+/// one datasource the caller may not read is refused, any other listing leaves out what the
+/// caller may not see.
+async fn list(
+    s: &AppState,
+    who: Option<&Identity>,
+    p: ListParams,
+) -> ApiResult<Vec<TaskStatusPlus>> {
+    if let Some(ds) = &p.data_source {
+        if !s.allows(who, &Resource::datasource(ds.clone()), Action::Read) {
+            return Err(ApiError::Forbidden);
+        }
+    }
+    let mut out = list_unfiltered(s, p).await?;
+    if s.config.security.is_some() {
+        let mut readable: HashMap<String, bool> = HashMap::new();
+        out.retain(|t| {
+            *readable.entry(t.data_source.clone()).or_insert_with(|| {
+                s.allows(
+                    who,
+                    &Resource::datasource(t.data_source.clone()),
+                    Action::Read,
+                )
+            })
+        });
+    }
+    Ok(out)
+}
+
+async fn list_unfiltered(s: &AppState, p: ListParams) -> ApiResult<Vec<TaskStatusPlus>> {
     let keep = |t: &TaskStatusPlus| {
         p.data_source.as_deref().is_none_or(|d| t.data_source == d)
             && p.task_type.as_deref().is_none_or(|ty| t.task_type == ty)

@@ -88,6 +88,7 @@ async fn serve(overlord: Overlord) -> String {
     let config = ApiConfig {
         self_url: url.clone(),
         recently_finished_threshold: Duration::from_secs(86_400),
+        security: None,
     };
     let app = router(overlord, config).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -448,6 +449,7 @@ async fn a_follower_redirects_to_the_leader_and_a_leader_serves_in_its_term() {
     let config = ApiConfig {
         self_url: url.clone(),
         recently_finished_threshold: Duration::from_secs(86_400),
+        security: None,
     };
     let app = router_with_master(master.clone(), config);
     tokio::spawn(async move { axum::serve(listener, app).await });

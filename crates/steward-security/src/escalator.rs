@@ -7,8 +7,7 @@
 use std::fmt;
 
 use axum::http::HeaderValue;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use steward_http::basic_authorization;
 
 use crate::password::Password;
 
@@ -28,11 +27,8 @@ impl Escalator {
     /// marked sensitive so that HTTP clients and log layers that honour the flag do not print
     /// it. With reqwest: `.header(AUTHORIZATION, escalator.authorization())`.
     pub fn authorization(&self) -> HeaderValue {
-        let token = STANDARD.encode(format!("{}:{}", self.username, self.password.expose()));
-        let mut value = HeaderValue::from_str(&format!("Basic {token}"))
-            .expect("base64 is a valid header value");
-        value.set_sensitive(true);
-        value
+        basic_authorization(&self.username, self.password.expose())
+            .expect("base64 is a valid header value")
     }
 }
 
@@ -46,6 +42,9 @@ impl fmt::Debug for Escalator {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+
     use super::*;
 
     #[test]

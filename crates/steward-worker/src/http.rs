@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use steward_http::json_errors;
 use steward_model::ids::validate_id;
+use steward_security::{guarded, Action, Resource, Security};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::manager::{Event, View};
@@ -44,15 +45,47 @@ impl Api {
     }
 }
 
-pub(crate) fn router(events: mpsc::UnboundedSender<Event>, view: watch::Receiver<View>) -> Router {
-    Router::new()
+/// The routes; with `security`, every request but the health check must authenticate, and
+/// each route requires Druid's permission for it (`STATE` to read or stop tasks, `CONFIG` to
+/// enable or disable the worker, as Druid's `WorkerResource` has it).
+pub(crate) fn router(
+    events: mpsc::UnboundedSender<Event>,
+    view: watch::Receiver<View>,
+    security: Option<&Security>,
+) -> Router {
+    let guard = |route, resource, action| guarded(security, route, resource, action);
+    let (state, config) = (Resource::state, Resource::config);
+    let router = Router::new()
         .route("/status/health", get(|| async { Json(true) }))
-        .route("/druid/worker/v1/enabled", get(enabled))
-        .route("/druid/worker/v1/enable", post(enable))
-        .route("/druid/worker/v1/disable", post(disable))
-        .route("/druid/worker/v1/tasks", get(tasks))
-        .route("/druid/worker/v1/task/{id}/shutdown", post(shutdown))
-        .route("/druid/worker/v1/task/{id}/log", get(log))
+        .route(
+            "/druid/worker/v1/enabled",
+            guard(get(enabled), state(), Action::Read),
+        )
+        .route(
+            "/druid/worker/v1/enable",
+            guard(post(enable), config(), Action::Write),
+        )
+        .route(
+            "/druid/worker/v1/disable",
+            guard(post(disable), config(), Action::Write),
+        )
+        .route(
+            "/druid/worker/v1/tasks",
+            guard(get(tasks), state(), Action::Read),
+        )
+        .route(
+            "/druid/worker/v1/task/{id}/shutdown",
+            guard(post(shutdown), state(), Action::Write),
+        )
+        .route(
+            "/druid/worker/v1/task/{id}/log",
+            guard(get(log), state(), Action::Read),
+        );
+    let router = match security {
+        Some(security) => router.layer(security.layer()),
+        None => router,
+    };
+    router
         .layer(axum::middleware::from_fn(json_errors))
         .with_state(Api { events, view })
 }

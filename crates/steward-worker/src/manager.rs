@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use steward_cluster::{CoordinatorError, WorkerCoordinator, WorkerEvent};
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskState, TaskStatus, Worker};
+use steward_security::Security;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -177,7 +178,12 @@ impl MiddleManager {
     /// The worker HTTP API (`/druid/worker/v1/...`, `/status/health`); the caller serves it on
     /// `config.port`.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(self.events.clone(), self.view.clone())
+        crate::http::router(self.events.clone(), self.view.clone(), None)
+    }
+
+    /// The worker HTTP API behind authentication and Druid's per-route permissions.
+    pub fn secured_router(&self, security: &Security) -> axum::Router {
+        crate::http::router(self.events.clone(), self.view.clone(), Some(security))
     }
 
     /// Stops cleanly: announces the worker disabled, stops every peon gracefully and reports its

@@ -29,9 +29,11 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
     let data_dir = data_dir(&p)?;
     let http = HttpSettings::load(&p, CLUSTER_BIND)?;
     let (port, tls_port) = (p.port_or(8090)?, p.tls_port_or(8290)?);
-    let api_config = api_settings(&p, http.advertised(port, tls_port))?;
     let listeners = http.bind(port, tls_port).await?;
     let store = open_store(&p, &data_dir).await?;
+    let security = http.overlord_security(store.clone()).await?;
+    http.warn_if_open("overlord");
+    let api_config = api_settings(&p, http.advertised(port, tls_port), security)?;
     if let Some(retention) = retention_settings(&p)? {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
@@ -81,7 +83,12 @@ pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
     let listeners = http.bind(port, tls_port).await?;
     let zk = connect_zk(zk_settings(&p, None, http.internal_client.clone())?).await?;
     let mm = MiddleManager::start(config, zk as Arc<dyn WorkerCoordinator>).await?;
-    let servers = http.serve(listeners, mm.router());
+    http.warn_if_open("middle-manager");
+    let router = match http.worker_security() {
+        Some(security) => mm.secured_router(&security),
+        None => mm.router(),
+    };
+    let servers = http.serve(listeners, router);
     info!(
         worker = mm.worker().host,
         capacity = mm.worker().capacity,

@@ -67,6 +67,99 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "Address the HTTP ports listen on: 127.0.0.1 for quickstart, 0.0.0.0 for cluster roles.",
     ),
     (
+        "druid.auth.authenticatorChain",
+        "",
+        "Authenticators, a JSON list such as [\"basic\"]; unset (or [\"allowAll\"]): no \
+         authentication, as in Druid.",
+    ),
+    (
+        "druid.auth.authenticator.<name>.type",
+        "",
+        "basic: HTTP Basic against users in the metadata store (Druid's basic security).",
+    ),
+    (
+        "druid.auth.authenticator.<name>.authorizerName",
+        "",
+        "The authorizer whose roles the authenticated users get.",
+    ),
+    (
+        "druid.auth.authenticator.<name>.initialAdminPassword",
+        "",
+        "Password of the `admin` user (all permissions), created at first start; a string or \
+         Druid's {\"type\":\"environment\",\"variable\":\"NAME\"}.",
+    ),
+    (
+        "druid.auth.authenticator.<name>.initialInternalClientPassword",
+        "",
+        "Password of the internal `druid_system` user, created at first start (same forms).",
+    ),
+    (
+        "druid.auth.authenticator.<name>.credentialIterations",
+        "10000",
+        "PBKDF2 iterations of passwords set through the API.",
+    ),
+    (
+        "druid.auth.authenticator.<name>.credentialsValidator.type",
+        "metadata",
+        "Where users live; only `metadata` is supported.",
+    ),
+    (
+        "druid.auth.authenticator.<name>.skipOnFailure",
+        "false",
+        "Accepted for Druid's configs; with one authenticator a failed login is a 401 either way.",
+    ),
+    (
+        "druid.auth.authorizers",
+        "",
+        "Authorizers, a JSON list such as [\"basic\"].",
+    ),
+    (
+        "druid.auth.authorizer.<name>.type",
+        "",
+        "basic: roles and permissions in the metadata store.",
+    ),
+    (
+        "druid.auth.authorizer.<name>.roleProvider.type",
+        "metadata",
+        "Where roles live; only `metadata` is supported.",
+    ),
+    (
+        "druid.auth.unsecuredPaths",
+        "",
+        "Paths served without authentication besides /status/health and \
+         /druid/indexer/v1/isLeader, a JSON list.",
+    ),
+    (
+        "druid.auth.allowUnauthenticatedHttpOptions",
+        "false",
+        "Let OPTIONS requests through without credentials.",
+    ),
+    (
+        "druid.auth.basic.common.pollingPeriod",
+        "60000",
+        "Milliseconds between re-reads of users and roles from the store by each Overlord.",
+    ),
+    (
+        "druid.escalator.type",
+        "",
+        "basic: the credentials this process presents when it calls another Steward process.",
+    ),
+    (
+        "druid.escalator.internalClientUsername",
+        "",
+        "The internal client's user, normally druid_system.",
+    ),
+    (
+        "druid.escalator.internalClientPassword",
+        "",
+        "The internal client's password (a string or Druid's environment form).",
+    ),
+    (
+        "druid.escalator.authorizerName",
+        "",
+        "The authorizer of the internal client.",
+    ),
+    (
         "druid.server.http.maxIdleTime",
         "PT5M",
         "A connection that makes no progress for this long while waiting on the client is closed.",

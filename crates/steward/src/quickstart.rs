@@ -31,6 +31,8 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
     let overlord_ports = (p.port_or(8090)?, p.tls_port_or(8290)?);
     let overlord_listeners = http.bind(overlord_ports.0, overlord_ports.1).await?;
     let store = open_store(&p, &data_dir).await?;
+    let security = http.overlord_security(store.clone()).await?;
+    http.warn_if_open("quickstart");
     if let Some(retention) = retention_settings(&p)? {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
@@ -53,7 +55,11 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
             capacity = mm.worker().capacity,
             "MiddleManager started"
         );
-        servers.extend(http.serve(listeners, mm.router()));
+        let router = match http.worker_security() {
+            Some(security) => mm.secured_router(&security),
+            None => mm.router(),
+        };
+        servers.extend(http.serve(listeners, router));
         workers.push(mm);
     }
 
@@ -67,7 +73,11 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         internal_client: http.internal_client.clone(),
     })
     .await?;
-    let api_config = api_settings(&p, http.advertised(overlord_ports.0, overlord_ports.1))?;
+    let api_config = api_settings(
+        &p,
+        http.advertised(overlord_ports.0, overlord_ports.1),
+        security,
+    )?;
     let url = api_config.self_url.clone();
     let router = api::router(overlord.clone(), api_config);
     servers.extend(http.serve(overlord_listeners, router));

@@ -15,8 +15,10 @@ use steward_http::{
 use steward_metadata::MetadataStore;
 use steward_overlord::api::ApiConfig;
 use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
+use steward_security::{Security, SecurityConfig};
 use steward_worker::WorkerConfig;
 use tokio::net::TcpListener;
+use tracing::warn;
 
 use crate::config::Properties;
 
@@ -56,8 +58,13 @@ pub fn overlord_settings(p: &Properties) -> anyhow::Result<(QueueConfig, RunnerC
 }
 
 /// HTTP settings of an Overlord reached at `scheme://druid.host:port`.
-pub fn api_settings(p: &Properties, (scheme, port): (&str, u16)) -> anyhow::Result<ApiConfig> {
+pub fn api_settings(
+    p: &Properties,
+    (scheme, port): (&str, u16),
+    security: Option<Security>,
+) -> anyhow::Result<ApiConfig> {
     Ok(ApiConfig {
+        security,
         self_url: format!("{scheme}://{}:{port}", p.string("druid.host")),
         recently_finished_threshold: p.period("druid.indexer.storage.recentlyFinishedThreshold")?,
     })
@@ -199,6 +206,7 @@ pub struct HttpSettings {
     tls: Option<Arc<TlsServerConfig>>,
     /// How this process's internal calls reach others (CA to trust, escalator credentials).
     pub internal_client: InternalClient,
+    security: Option<SecurityConfig>,
 }
 
 /// The ports a process listens on, bound before anything else starts so that a port in use
@@ -212,6 +220,8 @@ impl HttpSettings {
     /// Reads the HTTP settings; `default_bind` is the role's listen address when
     /// `steward.bindAddress` is not set.
     pub fn load(p: &Properties, default_bind: IpAddr) -> anyhow::Result<HttpSettings> {
+        let security = SecurityConfig::from_properties(|key| p.get(key))
+            .map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
         let bind = match p.get("steward.bindAddress") {
             None => default_bind,
             Some(a) => a
@@ -258,9 +268,39 @@ impl HttpSettings {
             tls,
             internal_client: InternalClient {
                 ca,
-                authorization: None,
+                authorization: security.as_ref().map(|s| s.escalator().authorization()),
             },
+            security,
         })
+    }
+
+    /// Security as an Overlord runs it: users and roles in the metadata store.
+    pub async fn overlord_security(
+        &self,
+        store: Arc<dyn MetadataStore>,
+    ) -> anyhow::Result<Option<Security>> {
+        let Some(config) = self.security.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(Security::with_store(config, store).await.context(
+            "cannot load users and roles from the metadata store",
+        )?))
+    }
+
+    /// Security as a MiddleManager runs it: the configured admin and internal client only.
+    pub fn worker_security(&self) -> Option<Security> {
+        self.security.clone().map(Security::without_store)
+    }
+
+    /// Says, once at start, what an operator must know about who can reach this process.
+    pub fn warn_if_open(&self, role: &str) {
+        if self.security.is_none() && !self.bind.is_loopback() {
+            warn!(
+                role,
+                bind = %self.bind,
+                "authentication is off and the HTTP ports listen on a non-loopback address: anyone who reaches them can submit and stop tasks and change the configuration (see the README's Security section)"
+            );
+        }
     }
 
     /// The scheme and port others reach this process on: HTTPS when it serves TLS (as Druid

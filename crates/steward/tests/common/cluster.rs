@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use steward_testkit::ZooKeeperServer;
 
-use super::{free_port, secure, test_ca, wait_for, Api, STEWARD};
+use super::{auth_properties, free_port, secure, test_ca, wait_for, Api, STEWARD};
 
 /// One `steward` process that can be killed, frozen and started again with the same config.
 pub struct Proc {
@@ -210,10 +210,11 @@ fn common_properties(zk: &ZooKeeperServer, dir: &Path) -> String {
              druid.enableTlsPort=true\n\
              steward.server.https.certPath={}\n\
              steward.server.https.keyPath={}\n\
-             steward.client.https.caPath={}\n",
+             steward.client.https.caPath={}\n{}",
             ca.cert.display(),
             ca.key.display(),
-            ca.ca.display()
+            ca.ca.display(),
+            auth_properties()
         )
     } else {
         String::new()
