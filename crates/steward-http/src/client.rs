@@ -8,6 +8,7 @@
 //! [`InternalClient`] holds both.
 
 use std::sync::Once;
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
@@ -50,6 +51,50 @@ pub fn basic_authorization(user: &str, password: &str) -> Option<HeaderValue> {
     Some(value)
 }
 
+/// The most redirects [`send`] follows for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Internal clients close pooled connections before servers do (hyper's header-read timeout,
+/// 30 s by default, closes an idle kept-alive connection), so a request is not sent on a
+/// connection the server is closing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Sends a request, following 307 and 308 answers to their `Location` with the same method,
+/// headers and body. reqwest drops the `Authorization` header on a redirect to another origin,
+/// as browsers do; a standby Overlord's redirect to its leader is one, and Steward's own
+/// clients must keep their credentials across it. Clients from [`InternalClient::builder`] do
+/// not follow redirects themselves, so that this can. A request whose body cannot be replayed
+/// (a stream) is answered with the redirect itself.
+pub async fn send(builder: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    let (client, request) = builder.build_split();
+    let mut request = request?;
+    let mut redirects = 0;
+    loop {
+        let again = request.try_clone();
+        let response = client.execute(request).await?;
+        let status = response.status().as_u16();
+        let next = match (status, again, redirects < MAX_REDIRECTS) {
+            (307 | 308, Some(mut again), true) => response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| response.url().join(l).ok())
+                .map(|url| {
+                    *again.url_mut() = url;
+                    again
+                }),
+            _ => None,
+        };
+        match next {
+            Some(next) => {
+                request = next;
+                redirects += 1;
+            }
+            None => return Ok(response),
+        }
+    }
+}
+
 /// What every internal call carries: the CA certificates to trust besides the system's
 /// (`steward.client.https.caPath`), and the `Authorization` header of Druid's escalator
 /// (`druid.escalator.*`) when authentication is on.
@@ -60,9 +105,12 @@ pub struct InternalClient {
 }
 
 impl InternalClient {
-    /// A client builder with the CA and the credentials in place; callers add their timeouts.
+    /// A client builder with the CA and the credentials in place, following no redirect by
+    /// itself (send with [`send`]); callers add their timeouts.
     pub fn builder(&self) -> reqwest::ClientBuilder {
-        let mut builder = client_builder();
+        let mut builder = client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
         for ca in &self.ca {
             builder = builder.add_root_certificate(ca.clone());
         }

@@ -91,7 +91,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<IO> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        // A TLS close writes a close_notify, which a client that stopped reading never takes.
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_shutdown(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => this.pending(cx),
+        }
     }
 
     fn poll_write_vectored(

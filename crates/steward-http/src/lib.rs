@@ -14,9 +14,10 @@ mod server;
 mod tls;
 
 pub use client::{
-    basic_authorization, client_builder, install_crypto_provider, path_segment, InternalClient,
+    basic_authorization, client_builder, install_crypto_provider, path_segment, send,
+    InternalClient,
 };
 pub use errors::{error_body, json_errors};
 pub use rustls::ServerConfig as TlsServerConfig;
-pub use server::{serve, ServerHandle, ServerLimits};
+pub use server::{serve, Connections, ServerHandle, ServerLimits};
 pub use tls::{load_ca, server_tls_config, TlsError};

@@ -12,7 +12,8 @@
 //! * any other wait on the client (a body sent halfway, an answer not read) ends after
 //!   `druid.server.http.maxIdleTime` without progress;
 //! * request headers are limited to `druid.server.http.maxRequestHeaderSize` (431 beyond);
-//! * at most `max_connections` connections are served at once; a connection beyond that is
+//! * at most `max_connections` connections are served at once by all the ports of a process
+//!   together (one [`Connections`] budget shared by every [`serve`]); a connection beyond that is
 //!   answered 503 once its request head has arrived (within a second) and closed (plaintext; a
 //!   TLS one is closed), so a flood cannot use up the process's descriptors and every client
 //!   gets an answer;
@@ -38,8 +39,8 @@ use tracing::{debug, warn};
 
 use crate::idle::IdleTimeout;
 
-/// Limits of one server (see the module doc).
-#[derive(Debug, Clone, PartialEq)]
+/// Limits of a process's servers (see the module doc).
+#[derive(Debug, Clone)]
 pub struct ServerLimits {
     /// `druid.server.http.maxIdleTime` (Druid: PT5M).
     pub max_idle_time: Duration,
@@ -47,17 +48,24 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
     /// `druid.server.http.maxRequestHeaderSize` (Druid: 8 KiB).
     pub max_request_header_size: usize,
-    /// `steward.server.http.maxConnections`: connections served at once.
-    pub max_connections: usize,
+    /// `steward.server.http.maxConnections`: connections the process serves at once.
+    pub connections: Connections,
 }
 
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            max_idle_time: Duration::from_secs(300),
-            header_read_timeout: Duration::from_secs(30),
-            max_request_header_size: 8 * 1024,
-            max_connections: 1024,
+/// The connections a process may serve at once, shared by all its ports: a process with an
+/// Overlord and MiddleManagers on several ports has one budget, not one per port, so together
+/// they cannot take more descriptors than it allows.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    max: usize,
+    permits: Arc<Semaphore>,
+}
+
+impl Connections {
+    pub fn new(max: usize) -> Connections {
+        Connections {
+            max,
+            permits: Arc::new(Semaphore::new(max)),
         }
     }
 }
@@ -103,7 +111,7 @@ async fn accept_loop(
     limits: ServerLimits,
 ) {
     let limits = Arc::new(limits);
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = limits.connections.permits.clone();
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = Duration::from_millis(10);
     loop {
@@ -123,7 +131,7 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            warn!(%peer, max = limits.max_connections, "too many connections; refusing one");
+            warn!(%peer, max = limits.connections.max, "too many connections; refusing one");
             if let (Ok(refusal), None) = (refusals.clone().try_acquire_owned(), &tls) {
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refuse(stream)).await;

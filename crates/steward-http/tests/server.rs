@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use axum::Router;
-use steward_http::{serve, server_tls_config, ServerHandle, ServerLimits};
+use steward_http::{serve, server_tls_config, Connections, ServerHandle, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -31,7 +31,7 @@ fn limits() -> ServerLimits {
         max_idle_time: Duration::from_millis(800),
         header_read_timeout: Duration::from_millis(800),
         max_request_header_size: 8 * 1024,
-        max_connections: 4,
+        connections: Connections::new(4),
     }
 }
 
@@ -167,6 +167,33 @@ async fn connections_beyond_the_cap_get_503_and_the_server_recovers() {
         assert!(Instant::now() < deadline, "no slot came back: {answer}");
         tokio::task::yield_now().await;
     }
+}
+
+#[tokio::test]
+async fn all_ports_of_a_process_share_one_connection_budget() {
+    let shared = limits();
+    let (a, b) = (
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    );
+    let (addr_a, addr_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let _servers = (
+        serve(a, router(), None, shared.clone()),
+        serve(b, router(), None, shared),
+    );
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(addr_a).await.unwrap();
+        s.write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(s);
+    }
+    let answer = get_peer(addr_b).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
 }
 
 #[tokio::test]

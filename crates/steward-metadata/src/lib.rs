@@ -61,8 +61,12 @@ pub struct ActiveTasks {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditInfo {
-    /// The `X-Druid-Author` header.
+    /// The `X-Druid-Author` header: what the client says about itself.
     pub author: String,
+    /// Who the client authenticated as (empty with authentication off), as Druid records it
+    /// besides the author, which any client can set.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub identity: String,
     /// The `X-Druid-Comment` header.
     pub comment: String,
     /// The client's address.

@@ -142,12 +142,20 @@ pub enum ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self {
+        let mut response = match self {
             ApiError::Simple(code, msg) => (code, Json(json!({ "error": msg }))).into_response(),
             ApiError::Druid(code, body) => (code, Json(*body)).into_response(),
             ApiError::Unavailable(msg) => unavailable(&msg),
             ApiError::Forbidden => forbidden(),
+        };
+        // Every 503 (a store outage too) tells the client when to come back.
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
         }
+        response
     }
 }
 
@@ -957,10 +965,11 @@ async fn get_worker_config(State(s): State<AppState>) -> ApiResult<Response> {
 const AUTHOR_HEADER: &str = "X-Druid-Author";
 const COMMENT_HEADER: &str = "X-Druid-Comment";
 
-/// Who changed the config, for its audit entry. The address is the connection's peer, as
-/// Druid records it, when the server was started with connect info; otherwise the first
-/// `X-Forwarded-For` entry, else empty.
-fn audit_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> AuditInfo {
+/// Who changed the config, for its audit entry: the identity the caller authenticated as, and
+/// what its headers say. The address is the connection's peer, as Druid records it, when the
+/// server was started with connect info; otherwise the first `X-Forwarded-For` entry, else
+/// empty.
+fn audit_info(headers: &HeaderMap, peer: Option<SocketAddr>, who: Option<&Identity>) -> AuditInfo {
     let header = |name: &str| {
         headers
             .get(name)
@@ -978,6 +987,7 @@ fn audit_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> AuditInfo {
     };
     AuditInfo {
         author: header(AUTHOR_HEADER),
+        identity: who.map(|w| w.name.clone()).unwrap_or_default(),
         comment: header(COMMENT_HEADER),
         ip,
     }
@@ -985,11 +995,13 @@ fn audit_info(headers: &HeaderMap, peer: Option<SocketAddr>) -> AuditInfo {
 
 async fn set_worker_config(
     State(s): State<AppState>,
+    Caller(who): Caller,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let audit = audit_info(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let audit = audit_info(&headers, peer, who.as_ref());
     match s.overlord()?.set_worker_config(&body, audit).await {
         Ok(()) => Ok(StatusCode::OK),
         Err(WorkerConfigError::Invalid(e)) => Err(ApiError::Simple(StatusCode::BAD_REQUEST, e.0)),

@@ -369,15 +369,24 @@ fn audit_info_takes_the_peer_address_then_x_forwarded_for() {
     headers.insert("X-Forwarded-For", "203.0.113.7, 10.0.0.1".parse().unwrap());
     let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
     assert_eq!(
-        audit_info(&headers, Some(peer)),
+        audit_info(&headers, Some(peer), None),
         AuditInfo {
             author: "alice".into(),
+            identity: String::new(),
             comment: "why not".into(),
             ip: "192.0.2.1".into(),
         }
     );
-    assert_eq!(audit_info(&headers, None).ip, "203.0.113.7");
-    assert_eq!(audit_info(&HeaderMap::new(), None), AuditInfo::default());
+    assert_eq!(audit_info(&headers, None, None).ip, "203.0.113.7");
+    assert_eq!(
+        audit_info(&HeaderMap::new(), None, None),
+        AuditInfo::default()
+    );
+    let bob = Identity {
+        name: "bob".into(),
+        authorizer: "basic".into(),
+    };
+    assert_eq!(audit_info(&headers, None, Some(&bob)).identity, "bob");
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! the map reveals nothing useful from a memory dump.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
@@ -22,7 +22,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::credentials::{Credentials, DEFAULT_ITERATIONS};
+use crate::credentials::Credentials;
 
 /// Who made a request: the user's name and the authorizer that decides what the user may do
 /// (Druid's `AuthenticationResult`). Put into request extensions by the authentication layer.
@@ -79,16 +79,20 @@ const MAX_REMEMBERED: usize = 10_000;
 /// The memory of successful credential checks.
 pub(crate) struct Verifier {
     key: [u8; 32],
+    /// What a login of an unknown user is checked against: made with the iterations users'
+    /// credentials are made with, so that both take as long.
+    nobody: Credentials,
     /// Digest of (user, password) → the stored hash it matched.
     verified: Mutex<HashMap<[u8; 32], Vec<u8>>>,
 }
 
 impl Verifier {
-    pub(crate) fn new() -> Verifier {
+    pub(crate) fn new(iterations: u32) -> Verifier {
         let mut key = [0; 32];
         getrandom::fill(&mut key).expect("the operating system's random number source failed");
         Verifier {
             key,
+            nobody: Credentials::new("", iterations),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -114,10 +118,8 @@ impl Verifier {
         password: &str,
         credentials: Option<&Credentials>,
     ) -> bool {
-        static NOBODY: LazyLock<Credentials> =
-            LazyLock::new(|| Credentials::new("", DEFAULT_ITERATIONS));
         let Some(credentials) = credentials else {
-            NOBODY.verify(password);
+            self.nobody.verify(password);
             return false;
         };
         if !credentials.verify(password) {
@@ -208,7 +210,7 @@ mod tests {
 
     #[test]
     fn only_successes_are_remembered_and_only_for_the_same_credentials() {
-        let verifier = Verifier::new();
+        let verifier = Verifier::new(10);
         let credentials = Credentials::new("pw", 10);
         assert!(!verifier.remembers("u", "pw", &credentials));
         assert!(!verifier.verify("u", "wrong", Some(&credentials)));

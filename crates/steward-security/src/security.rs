@@ -11,11 +11,10 @@
 use std::fmt;
 use std::sync::{Arc, RwLock, Weak};
 
-use axum::http::HeaderMap;
 use steward_metadata::{MetadataStore, StoreError};
 use tokio::sync::Semaphore;
 
-use crate::authenticator::{basic_credentials, AuthFailure, Identity, Verifier};
+use crate::authenticator::{AuthFailure, Identity, Verifier};
 use crate::config::{SecurityConfig, ALLOW_ALL};
 use crate::entities::{AuthenticatorUsers, AuthorizerUsers, Roles};
 use crate::escalator::Escalator;
@@ -78,6 +77,7 @@ impl Security {
     }
 
     fn new(config: SecurityConfig, store: Option<SecurityStore>, snapshot: Snapshot) -> Security {
+        let verifier = Verifier::new(config.credential_iterations);
         Security {
             inner: Arc::new(Inner {
                 config,
@@ -86,7 +86,7 @@ impl Security {
                     source: StoredMaps::default(),
                     snapshot: Arc::new(snapshot),
                 }),
-                verifier: Verifier::new(),
+                verifier,
                 hashing: Semaphore::new(
                     std::thread::available_parallelism().map_or(1, usize::from),
                 ),
@@ -104,8 +104,12 @@ impl Security {
     /// runs PBKDF2 (milliseconds of CPU); later checks of the same password are answered from
     /// memory until the password changes. The authentication layer runs the slow check off
     /// the async runtime's threads.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthFailure> {
-        let (user, password) = basic_credentials(headers)?;
+    #[cfg(test)]
+    pub(crate) fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Identity, AuthFailure> {
+        let (user, password) = crate::authenticator::basic_credentials(headers)?;
         match self.remembered(&user, &password) {
             Some(identity) => Ok(identity),
             None => self.verify(&user, &password),

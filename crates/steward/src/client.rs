@@ -72,7 +72,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 }
 
 /// Where the Overlord is and how to talk to it: shared by every command that calls it.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Clone)]
 pub struct ClientOptions {
     /// Overlord base URL (http:// or https://).
     #[arg(
@@ -91,6 +91,17 @@ pub struct ClientOptions {
     /// PEM file of CA certificates to trust for https:// besides the system's.
     #[arg(long, global = true, env = "STEWARD_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("overlord", &self.overlord)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_cert", &self.ca_cert)
+            .finish()
+    }
 }
 
 impl ClientOptions {
@@ -184,7 +195,9 @@ impl OverlordClient {
 
     /// Sends a request; any non-2xx answer becomes [`ClientError::Http`] with the server's message.
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
-        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
+        let resp = steward_http::send(req)
+            .await
+            .map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

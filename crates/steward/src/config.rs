@@ -178,8 +178,8 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "steward.server.http.maxConnections",
         "",
-        "Connections each HTTP port serves at once; more are answered 503 and closed. \
-         Default: a quarter of the process's open-file limit (at least 64).",
+        "Connections all of the process's HTTP ports serve at once; more are answered 503 and \
+         closed. Default: a quarter of the process's open-file limit (at least 64).",
     ),
     (
         "druid.metadata.storage.connector.connectURI",

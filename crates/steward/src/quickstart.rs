@@ -55,8 +55,10 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
             capacity = mm.worker().capacity,
             "MiddleManager started"
         );
-        let router = match http.worker_security() {
-            Some(security) => mm.secured_router(&security),
+        // In one process the MiddleManagers check callers against the Overlord's users and
+        // roles, kept fresh from the store, rather than against the bootstrap passwords.
+        let router = match &security {
+            Some(security) => mm.secured_router(security),
             None => mm.router(),
         };
         servers.extend(http.serve(listeners, router));
@@ -76,7 +78,7 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
     let api_config = api_settings(
         &p,
         http.advertised(overlord_ports.0, overlord_ports.1),
-        security,
+        security.clone(),
     )?;
     let url = api_config.self_url.clone();
     let router = api::router(overlord.clone(), api_config);

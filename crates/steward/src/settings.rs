@@ -10,7 +10,8 @@ use axum::Router;
 use steward_cluster::zookeeper::{ZkConfig, ZkCoordinator};
 use steward_cluster::FileTaskLogs;
 use steward_http::{
-    load_ca, serve, server_tls_config, InternalClient, ServerHandle, ServerLimits, TlsServerConfig,
+    load_ca, serve, server_tls_config, Connections, InternalClient, ServerHandle, ServerLimits,
+    TlsServerConfig,
 };
 use steward_metadata::MetadataStore;
 use steward_overlord::api::ApiConfig;
@@ -240,7 +241,7 @@ impl HttpSettings {
             max_idle_time: p.period("druid.server.http.maxIdleTime")?,
             header_read_timeout: p.period("steward.server.http.headerReadTimeout")?,
             max_request_header_size: p.bytes("druid.server.http.maxRequestHeaderSize")?,
-            max_connections,
+            connections: Connections::new(max_connections),
         };
         let plaintext = p.flag("druid.enablePlaintextPort")?;
         let tls = if p.flag("druid.enableTlsPort")? {
@@ -287,7 +288,8 @@ impl HttpSettings {
         )?))
     }
 
-    /// Security as a MiddleManager runs it: the configured admin and internal client only.
+    /// Security as a cluster MiddleManager runs it: the internal client, and `admin` if its
+    /// file sets `initialAdminPassword`, only.
     pub fn worker_security(&self) -> Option<Security> {
         self.security.clone().map(Security::without_store)
     }
@@ -350,8 +352,9 @@ impl HttpSettings {
     }
 }
 
-/// A quarter of the open-file limit (raised to its hard maximum at start), at least 64: the
-/// rest stays for peons' logs, task dirs, the store and ZooKeeper.
+/// A quarter of the open-file limit (raised to its hard maximum at start), at least 64, for all
+/// the process's ports together: the rest stays for peons' logs, task dirs, the store and
+/// ZooKeeper.
 fn default_max_connections() -> usize {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let soft = match getrlimit(Resource::RLIMIT_NOFILE) {

@@ -187,6 +187,20 @@ async fn a_standby_redirects_to_the_leader_and_says_it_does_not_lead() {
     };
     let id = submit_to.submit_ok(noop("via-standby", 10)).await;
     assert_eq!(submit_to.status(&id).await["statusCode"], "RUNNING");
+    // Steward's own CLI follows the redirect keeping its credentials.
+    let mut cli = std::process::Command::new(common::STEWARD);
+    cli.args(["task", "status", &id, "--json"])
+        .env("STEWARD_OVERLORD", &standby);
+    if common::secure() {
+        cli.env("STEWARD_USER", "admin")
+            .env("STEWARD_PASSWORD", common::ADMIN_PASSWORD)
+            .env("STEWARD_CA_CERT", &common::test_ca().ca);
+    }
+    let o = tokio::task::spawn_blocking(move || cli.output().unwrap())
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&id));
     assert_eq!(
         c.status(&id).await["runnerStatusCode"],
         "PENDING",

@@ -248,49 +248,48 @@ async fn every_endpoint_refuses_strangers_and_the_unpermitted_and_serves_the_per
             403,
         ),
         case(get.clone(), format!("{ovl}{AUTHZ}/roles"), None, 200, 403),
-        // The MiddleManager knows only the administrator and the internal client: any other
-        // user, permitted on the Overlord or not, is a stranger there (401).
+        // Quickstart's MiddleManager checks callers against the Overlord's users and roles.
         case(
             get.clone(),
             format!("{mm}/druid/worker/v1/enabled"),
             None,
             200,
-            401,
+            403,
         ),
         case(
             get.clone(),
             format!("{mm}/druid/worker/v1/tasks"),
             None,
             200,
-            401,
+            403,
         ),
         case(
             get.clone(),
             format!("{mm}/druid/worker/v1/task/running/log"),
             None,
             200,
-            401,
+            403,
         ),
         case(
             post.clone(),
             format!("{mm}/druid/worker/v1/disable"),
             None,
             200,
-            401,
+            403,
         ),
         case(
             post.clone(),
             format!("{mm}/druid/worker/v1/enable"),
             None,
             200,
-            401,
+            403,
         ),
         case(
             post.clone(),
             format!("{mm}/druid/worker/v1/task/running/shutdown"),
             None,
             200,
-            401,
+            403,
         ),
     ];
     for c in &cases {
@@ -329,6 +328,14 @@ async fn every_endpoint_refuses_strangers_and_the_unpermitted_and_serves_the_per
             }
         }
     }
+    // The dynamic config's audit trail names who changed it, whatever X-Druid-Author says.
+    let history: Vec<Value> = s
+        .call(Who::Admin, Method::GET, &v1("worker/history"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history[0]["auditInfo"]["identity"], "admin", "{history:?}");
     // What stays open: the health check and isLeader.
     for url in [
         format!("{ovl}/status/health"),

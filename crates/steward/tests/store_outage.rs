@@ -30,6 +30,7 @@ async fn store_outage_refuses_submissions_and_loses_no_end() {
     pg.stop();
     let refused = qs.submit(noop("refused", 10)).await;
     assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
     let body: Value = refused.json().await.unwrap();
     assert!(
         body["errorMessage"]

@@ -62,13 +62,8 @@ impl Fetcher {
 
     async fn fetch_once(&self, payload: &PayloadRef, timeout: Duration) -> Result<Task, Failure> {
         let retry = |e: reqwest::Error| Failure::Retry(e.to_string());
-        let response = self
-            .http
-            .get(&payload.url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(retry)?;
+        let request = self.http.get(&payload.url).timeout(timeout);
+        let response = steward_http::send(request).await.map_err(retry)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(Failure::Final(format!(

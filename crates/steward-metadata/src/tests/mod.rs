@@ -815,6 +815,7 @@ const KEY: &str = "worker.config";
 fn audit(author: &str) -> AuditInfo {
     AuditInfo {
         author: author.into(),
+        identity: String::new(),
         comment: format!("by {author}"),
         ip: "10.0.0.1".into(),
     }
