@@ -32,7 +32,7 @@ pub struct Identity {
     pub authorizer: String,
 }
 
-/// Why a request is not authenticated; every case is answered with 401.
+/// Why a request is not authenticated: 401, but for [`AuthFailure::Busy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     /// No `Authorization: Basic` header.
@@ -42,6 +42,9 @@ pub enum AuthFailure {
     /// An unknown user, a user without a password, or a wrong password: one case, so that the
     /// answer does not tell which users exist.
     BadCredentials,
+    /// Too many first-time password checks are waiting for their turn (a flood of wrong
+    /// passwords): 503 with `Retry-After`, instead of queueing without bound.
+    Busy,
 }
 
 /// Druid decodes with Java's basic decoder, for which padding is optional.

@@ -2,7 +2,7 @@
 //! challenge so that browsers and `curl --anyauth` ask for credentials, 403 with Druid's
 //! `Access-Check-Result`, and the `{"error": ...}` bodies of the management API.
 
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +27,7 @@ pub(crate) fn unauthorized(host: &str, failure: AuthFailure) -> Response {
     let message = match failure {
         AuthFailure::NoCredentials => None,
         AuthFailure::Malformed | AuthFailure::BadCredentials => Some("User authentication failed."),
+        AuthFailure::Busy => return busy(),
     };
     let body = json!({
         "error": "Unauthorized request",
@@ -38,6 +39,18 @@ pub(crate) fn unauthorized(host: &str, failure: AuthFailure) -> Response {
     response
         .headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
+    response
+}
+
+/// 503 while too many password checks wait: the client may come back in a second.
+fn busy() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many logins are being checked at the moment; retry later",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

@@ -9,6 +9,7 @@
 //! users and roles created through the Overlord's API cannot call a MiddleManager directly.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use steward_metadata::{MetadataStore, StoreError};
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     /// then delays other first logins instead of occupying every thread, and never delays
     /// requests whose credentials were checked before.
     hashing: Semaphore,
+    /// Password checks waiting for a turn.
+    waiting: AtomicUsize,
     /// One re-read at a time, so that an older read never replaces a newer one.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -87,6 +90,7 @@ impl Security {
                     snapshot: Arc::new(snapshot),
                 }),
                 verifier,
+                waiting: AtomicUsize::new(0),
                 hashing: Semaphore::new(
                     std::thread::available_parallelism().map_or(1, usize::from),
                 ),
@@ -126,18 +130,21 @@ impl Security {
             .then(|| self.identity(user))
     }
 
-    /// The full password check, on a blocking thread, one per CPU at a time.
+    /// The full password check, on a blocking thread, one per CPU at a time; at most
+    /// [`MAX_WAITING_CHECKS`] wait for their turn, more are refused as [`AuthFailure::Busy`].
     pub(crate) async fn verify_in_turn(
         &self,
         user: String,
         password: String,
     ) -> Result<Identity, AuthFailure> {
+        let waiting = WaitingCheck::enter(&self.inner.waiting)?;
         let _turn = self
             .inner
             .hashing
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        drop(waiting);
         let security = self.clone();
         tokio::task::spawn_blocking(move || security.verify(&user, &password))
             .await
@@ -246,5 +253,48 @@ async fn poll(security: Weak<Inner>) {
         if let Err(e) = (Security { inner }).refresh().await {
             tracing::warn!(error = %e, "could not re-read users and roles from the metadata store");
         }
+    }
+}
+
+/// First-time password checks that may wait for a turn at once: with one check taking a few
+/// milliseconds per CPU, the last of them waits well under a second.
+const MAX_WAITING_CHECKS: usize = 256;
+
+/// One check counted among the waiting while it lives.
+struct WaitingCheck<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingCheck<'a> {
+    fn enter(waiting: &'a AtomicUsize) -> Result<WaitingCheck<'a>, AuthFailure> {
+        if waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING_CHECKS {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthFailure::Busy);
+        }
+        Ok(WaitingCheck(waiting))
+    }
+}
+
+impl Drop for WaitingCheck<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod waiting_tests {
+    use super::*;
+
+    #[test]
+    fn waiting_checks_are_bounded_and_counted_down_when_done() {
+        let waiting = AtomicUsize::new(0);
+        let held: Vec<_> = (0..MAX_WAITING_CHECKS)
+            .map(|_| WaitingCheck::enter(&waiting).unwrap())
+            .collect();
+        assert!(matches!(
+            WaitingCheck::enter(&waiting),
+            Err(AuthFailure::Busy)
+        ));
+        drop(held);
+        assert_eq!(waiting.load(Ordering::Acquire), 0);
+        assert!(WaitingCheck::enter(&waiting).is_ok());
     }
 }

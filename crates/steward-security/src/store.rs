@@ -15,6 +15,9 @@ use crate::entities::{self, authenticator_users_key, authorizer_users_key, roles
 /// another change went through, so running out takes a burst of concurrent administration.
 const MAX_ATTEMPTS: usize = 10;
 
+/// How many times [`SecurityStore::read_all`] reads the rows again for two reads to agree.
+const MAX_READS: usize = 4;
+
 /// The maps' rows as stored, compared to tell whether anything changed since the last read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StoredMaps {
@@ -61,7 +64,23 @@ impl SecurityStore {
         }
     }
 
+    /// The three rows as of one moment. They are read one after another, so a change landing
+    /// between two reads could pair a user row from before it with a role row from after it;
+    /// the rows are read again until two reads agree (a few times at most: a store changing
+    /// that fast is read again at the next refresh anyway).
     pub(crate) async fn read_all(&self) -> Result<StoredMaps, StoreError> {
+        let mut last = self.read_rows().await?;
+        for _ in 0..MAX_READS {
+            let again = self.read_rows().await?;
+            if again == last {
+                break;
+            }
+            last = again;
+        }
+        Ok(last)
+    }
+
+    async fn read_rows(&self) -> Result<StoredMaps, StoreError> {
         Ok(StoredMaps {
             authenticator_users: self.store.get_config(&self.authenticator_users).await?,
             authorizer_users: self.store.get_config(&self.authorizer_users).await?,

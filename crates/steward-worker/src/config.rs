@@ -40,6 +40,8 @@ pub struct WorkerConfig {
     pub graceful_shutdown_timeout: Duration,
     /// Where finished tasks' logs, reports and statuses are pushed (`druid.indexer.logs.*`).
     pub task_logs: FileTaskLogs,
+    /// Environment variables peons do not inherit: the ones this process's secrets came from.
+    pub peon_env_remove: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -70,6 +72,7 @@ impl WorkerConfig {
             peon_args: Vec::new(),
             graceful_shutdown_timeout: Duration::from_secs(300),
             task_logs,
+            peon_env_remove: Vec::new(),
         }
     }
 

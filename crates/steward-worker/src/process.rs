@@ -56,7 +56,11 @@ pub(crate) fn spawn(
         .create(true)
         .append(true)
         .open(log_file)?;
-    let child = tokio::process::Command::new(&config.peon_program)
+    let mut command = tokio::process::Command::new(&config.peon_program);
+    for variable in &config.peon_env_remove {
+        command.env_remove(variable);
+    }
+    let child = command
         .args(&config.peon_args)
         .arg(task_dir)
         .arg(attempt.to_string())

@@ -314,6 +314,27 @@ async fn task_is_announced_running_then_located_then_ended_and_recorded() {
 }
 
 #[tokio::test]
+async fn peons_do_not_inherit_the_secrets_environment() {
+    // Each test runs in its own process under nextest; this one's environment is its own.
+    std::env::set_var("STEWARD_TEST_SECRET", "hunter2");
+    std::env::set_var("STEWARD_TEST_PLAIN", "visible");
+    let mut cluster = Cluster::new().await;
+    let script = format!(
+        r#"echo "secret=[$STEWARD_TEST_SECRET] plain=[$STEWARD_TEST_PLAIN]"; {WRITE_SUCCESS}"#
+    );
+    let mut config = cluster.config(&script);
+    config.peon_env_remove = vec!["STEWARD_TEST_SECRET".into()];
+    let _mm = cluster.start(config).await;
+    cluster.assign("t_env").await;
+    assert_eq!(
+        cluster.final_status("t_env").await.status,
+        TaskState::Success
+    );
+    let log = cluster.pushed("t_env.log");
+    assert!(log.contains("secret=[] plain=[visible]"), "{log}");
+}
+
+#[tokio::test]
 async fn peons_that_fail_end_failed_with_druids_messages() {
     let mut cluster = Cluster::new().await;
     let script = r#"case "$(basename "$1")" in

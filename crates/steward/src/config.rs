@@ -466,6 +466,24 @@ impl Properties {
         parse_bytes(&self.string(key)).map_err(|e| anyhow!("{key}: {e}"))
     }
 
+    /// Environment variables secrets come from: those Druid's password providers in the
+    /// values name (`{"type":"environment","variable":"X"}`), and the CLI's password. Peons do
+    /// not inherit them.
+    pub fn secret_variables(&self) -> Vec<String> {
+        let mut variables = vec!["STEWARD_PASSWORD".to_string()];
+        for value in self.values.values() {
+            let Ok(serde_json::Value::Object(provider)) = serde_json::from_str(value.trim()) else {
+                continue;
+            };
+            if provider.get("type").and_then(|t| t.as_str()) == Some("environment") {
+                if let Some(variable) = provider.get("variable").and_then(|v| v.as_str()) {
+                    variables.push(variable.to_string());
+                }
+            }
+        }
+        variables
+    }
+
     pub fn path_or(&self, key: &str, default: PathBuf) -> PathBuf {
         self.get(key).map(PathBuf::from).unwrap_or(default)
     }
@@ -506,6 +524,19 @@ pub fn defaults_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_variables_are_those_password_providers_name() {
+        let p = Properties::parse(
+            "druid.auth.authenticator.basic.initialAdminPassword={\"type\":\"environment\",\"variable\":\"ADMIN_PW\"}\n\
+             druid.escalator.internalClientPassword=plain\n\
+             druid.metadata.storage.connector.password={\"type\":\"environment\",\"variable\":\"DB_PW\"}\n",
+        )
+        .unwrap();
+        let mut found = p.secret_variables();
+        found.sort();
+        assert_eq!(found, vec!["ADMIN_PW", "DB_PW", "STEWARD_PASSWORD"]);
+    }
 
     #[test]
     fn file_values_override_defaults() {

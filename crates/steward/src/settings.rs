@@ -160,6 +160,7 @@ pub fn worker_settings(
         peon_args: vec!["peon".to_string()],
         graceful_shutdown_timeout: p.period("druid.indexer.task.gracefulShutdownTimeout")?,
         task_logs: task_logs(p, data_dir)?,
+        peon_env_remove: p.secret_variables(),
     })
 }
 
