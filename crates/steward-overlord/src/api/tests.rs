@@ -1,6 +1,14 @@
 use super::*;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use steward_metadata::AuditInfo;
+use steward_model::time::{format_ts, parse_instant};
+use steward_model::{Task, TaskState, TaskStatus};
 
 use serde_json::json;
 use steward_cluster::{FileTaskLogs, InProcessCoordinator, Leadership, WorkerCoordinator};
@@ -9,7 +17,8 @@ use steward_model::{RunnerTaskState, Worker, DEFAULT_WORKER_CATEGORY};
 use tempfile::TempDir;
 
 use crate::config::{QueueConfig, RunnerConfig};
-use crate::driver::OverlordParts;
+use crate::driver::{OverlordParts, SubmitError};
+use crate::queue::QueueError;
 use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
 
 const A: &str = "mm-a:8091";
@@ -360,84 +369,6 @@ async fn worker_config_calls_answer_503_while_the_store_is_down() {
     let r = http.post(&config_url).body("{").send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
-
-#[test]
-fn audit_info_takes_the_peer_address_then_x_forwarded_for() {
-    let mut headers = HeaderMap::new();
-    headers.insert("X-Druid-Author", "alice".parse().unwrap());
-    headers.insert("X-Druid-Comment", "why not".parse().unwrap());
-    headers.insert("X-Forwarded-For", "203.0.113.7, 10.0.0.1".parse().unwrap());
-    let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
-    assert_eq!(
-        audit_info(&headers, Some(peer), None),
-        AuditInfo {
-            author: "alice".into(),
-            identity: String::new(),
-            comment: "why not".into(),
-            ip: "192.0.2.1".into(),
-        }
-    );
-    assert_eq!(audit_info(&headers, None, None).ip, "203.0.113.7");
-    assert_eq!(
-        audit_info(&HeaderMap::new(), None, None),
-        AuditInfo::default()
-    );
-    let bob = Identity {
-        name: "bob".into(),
-        authorizer: "basic".into(),
-    };
-    assert_eq!(audit_info(&headers, None, Some(&bob)).identity, "bob");
-}
-
-#[test]
-fn history_params_combine_interval_and_count_and_default_to_the_last_week() {
-    let now = at("2026-03-08T12:00:00Z");
-    let params = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    assert_eq!(
-        parse_history_params(&params(&[]), now).unwrap(),
-        HistoryParams {
-            created_after: Some(at("2026-03-01T12:00:00Z")),
-            created_before: None,
-            limit: None,
-        }
-    );
-    assert_eq!(
-        parse_history_params(&params(&[("count", "5")]), now).unwrap(),
-        HistoryParams {
-            created_after: None,
-            created_before: None,
-            limit: Some(5),
-        },
-        "count alone: the newest entries, however old"
-    );
-    assert_eq!(
-        parse_history_params(
-            &params(&[("interval", "2026-01-01/2026-02-01"), ("count", "2")]),
-            now
-        )
-        .unwrap(),
-        HistoryParams {
-            created_after: Some(at("2026-01-01")),
-            created_before: Some(at("2026-02-01")),
-            limit: Some(2),
-        }
-    );
-    for bad in [
-        params(&[("count", "-1")]),
-        params(&[("count", "1.5")]),
-        params(&[("interval", "2026-02-01/2026-01-01")]),
-        params(&[("interval", "2026-01-01")]),
-    ] {
-        assert!(parse_history_params(&bad, now).is_err(), "{bad:?}");
-    }
-}
-
-// ----- leadership -------------------------------------------------------------------------------
 
 const OTHER: &str = "http://other-overlord:8090";
 

@@ -1,0 +1,162 @@
+//! Druid's Overlord HTTP API (`/druid/indexer/v1/...`, `/status`), on top of [`Overlord`].
+//!
+//! Paths, parameters, bodies and status codes follow Druid (reference §6.1–6.2). Where Druid
+//! answers bad input with a 500 (malformed JSON) Steward answers 400: the client's mistake is
+//! not a server error, and every error is JSON. Active tasks are answered from memory, finished
+//! ones from the metadata store with bounded queries.
+//!
+//! One file per concept: [`tasks`] (one task at a time), [`listings`], [`workers`],
+//! [`dynamic_config`], [`status`] (leader, `/status`); [`extract`] checks ids and per-task
+//! permissions before a handler runs, [`errors`] holds Druid's error shapes, [`state`] what
+//! the handlers share, [`redirect`] the standby's redirect. Modules depend downwards only
+//! (handlers on extract, state and errors; the router here on the handlers).
+//!
+//! # Leadership
+//!
+//! Every Overlord serves this API; only the leader serves it from its queue and runner. In front
+//! of the routes, an Overlord that does not lead answers every `/druid/indexer/v1/*` request
+//! with 307 to the same path and query on the leader, or 503 while no leader is known, as Druid
+//! does; `leader` and `isLeader` are answered locally, as is `/status`. A leader whose term has
+//! not started yet (or is stopping) answers 503 from the handlers.
+//!
+//! # Security
+//!
+//! With Druid's basic security on, every request but `/status/health` and `isLeader` is
+//! authenticated before anything else (a standby does not redirect anonymous callers), routes
+//! with a fixed permission (STATE, CONFIG) are guarded in the router, per-task and
+//! per-datasource permissions are checked by the extractors, and listings leave out what the
+//! caller may not read.
+
+mod dynamic_config;
+mod errors;
+mod extract;
+mod listings;
+mod redirect;
+mod state;
+mod status;
+mod tasks;
+mod workers;
+
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use steward_cluster::{AlwaysLeader, LeaderElection};
+use steward_http::json_errors;
+use steward_security::{guarded, Action, Resource};
+
+use crate::driver::Overlord;
+use crate::master::TaskMaster;
+use dynamic_config::{get_worker_config, set_worker_config, worker_config_history};
+use listings::{list_state, list_tasks};
+use redirect::redirect_to_leader;
+pub use state::ApiConfig;
+use state::AppState;
+pub use status::status_body;
+use status::{is_leader, leader, status};
+use tasks::{
+    get_task, get_task_log, get_task_reports, get_task_segments, get_task_status, shutdown_all,
+    shutdown_task, submit_task, task_statuses,
+};
+use workers::{toggle_worker, total_worker_capacity, workers};
+
+/// The router of an Overlord that always leads (quickstart).
+pub fn router(overlord: Overlord, config: ApiConfig) -> Router {
+    let leadership = AlwaysLeader::new(config.self_url.clone()).leadership();
+    router_with_master(TaskMaster::leading(overlord, leadership), config)
+}
+
+/// The router of an Overlord that takes part in a leader election: it serves while it leads
+/// and redirects to the leader otherwise.
+pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
+    let security = config.security.clone();
+    let state = AppState {
+        master,
+        config: std::sync::Arc::new(config),
+    };
+    // Druid's `StateResourceFilter` and `ConfigResourceFilter`: a fixed permission per route.
+    let guard = |route, resource, action| guarded(security.as_ref(), route, resource, action);
+    let (state_read, state_write) = (
+        |r| guard(r, Resource::state(), Action::Read),
+        |r| guard(r, Resource::state(), Action::Write),
+    );
+    let (config_read, config_write) = (
+        |r| guard(r, Resource::config(), Action::Read),
+        |r| guard(r, Resource::config(), Action::Write),
+    );
+    let v1 = "/druid/indexer/v1";
+    let api = Router::new()
+        .route(&format!("{v1}/task"), post(submit_task))
+        .route(&format!("{v1}/task/{{id}}"), get(get_task))
+        .route(&format!("{v1}/task/{{id}}/status"), get(get_task_status))
+        .route(&format!("{v1}/task/{{id}}/log"), get(get_task_log))
+        .route(&format!("{v1}/task/{{id}}/reports"), get(get_task_reports))
+        .route(
+            &format!("{v1}/task/{{id}}/segments"),
+            get(get_task_segments),
+        )
+        .route(&format!("{v1}/task/{{id}}/shutdown"), post(shutdown_task))
+        .route(
+            &format!("{v1}/datasources/{{ds}}/shutdownAllTasks"),
+            post(shutdown_all),
+        )
+        .route(
+            &format!("{v1}/taskStatus"),
+            state_write(post(task_statuses)),
+        )
+        .route(&format!("{v1}/tasks"), get(list_tasks))
+        .route(
+            &format!("{v1}/waitingTasks"),
+            get(|s, c, q| list_state(s, c, q, "waiting")),
+        )
+        .route(
+            &format!("{v1}/pendingTasks"),
+            get(|s, c, q| list_state(s, c, q, "pending")),
+        )
+        .route(
+            &format!("{v1}/runningTasks"),
+            get(|s, c, q| list_state(s, c, q, "running")),
+        )
+        .route(
+            &format!("{v1}/completeTasks"),
+            get(|s, c, q| list_state(s, c, q, "complete")),
+        )
+        .route(&format!("{v1}/workers"), state_read(get(workers)))
+        .route(
+            &format!("{v1}/worker/{{host}}/enable"),
+            state_write(post(|s, h| toggle_worker(s, h, "enable"))),
+        )
+        .route(
+            &format!("{v1}/worker/{{host}}/disable"),
+            state_write(post(|s, h| toggle_worker(s, h, "disable"))),
+        )
+        .route(
+            &format!("{v1}/worker"),
+            config_read(get(get_worker_config)).merge(config_write(post(set_worker_config))),
+        )
+        .route(
+            &format!("{v1}/worker/history"),
+            config_read(get(worker_config_history)),
+        )
+        .route(
+            &format!("{v1}/totalWorkerCapacity"),
+            config_read(get(total_worker_capacity)),
+        )
+        .route(&format!("{v1}/leader"), state_read(get(leader)))
+        .route(&format!("{v1}/isLeader"), get(is_leader))
+        .route("/status", state_read(get(status)))
+        .route("/status/health", get(|| async { Json(true) }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            redirect_to_leader,
+        ))
+        .with_state(state);
+    // Authentication comes before the redirect: a standby does not send anonymous callers on.
+    let api = match &security {
+        Some(security) => api.merge(security.router()).layer(security.layer()),
+        None => api,
+    };
+    api.layer(middleware::from_fn(json_errors))
+}
+
+#[cfg(test)]
+mod tests;
