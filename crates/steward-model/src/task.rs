@@ -74,8 +74,15 @@ pub enum TaskKind {
     Noop(NoopSpec),
 }
 
-/// The type names Steward accepts, in the order an error message lists them.
-pub const KNOWN_TYPES: &[&str] = &["noop"];
+/// How each type Steward accepts is parsed: the one list of task types, in the order an error
+/// message lists them.
+type ParseKind = fn(&mut Map<String, Value>) -> Result<TaskKind, TaskError>;
+const TASK_TYPES: &[(&str, ParseKind)] = &[("noop", |obj| Ok(TaskKind::Noop(parse_noop(obj)?)))];
+
+/// The type names Steward accepts.
+pub fn known_types() -> impl Iterator<Item = &'static str> {
+    TASK_TYPES.iter().map(|(name, _)| *name)
+}
 
 const NOOP_DEFAULT_RUN_TIME_MS: u64 = 2500;
 const BATCH_PRIORITY: i64 = 50;
@@ -120,11 +127,12 @@ impl Task {
                 ))
             }
         };
-        if !KNOWN_TYPES.contains(&task_type.as_str()) {
+        let Some(&(_, parse_kind)) = TASK_TYPES.iter().find(|(name, _)| *name == task_type) else {
+            let known: Vec<&str> = known_types().collect();
             return Err(TaskError::Mapping(format!(
-                "Could not resolve type id '{task_type}' as a subtype of `Task`: known type ids = {KNOWN_TYPES:?}"
+                "Could not resolve type id '{task_type}' as a subtype of `Task`: known type ids = {known:?}"
             )));
-        }
+        };
         let id = match obj.get("id") {
             None | Some(Value::Null) => default_id(&task_type),
             Some(Value::String(s)) => s.clone(),
@@ -168,10 +176,7 @@ impl Task {
                 TaskError::Mapping("Task context [priority] must be an integer".into())
             })?,
         };
-        let kind = match task_type.as_str() {
-            "noop" => TaskKind::Noop(parse_noop(&mut obj)?),
-            other => unreachable!("type {other} passed the known-type check"),
-        };
+        let kind = parse_kind(&mut obj)?;
         obj.insert("id".into(), Value::String(id.clone()));
         obj.insert("groupId".into(), Value::String(group_id.clone()));
         obj.insert("dataSource".into(), Value::String(data_source.clone()));

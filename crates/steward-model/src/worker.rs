@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{TaskLocation, TaskResource, TaskState, TaskStatus};
+use crate::{Task, TaskLocation, TaskResource, TaskState, TaskStatus};
 
 pub const DEFAULT_WORKER_CATEGORY: &str = "_default_worker_category";
 
@@ -71,6 +71,17 @@ impl TaskAnnouncement {
             task_location: location,
             task_data_source: Some(data_source.into()),
         }
+    }
+
+    /// What a worker announces about `task`: its type, datasource and resource with `status`.
+    pub fn of(task: &Task, status: TaskStatus, location: TaskLocation) -> Self {
+        TaskAnnouncement::new(
+            task.task_type(),
+            task.data_source(),
+            task.resource().clone(),
+            status,
+            location,
+        )
     }
 }
 

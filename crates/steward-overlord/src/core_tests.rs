@@ -17,13 +17,7 @@ fn noop_ready(id: &str, result: &str) -> Task {
 }
 
 fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
-    TaskAnnouncement::new(
-        task.task_type(),
-        task.data_source(),
-        task.resource().clone(),
-        status,
-        location,
-    )
+    TaskAnnouncement::of(task, status, location)
 }
 
 fn core() -> OverlordCore {

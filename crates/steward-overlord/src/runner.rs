@@ -1066,12 +1066,9 @@ impl TaskRunner {
     }
 
     fn has_free_capacity(&self) -> bool {
-        self.workers.values().any(|w| {
-            w.initialized
-                && w.worker.is_enabled()
-                && w.blacklisted_until.is_none()
-                && w.used < w.worker.capacity
-        })
+        self.workers
+            .values()
+            .any(|w| self.usable(w) && w.used < w.worker.capacity)
     }
 
     /// Walks pending tasks in priority order and assigns each that some worker can take. The

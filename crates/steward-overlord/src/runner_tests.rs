@@ -36,13 +36,7 @@ fn location(host: &str) -> TaskLocation {
 }
 
 fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
-    TaskAnnouncement::new(
-        task.task_type(),
-        task.data_source(),
-        task.resource().clone(),
-        status,
-        location,
-    )
+    TaskAnnouncement::of(task, status, location)
 }
 
 fn running(task: &Task) -> TaskAnnouncement {

@@ -6,7 +6,6 @@
 //! not watch stdin, and only SIGTERM or SIGINT stop the task early.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -193,17 +192,11 @@ fn report(task: &Task) -> Value {
     })
 }
 
-/// Writes under a temporary name and renames, so the MiddleManager never reads half a file.
-/// No fsync, for the reason given at the MiddleManager's own `write_atomic`.
+/// [`steward_model::files::write_atomic`], with an error naming the file.
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| format!("Cannot write [{}]: {e}", path.display()))
+    steward_model::files::write_atomic(&path, bytes)
+        .map_err(|e| format!("Cannot write [{}]: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -12,8 +12,6 @@
 //!
 //! Everything a restarted MiddleManager needs is on disk, so a restart loses no task.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -184,20 +182,7 @@ pub(crate) struct PeonRecord {
     pub start_time: jiff::Timestamp,
 }
 
-/// Writes under a temporary name in the same dir and renames. The temporary name starts with
-/// `.`, which no task id may, so it is never mistaken for a task or a completed task.
-///
-/// No fsync: these files must survive a crash of the MiddleManager, which the rename gives,
-/// not a power loss, which takes the peons down too. A record lost that way leaves the task
-/// unannounced when the worker returns, and the Overlord fails it as disappeared. An fsync per
-/// file was the largest cost per task.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    std::fs::rename(&tmp, path)
-}
+pub(crate) use steward_model::files::write_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -247,13 +247,7 @@ async fn reannounce(
 
 fn announcement(task: &Task, status: TaskStatus, location: TaskLocation) -> TaskAnnouncement {
     let status = status.with_location(location.clone());
-    TaskAnnouncement::new(
-        task.task_type(),
-        task.data_source(),
-        task.resource().clone(),
-        status,
-        location,
-    )
+    TaskAnnouncement::of(task, status, location)
 }
 
 async fn forward(

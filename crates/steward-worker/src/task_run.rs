@@ -188,13 +188,7 @@ async fn finish(
     status: TaskStatus,
     attempt: Option<u32>,
 ) -> TaskAnnouncement {
-    let announcement = TaskAnnouncement::new(
-        task.task_type(),
-        task.data_source(),
-        task.resource().clone(),
-        status.clone(),
-        status.location.clone(),
-    );
+    let announcement = TaskAnnouncement::of(&task, status.clone(), status.location.clone());
     let record = announcement.clone();
     let span = tracing::Span::current();
     let done = tokio::task::spawn_blocking(move || {
