@@ -12,6 +12,7 @@
 pub mod in_process;
 pub mod leader;
 pub mod task_logs;
+mod wait;
 pub mod zookeeper;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 pub use in_process::InProcessCoordinator;
 pub use leader::{AlwaysLeader, LeaderElection, Leadership};
 pub use task_logs::{read_log, FileTaskLogs};
+pub use wait::sleep_until;
 pub use zookeeper::{ZkConfig, ZkCoordinator, ZkLeaderElection};
 
 /// What the Overlord's task runner learns from the coordinator.

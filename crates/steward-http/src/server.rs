@@ -29,6 +29,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use steward_model::backoff::Backoff;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -113,19 +114,18 @@ async fn accept_loop(
     let limits = Arc::new(limits);
     let connections = limits.connections.permits.clone();
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
-    let mut backoff = Duration::from_millis(10);
+    let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(1));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => {
-                backoff = Duration::from_millis(10);
+                backoff.reset();
                 accepted
             }
             Err(e) => {
                 // Out of descriptors or a connection reset before it was accepted: nothing to
                 // answer; wait a little so a persistent condition does not spin the loop.
                 warn!(error = %e, "cannot accept a connection");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                tokio::time::sleep(backoff.next_wait()).await;
                 continue;
             }
         };

@@ -5,6 +5,7 @@
 //! the MiddleManager and the peon cannot drift apart.
 
 pub mod api;
+pub mod backoff;
 pub mod files;
 pub mod ids;
 pub mod status;

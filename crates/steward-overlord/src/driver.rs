@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, RunnerEvent};
 use steward_http::{path_segment, InternalClient};
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
+use steward_model::backoff::Backoff;
 use steward_model::{Task, TaskStatus, Worker};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{error, info, warn};
@@ -32,6 +33,10 @@ const RECONCILE_PERIOD: Duration = Duration::from_secs(60);
 /// Worker shutdown calls: Druid's `taskShutdownLinkTimeout` per try, a few tries.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 const SHUTDOWN_TRIES: u32 = 3;
+/// Waits between attempts at an assignment or a status write while the coordinator or the
+/// store is out.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 type Query = Box<dyn FnOnce(&OverlordCore) + Send>;
 
@@ -539,7 +544,7 @@ impl IoRunner {
                 self.spawn(async move {
                     let task_id = task.id().to_string();
                     let started = std::time::Instant::now();
-                    let mut backoff = Duration::from_millis(100);
+                    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
                     loop {
                         match coordinator.assign(&worker.host, &task).await {
                             Ok(()) | Err(CoordinatorError::Exists(_)) => return,
@@ -551,8 +556,7 @@ impl IoRunner {
                                 if started.elapsed() < give_up =>
                             {
                                 warn!(task = task_id, worker = worker.host, error = %e, "coordinator unavailable; retrying assignment");
-                                tokio::time::sleep(backoff).await;
-                                backoff = (backoff * 2).min(Duration::from_secs(5));
+                                tokio::time::sleep(backoff.next_wait()).await;
                             }
                             Err(e) => {
                                 warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
@@ -604,7 +608,7 @@ impl IoRunner {
                 self.spawn(async move {
                     // Never give up on an end: retry until the store takes it (nothing is lost
                     // while the store is down; the task stays active in memory meanwhile).
-                    let mut backoff = Duration::from_millis(100);
+                    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
                     loop {
                         match store.set_status(&status).await {
                             Ok(row_changed) => {
@@ -616,8 +620,7 @@ impl IoRunner {
                             }
                             Err(e) => {
                                 warn!(task = status.id, error = %e, "could not persist task status; retrying");
-                                tokio::time::sleep(backoff).await;
-                                backoff = (backoff * 2).min(Duration::from_secs(5));
+                                tokio::time::sleep(backoff.next_wait()).await;
                             }
                         }
                     }

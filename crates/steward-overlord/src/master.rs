@@ -17,7 +17,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use steward_cluster::Leadership;
+use steward_cluster::{sleep_until, Leadership};
+use steward_model::backoff::Backoff;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info};
 
@@ -150,7 +151,7 @@ async fn lifecycle(
     mut stop: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
     let mut election_open = true;
-    let mut retry = FIRST_RETRY;
+    let mut retry = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
         let wanted = leadership.borrow_and_update().term;
         let running = terms.borrow().as_ref().map(|o| o.term().id());
@@ -168,13 +169,12 @@ async fn lifecycle(
             info!(term = id, "leading: starting a term");
             match Overlord::start_term(parts.clone(), Term::new(id, leadership.clone())).await {
                 Ok(overlord) => {
-                    retry = FIRST_RETRY;
+                    retry.reset();
                     terms.send_replace(Some(overlord));
                 }
                 Err(e) => {
                     error!(term = id, error = %e, "cannot start leading; retrying");
-                    retry_after = Some(tokio::time::Instant::now() + retry);
-                    retry = (retry * 2).min(MAX_RETRY);
+                    retry_after = Some(tokio::time::Instant::now() + retry.next_wait());
                 }
             }
         }
@@ -191,13 +191,6 @@ async fn lifecycle(
                 return;
             }
         }
-    }
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

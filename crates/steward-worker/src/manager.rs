@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use steward_cluster::{CoordinatorError, WorkerCoordinator, WorkerEvent};
+use steward_cluster::{sleep_until, CoordinatorError, WorkerCoordinator, WorkerEvent};
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskState, TaskStatus, Worker};
 use steward_security::Security;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -565,12 +565,5 @@ impl Actor {
             worker: self.shared.config.worker(self.enabled),
             logs,
         });
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

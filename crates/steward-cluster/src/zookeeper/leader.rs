@@ -29,6 +29,7 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use steward_model::backoff::Backoff;
 
 use futures::future::{select_all, Future};
 use tokio::sync::{oneshot, watch};
@@ -114,7 +115,7 @@ impl ZkLeaderElection {
             tx,
             terms: 0,
             stale: None,
-            backoff: FIRST_BACKOFF,
+            backoff: Backoff::new(FIRST_BACKOFF, MAX_BACKOFF),
         };
         tokio::spawn(participant.run(leave_rx, left_tx));
         ZkLeaderElection {
@@ -178,7 +179,7 @@ struct Participant {
     /// A node this participant may have left behind in a session that may still be alive:
     /// the session and the node's protected prefix.
     stale: Option<(zk::SessionId, String)>,
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 impl Participant {
@@ -223,7 +224,7 @@ impl Participant {
             drop(client);
             match joined {
                 Ok(node) => {
-                    self.backoff = FIRST_BACKOFF;
+                    self.backoff.reset();
                     tracing::info!(
                         participant = self.id,
                         node = node.path,
@@ -236,8 +237,7 @@ impl Participant {
                 Err(e) => {
                     tracing::warn!(participant = self.id, error = %e,
                         "cannot join the Overlord leader election yet; retrying");
-                    tokio::time::sleep(self.backoff).await;
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    tokio::time::sleep(self.backoff.next_wait()).await;
                 }
             }
         }

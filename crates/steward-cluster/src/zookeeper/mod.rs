@@ -65,11 +65,11 @@ mod worker;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use steward_model::backoff::Backoff;
 
 use async_trait::async_trait;
 use steward_model::{Task, TaskAnnouncement, Worker};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use zookeeper_client as zk;
 
 pub use config::{ZkConfig, ZkPaths};
@@ -270,7 +270,7 @@ async fn supervise(session: Weak<Session>, publisher: Arc<Publisher>) {
             return;
         }
         tracing::warn!(session = %id, state = ?ended, "ZooKeeper session ended; opening a new one");
-        let mut backoff = FIRST_SESSION_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_SESSION_BACKOFF, MAX_SESSION_BACKOFF);
         loop {
             let Some(current) = session.upgrade() else {
                 return;
@@ -286,8 +286,7 @@ async fn supervise(session: Weak<Session>, publisher: Arc<Publisher>) {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot open a new ZooKeeper session; retrying");
                     drop(current);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_SESSION_BACKOFF);
+                    tokio::time::sleep(backoff.next_wait()).await;
                 }
             }
         }
@@ -323,12 +322,7 @@ pub(crate) async fn delete(session: &Session, path: &str) -> Result<(), Coordina
     }
 }
 
-pub(crate) async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+pub(crate) use crate::sleep_until;
 
 #[derive(Debug, PartialEq)]
 enum Assigned {

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use steward_model::backoff::Backoff;
 
 use futures::FutureExt;
 use steward_model::{TaskAnnouncement, Worker};
@@ -153,7 +154,7 @@ impl Feed {
     /// Watches again on the current session and emits what changed meanwhile. `None` once the
     /// coordinator or the subscriber is gone.
     async fn rewatch(&mut self, session: &Weak<Session>) -> Option<zk::PersistentWatcher> {
-        let mut backoff = REWATCH_BACKOFF;
+        let mut backoff = Backoff::new(REWATCH_BACKOFF, MAX_REWATCH_BACKOFF);
         loop {
             if self.tx.is_closed() {
                 return None;
@@ -169,8 +170,7 @@ impl Feed {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot watch the announcements yet; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_REWATCH_BACKOFF);
+                    tokio::time::sleep(backoff.next_wait()).await;
                 }
             }
         }

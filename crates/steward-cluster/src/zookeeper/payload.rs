@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use steward_http::InternalClient;
+use steward_model::backoff::Backoff;
 use steward_model::Task;
 use tokio::time::Instant;
 
@@ -38,7 +39,7 @@ impl Fetcher {
     /// leader), retried with backoff until the timeout.
     pub(crate) async fn fetch(&self, payload: &PayloadRef) -> Result<Task, String> {
         let deadline = Instant::now() + self.timeout;
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let error = match self.fetch_once(payload, remaining).await {
@@ -46,7 +47,8 @@ impl Fetcher {
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Retry(e)) => e,
             };
-            if Instant::now() + backoff >= deadline {
+            let wait = backoff.next_wait();
+            if Instant::now() + wait >= deadline {
                 return Err(format!("{error} (gave up after {:?})", self.timeout));
             }
             tracing::warn!(
@@ -55,8 +57,7 @@ impl Fetcher {
                 error,
                 "cannot fetch the task payload yet; retrying"
             );
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(wait).await;
         }
     }
 

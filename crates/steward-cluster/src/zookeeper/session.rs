@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
+use steward_model::backoff::Backoff;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -101,7 +102,7 @@ impl Session {
         Fut: Future<Output = Result<T, zk::Error>>,
     {
         let deadline = Instant::now() + self.connection_timeout;
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let Some(client) = self.connected(deadline).await else {
                 return Err(zk::Error::ConnectionLoss);
@@ -113,8 +114,7 @@ impl Session {
                         return Err(e);
                     }
                     tracing::debug!(error = %e, "ZooKeeper operation failed; retrying");
-                    tokio::time::sleep(backoff.min(deadline - now)).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tokio::time::sleep(backoff.next_wait().min(deadline - now)).await;
                 }
                 result => return result,
             }

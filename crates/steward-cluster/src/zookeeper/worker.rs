@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use steward_model::backoff::Backoff;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -145,7 +146,7 @@ impl Feed {
     }
 
     async fn rewatch(&mut self, session: &Weak<Session>) -> Option<Watchers> {
-        let mut backoff = REWATCH_BACKOFF;
+        let mut backoff = Backoff::new(REWATCH_BACKOFF, MAX_REWATCH_BACKOFF);
         loop {
             if self.tx.is_closed() {
                 return None;
@@ -162,8 +163,7 @@ impl Feed {
                 Err(e) => {
                     tracing::warn!(worker = self.host, error = %e,
                         "cannot watch the assignments yet; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_REWATCH_BACKOFF);
+                    tokio::time::sleep(backoff.next_wait()).await;
                 }
             }
         }
