@@ -7,7 +7,7 @@ use serde_json::json;
 use steward_model::{TaskAnnouncement, TaskState};
 
 use crate::queue::SHUTDOWN_BY_USER;
-use crate::runner::messages;
+use crate::test_support::messages;
 use crate::worker_config::WorkerBehaviorConfig;
 
 // ----- helpers ---------------------------------------------------------------------------------

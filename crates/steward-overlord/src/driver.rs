@@ -17,6 +17,7 @@ use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, Runne
 use steward_http::{path_segment, InternalClient};
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
 use steward_model::backoff::Backoff;
+use steward_model::end::TaskEnd;
 use steward_model::{Task, TaskStatus, Worker};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{error, info, warn};
@@ -186,7 +187,7 @@ impl Overlord {
                 reason = why,
                 "ending an active task that cannot be run"
             );
-            let status = TaskStatus::failure(&id, format!("Steward cannot run this task: {why}"));
+            let status = TaskEnd::CannotRun { why: &why }.status(&id);
             store.set_status(&status).await?;
         }
         let tasks: Vec<(Task, Timestamp)> = stored

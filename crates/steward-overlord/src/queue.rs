@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
+use steward_model::end::TaskEnd;
 use steward_model::{ReadyResult, Task, TaskKind, TaskStatus};
 use tracing::{info, warn};
 
@@ -64,13 +65,6 @@ pub struct TaskQueue {
     config: QueueConfig,
     active: HashMap<String, Entry>,
     started: bool,
-}
-
-/// Druid's message for a task whose readiness check failed.
-fn not_ready_error(reason: &str) -> String {
-    format!(
-        "Encountered error[{reason}] while waiting for task to be ready. See Overlord logs for more details."
-    )
 }
 
 /// Whether a task may run now (Druid's `isReady`); `Err` fails the task.
@@ -244,7 +238,7 @@ impl TaskQueue {
     pub fn shutdown(&mut self, task_id: &str, reason: &str, out: &mut Vec<QueueEffect>) -> bool {
         match self.active.get_mut(task_id) {
             Some(e) if matches!(e.state, EntryState::Waiting | EntryState::Submitted) => {
-                let status = TaskStatus::failure(task_id, reason);
+                let status = TaskEnd::Shutdown { reason }.status(task_id);
                 e.state = EntryState::Completing(status.clone());
                 out.push(QueueEffect::PersistStatus(status));
                 true
@@ -320,7 +314,7 @@ impl TaskQueue {
             }
             Ok(false) => {}
             Err(reason) => {
-                let status = TaskStatus::failure(task_id, not_ready_error(&reason));
+                let status = TaskEnd::NotReady { error: &reason }.status(task_id);
                 e.state = EntryState::Completing(status.clone());
                 out.push(QueueEffect::PersistStatus(status));
             }

@@ -13,6 +13,7 @@ use std::ops::Bound;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use steward_model::end::TaskEnd;
 use steward_model::time::format_period;
 use steward_model::{
     RunnerTaskState, Task, TaskAnnouncement, TaskLocation, TaskResource, TaskState, TaskStatus,
@@ -44,22 +45,6 @@ pub enum RunnerEffect {
     /// A worker announced a running task the runner had not been handed: the queue must decide
     /// whether it is an active task (hand it over, which adopts it) or not (shut it down).
     Discovered { task_id: String, worker: String },
-}
-
-/// Druid's error messages, verbatim: operators grep for them.
-pub mod messages {
-    pub const DISAPPEARED: &str =
-        "The worker that this task was assigned disappeared. See overlord logs for more details.";
-    pub const WORKER_CLEANUP: &str =
-        "Canceled for worker cleanup. See overlord logs for more details.";
-    pub const ASSIGN_FAILED: &str =
-        "Failed to assign this task. See overlord logs for more details.";
-
-    pub fn assignment_timeout(timeout: &str) -> String {
-        format!(
-            "The worker that this task is assigned did not start it in timeout[{timeout}]. See overlord logs for more details."
-        )
-    }
 }
 
 struct WorkerState {
@@ -561,7 +546,8 @@ impl TaskRunner {
         );
         out.push(RunnerEffect::StatusChanged {
             task_id: task_id.to_string(),
-            status: TaskStatus::failure(task_id, messages::DISAPPEARED)
+            status: TaskEnd::WorkerDisappeared
+                .status(task_id)
                 .with_location(item.location),
         });
         // The freed slot may fit a pending task; nothing else would trigger that.
@@ -628,7 +614,7 @@ impl TaskRunner {
                 self.assign_pending(now, out);
             }
             None => {
-                let status = TaskStatus::failure(task_id, messages::ASSIGN_FAILED);
+                let status = TaskEnd::AssignFailed.status(task_id);
                 self.complete.insert(
                     task_id.to_string(),
                     CompleteItem {
@@ -690,7 +676,7 @@ impl TaskRunner {
                 w.continuously_failed_tasks += 1;
             }
             self.maybe_blacklist(&item.worker, now);
-            let status = TaskStatus::failure(&id, messages::assignment_timeout(&timeout));
+            let status = TaskEnd::AssignmentTimeout { timeout: &timeout }.status(&id);
             self.complete.insert(
                 id.clone(),
                 CompleteItem {
@@ -745,7 +731,8 @@ impl TaskRunner {
                 });
                 out.push(RunnerEffect::StatusChanged {
                     task_id: id.clone(),
-                    status: TaskStatus::failure(&id, messages::WORKER_CLEANUP)
+                    status: TaskEnd::WorkerCleanup
+                        .status(&id)
                         .with_location(item.location),
                 });
             }

@@ -75,3 +75,20 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
         self.clone()
     }
 }
+
+/// Druid's messages word for word, as the tests expect them: an oracle independent of
+/// `TaskEnd`, so that a drift in its wording fails them.
+pub mod messages {
+    pub const DISAPPEARED: &str =
+        "The worker that this task was assigned disappeared. See overlord logs for more details.";
+    pub const WORKER_CLEANUP: &str =
+        "Canceled for worker cleanup. See overlord logs for more details.";
+    pub const ASSIGN_FAILED: &str =
+        "Failed to assign this task. See overlord logs for more details.";
+
+    pub fn assignment_timeout(timeout: &str) -> String {
+        format!(
+            "The worker that this task is assigned did not start it in timeout[{timeout}]. See overlord logs for more details."
+        )
+    }
+}

@@ -14,12 +14,8 @@ use steward_model::{Task, TaskKind, TaskStatus};
 
 pub use peon::peon_main;
 
-/// The error of a task stopped before it finished (Druid's wording, so tooling matching on it
-/// keeps working).
-pub const STOPPED_ERROR: &str = "Canceled as task execution process stopped";
-
-/// Runs `task` to its end. If `stop` completes first, the task stops early and ends FAILED with
-/// [`STOPPED_ERROR`].
+/// Runs `task` to its end. If `stop` completes first, the task stops early and ends FAILED
+/// ([`steward_model::end::TaskEnd::Stopped`]).
 pub async fn run_task(task: &Task, stop: impl Future<Output = ()>) -> TaskStatus {
     match task.kind() {
         TaskKind::Noop(spec) => noop::run(task.id(), spec, stop).await,
@@ -53,7 +49,10 @@ mod tests {
             .await
             .expect("stopped noop finished");
         assert_eq!(status.status, TaskState::Failed);
-        assert_eq!(status.error_msg.as_deref(), Some(STOPPED_ERROR));
+        assert_eq!(
+            status.error_msg.as_deref(),
+            Some("Canceled as task execution process stopped")
+        );
         assert_eq!(status.id, "noop_test");
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use steward_model::{NoopSpec, TaskStatus};
 
 use crate::log::info;
-use crate::STOPPED_ERROR;
+use steward_model::end::TaskEnd;
 
 pub(crate) async fn run(id: &str, spec: &NoopSpec, stop: impl Future<Output = ()>) -> TaskStatus {
     info(&format!(
@@ -16,6 +16,6 @@ pub(crate) async fn run(id: &str, spec: &NoopSpec, stop: impl Future<Output = ()
     ));
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_millis(spec.run_time_ms)) => TaskStatus::success(id),
-        _ = stop => TaskStatus::failure(id, STOPPED_ERROR),
+        _ = stop => TaskEnd::Stopped.status(id),
     }
 }

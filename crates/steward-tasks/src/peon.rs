@@ -306,6 +306,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(status.status, TaskState::Failed);
-        assert_eq!(status.error_msg.as_deref(), Some(crate::STOPPED_ERROR));
+        assert_eq!(
+            status.error_msg.as_deref(),
+            Some("Canceled as task execution process stopped")
+        );
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_cluster::{sleep_until, CoordinatorError, WorkerCoordinator, WorkerEvent};
+use steward_model::end::TaskEnd;
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskState, TaskStatus, Worker};
 use steward_security::Security;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -30,8 +31,6 @@ use crate::task_run::{self, Plan};
 
 /// How long a stopping MiddleManager waits for the Overlord to record the ends it announced.
 const STATUS_REMOVAL_WAIT: Duration = Duration::from_secs(5);
-
-const UNKNOWN_AFTER_RESTART: &str = "Canceled as unknown task after MiddleManager restart";
 
 /// Why a MiddleManager could not start.
 #[derive(Debug, thiserror::Error)]
@@ -231,8 +230,10 @@ async fn reannounce(
         .collect();
     for stale in coordinator.statuses(&host).await? {
         if stale.status == TaskState::Running && !known.contains(stale.id.as_str()) {
-            tracing::warn!(task = %stale.id, "{UNKNOWN_AFTER_RESTART}");
-            let failed = TaskStatus::failure(&stale.id, UNKNOWN_AFTER_RESTART)
+            let end = TaskEnd::UnknownAfterRestart;
+            tracing::warn!(task = %stale.id, "{}", end.message());
+            let failed = end
+                .status(&stale.id)
                 .with_location(stale.task_location.clone());
             let repaired = TaskAnnouncement {
                 status: TaskState::Failed,
@@ -357,7 +358,10 @@ impl Actor {
             return;
         }
         let cannot_run = |e: String| Plan::Finish {
-            status: TaskStatus::failure(&id, format!("Failed to run task with an exception: {e}")),
+            status: TaskEnd::SpawnFailed {
+                error: &e.to_string(),
+            }
+            .status(&id),
             attempt: None,
         };
         let plan = if Layout::is_reserved(&id) {
@@ -418,12 +422,11 @@ impl Actor {
             return;
         };
         tracing::error!(task = %id, "the task's run failed: {e}");
-        let msg = format!("MiddleManager error while running the task: {e}");
-        let end = announcement(
-            &task,
-            TaskStatus::failure(&id, msg),
-            TaskLocation::unknown(),
-        );
+        let status = TaskEnd::WorkerError {
+            error: &e.to_string(),
+        }
+        .status(&id);
+        let end = announcement(&task, status, TaskLocation::unknown());
         self.ended(end).await;
     }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use steward_model::end::TaskEnd;
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskStatus};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,11 +29,6 @@ pub(crate) enum Plan {
         attempt: Option<u32>,
     },
 }
-
-pub(crate) const GONE_AT_RESTART: &str =
-    "Task's peon process was gone when its MiddleManager restarted";
-const GONE_UNWATCHED: &str =
-    "Task peon exited without writing a status while its MiddleManager was not watching";
 
 /// Runs `task` according to `plan` and reports to the manager; see the module doc.
 pub(crate) async fn run(
@@ -75,7 +71,10 @@ async fn launch(
 ) -> (TaskStatus, Option<u32>) {
     let id = task.id();
     let failed = |e: &dyn std::fmt::Display| {
-        TaskStatus::failure(id, format!("Failed to run task with an exception: {e}"))
+        TaskEnd::SpawnFailed {
+            error: &e.to_string(),
+        }
+        .status(id)
     };
     let attempt = match dir.prepare_attempt(task) {
         Ok(a) => a,
@@ -87,10 +86,7 @@ async fn launch(
         }
     };
     if stop.try_recv().is_ok() {
-        return (
-            TaskStatus::failure(id, "Task was shut down before its peon started"),
-            Some(attempt),
-        );
+        return (TaskEnd::ShutdownBeforeStart.status(id), Some(attempt));
     }
     let start_time = jiff::Timestamp::now();
     let started = Instant::now();
@@ -132,30 +128,22 @@ fn status_after_exit(id: &str, dir: &TaskDir, attempt: u32, exit: Exit) -> TaskS
     match exit {
         Exit::Code(0) => match dir.read_status(attempt) {
             Ok(Some(status)) => status,
-            Ok(None) => TaskStatus::failure(
-                id,
-                format!(
-                    "Task peon exited with code 0 without writing its status [{}]",
-                    dir.status_file(attempt).display()
-                ),
-            ),
-            Err(msg) => TaskStatus::failure(id, msg),
+            Ok(None) => TaskEnd::NoStatusWritten {
+                file: &dir.status_file(attempt).display().to_string(),
+            }
+            .status(id),
+            Err(msg) => TaskEnd::StatusUnreadable { error: &msg }.status(id),
         },
-        Exit::Code(code) => TaskStatus::failure(
-            id,
-            format!(
-                "Task execution process exited unsuccessfully with code[{code}]. \
-                 See middleManager logs for more details."
-            ),
-        ),
+        Exit::Code(code) => TaskEnd::ExitCode(code).status(id),
         Exit::Unobserved => match dir.read_status(attempt) {
             Ok(Some(status)) => status,
-            Ok(None) => TaskStatus::failure(id, GONE_UNWATCHED),
-            Err(msg) => TaskStatus::failure(id, msg),
+            Ok(None) => TaskEnd::GoneUnwatched.status(id),
+            Err(msg) => TaskEnd::StatusUnreadable { error: &msg }.status(id),
         },
-        Exit::WaitFailed(e) => {
-            TaskStatus::failure(id, format!("Cannot wait for the task's peon process: {e}"))
+        Exit::WaitFailed(e) => TaskEnd::WaitFailed {
+            error: &e.to_string(),
         }
+        .status(id),
     }
 }
 
@@ -167,12 +155,12 @@ pub(crate) fn status_found_at_restart(
     host: &str,
 ) -> (TaskStatus, Option<u32>) {
     let Some(record) = record else {
-        return (TaskStatus::failure(id, GONE_AT_RESTART), None);
+        return (TaskEnd::GoneAtRestart.status(id), None);
     };
     let status = match dir.read_status(record.attempt) {
         Ok(Some(status)) => status,
-        Ok(None) => TaskStatus::failure(id, GONE_AT_RESTART),
-        Err(msg) => TaskStatus::failure(id, msg),
+        Ok(None) => TaskEnd::GoneAtRestart.status(id),
+        Err(msg) => TaskEnd::StatusUnreadable { error: &msg }.status(id),
     };
     let location = TaskLocation::new(host, i32::from(record.port));
     (status.with_location(location), Some(record.attempt))
