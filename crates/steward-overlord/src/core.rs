@@ -46,13 +46,21 @@ pub enum IoEffect {
 pub struct OverlordCore {
     pub queue: TaskQueue,
     pub runner: TaskRunner,
+    /// Routed events since the invariants were last checked (debug builds).
+    unchecked: usize,
 }
+
+/// Debug builds check the invariants after every event while the core holds at most this many
+/// tasks, and after every n-th event beyond (n = tasks / this), so a check costs about this
+/// much per event however large the backlog: a 10,000-task test stays linear.
+const CHECK_BUDGET: usize = 256;
 
 impl OverlordCore {
     pub fn new(queue: QueueConfig, runner: RunnerConfig) -> Self {
         OverlordCore {
             queue: TaskQueue::new(queue),
             runner: TaskRunner::new(runner),
+            unchecked: 0,
         }
     }
 
@@ -196,6 +204,22 @@ impl OverlordCore {
         self.runner.shrink_to_fit();
     }
 
+    /// The core's invariants (the runner's accounting, and every task handed to the runner
+    /// known to it until its end is recorded), checked after every routed event in debug
+    /// builds; a violation is a bug, and stops the process there rather than later.
+    pub fn check_invariants(&self) {
+        self.runner.check_invariants();
+        for entry in self.queue.entries() {
+            if entry.state == EntryState::Submitted {
+                let id = entry.task.id();
+                assert!(
+                    self.runner.knows(id),
+                    "task {id} was handed to the runner, which does not know it"
+                );
+            }
+        }
+    }
+
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.runner.next_deadline()
     }
@@ -252,6 +276,13 @@ impl OverlordCore {
                         io.push(IoEffect::PersistStatus(status))
                     }
                 }
+            }
+        }
+        if cfg!(debug_assertions) {
+            self.unchecked += 1;
+            if self.unchecked >= self.queue.len() / CHECK_BUDGET {
+                self.unchecked = 0;
+                self.check_invariants();
             }
         }
         io

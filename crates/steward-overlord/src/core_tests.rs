@@ -1339,26 +1339,10 @@ impl Sim {
         self.check_accounting();
     }
 
-    /// The runner's per-worker accounting matches the tasks it lists.
+    /// The core's own invariants, after every step of the simulation (the core itself checks
+    /// them only every so often once its backlog is large).
     fn check_accounting(&self) {
-        for v in self.core.workers() {
-            let used: u32 = v
-                .running_tasks
-                .iter()
-                .map(|id| self.tasks[id].resource().required_capacity)
-                .sum();
-            assert_eq!(v.curr_capacity_used, used, "{v:?}");
-            let groups: BTreeSet<String> = v
-                .running_tasks
-                .iter()
-                .map(|id| self.group_of(id).unwrap().clone())
-                .collect();
-            assert_eq!(
-                v.availability_groups,
-                groups.into_iter().collect::<Vec<_>>(),
-                "{v:?}"
-            );
-        }
+        self.core.check_invariants();
     }
 
     fn quiet(&self) -> bool {

@@ -2126,3 +2126,48 @@ fn an_adopted_assignment_never_picked_up_times_out() {
     }));
     assert!(out.iter().any(|e| matches!(e, RunnerEffect::StatusChanged { task_id, status } if task_id == "t1" && status.is_complete())));
 }
+
+/// The invariant checks catch what they claim to: each corruption below fails its check.
+#[test]
+fn the_invariant_checks_catch_corrupted_accounting() {
+    fn corrupted(corrupt: impl FnOnce(&mut TaskRunner)) -> String {
+        let now = t0();
+        let mut r = runner();
+        add_worker(&mut r, worker(A, 2), now);
+        r.worker_initialized(A, now, &mut Vec::new());
+        run(&mut r, &noop("t1"), now);
+        run(&mut r, &noop("t2"), now);
+        announce(&mut r, A, running(&noop("t1")), now);
+        run(&mut r, &noop("t3"), now);
+        r.check_invariants();
+        corrupt(&mut r);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.check_invariants()))
+            .expect_err("the corruption went unnoticed");
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+    let used = corrupted(|r| r.workers.get_mut(A).unwrap().used += 1);
+    assert!(used.contains("used capacity"), "{used}");
+    let twice = corrupted(|r| {
+        let status = TaskStatus::success("t1");
+        r.complete.insert(
+            "t1".into(),
+            CompleteItem {
+                worker: None,
+                status,
+            },
+        );
+    });
+    assert!(twice.contains("running and complete"), "{twice}");
+    let deadline = corrupted(|r| {
+        r.ack_deadlines.clear();
+    });
+    assert!(deadline.contains("acknowledgement deadlines"), "{deadline}");
+    let pending = corrupted(|r| {
+        r.pending_order.clear();
+    });
+    assert!(pending.contains("pending order"), "{pending}");
+}
