@@ -73,6 +73,16 @@ impl OverlordCore {
         self.route(Vec::new(), q, now)
     }
 
+    /// Ends the stored active rows that cannot be run, as (task id, why), before the queue
+    /// starts (see [`TaskQueue::end_unrunnable`]).
+    pub fn end_unrunnable(&mut self, rows: Vec<(String, String)>, now: Timestamp) -> Vec<IoEffect> {
+        let mut q = Vec::new();
+        for (id, why) in rows {
+            self.queue.end_unrunnable(&id, &why, &mut q);
+        }
+        self.route(Vec::new(), q, now)
+    }
+
     /// Takes over the assignments found in the coordinator at start (before [`start`](Self::start)):
     /// those of stored active tasks are adopted, the others (stale) withdrawn.
     pub fn adopt_assignments(

@@ -54,6 +54,32 @@ fn submit(core: &mut OverlordCore, task: &Task, now: Timestamp) -> Vec<IoEffect>
 
 // ----- lifecycle -------------------------------------------------------------------------------
 
+/// A stored row that cannot become a task ends FAILED through the core's one persist path, at
+/// start, and leaves nothing in the queue or the runner.
+#[test]
+fn an_unrunnable_stored_row_ends_through_the_persist_path() {
+    let now = t0();
+    let mut core = core();
+    let out = core.end_unrunnable(
+        vec![(
+            "index_kafka_x".into(),
+            "unknown task type [index_kafka]".into(),
+        )],
+        now,
+    );
+    assert_eq!(
+        out,
+        vec![IoEffect::PersistStatus(TaskStatus::failure(
+            "index_kafka_x",
+            "Steward cannot run this task: unknown task type [index_kafka]"
+        ))]
+    );
+    assert!(core.start(Vec::new(), now).is_empty());
+    assert!(core.persisted("index_kafka_x", true, now).is_empty());
+    assert!(core.queue.is_empty());
+    assert_eq!(core.runner.sizes(), (0, 0, 0));
+}
+
 #[test]
 fn full_lifecycle_of_a_task_and_its_status_views() {
     const H: &str = "mm-a:8091";

@@ -17,7 +17,6 @@ use steward_cluster::{CoordinatorError, FileTaskLogs, OverlordCoordinator, Runne
 use steward_http::{path_segment, InternalClient};
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
 use steward_model::backoff::Backoff;
-use steward_model::end::TaskEnd;
 use steward_model::{Task, TaskStatus, Worker};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{error, info, warn};
@@ -181,15 +180,7 @@ impl Overlord {
             effects.extend(core.cluster_event(event, now));
         }
         let stored = store.active_tasks().await?;
-        for (id, why) in stored.unrunnable {
-            tracing::warn!(
-                task = id,
-                reason = why,
-                "ending an active task that cannot be run"
-            );
-            let status = TaskEnd::CannotRun { why: &why }.status(&id);
-            store.set_status(&status).await?;
-        }
+        effects.extend(core.end_unrunnable(stored.unrunnable, now));
         let tasks: Vec<(Task, Timestamp)> = stored
             .tasks
             .into_iter()

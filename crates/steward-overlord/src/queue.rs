@@ -113,6 +113,20 @@ impl TaskQueue {
         info!(active = self.active.len(), "task queue started");
     }
 
+    /// Ends an active row that cannot become a task (a payload that does not decode, a type
+    /// Steward does not run): it is never queued, only its end is recorded, by the same persist
+    /// path as every other end.
+    pub fn end_unrunnable(&self, task_id: &str, why: &str, out: &mut Vec<QueueEffect>) {
+        warn!(
+            task = task_id,
+            reason = why,
+            "ending an active task that cannot be run"
+        );
+        out.push(QueueEffect::PersistStatus(
+            TaskEnd::CannotRun { why }.status(task_id),
+        ));
+    }
+
     /// Reserves a place for a submitted task before it is stored, so that duplicates and the
     /// queue limit are decided in one place.
     pub fn reserve(&mut self, task: &Task, created: Timestamp) -> Result<(), QueueError> {

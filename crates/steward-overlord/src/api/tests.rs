@@ -547,7 +547,12 @@ async fn an_active_task_that_cannot_be_run_ends_failed_when_the_overlord_starts(
     .unwrap();
 
     let overlord = fx.start().await;
-    let info = fx.store.get_info(id).await.unwrap().unwrap();
+    // Recorded by the persist path, as every end is: shortly after the start.
+    let info = steward_testkit::wait_for("the row to end", Duration::from_secs(10), || async {
+        let info = fx.store.get_info(id).await.unwrap().unwrap();
+        (!info.active).then_some(info)
+    })
+    .await;
     assert!(!info.active);
     assert_eq!(info.status.status, TaskState::Failed);
     let msg = info.status.error_msg.unwrap();
