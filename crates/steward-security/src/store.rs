@@ -3,6 +3,7 @@
 //! writer (an API call on another Overlord) changed the row in between, and then starts over
 //! from the new row, as Druid's updaters do. No write is ever lost.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -125,6 +126,46 @@ impl SecurityStore {
             "{key} was changed by others {MAX_ATTEMPTS} times while this change was being made; \
              try again"
         )))
+    }
+
+    /// Adds `value` as `name` to the map at `key`; refused, in Druid's words, if `what` (a
+    /// user, a role) of that name exists.
+    pub(crate) async fn insert_new<V>(
+        &self,
+        key: &str,
+        what: &str,
+        name: &str,
+        value: V,
+    ) -> Result<bool, UpdateError>
+    where
+        V: Clone + DeserializeOwned + Serialize,
+    {
+        self.update(key, |map: &mut BTreeMap<String, V>| {
+            if map.contains_key(name) {
+                return Err(format!("{what} [{name}] already exists."));
+            }
+            map.insert(name.to_string(), value.clone());
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Removes `name` from the map at `key`; refused if there is no `what` of that name.
+    pub(crate) async fn remove_existing<V>(
+        &self,
+        key: &str,
+        what: &str,
+        name: &str,
+    ) -> Result<bool, UpdateError>
+    where
+        V: DeserializeOwned + Serialize,
+    {
+        self.update(key, |map: &mut BTreeMap<String, V>| {
+            map.remove(name)
+                .map(|_| true)
+                .ok_or_else(|| format!("{what} [{name}] does not exist."))
+        })
+        .await
     }
 }
 

@@ -5,6 +5,7 @@
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use steward_model::ids::validate_id;
+use steward_model::TaskStatusPlus;
 use steward_security::{Action, Identity, Resource};
 
 use super::errors::{bad_param, invalid_input, ApiError};
@@ -36,16 +37,17 @@ pub(super) async fn checked_path_id<S: Send + Sync>(
 }
 
 /// A task id from the URL path (see [`checked_path_id`]) that the caller may read (GET) or act
-/// on (POST), per [`AppState::authorize_task`].
-pub(super) struct TaskId(pub(super) String);
+/// on (POST), per [`AppState::authorize_task`], with the task's status when that check looked
+/// it up (security on).
+pub(super) struct TaskId(pub(super) String, pub(super) Option<TaskStatusPlus>);
 
 impl FromRequestParts<AppState> for TaskId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let id = checked_path_id(parts, state, "Task ID").await?;
-        state.authorize_task(parts, &id).await?;
-        Ok(TaskId(id))
+        let found = state.authorize_task(parts, &id).await?;
+        Ok(TaskId(id, found))
     }
 }
 

@@ -13,8 +13,8 @@ use steward_security::{Action, Identity, Resource};
 
 use super::errors::{bad_param, ApiError, ApiResult};
 use super::extract::Caller;
+use super::state::status_plus_from_info;
 use super::state::AppState;
-use super::tasks::status_plus_from_info;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StateFilter {

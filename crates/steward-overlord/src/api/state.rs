@@ -4,6 +4,10 @@
 use std::time::Duration;
 
 use axum::http::request::Parts;
+use jiff::Timestamp;
+use steward_metadata::TaskInfo;
+use steward_model::time::format_ts;
+use steward_model::{RunnerTaskState, TaskStatusPlus};
 use steward_security::{Action, Identity, Resource, Security};
 
 use super::errors::{not_leading, task_not_found, ApiError, ApiResult};
@@ -49,37 +53,61 @@ impl AppState {
 
     /// Druid's `TaskResourceFilter`, with security on: the task must exist (404 otherwise) and
     /// the caller may act on its datasource (403 otherwise), READ for a GET, WRITE otherwise.
-    pub(super) async fn authorize_task(&self, parts: &Parts, id: &str) -> ApiResult<()> {
+    /// Returns the status it looked up, so that a handler needing it does not look again.
+    pub(super) async fn authorize_task(
+        &self,
+        parts: &Parts,
+        id: &str,
+    ) -> ApiResult<Option<TaskStatusPlus>> {
         if self.config.security.is_none() {
-            return Ok(());
+            return Ok(None);
         }
-        let data_source = self
-            .task_data_source(id)
+        let status = self
+            .find_status(id)
             .await?
             .ok_or_else(|| task_not_found(id))?;
-        let resource = Resource::datasource(data_source);
+        let resource = Resource::datasource(status.data_source.clone());
         match self.allows(caller(parts), &resource, Action::of_method(&parts.method)) {
-            true => Ok(()),
+            true => Ok(Some(status)),
             false => Err(ApiError::Forbidden),
         }
     }
 
-    pub(super) async fn task_data_source(&self, id: &str) -> ApiResult<Option<String>> {
+    /// A task's status: from memory while it is active, else from its stored row.
+    pub(super) async fn find_status(&self, id: &str) -> ApiResult<Option<TaskStatusPlus>> {
         let key = id.to_string();
-        let active = self
-            .overlord()?
-            .query(move |c| c.active_task(&key).map(|t| t.data_source().to_string()))
-            .await
-            .flatten();
-        if active.is_some() {
-            return Ok(active);
+        if let Some(Some(v)) = self.overlord()?.query(move |c| c.active_status(&key)).await {
+            return Ok(Some(v));
         }
         Ok(self
             .overlord()?
             .store()
             .get_info(id)
             .await?
-            .map(|info| info.data_source))
+            .map(status_plus_from_info))
+    }
+}
+
+/// The stored row of a finished (or not yet known to memory) task, as `TaskStatusPlus`.
+pub(super) fn status_plus_from_info(info: TaskInfo) -> TaskStatusPlus {
+    let runner = if info.active {
+        RunnerTaskState::Waiting
+    } else {
+        RunnerTaskState::None
+    };
+    TaskStatusPlus {
+        id: info.id,
+        group_id: info.group_id,
+        task_type: info.task_type,
+        created_time: format_ts(info.created_time),
+        queue_insertion_time: format_ts(Timestamp::UNIX_EPOCH),
+        status_code: info.status.status,
+        status: info.status.status,
+        runner_status_code: runner,
+        duration: info.status.duration,
+        location: info.status.location,
+        data_source: info.data_source,
+        error_msg: info.status.error_msg,
     }
 }
 

@@ -8,12 +8,9 @@ use axum::extract::{Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jiff::Timestamp;
 use serde_json::{json, Value};
-use steward_metadata::TaskInfo;
 use steward_model::ids::validate_id;
-use steward_model::time::format_ts;
-use steward_model::{RunnerTaskState, Task, TaskError, TaskStatus, TaskStatusPlus};
+use steward_model::{Task, TaskError, TaskStatus, TaskStatusPlus};
 use steward_security::{Action, Resource};
 
 use super::errors::{bad_param, invalid_input, not_leading, task_not_found, ApiError, ApiResult};
@@ -78,44 +75,9 @@ pub(super) async fn submit_task(
 
 // ----- single task ------------------------------------------------------------------------------
 
-/// The stored row of a finished (or not yet known to memory) task, as `TaskStatusPlus`.
-pub(super) fn status_plus_from_info(info: TaskInfo) -> TaskStatusPlus {
-    let runner = if info.active {
-        RunnerTaskState::Waiting
-    } else {
-        RunnerTaskState::None
-    };
-    TaskStatusPlus {
-        id: info.id,
-        group_id: info.group_id,
-        task_type: info.task_type,
-        created_time: format_ts(info.created_time),
-        queue_insertion_time: format_ts(Timestamp::UNIX_EPOCH),
-        status_code: info.status.status,
-        status: info.status.status,
-        runner_status_code: runner,
-        duration: info.status.duration,
-        location: info.status.location,
-        data_source: info.data_source,
-        error_msg: info.status.error_msg,
-    }
-}
-
-pub(super) async fn find_status(s: &AppState, id: &str) -> ApiResult<Option<TaskStatusPlus>> {
-    let key = id.to_string();
-    if let Some(Some(v)) = s.overlord()?.query(move |c| c.active_status(&key)).await {
-        return Ok(Some(v));
-    }
-    Ok(s.overlord()?
-        .store()
-        .get_info(id)
-        .await?
-        .map(status_plus_from_info))
-}
-
 pub(super) async fn get_task(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, _): TaskId,
 ) -> ApiResult<Json<Value>> {
     let key = id.clone();
     let task = match s
@@ -135,9 +97,13 @@ pub(super) async fn get_task(
 
 pub(super) async fn get_task_status(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, found): TaskId,
 ) -> ApiResult<Json<Value>> {
-    match find_status(&s, &id).await? {
+    let status = match found {
+        Some(status) => Some(status),
+        None => s.find_status(&id).await?,
+    };
+    match status {
         Some(status) => Ok(Json(json!({ "task": id, "status": status }))),
         None => Err(task_not_found(&id)),
     }
@@ -145,7 +111,7 @@ pub(super) async fn get_task_status(
 
 pub(super) async fn get_task_log(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, _): TaskId,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let offset: i64 = match params.get("offset") {
@@ -179,7 +145,7 @@ pub(super) async fn get_task_log(
     match stored {
         Some(bytes) => Ok(text(Body::from(bytes))),
         None => {
-            if find_status(&s, &id).await?.is_none() {
+            if s.find_status(&id).await?.is_none() {
                 return Err(task_not_found(&id));
             }
             Err(ApiError::Simple(
@@ -196,7 +162,7 @@ pub(super) fn text(body: Body) -> Response {
 
 pub(super) async fn get_task_reports(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, _): TaskId,
 ) -> ApiResult<Response> {
     let logs = s.overlord()?.task_logs().clone();
     let key = id.clone();
@@ -211,7 +177,7 @@ pub(super) async fn get_task_reports(
         )
             .into_response()),
         None => {
-            if find_status(&s, &id).await?.is_none() {
+            if s.find_status(&id).await?.is_none() {
                 return Err(task_not_found(&id));
             }
             Err(ApiError::Simple(
@@ -224,9 +190,9 @@ pub(super) async fn get_task_reports(
 
 pub(super) async fn get_task_segments(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, _): TaskId,
 ) -> ApiResult<Json<Value>> {
-    if find_status(&s, &id).await?.is_none() {
+    if s.find_status(&id).await?.is_none() {
         return Err(task_not_found(&id));
     }
     Err(ApiError::Simple(
@@ -237,13 +203,13 @@ pub(super) async fn get_task_segments(
 
 pub(super) async fn shutdown_task(
     State(s): State<AppState>,
-    TaskId(id): TaskId,
+    TaskId(id, _): TaskId,
 ) -> ApiResult<Json<Value>> {
     if s.overlord()?.shutdown(&id, SHUTDOWN_BY_USER).await {
         return Ok(Json(json!({ "task": id })));
     }
     // Shutting down a task that has already ended is a no-op, as in Druid.
-    match find_status(&s, &id).await? {
+    match s.find_status(&id).await? {
         Some(_) => Ok(Json(json!({ "task": id }))),
         None => Err(task_not_found(&id)),
     }

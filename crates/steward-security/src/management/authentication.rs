@@ -64,21 +64,12 @@ async fn get_user(State(security): State<Security>, names: Names) -> Answer {
 async fn create_user(State(security): State<Security>, names: Names) -> Answer {
     let store = security.authenticator_store(names.get("authenticator"))?;
     let name = names.get("user");
+    let user = AuthenticatorUser {
+        name: name.to_string(),
+        credentials: None,
+    };
     store
-        .update(
-            &store.authenticator_users,
-            |users: &mut AuthenticatorUsers| {
-                if users.contains_key(name) {
-                    return Err(format!("User [{name}] already exists."));
-                }
-                let user = AuthenticatorUser {
-                    name: name.to_string(),
-                    credentials: None,
-                };
-                users.insert(name.to_string(), user);
-                Ok(true)
-            },
-        )
+        .insert_new(&store.authenticator_users, "User", name, user)
         .await
         .map_err(update_error)?;
     security.changed().await
@@ -90,15 +81,7 @@ async fn delete_user(State(security): State<Security>, names: Names) -> Answer {
     let store = security.authenticator_store(names.get("authenticator"))?;
     let name = names.get("user");
     store
-        .update(
-            &store.authenticator_users,
-            |users: &mut AuthenticatorUsers| {
-                users
-                    .remove(name)
-                    .map(|_| true)
-                    .ok_or_else(|| format!("User [{name}] does not exist."))
-            },
-        )
+        .remove_existing::<AuthenticatorUser>(&store.authenticator_users, "User", name)
         .await
         .map_err(update_error)?;
     security.changed().await

@@ -117,18 +117,12 @@ fn simplified(role: &Role, users: Option<&BTreeSet<&String>>) -> Value {
 async fn create_user(State(security): State<Security>, names: Names) -> Answer {
     let store = security.authorizer_store(names.get("authorizer"))?;
     let name = names.get("user");
+    let user = AuthorizerUser {
+        name: name.to_string(),
+        roles: BTreeSet::new(),
+    };
     store
-        .update(&store.authorizer_users, |users: &mut AuthorizerUsers| {
-            if users.contains_key(name) {
-                return Err(format!("User [{name}] already exists."));
-            }
-            let user = AuthorizerUser {
-                name: name.to_string(),
-                roles: BTreeSet::new(),
-            };
-            users.insert(name.to_string(), user);
-            Ok(true)
-        })
+        .insert_new(&store.authorizer_users, "User", name, user)
         .await
         .map_err(update_error)?;
     security.changed().await
@@ -138,12 +132,7 @@ async fn delete_user(State(security): State<Security>, names: Names) -> Answer {
     let store = security.authorizer_store(names.get("authorizer"))?;
     let name = names.get("user");
     store
-        .update(&store.authorizer_users, |users: &mut AuthorizerUsers| {
-            users
-                .remove(name)
-                .map(|_| true)
-                .ok_or_else(|| format!("User [{name}] does not exist."))
-        })
+        .remove_existing::<AuthorizerUser>(&store.authorizer_users, "User", name)
         .await
         .map_err(update_error)?;
     security.changed().await
@@ -202,18 +191,12 @@ async fn create_role(State(security): State<Security>, names: Names) -> Answer {
         return Err(bad_request(format!("Role [{name}] already exists.")));
     }
     strip_role(store, name).await.map_err(update_error)?;
+    let role = Role {
+        name: name.to_string(),
+        permissions: Vec::new(),
+    };
     store
-        .update(&store.roles, |roles: &mut Roles| {
-            if roles.contains_key(name) {
-                return Err(format!("Role [{name}] already exists."));
-            }
-            let role = Role {
-                name: name.to_string(),
-                permissions: Vec::new(),
-            };
-            roles.insert(name.to_string(), role);
-            Ok(true)
-        })
+        .insert_new(&store.roles, "Role", name, role)
         .await
         .map_err(update_error)?;
     security.changed().await
@@ -224,12 +207,7 @@ async fn delete_role(State(security): State<Security>, names: Names) -> Answer {
     let store = security.authorizer_store(names.get("authorizer"))?;
     let name = names.get("role");
     store
-        .update(&store.roles, |roles: &mut Roles| {
-            roles
-                .remove(name)
-                .map(|_| true)
-                .ok_or_else(|| format!("Role [{name}] does not exist."))
-        })
+        .remove_existing::<Role>(&store.roles, "Role", name)
         .await
         .map_err(update_error)?;
     strip_role(store, name).await.map_err(update_error)?;
