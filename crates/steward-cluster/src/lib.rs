@@ -16,6 +16,7 @@ mod wait;
 pub mod zookeeper;
 
 use async_trait::async_trait;
+pub use steward_model::coordination::{RunnerEvent, WorkerEvent};
 use steward_model::{Task, TaskAnnouncement, Worker};
 use tokio::sync::mpsc;
 
@@ -24,35 +25,6 @@ pub use leader::{AlwaysLeader, LeaderElection, Leadership};
 pub use task_logs::{read_log, FileTaskLogs};
 pub use wait::sleep_until;
 pub use zookeeper::{ZkConfig, ZkCoordinator, ZkLeaderElection};
-
-/// What the Overlord's task runner learns from the coordinator.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunnerEvent {
-    /// A worker announced itself.
-    WorkerAdded(Worker),
-    /// A worker re-announced itself with other data (enabled/disabled, capacity, category).
-    WorkerChanged(Worker),
-    /// A worker's announcement disappeared (stopped, crashed, lost its session).
-    WorkerRemoved(String),
-    /// Every status announcement present when the worker appeared has been delivered.
-    WorkerInitialized(String),
-    /// A worker created or updated the status announcement of a task.
-    StatusAnnounced {
-        worker: String,
-        announcement: TaskAnnouncement,
-    },
-    /// A task's status announcement disappeared.
-    StatusRemoved { worker: String, task_id: String },
-}
-
-/// What a MiddleManager learns from the coordinator.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WorkerEvent {
-    /// The Overlord assigned a task to this worker.
-    Assigned(Task),
-    /// The Overlord removed this task's status announcement: it has recorded the end.
-    StatusRemoved(String),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoordinatorError {

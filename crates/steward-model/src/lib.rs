@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backoff;
+pub mod coordination;
 pub mod end;
 pub mod files;
 pub mod ids;

@@ -8,7 +8,7 @@
 //! out concurrently. The whole lifecycle can therefore be tested without sockets or sleeps.
 
 use jiff::Timestamp;
-use steward_cluster::RunnerEvent;
+use steward_model::coordination::RunnerEvent;
 use steward_model::{
     time::format_ts, RunnerTaskState, Task, TaskLocation, TaskStatus, TaskStatusPlus, Worker,
 };
