@@ -85,9 +85,10 @@ where
     async fn plan(&self, setup: &[&str], explain: &str, statement: Planned) -> Vec<String> {
         use sqlx::Execute;
         let mut statement = match statement {
-            Planned::List(active, query) => self.list_query(active, &query),
+            Planned::List(active, query) => self.sql.list_query::<D>(active, &query),
             Planned::Audit(after, before, limit) => {
-                self.audit_query("worker.config", after, before, limit)
+                self.sql
+                    .audit_query::<D>("worker.config", after, before, limit)
             }
             Planned::ActiveTasks => query::<D>(AssertSqlSafe(self.sql.active_tasks.clone()), []),
             Planned::ByIds(ids) => query::<D>(

@@ -1,0 +1,185 @@
+//! Druid's tables as the store creates them: `<base>_tasks`, `<base>_tasklocks`,
+//! `<base>_config` and `<base>_audit` with Druid's columns and encodings, so that the rows mean
+//! what they do in Druid, plus the indexes that keep every read of a long history bounded.
+//!
+//! The table base goes into SQL text, so it is checked here before any statement is built.
+
+use super::dialect::Syntax;
+use crate::StoreError;
+
+/// The longest identifier every supported database accepts (PostgreSQL's limit; MySQL's is 64).
+const MAX_IDENTIFIER: usize = 63;
+
+/// Index name suffixes. A listing reads complete rows newest first up to a limit, so each
+/// combination of its equality filters has an index on exactly those columns and `active`,
+/// followed by `created_date`: the matching rows come out in order, a time range narrows the
+/// same index, and the LIMIT ends the read, however long the history.
+pub(super) const BY_ACTIVE: &str = "active_created_date";
+pub(super) const BY_DATASOURCE: &str = "datasource_active_created_date";
+pub(super) const BY_TYPE: &str = "active_type_created_date";
+pub(super) const BY_DATASOURCE_TYPE: &str = "datasource_type_active_created_date";
+
+/// The task table's indexes as (name suffix, columns).
+const INDEXES: [(&str, &str); 4] = [
+    // Druid's: the active set, retention, and every listing without a datasource or type filter.
+    (BY_ACTIVE, "active, created_date"),
+    // Druid indexes (datasource, active); with created_date appended it serves every lookup
+    // Druid's does, without sorting a datasource's whole history to find its newest rows.
+    (BY_DATASOURCE, "datasource, active, created_date"),
+    (BY_TYPE, "active, type, created_date"),
+    (BY_DATASOURCE_TYPE, "datasource, type, active, created_date"),
+];
+
+/// The names of a table base's tables and of the indexes queries name in hints.
+#[derive(Debug)]
+pub(super) struct TableNames {
+    /// Druid's `druid.metadata.storage.tables.base`.
+    pub(super) base: String,
+    pub(super) tasks: String,
+    pub(super) locks: String,
+    pub(super) config: String,
+    pub(super) audit: String,
+}
+
+impl TableNames {
+    /// The tables of Druid's `druid.metadata.storage.tables.base`. Only ASCII letters, digits and
+    /// `_` are accepted, not starting with a digit; anything else is refused as
+    /// [`StoreError::Unavailable`].
+    pub(super) fn new(base: &str) -> Result<TableNames, StoreError> {
+        let valid = base
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(StoreError::Unavailable(format!(
+                "invalid metadata table base name [{base}]: use ASCII letters, digits and '_', \
+                 not starting with a digit"
+            )));
+        }
+        Ok(TableNames {
+            base: base.to_string(),
+            tasks: format!("{base}_tasks"),
+            locks: format!("{base}_tasklocks"),
+            config: format!("{base}_config"),
+            audit: format!("{base}_audit"),
+        })
+    }
+
+    /// The task table's index with name suffix `suffix` (one of the `BY_*` constants).
+    pub(super) fn task_index(&self, suffix: &str) -> String {
+        format!("idx_{}_{suffix}", self.tasks)
+    }
+
+    /// The audit table's index on (key, time).
+    pub(super) fn audit_index(&self) -> String {
+        format!("idx_{}_key_time", self.audit)
+    }
+}
+
+/// The statements that create a table base's schema, each skipping what exists.
+#[derive(Debug)]
+pub(super) struct Schema {
+    /// The task table, named in logs.
+    pub(super) task_table: String,
+    pub(super) tables: Vec<String>,
+    /// Columns an older Druid's task table lacks: (probe that fails without the column,
+    /// `ALTER TABLE` adding it).
+    pub(super) added_columns: Vec<(String, String)>,
+    pub(super) indexes: Vec<String>,
+}
+
+impl Schema {
+    /// The schema of `names` in this database's syntax. A table base long enough for an index
+    /// name to exceed some database's identifier limit is refused as
+    /// [`StoreError::Unavailable`].
+    pub(super) fn new(syntax: &Syntax, names: &TableNames) -> Result<Schema, StoreError> {
+        let TableNames {
+            base,
+            tasks: t,
+            locks: l,
+            config: c,
+            audit: a,
+        } = names;
+        let Syntax {
+            payload,
+            serial_key,
+            datasource_collation,
+            table_options,
+            create_index,
+            ..
+        } = syntax;
+        let mut tables = vec![format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\
+                 id VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 created_date VARCHAR(255) NOT NULL, \
+                 datasource VARCHAR(255){datasource_collation} NOT NULL, \
+                 payload {payload} NOT NULL, \
+                 status_payload {payload} NOT NULL, \
+                 active BOOLEAN NOT NULL DEFAULT FALSE, \
+                 type VARCHAR(255), \
+                 group_id VARCHAR(255)){table_options}"
+        )];
+        let mut indexes: Vec<(String, &str, &str)> = INDEXES
+            .iter()
+            .map(|(suffix, columns)| (names.task_index(suffix), t.as_str(), *columns))
+            .collect();
+        // Druid's lock table. Steward takes no locks yet; the table exists so the schema is
+        // the one Druid's Overlord expects.
+        tables.push(format!(
+            "CREATE TABLE IF NOT EXISTS {l} (\
+                 id {serial_key}, \
+                 task_id VARCHAR(255) DEFAULT NULL, \
+                 lock_payload {payload}){table_options}"
+        ));
+        indexes.push((format!("idx_{l}_task_id"), l, "task_id"));
+        tables.push(format!(
+            "CREATE TABLE IF NOT EXISTS {c} (\
+                 name VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 payload {payload} NOT NULL){table_options}"
+        ));
+        // Druid's audit table; `id` increases with every row, so it orders rows written in the
+        // same millisecond.
+        tables.push(format!(
+            "CREATE TABLE IF NOT EXISTS {a} (\
+                 id {serial_key}, \
+                 audit_key VARCHAR(255) NOT NULL, \
+                 type VARCHAR(255) NOT NULL, \
+                 author VARCHAR(255) NOT NULL, \
+                 comment VARCHAR(2048) NOT NULL, \
+                 created_date VARCHAR(255) NOT NULL, \
+                 payload {payload} NOT NULL){table_options}"
+        ));
+        // SQLite and InnoDB end every index entry with the row's key anyway; PostgreSQL needs
+        // `id` spelled out to read same-millisecond rows in order without sorting them.
+        indexes.push((names.audit_index(), a, "audit_key, created_date, id"));
+        for (name, _, _) in &indexes {
+            if name.len() > MAX_IDENTIFIER {
+                return Err(StoreError::Unavailable(format!(
+                    "metadata table base name [{base}] is too long: index name [{name}] would \
+                     exceed {MAX_IDENTIFIER} characters"
+                )));
+            }
+        }
+        let indexes = indexes
+            .iter()
+            .map(|(name, table, columns)| format!("{create_index} {name} ON {table}({columns})"))
+            .collect();
+        // Druid added these columns to its task table later and adds them when missing.
+        let added_columns = ["type", "group_id"]
+            .iter()
+            .map(|column| {
+                (
+                    format!("SELECT {column} FROM {t} WHERE 1 = 0"),
+                    format!("ALTER TABLE {t} ADD COLUMN {column} VARCHAR(255)"),
+                )
+            })
+            .collect();
+        Ok(Schema {
+            task_table: t.clone(),
+            tables,
+            added_columns,
+            indexes,
+        })
+    }
+}
