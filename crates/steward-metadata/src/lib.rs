@@ -7,6 +7,7 @@
 //! dynamic configs (`worker.config`) with an audit trail of every change.
 
 mod mysql;
+mod open;
 mod postgres;
 mod server;
 mod sql;
@@ -14,17 +15,14 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use steward_model::{Task, TaskStatus};
 
 pub use mysql::MySqlStore;
+pub use open::open_store;
 pub use postgres::PostgresStore;
-use server::redact;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
@@ -176,47 +174,4 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         before: Timestamp,
     ) -> Result<u64, StoreError>;
-}
-
-/// Opens the metadata store named by Druid's `druid.metadata.storage.connector.connectURI`,
-/// creating its tables unless they exist:
-///
-/// * `sqlite:<path>` (or `sqlite://<path>`): a SQLite file;
-/// * `postgresql://user@host:port/db` or `postgres://...`: PostgreSQL;
-/// * `mysql://user:password@host:port/db` (or `mariadb://...`): MySQL or MariaDB;
-/// * Druid's JDBC forms of these, `jdbc:postgresql://host:port/db` and
-///   `jdbc:mysql://host:port/db`.
-///
-/// `user` and `password` are Druid's `druid.metadata.storage.connector.user` and `.password`;
-/// when given and not empty they override the URI's (an empty `password=` line in a
-/// properties file means no password, not an empty one). `table_base` is
-/// `druid.metadata.storage.tables.base`. Errors name the URI with its password masked.
-pub async fn open_store(
-    uri: &str,
-    user: Option<&str>,
-    password: Option<&str>,
-    table_base: &str,
-) -> Result<Arc<dyn MetadataStore>, StoreError> {
-    let uri = uri.trim();
-    let bare = uri.strip_prefix("jdbc:").unwrap_or(uri);
-    let user = user.filter(|u| !u.is_empty());
-    let password = password.filter(|p| !p.is_empty());
-    if let Some(path) = bare.strip_prefix("sqlite:") {
-        let path = Path::new(path.trim_start_matches("//"));
-        return Ok(Arc::new(SqliteStore::open(path, table_base).await?));
-    }
-    match bare.split_once("://").map(|(scheme, _)| scheme) {
-        Some("postgresql" | "postgres") => Ok(Arc::new(
-            PostgresStore::open(bare, user, password, table_base).await?,
-        )),
-        Some("mysql" | "mariadb") => Ok(Arc::new(
-            MySqlStore::open(bare, user, password, table_base).await?,
-        )),
-        _ => Err(StoreError::Unavailable(format!(
-            "unsupported metadata store URI [{}]: expected sqlite:<path>, \
-             postgresql://user@host:port/db or mysql://user:password@host:port/db \
-             (or Druid's jdbc:postgresql:// and jdbc:mysql:// forms)",
-            redact(uri)
-        ))),
-    }
 }
