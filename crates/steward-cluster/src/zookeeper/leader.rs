@@ -305,6 +305,8 @@ impl Participant {
     /// connection has been down for the session timeout.
     async fn follow(&mut self, node: &Node) -> Ended {
         let mut disconnected_since: Option<Instant> = None;
+        // Between looks at the line that failed for a reason a reconnection may cure.
+        let mut retry = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let Some(client) = self.session.upgrade().map(|s| s.client()) else {
                 return Ended::Gone;
@@ -326,7 +328,11 @@ impl Participant {
             let mut look_again: Pin<Box<dyn Future<Output = ()> + Send>> =
                 if state == zk::SessionState::SyncConnected {
                     disconnected_since = None;
-                    match self.evaluate(&client, node).await {
+                    let evaluation = self.evaluate(&client, node).await;
+                    if evaluation.is_ok() {
+                        retry.reset();
+                    }
+                    match evaluation {
                         Ok(Evaluation::NodeGone) => {
                             tracing::warn!(
                                 participant = self.id,
@@ -342,7 +348,7 @@ impl Participant {
                         Err(e) if is_transient(&e) => {
                             tracing::debug!(participant = self.id, error = %e,
                                 "cannot read the leader latch; looking again");
-                            Box::pin(tokio::time::sleep(FIRST_BACKOFF))
+                            Box::pin(tokio::time::sleep(retry.next_wait()))
                         }
                         Err(e) => {
                             tracing::warn!(participant = self.id, error = %e,

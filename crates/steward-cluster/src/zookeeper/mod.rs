@@ -55,6 +55,7 @@
 
 mod codec;
 mod config;
+mod follow;
 mod leader;
 mod overlord;
 mod payload;

@@ -2,37 +2,26 @@
 //! [`RunnerEvent`]s, with the same order and the same absence of duplicates as the in-process
 //! coordinator.
 //!
-//! One persistent recursive watch, on the deepest path above both trees, is installed before
-//! the trees are read, so nothing that changes after the read is missed, and its events arrive
-//! in the order ZooKeeper applied the changes. The feed keeps what it has delivered (each
+//! One watch, on the deepest path above both trees, is followed (see `follow`), so its events
+//! arrive in the order ZooKeeper applied the changes. The feed keeps what it has delivered (each
 //! worker's data, each status node's data, including the status nodes of workers that are not
 //! announced, which are delivered when the worker announces): an event whose node reads the
-//! same as delivered emits nothing. After a reconnection (whose missed events ZooKeeper does not
-//! promise to replay, and whose persistent watches the client does not restore) and after a new
-//! session, a new watch is installed, the trees are read again and only the difference is
-//! emitted.
+//! same as delivered emits nothing. Whenever the trees are read again (after a reconnection,
+//! after a new session) only the difference is emitted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-use steward_model::backoff::Backoff;
+use std::sync::Arc;
 
-use futures::FutureExt;
 use steward_model::{TaskAnnouncement, Worker};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use zookeeper_client as zk;
 
 use super::codec;
 use super::config::{Node, ZkPaths};
+use super::follow::{self, Follower};
 use super::read::{list, read_children, read_small};
 use super::session::Session;
 use crate::{CoordinatorError, RunnerEvent};
-
-const REWATCH_BACKOFF: Duration = Duration::from_millis(200);
-/// Most watch events applied together.
-const MAX_BATCH: usize = 256;
-const MAX_REWATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Subscribes: delivers the current state into the returned channel before returning, then
 /// follows changes from a background task.
@@ -41,18 +30,14 @@ pub(crate) async fn subscribe(
     paths: &ZkPaths,
 ) -> Result<mpsc::UnboundedReceiver<RunnerEvent>, CoordinatorError> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut feed = Feed {
+    let feed = Feed {
         paths: paths.clone(),
         tx,
         workers: BTreeMap::new(),
         statuses: BTreeMap::new(),
+        live: false,
     };
-    let (watcher, tree) = feed
-        .watch_and_read(session)
-        .await
-        .map_err(CoordinatorError::Unavailable)?;
-    feed.apply_tree(tree, false);
-    tokio::spawn(feed.follow(Arc::downgrade(session), watcher));
+    follow::start(session, feed).await?;
     Ok(rx)
 }
 
@@ -71,115 +56,33 @@ struct Feed {
     tx: mpsc::UnboundedSender<RunnerEvent>,
     workers: BTreeMap<String, Worker>,
     statuses: BTreeMap<String, BTreeMap<String, TaskAnnouncement>>,
+    /// Whether the first read has been applied: until then, statuses of workers that are not
+    /// announced are only remembered, as the in-process coordinator's snapshot does.
+    live: bool,
 }
 
-impl Feed {
-    /// Installs the watch, then reads both trees, with one connected client.
-    async fn watch_and_read(
-        &self,
-        session: &Session,
-    ) -> Result<(zk::PersistentWatcher, Tree), String> {
-        let root = self.paths.overlord_root();
-        session
-            .run(|client| {
-                let (root, paths) = (root.clone(), self.paths.clone());
-                async move {
-                    let watcher = client
-                        .watch(&root, zk::AddWatchMode::PersistentRecursive)
-                        .await?;
-                    let tree = read_tree(&client, &paths).await?;
-                    Ok((watcher, tree))
-                }
-            })
-            .await
-            .map_err(|e| format!("cannot read the worker announcements from ZooKeeper: {e}"))
+impl Follower for Feed {
+    type Tree = Tree;
+    type Event = RunnerEvent;
+
+    fn name(&self) -> &str {
+        "the worker announcements"
     }
 
-    async fn follow(mut self, session: Weak<Session>, mut watcher: zk::PersistentWatcher) {
-        let mut rewatch_at: Option<Instant> = None;
-        // A session event met while draining a batch, handled next.
-        let mut deferred: Option<zk::WatchedEvent> = None;
-        loop {
-            let event = match deferred.take() {
-                Some(event) => Some(event),
-                None => tokio::select! {
-                    () = self.tx.closed() => return,
-                    event = watcher.changed() => Some(event),
-                    () = super::sleep_until(rewatch_at) => None,
-                },
-            };
-            match event {
-                Some(event) if event.event_type != zk::EventType::Session => {
-                    let Some(client) = session.upgrade().map(|s| s.client()) else {
-                        return;
-                    };
-                    // Take what else is queued already: under load a worker's writes to one
-                    // status znode arrive together and are read once, and a batch's znodes are
-                    // read with one multi-read.
-                    let mut batch = vec![event];
-                    while batch.len() < MAX_BATCH {
-                        match watcher.changed().now_or_never() {
-                            Some(e) if e.event_type != zk::EventType::Session => batch.push(e),
-                            Some(e) => {
-                                deferred = Some(e);
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    if let Err(e) = self.apply_events(&client, batch).await {
-                        tracing::debug!(error = %e, "cannot read a changed znode; reading all again");
-                        rewatch_at.get_or_insert_with(|| Instant::now() + REWATCH_BACKOFF);
-                    }
-                    continue;
-                }
-                Some(event) if event.session_state == zk::SessionState::Disconnected => continue,
-                Some(event) if event.session_state.is_terminated() => {
-                    tracing::info!(state = ?event.session_state,
-                        "announcement watch ended with its session; watching again");
-                }
-                _ => {}
-            }
-            // Reconnected, session replaced, or a read failed. The client (0.11.2) does not
-            // restore persistent watches on reconnection, so a new watch is installed every
-            // time, before the trees are read again.
-            match self.rewatch(&session).await {
-                Some(new_watcher) => watcher = new_watcher,
-                None => return,
-            }
-            rewatch_at = None;
-        }
+    fn roots(&self) -> Vec<String> {
+        vec![self.paths.overlord_root()]
     }
 
-    /// Watches again on the current session and emits what changed meanwhile. `None` once the
-    /// coordinator or the subscriber is gone.
-    async fn rewatch(&mut self, session: &Weak<Session>) -> Option<zk::PersistentWatcher> {
-        let mut backoff = Backoff::new(REWATCH_BACKOFF, MAX_REWATCH_BACKOFF);
-        loop {
-            if self.tx.is_closed() {
-                return None;
-            }
-            let attempt = {
-                let session = session.upgrade()?;
-                self.watch_and_read(&session).await
-            };
-            match attempt {
-                Ok((watcher, tree)) => {
-                    self.apply_tree(tree, true);
-                    return Some(watcher);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot watch the announcements yet; retrying");
-                    tokio::time::sleep(backoff.next_wait()).await;
-                }
-            }
-        }
+    fn subscriber(&self) -> &mpsc::UnboundedSender<RunnerEvent> {
+        &self.tx
     }
 
-    /// Emits the difference between what was delivered and `tree`. The first time
-    /// (`live == false`), statuses of workers that are not announced are only remembered, as
-    /// the in-process coordinator's snapshot does.
-    fn apply_tree(&mut self, tree: Tree, live: bool) {
+    async fn read(&self, client: &zk::Client) -> Result<Tree, zk::Error> {
+        read_tree(client, &self.paths).await
+    }
+
+    /// Emits the difference between what was delivered and `tree`.
+    async fn apply_tree(&mut self, tree: Tree, _: &Arc<Session>) {
         let gone: Vec<String> = self
             .workers
             .keys()
@@ -202,7 +105,7 @@ impl Feed {
         for (worker, tasks) in &tree.statuses {
             let joining = tree.workers.contains_key(worker) && !self.workers.contains_key(worker);
             for (task, announcement) in tasks {
-                if joining || (!live && !self.workers.contains_key(worker)) {
+                if joining || (!self.live && !self.workers.contains_key(worker)) {
                     self.statuses
                         .entry(worker.clone())
                         .or_default()
@@ -215,6 +118,7 @@ impl Feed {
         for worker in tree.workers.into_values() {
             self.put_worker(worker);
         }
+        self.live = true;
     }
 
     /// Reads the znodes a batch of events names and emits what changed. Only the last event of
@@ -223,8 +127,8 @@ impl Feed {
     /// ZooKeeper's order.
     async fn apply_events(
         &mut self,
-        client: &zk::Client,
         batch: Vec<zk::WatchedEvent>,
+        session: &Arc<Session>,
     ) -> Result<(), zk::Error> {
         let mut seen = std::collections::HashSet::new();
         let mut last: Vec<(String, bool)> = Vec::new();
@@ -247,14 +151,16 @@ impl Feed {
             .filter(|(_, read)| *read)
             .map(|(path, _)| path.as_str())
             .collect();
-        let mut datas = read_small(client, &to_read).await?.into_iter();
+        let mut datas = read_small(&session.client(), &to_read).await?.into_iter();
         for (path, read) in &last {
             let data = if *read { datas.next().flatten() } else { None };
             self.apply_node(path, data);
         }
         Ok(())
     }
+}
 
+impl Feed {
     /// Emits what changed for one znode, given its data (`None`: it is gone). Data that does
     /// not parse (empty, truncated) changes nothing, as in Druid, whose listener only raises
     /// an alert: the last value read stands, and a running task is not failed for one bad
@@ -338,7 +244,7 @@ impl Feed {
     }
 
     fn send(&self, event: RunnerEvent) {
-        // A closed channel ends `follow` at its next turn.
+        // A closed channel ends the following at its next turn.
         let _ = self.tx.send(event);
     }
 }

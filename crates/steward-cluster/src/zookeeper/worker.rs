@@ -2,34 +2,27 @@
 //! [`WorkerEvent::Assigned`], and deletions under `status/<worker>` (the Overlord recorded the
 //! end) into [`WorkerEvent::StatusRemoved`].
 //!
-//! Persistent recursive watches on both directories are installed before they are read.
-//! Assignments present at subscription are delivered first, oldest first; each assignment znode
-//! is delivered once while it exists. A large task is delivered once its payload has been
-//! fetched from the Overlord, and only if its assignment still exists then. After a
-//! reconnection the watches are installed again, both directories are read again and the
-//! difference is emitted; after a new session every assignment present is delivered again (the
-//! MiddleManager ignores tasks it already knows), because what the old session saw cannot be
-//! trusted.
+//! Both directories are followed (see `follow`). Assignments present at subscription are
+//! delivered first, oldest first; each assignment znode is delivered once while it exists. A
+//! large task is delivered once its payload has been fetched from the Overlord, and only if its
+//! assignment still exists then. Whenever the directories are read again, the difference is
+//! emitted; after a new session every assignment present is delivered again (the MiddleManager
+//! ignores tasks it already knows), because what the old session saw cannot be trusted.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-use steward_model::backoff::Backoff;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use zookeeper_client as zk;
 
 use super::codec::{self, Assignment};
 use super::config::{child_of, ZkPaths};
+use super::follow::{self, Follower};
 use super::payload::Fetcher;
 use super::publisher::Publisher;
 use super::read::{list, read_children};
 use super::session::Session;
 use crate::{CoordinatorError, WorkerEvent};
-
-const REWATCH_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_REWATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 pub(crate) struct Context {
     pub paths: ZkPaths,
@@ -45,7 +38,8 @@ pub(crate) async fn subscribe(
     host: &str,
 ) -> Result<mpsc::UnboundedReceiver<WorkerEvent>, CoordinatorError> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut feed = Feed {
+    let feed = Feed {
+        name: format!("the assignments of {host}"),
         tasks_dir: context.paths.assignments_of(host),
         status_dir: context.paths.statuses_of(host),
         host: host.to_string(),
@@ -55,19 +49,8 @@ pub(crate) async fn subscribe(
         delivered: BTreeSet::new(),
         statuses: BTreeSet::new(),
     };
-    let (watchers, tree) = feed
-        .watch_and_read(session)
-        .await
-        .map_err(CoordinatorError::Unavailable)?;
-    let weak = Arc::downgrade(session);
-    feed.apply_tree(tree, &weak).await;
-    tokio::spawn(feed.follow(weak, watchers));
+    follow::start(session, feed).await?;
     Ok(rx)
-}
-
-struct Watchers {
-    tasks: zk::PersistentWatcher,
-    statuses: zk::PersistentWatcher,
 }
 
 /// The worker's two directories as read at one moment, in one session; assignments oldest
@@ -79,6 +62,8 @@ struct Tree {
 }
 
 struct Feed {
+    /// What is followed, for errors and logs.
+    name: String,
     host: String,
     tasks_dir: String,
     status_dir: String,
@@ -92,86 +77,29 @@ struct Feed {
     statuses: BTreeSet<String>,
 }
 
-impl Feed {
-    async fn watch_and_read(&self, session: &Session) -> Result<(Watchers, Tree), String> {
-        session
-            .run(|client| {
-                let (tasks_dir, status_dir) = (self.tasks_dir.clone(), self.status_dir.clone());
-                async move {
-                    let mode = zk::AddWatchMode::PersistentRecursive;
-                    let tasks = client.watch(&tasks_dir, mode).await?;
-                    let statuses = client.watch(&status_dir, mode).await?;
-                    let tree = read_tree(&client, &tasks_dir, &status_dir).await?;
-                    Ok((Watchers { tasks, statuses }, tree))
-                }
-            })
-            .await
-            .map_err(|e| format!("cannot read the assignments from ZooKeeper: {e}"))
+impl Follower for Feed {
+    type Tree = Tree;
+    type Event = WorkerEvent;
+
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    async fn follow(mut self, session: Weak<Session>, mut watchers: Watchers) {
-        let mut rewatch_at: Option<Instant> = None;
-        loop {
-            let event = tokio::select! {
-                () = self.tx.closed() => return,
-                event = watchers.tasks.changed() => Some(event),
-                event = watchers.statuses.changed() => Some(event),
-                () = super::sleep_until(rewatch_at) => None,
-            };
-            match event {
-                Some(event) if event.event_type != zk::EventType::Session => {
-                    if let Err(e) = self.apply_event(&session, &event).await {
-                        tracing::debug!(worker = self.host, error = %e, path = event.path,
-                            "cannot read a new assignment; reading all again");
-                        rewatch_at.get_or_insert_with(|| Instant::now() + REWATCH_BACKOFF);
-                    }
-                    continue;
-                }
-                Some(event) if event.session_state == zk::SessionState::Disconnected => continue,
-                Some(event) if event.session_state.is_terminated() => {
-                    tracing::info!(worker = self.host, state = ?event.session_state,
-                        "assignment watch ended with its session; watching again");
-                }
-                _ => {}
-            }
-            // Reconnected, session replaced, or a read failed. The client (0.11.2) does not
-            // restore persistent watches on reconnection, so new watches are installed every
-            // time, before the directories are read again.
-            match self.rewatch(&session).await {
-                Some(new_watchers) => watchers = new_watchers,
-                None => return,
-            }
-            rewatch_at = None;
-        }
+    fn roots(&self) -> Vec<String> {
+        vec![self.tasks_dir.clone(), self.status_dir.clone()]
     }
 
-    async fn rewatch(&mut self, session: &Weak<Session>) -> Option<Watchers> {
-        let mut backoff = Backoff::new(REWATCH_BACKOFF, MAX_REWATCH_BACKOFF);
-        loop {
-            if self.tx.is_closed() {
-                return None;
-            }
-            let attempt = {
-                let session = session.upgrade()?;
-                self.watch_and_read(&session).await
-            };
-            match attempt {
-                Ok((watchers, tree)) => {
-                    self.apply_tree(tree, session).await;
-                    return Some(watchers);
-                }
-                Err(e) => {
-                    tracing::warn!(worker = self.host, error = %e,
-                        "cannot watch the assignments yet; retrying");
-                    tokio::time::sleep(backoff.next_wait()).await;
-                }
-            }
-        }
+    fn subscriber(&self) -> &mpsc::UnboundedSender<WorkerEvent> {
+        &self.tx
+    }
+
+    async fn read(&self, client: &zk::Client) -> Result<Tree, zk::Error> {
+        read_tree(client, &self.tasks_dir, &self.status_dir).await
     }
 
     /// Delivers assignments not delivered yet (all of them in a new session) and emits the
     /// removal of status znodes that disappeared.
-    async fn apply_tree(&mut self, tree: Tree, session: &Weak<Session>) {
+    async fn apply_tree(&mut self, tree: Tree, session: &Arc<Session>) {
         if self
             .session
             .replace(tree.session)
@@ -197,19 +125,33 @@ impl Feed {
         self.statuses = tree.statuses;
     }
 
+    /// Applies the events one by one; a failed read does not stop the others, and has the
+    /// directories read again.
+    async fn apply_events(
+        &mut self,
+        batch: Vec<zk::WatchedEvent>,
+        session: &Arc<Session>,
+    ) -> Result<(), zk::Error> {
+        let mut read = Ok(());
+        for event in &batch {
+            let applied = self.apply_event(session, event).await;
+            read = read.and(applied);
+        }
+        read
+    }
+}
+
+impl Feed {
     async fn apply_event(
         &mut self,
-        session: &Weak<Session>,
+        session: &Arc<Session>,
         event: &zk::WatchedEvent,
     ) -> Result<(), zk::Error> {
         let path = event.path.as_str();
         if let Some(id) = child_of(&self.tasks_dir, path).filter(|id| !id.contains('/')) {
             match event.event_type {
                 zk::EventType::NodeCreated if !self.delivered.contains(id) => {
-                    let Some(client) = session.upgrade().map(|s| s.client()) else {
-                        return Ok(());
-                    };
-                    match client.get_data(path).await {
+                    match session.client().get_data(path).await {
                         Ok((data, _)) => {
                             self.delivered.insert(id.to_string());
                             self.deliver(id.to_string(), &data, session);
@@ -246,7 +188,7 @@ impl Feed {
     /// Sends the task of assignment znode `id`, fetching it first if the znode holds a
     /// reference. A task that cannot be read is not delivered: the Overlord's assignment
     /// timeout fails it.
-    fn deliver(&self, id: String, data: &[u8], session: &Weak<Session>) {
+    fn deliver(&self, id: String, data: &[u8], session: &Arc<Session>) {
         match codec::decode_assignment(data) {
             Ok(Assignment::Inline(task)) if task.id() == id => {
                 let _ = self.tx.send(WorkerEvent::Assigned(task));
@@ -261,7 +203,7 @@ impl Feed {
                 let (tx, fetcher, session) = (
                     self.tx.clone(),
                     self.context.fetcher.clone(),
-                    session.clone(),
+                    Arc::downgrade(session),
                 );
                 let (host, path) = (
                     self.host.clone(),

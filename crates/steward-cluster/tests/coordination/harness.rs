@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_cluster::{
-    InProcessCoordinator, OverlordCoordinator, WorkerCoordinator, ZkConfig, ZkCoordinator,
+    InProcessCoordinator, OverlordCoordinator, RunnerEvent, WorkerCoordinator, ZkConfig,
+    ZkCoordinator,
 };
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskResource, TaskStatus, Worker};
 use steward_testkit::ZooKeeperServer;
@@ -101,6 +102,27 @@ pub fn running(id: &str) -> TaskAnnouncement {
 
 pub fn succeeded(id: &str) -> TaskAnnouncement {
     announcement(TaskStatus::success(id))
+}
+
+/// The Overlord's event for a status announcement of `host`.
+pub fn status(host: &str, announcement: TaskAnnouncement) -> RunnerEvent {
+    RunnerEvent::StatusAnnounced {
+        worker: host.to_string(),
+        announcement,
+    }
+}
+
+/// Subscribes the Overlord, then announces worker `mm-a:8091`, the start of most tests: the
+/// Overlord's feed past the worker's `WorkerAdded` and `WorkerInitialized`, and the worker.
+pub async fn announced(
+    overlord: &dyn OverlordCoordinator,
+    worker_side: &dyn WorkerCoordinator,
+) -> (mpsc::UnboundedReceiver<RunnerEvent>, Worker) {
+    let mut events = overlord.subscribe().await.unwrap();
+    let w = worker("mm-a:8091");
+    worker_side.announce(&w).await.unwrap();
+    take(&mut events, 2).await;
+    (events, w)
 }
 
 pub fn task(id: &str) -> Task {

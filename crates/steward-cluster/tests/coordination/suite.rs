@@ -21,13 +21,6 @@ async fn worker_fence(c: &Cluster, host: &str, mm: &mut mpsc::UnboundedReceiver<
     assert_eq!(next(mm).await, WorkerEvent::Assigned(fence));
 }
 
-fn status(host: &str, announcement: steward_model::TaskAnnouncement) -> RunnerEvent {
-    RunnerEvent::StatusAnnounced {
-        worker: host.to_string(),
-        announcement,
-    }
-}
-
 pub async fn announcing_adds_and_initializes_the_worker(c: Cluster) {
     let mut overlord = c.overlord.subscribe().await.unwrap();
     assert!(queued(&mut overlord).is_empty());
@@ -91,10 +84,7 @@ pub async fn a_late_subscriber_gets_the_state_first(c: Cluster) {
 }
 
 pub async fn announcing_other_data_changes_the_worker(c: Cluster) {
-    let mut overlord = c.overlord.subscribe().await.unwrap();
-    let w = worker("mm-a:8091");
-    c.worker.announce(&w).await.unwrap();
-    take(&mut overlord, 2).await;
+    let (mut overlord, w) = announced(&*c.overlord, &*c.worker).await;
     // The same data again changes nothing.
     c.worker.announce(&w).await.unwrap();
     c.worker.announce(&disabled(&w)).await.unwrap();
@@ -108,10 +98,7 @@ pub async fn announcing_other_data_changes_the_worker(c: Cluster) {
 }
 
 pub async fn unannouncing_removes_the_worker(c: Cluster) {
-    let mut overlord = c.overlord.subscribe().await.unwrap();
-    let w = worker("mm-a:8091");
-    c.worker.announce(&w).await.unwrap();
-    take(&mut overlord, 2).await;
+    let (mut overlord, w) = announced(&*c.overlord, &*c.worker).await;
     c.worker.unannounce(&w.host).await.unwrap();
     assert_eq!(
         next(&mut overlord).await,
@@ -155,10 +142,7 @@ pub async fn the_worker_sees_existing_then_new_assignments(c: Cluster) {
 }
 
 pub async fn every_status_change_is_delivered(c: Cluster) {
-    let mut overlord = c.overlord.subscribe().await.unwrap();
-    let w = worker("mm-a:8091");
-    c.worker.announce(&w).await.unwrap();
-    take(&mut overlord, 2).await;
+    let (mut overlord, w) = announced(&*c.overlord, &*c.worker).await;
     c.worker
         .announce_status(&w.host, &running("t1"))
         .await
@@ -183,10 +167,7 @@ pub async fn every_status_change_is_delivered(c: Cluster) {
 }
 
 pub async fn removing_a_status_tells_both_sides(c: Cluster) {
-    let mut overlord = c.overlord.subscribe().await.unwrap();
-    let w = worker("mm-a:8091");
-    c.worker.announce(&w).await.unwrap();
-    take(&mut overlord, 2).await;
+    let (mut overlord, w) = announced(&*c.overlord, &*c.worker).await;
     let mut mm = c.worker.subscribe(&w.host).await.unwrap();
     c.worker
         .announce_status(&w.host, &succeeded("t1"))
@@ -273,10 +254,7 @@ pub async fn pending_assignments_are_listed_until_removed(c: Cluster) {
 }
 
 pub async fn a_start_announces_running_then_located_and_takes_the_assignment(c: Cluster) {
-    let mut overlord = c.overlord.subscribe().await.unwrap();
-    let w = worker("mm-a:8091");
-    c.worker.announce(&w).await.unwrap();
-    take(&mut overlord, 2).await;
+    let (mut overlord, w) = announced(&*c.overlord, &*c.worker).await;
     c.overlord.assign(&w.host, &task("t1")).await.unwrap();
     let located = steward_model::TaskAnnouncement {
         task_location: steward_model::TaskLocation {

@@ -20,13 +20,6 @@ async fn connect(config: &ZkConfig) -> ZkCoordinator {
     ZkCoordinator::connect(config.clone()).await.unwrap()
 }
 
-fn status(host: &str, announcement: steward_model::TaskAnnouncement) -> RunnerEvent {
-    RunnerEvent::StatusAnnounced {
-        worker: host.to_string(),
-        announcement,
-    }
-}
-
 fn json(data: &[u8]) -> serde_json::Value {
     serde_json::from_slice(data).unwrap()
 }
@@ -268,10 +261,7 @@ async fn a_worker_whose_session_expires_comes_back_with_its_statuses() {
         .await
         .unwrap()
         .unwrap();
-    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
-    let w = worker("mm-a:8091");
-    worker_side.announce(&w).await.unwrap();
-    take(&mut events, 2).await;
+    let (mut events, w) = announced(&overlord, &worker_side).await;
     worker_side
         .announce_status(&w.host, &running("t1"))
         .await
@@ -323,10 +313,7 @@ async fn both_sides_recover_from_a_zookeeper_restart() {
         ..config.clone()
     })
     .await;
-    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
-    let w = worker("mm-a:8091");
-    worker_side.announce(&w).await.unwrap();
-    take(&mut events, 2).await;
+    let (mut events, w) = announced(&overlord, &worker_side).await;
     let mut mm = WorkerCoordinator::subscribe(&worker_side, &w.host)
         .await
         .unwrap();
@@ -367,10 +354,7 @@ async fn dropping_a_worker_coordinator_closes_its_session_at_once() {
     let config = zk_config(server);
     let overlord = connect(&config).await;
     let worker_side = connect(&config).await;
-    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
-    let w = worker("mm-a:8091");
-    worker_side.announce(&w).await.unwrap();
-    take(&mut events, 2).await;
+    let (mut events, w) = announced(&overlord, &worker_side).await;
     let mut mm = WorkerCoordinator::subscribe(&worker_side, &w.host)
         .await
         .unwrap();
@@ -439,10 +423,7 @@ async fn running_t1(server: &ZooKeeperServer) -> RunningT1 {
     let config = zk_config(server);
     let overlord = connect(&config).await;
     let worker_side = connect(&config).await;
-    let mut events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
-    let w = worker("mm-a:8091");
-    worker_side.announce(&w).await.unwrap();
-    take(&mut events, 2).await;
+    let (mut events, w) = announced(&overlord, &worker_side).await;
     worker_side
         .announce_status(&w.host, &running("t1"))
         .await
