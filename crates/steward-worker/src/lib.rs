@@ -7,6 +7,8 @@
 //! restarting a worker loses no task.
 //!
 //! - `config`: [`WorkerConfig`], Druid's property names and defaults.
+//! - [`core`]: [`WorkerCore`], the worker's state as a state machine without I/O (public, so a
+//!   simulation can drive it).
 //! - `manager`: [`MiddleManager`], the owner of the worker's state.
 //! - `task_run`: one task's life, from launch or re-adoption to its recorded end.
 //! - `process`: spawning, signalling and watching peon processes.
@@ -14,6 +16,7 @@
 //! - `http`: the worker HTTP API.
 
 mod config;
+pub mod core;
 mod http;
 mod layout;
 mod manager;
@@ -23,4 +26,6 @@ mod restore;
 mod task_run;
 
 pub use config::WorkerConfig;
+pub use core::{PeonRecord, Plan, Restored, WorkerCore, WorkerEffect, WorkerInput};
 pub use manager::{MiddleManager, WorkerError};
+pub use ports::{can_bind, PortFinder};

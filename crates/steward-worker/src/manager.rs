@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 use crate::layout::{Layout, TaskDir};
-use crate::ports::PortFinder;
+use crate::ports::{can_bind, PortFinder};
 use crate::restore::{self, Restored};
 use crate::task_run::{self, Plan};
 
@@ -116,7 +116,12 @@ impl MiddleManager {
                 source,
             })?;
 
-        let mut ports = PortFinder::new(config.ports.clone(), config.start_port, config.end_port);
+        let mut ports = PortFinder::new(
+            config.ports.clone(),
+            config.start_port,
+            config.end_port,
+            can_bind,
+        );
         for (_, plan) in &restored.tasks {
             if let Plan::Adopt(record) = plan {
                 ports.mark_used(record.port);
