@@ -6,7 +6,7 @@
 //!
 //! It owns the running tasks, the completed tasks whose end the Overlord has not recorded yet,
 //! the peon ports, the enabled flag and the stop in progress. A driver (the MiddleManager's is
-//! [`crate::driver`]) uses it so:
+//! `driver`) uses it so:
 //!
 //! 1. [`WorkerCore::start`] with what a restart found ([`Restored`], empty on a first start) and
 //!    the status announcements the coordinator still holds for this worker; carry out the
@@ -26,7 +26,7 @@
 //!   of that announcement always finds the task completed;
 //! - an assignment of a task already known here is removed, not run again; assignments are
 //!   ignored while stopping;
-//! - a reserved id ([`Layout::is_reserved`]) or no free port ends the task with
+//! - a reserved id (`Layout::is_reserved`) or no free port ends the task with
 //!   [`TaskEnd::SpawnFailed`], a run that fails ends it with [`TaskEnd::WorkerError`];
 //! - a stop announces the worker disabled, stops every peon, waits (at most
 //!   [`STATUS_REMOVAL_WAIT`]) for the Overlord to remove the announced ends, then unannounces.
