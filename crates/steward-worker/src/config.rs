@@ -1,10 +1,13 @@
-//! What a MiddleManager is configured with, under Druid's property names.
+//! What a MiddleManager is configured with, under Druid's property names, and [`Shared`], the
+//! configuration with the layout of its base dir as the driver and the task runs read them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use steward_cluster::FileTaskLogs;
 use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
+
+use crate::layout::Layout;
 
 /// A MiddleManager's configuration. [`WorkerConfig::new`] fills in Druid's defaults.
 #[derive(Debug, Clone)]
@@ -81,19 +84,23 @@ impl WorkerConfig {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// The announcement of this worker; a disabled one has an empty version.
-    pub(crate) fn worker(&self, enabled: bool) -> Worker {
+    /// The announcement of this worker while enabled (the core clears the version while it
+    /// is disabled).
+    pub(crate) fn worker(&self) -> Worker {
         Worker {
             scheme: self.scheme.clone(),
             host: self.worker_id(),
             ip: self.ip.clone(),
             capacity: self.capacity,
-            version: if enabled {
-                self.version.clone()
-            } else {
-                String::new()
-            },
+            version: self.version.clone(),
             category: self.category.clone(),
         }
     }
+}
+
+/// What the driver and every task's run read and nobody changes.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: WorkerConfig,
+    pub layout: Layout,
 }

@@ -1,6 +1,6 @@
 //! The worker HTTP API (Druid's `WorkerResource`), with Druid's paths and bodies.
 //!
-//! Reads come from the [`View`] the manager publishes; changes are requests to the manager,
+//! Reads come from the [`View`] the driver publishes; changes are requests to the driver,
 //! answered once it has carried them out. Every error answers `{"error": ...}`, and a task id
 //! in a path is checked against the id rules before it is looked up.
 
@@ -17,11 +17,11 @@ use steward_model::ids::validate_id;
 use steward_security::{guarded, Action, Resource, Security};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::manager::{Event, View};
+use crate::requests::{Answer, Request, View};
 
 #[derive(Clone)]
 struct Api {
-    events: mpsc::UnboundedSender<Event>,
+    requests: mpsc::UnboundedSender<Request>,
     view: watch::Receiver<View>,
 }
 
@@ -30,17 +30,17 @@ impl Api {
         self.view.borrow().worker.host.clone()
     }
 
-    /// Sends a request to the manager and waits for its answer.
-    async fn ask<T>(
+    /// Sends a change to the driver and waits for its answer.
+    async fn ask(
         &self,
-        request: impl FnOnce(oneshot::Sender<T>) -> Event,
-    ) -> Result<T, Response> {
+        request: impl FnOnce(Answer) -> Request,
+    ) -> Result<Result<(), String>, Response> {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             let body = Json(json!({"error": "the MiddleManager is not running"}));
             (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
         };
-        self.events.send(request(reply)).map_err(|_| stopped())?;
+        self.requests.send(request(reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())
     }
 }
@@ -49,7 +49,7 @@ impl Api {
 /// each route requires Druid's permission for it (`STATE` to read or stop tasks, `CONFIG` to
 /// enable or disable the worker, as Druid's `WorkerResource` has it).
 pub(crate) fn router(
-    events: mpsc::UnboundedSender<Event>,
+    requests: mpsc::UnboundedSender<Request>,
     view: watch::Receiver<View>,
     security: Option<&Security>,
 ) -> Router {
@@ -87,7 +87,7 @@ pub(crate) fn router(
     };
     router
         .layer(axum::middleware::from_fn(json_errors))
-        .with_state(Api { events, view })
+        .with_state(Api { requests, view })
 }
 
 async fn enabled(State(api): State<Api>) -> Json<serde_json::Value> {
@@ -105,7 +105,10 @@ async fn disable(State(api): State<Api>) -> Response {
 }
 
 async fn set_enabled(api: Api, enabled: bool) -> Response {
-    match api.ask(|reply| Event::SetEnabled { enabled, reply }).await {
+    match api
+        .ask(|reply| Request::SetEnabled { enabled, reply })
+        .await
+    {
         Ok(Ok(())) => {
             let word = if enabled { "enabled" } else { "disabled" };
             Json(json!({ api.host(): word })).into_response()
@@ -126,8 +129,8 @@ async fn shutdown(State(api): State<Api>, Path(id): Path<String>) -> Response {
         return error(StatusCode::BAD_REQUEST, e);
     }
     let task = id.clone();
-    match api.ask(|reply| Event::Shutdown { id: task, reply }).await {
-        Ok(()) => Json(json!({ "task": id })).into_response(),
+    match api.ask(|reply| Request::Shutdown { id: task, reply }).await {
+        Ok(_) => Json(json!({ "task": id })).into_response(),
         Err(response) => response,
     }
 }

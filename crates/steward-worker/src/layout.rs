@@ -175,7 +175,7 @@ impl TaskDir {
 /// `peon.pid`: what a restarted MiddleManager needs to find and watch a running peon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct PeonRecord {
+pub struct PeonRecord {
     pub pid: u32,
     pub attempt: u32,
     pub port: u16,

@@ -7,20 +7,29 @@
 //! restarting a worker loses no task.
 //!
 //! - `config`: [`WorkerConfig`], Druid's property names and defaults.
-//! - `manager`: [`MiddleManager`], the owner of the worker's state.
+//! - [`core`]: [`WorkerCore`], the worker's state as a state machine without I/O (public, so a
+//!   simulation can drive it).
+//! - `manager`: [`MiddleManager`], the handle, and how a worker starts.
+//! - `driver`: the event loop that feeds the core and carries out its effects.
+//! - `requests`: what the HTTP API and the handle ask of the driver and read from it.
 //! - `task_run`: one task's life, from launch or re-adoption to its recorded end.
 //! - `process`: spawning, signalling and watching peon processes.
 //! - `ports`, `layout`, `restore`: peon ports, the on-disk layout, what a restart finds.
 //! - `http`: the worker HTTP API.
 
 mod config;
+pub mod core;
+mod driver;
 mod http;
 mod layout;
 mod manager;
 mod ports;
 mod process;
+mod requests;
 mod restore;
 mod task_run;
 
 pub use config::WorkerConfig;
+pub use core::{PeonRecord, Plan, Restored, WorkerCore, WorkerEffect, WorkerInput};
 pub use manager::{MiddleManager, WorkerError};
+pub use ports::{can_bind, PortFinder};

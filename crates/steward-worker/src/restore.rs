@@ -5,21 +5,12 @@
 //! re-adopts live peons and reports the end of those that finished meanwhile: every task that
 //! was handed to this worker reaches an end.
 
-use std::collections::BTreeMap;
+use steward_model::end::TaskEnd;
+use steward_model::{TaskAnnouncement, TaskLocation, TaskStatus};
 
-use steward_model::{Task, TaskAnnouncement};
-
-use crate::layout::{Layout, TaskDir};
+use crate::core::{Plan, Restored};
+use crate::layout::{Layout, PeonRecord, TaskDir};
 use crate::process::is_peon_alive;
-use crate::task_run::{status_found_at_restart, Plan};
-
-#[derive(Debug, Default)]
-pub(crate) struct Restored {
-    /// Final announcements the Overlord may not have recorded yet, by task id.
-    pub completed: BTreeMap<String, TaskAnnouncement>,
-    /// Tasks with a directory: live peons to adopt, or ends to record.
-    pub tasks: Vec<(Task, Plan)>,
-}
 
 /// Reads the base dir. Unreadable completed-task files are removed (they name no task anyone
 /// could learn the end of); task dirs this worker cannot read are logged and left alone.
@@ -98,4 +89,23 @@ pub(crate) fn scan(layout: &Layout, host: &str) -> std::io::Result<Restored> {
         restored.tasks.push((task, plan));
     }
     Ok(restored)
+}
+
+/// The end of a task a restarted MiddleManager found without a live peon.
+fn status_found_at_restart(
+    id: &str,
+    dir: &TaskDir,
+    record: Option<&PeonRecord>,
+    host: &str,
+) -> (TaskStatus, Option<u32>) {
+    let Some(record) = record else {
+        return (TaskEnd::GoneAtRestart.status(id), None);
+    };
+    let status = match dir.read_status(record.attempt) {
+        Ok(Some(status)) => status,
+        Ok(None) => TaskEnd::GoneAtRestart.status(id),
+        Err(msg) => TaskEnd::StatusUnreadable { error: &msg }.status(id),
+    };
+    let location = TaskLocation::new(host, i32::from(record.port));
+    (status.with_location(location), Some(record.attempt))
 }

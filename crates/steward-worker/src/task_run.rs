@@ -1,9 +1,9 @@
 //! One task's life on this worker, from launch (or re-adoption) to its end.
 //!
 //! Each task gets its own tokio task that does that task's slow work (files, the process, log
-//! pushes) and tells the manager what happened through its event channel: [`Event::Started`] once
-//! the peon runs, [`Event::Ended`] once the end is on disk. The manager alone announces, so the
-//! announcements of one task keep their order.
+//! pushes) and tells the driver what happened through its input channel:
+//! [`WorkerInput::Started`] once the peon runs, [`WorkerInput::Ended`] once the end is on disk.
+//! Only the core decides what is announced, so the announcements of one task keep their order.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,31 +12,18 @@ use steward_model::end::TaskEnd;
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskStatus};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Shared;
+use crate::core::{Plan, WorkerInput};
 use crate::layout::{write_atomic, PeonRecord, TaskDir};
-use crate::manager::{Event, Shared};
 use crate::process::{self, Exit, Peon};
 
-/// What to do with a task the manager hands over.
-#[derive(Debug)]
-pub(crate) enum Plan {
-    /// Start a peon on this port.
-    Launch { port: u16 },
-    /// Watch a peon a previous MiddleManager started.
-    Adopt(PeonRecord),
-    /// The task has already ended (or could not start); record the end.
-    Finish {
-        status: TaskStatus,
-        attempt: Option<u32>,
-    },
-}
-
-/// Runs `task` according to `plan` and reports to the manager; see the module doc.
+/// Runs `task` according to `plan` and reports to the driver; see the module doc.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     task: Task,
     plan: Plan,
     stop: oneshot::Receiver<()>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<WorkerInput>,
 ) {
     let dir = TaskDir::new(shared.layout.task_dir(task.id()));
     let (status, attempt) = match plan {
@@ -58,7 +45,7 @@ pub(crate) async fn run(
         Plan::Finish { status, attempt } => (status, attempt),
     };
     let announcement = finish(shared, task, dir, status, attempt).await;
-    let _ = events.send(Event::Ended(announcement));
+    let _ = events.send(WorkerInput::Ended(announcement));
 }
 
 async fn launch(
@@ -67,7 +54,7 @@ async fn launch(
     dir: &TaskDir,
     port: u16,
     mut stop: oneshot::Receiver<()>,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &mpsc::UnboundedSender<WorkerInput>,
 ) -> (TaskStatus, Option<u32>) {
     let id = task.id();
     let failed = |e: &dyn std::fmt::Display| {
@@ -109,7 +96,7 @@ async fn launch(
     }
     tracing::info!(pid = record.pid, attempt, port, "peon started");
     let location = TaskLocation::new(shared.config.host.clone(), i32::from(port));
-    let _ = events.send(Event::Started {
+    let _ = events.send(WorkerInput::Started {
         id: id.to_string(),
         location: location.clone(),
     });
@@ -145,25 +132,6 @@ fn status_after_exit(id: &str, dir: &TaskDir, attempt: u32, exit: Exit) -> TaskS
         }
         .status(id),
     }
-}
-
-/// The end of a task a restarted MiddleManager found without a live peon.
-pub(crate) fn status_found_at_restart(
-    id: &str,
-    dir: &TaskDir,
-    record: Option<&PeonRecord>,
-    host: &str,
-) -> (TaskStatus, Option<u32>) {
-    let Some(record) = record else {
-        return (TaskEnd::GoneAtRestart.status(id), None);
-    };
-    let status = match dir.read_status(record.attempt) {
-        Ok(Some(status)) => status,
-        Ok(None) => TaskEnd::GoneAtRestart.status(id),
-        Err(msg) => TaskEnd::StatusUnreadable { error: &msg }.status(id),
-    };
-    let location = TaskLocation::new(host, i32::from(record.port));
-    (status.with_location(location), Some(record.attempt))
 }
 
 /// Druid's end of a task on the worker: push the log, report and status to the task-log store
