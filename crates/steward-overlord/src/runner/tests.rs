@@ -4,6 +4,7 @@ use crate::test_support::*;
 use crate::worker_config::WorkerBehaviorConfig;
 
 use serde_json::json;
+use steward_model::{RunnerTaskState, TaskAnnouncement};
 
 const A: &str = "mm-a:8091";
 const B: &str = "mm-b:8091";
