@@ -44,8 +44,8 @@ pub enum IoEffect {
 
 /// Queue and runner together.
 pub struct OverlordCore {
-    pub queue: TaskQueue,
-    pub runner: TaskRunner,
+    queue: TaskQueue,
+    runner: TaskRunner,
     /// Routed events since the invariants were last checked (debug builds).
     unchecked: usize,
 }
@@ -74,7 +74,7 @@ impl OverlordCore {
     }
 
     /// Ends the stored active rows that cannot be run, as (task id, why), before the queue
-    /// starts (see [`TaskQueue::end_unrunnable`]).
+    /// starts (see `TaskQueue::end_unrunnable`).
     pub fn end_unrunnable(&mut self, rows: Vec<(String, String)>, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
         for (id, why) in rows {
@@ -183,7 +183,7 @@ impl OverlordCore {
 
     /// Applies a dynamic worker config: pending tasks are assigned under it at once, and every
     /// later assignment uses it.
-    pub fn set_worker_config(
+    pub(crate) fn set_worker_config(
         &mut self,
         config: WorkerBehaviorConfig,
         now: Timestamp,
@@ -209,7 +209,7 @@ impl OverlordCore {
 
     /// Gives back the room the maps grew into during a burst (a map keeps its capacity when
     /// emptied). Called when the queue drains.
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.queue.shrink_to_fit();
         self.runner.shrink_to_fit();
     }
@@ -232,6 +232,16 @@ impl OverlordCore {
 
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.runner.next_deadline()
+    }
+
+    /// The queue, to read: every change goes through the core, which routes its effects.
+    pub fn queue(&self) -> &TaskQueue {
+        &self.queue
+    }
+
+    /// The runner, to read: every change goes through the core, which routes its effects.
+    pub fn runner(&self) -> &TaskRunner {
+        &self.runner
     }
 
     /// Routes queue and runner effects to each other until only I/O remains.
@@ -301,7 +311,7 @@ impl OverlordCore {
     // ----- views for the API --------------------------------------------------------------------
 
     /// The API view of an active task, or `None` if the queue does not hold it.
-    pub fn active_status(&self, task_id: &str) -> Option<TaskStatusPlus> {
+    pub(crate) fn active_status(&self, task_id: &str) -> Option<TaskStatusPlus> {
         let e = self.queue.entry(task_id)?;
         if e.state == EntryState::Inserting {
             return None;
@@ -350,7 +360,7 @@ impl OverlordCore {
     }
 
     /// API views of every active task (stored ones only).
-    pub fn active_statuses(&self) -> Vec<TaskStatusPlus> {
+    pub(crate) fn active_statuses(&self) -> Vec<TaskStatusPlus> {
         let mut v: Vec<TaskStatusPlus> = self
             .queue
             .entries()
@@ -365,7 +375,7 @@ impl OverlordCore {
     }
 
     /// The payload of an active task.
-    pub fn active_task(&self, task_id: &str) -> Option<Task> {
+    pub(crate) fn active_task(&self, task_id: &str) -> Option<Task> {
         self.queue
             .entry(task_id)
             .filter(|e| e.state != EntryState::Inserting)

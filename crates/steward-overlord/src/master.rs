@@ -51,7 +51,10 @@ impl TaskMaster {
     }
 
     /// A process that always leads, with its one `overlord`.
-    pub fn leading(overlord: Overlord, leadership: watch::Receiver<Leadership>) -> TaskMaster {
+    pub(crate) fn leading(
+        overlord: Overlord,
+        leadership: watch::Receiver<Leadership>,
+    ) -> TaskMaster {
         let (_, terms) = watch::channel(Some(overlord));
         TaskMaster {
             leadership,
@@ -62,7 +65,7 @@ impl TaskMaster {
 
     /// The running term's Overlord; `None` unless this process leads and its term has started
     /// (Druid's `isLeader`: the latch is held and the leader services are up).
-    pub fn overlord(&self) -> Option<Overlord> {
+    pub(crate) fn overlord(&self) -> Option<Overlord> {
         self.terms
             .borrow()
             .as_ref()
@@ -71,7 +74,7 @@ impl TaskMaster {
     }
 
     /// What this process knows about the leadership.
-    pub fn leadership(&self) -> Leadership {
+    pub(crate) fn leadership(&self) -> Leadership {
         self.leadership.borrow().clone()
     }
 

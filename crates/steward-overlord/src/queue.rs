@@ -79,7 +79,7 @@ fn is_ready(task: &Task) -> Result<bool, String> {
 }
 
 impl TaskQueue {
-    pub fn new(config: QueueConfig) -> Self {
+    pub(crate) fn new(config: QueueConfig) -> Self {
         TaskQueue {
             config,
             active: HashMap::new(),
@@ -87,16 +87,13 @@ impl TaskQueue {
         }
     }
 
-    pub fn config(&self) -> &QueueConfig {
-        &self.config
-    }
-
-    pub fn is_started(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_started(&self) -> bool {
         self.started
     }
 
     /// Loads the active tasks from storage and starts managing them (on becoming leader).
-    pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn start(&mut self, tasks: Vec<(Task, Timestamp)>, out: &mut Vec<QueueEffect>) {
         self.started = true;
         for (task, created) in tasks {
             let id = task.id().to_string();
@@ -116,7 +113,7 @@ impl TaskQueue {
     /// Ends an active row that cannot become a task (a payload that does not decode, a type
     /// Steward does not run): it is never queued, only its end is recorded, by the same persist
     /// path as every other end.
-    pub fn end_unrunnable(&self, task_id: &str, why: &str, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn end_unrunnable(&self, task_id: &str, why: &str, out: &mut Vec<QueueEffect>) {
         warn!(
             task = task_id,
             reason = why,
@@ -129,7 +126,7 @@ impl TaskQueue {
 
     /// Reserves a place for a submitted task before it is stored, so that duplicates and the
     /// queue limit are decided in one place.
-    pub fn reserve(&mut self, task: &Task, created: Timestamp) -> Result<(), QueueError> {
+    pub(crate) fn reserve(&mut self, task: &Task, created: Timestamp) -> Result<(), QueueError> {
         if !self.started {
             return Err(QueueError::NotStarted);
         }
@@ -151,7 +148,7 @@ impl TaskQueue {
     }
 
     /// The store refused or failed the insert: the reservation is dropped.
-    pub fn insert_failed(&mut self, task_id: &str) {
+    pub(crate) fn insert_failed(&mut self, task_id: &str) {
         if self
             .active
             .get(task_id)
@@ -162,7 +159,7 @@ impl TaskQueue {
     }
 
     /// The task is stored: it becomes active.
-    pub fn inserted(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn inserted(&mut self, task_id: &str, out: &mut Vec<QueueEffect>) {
         if let Some(e) = self.active.get_mut(task_id) {
             if e.state == EntryState::Inserting {
                 e.state = EntryState::Waiting;
@@ -173,7 +170,12 @@ impl TaskQueue {
 
     /// The runner reports a status. Only ends matter; an end for a task the queue does not
     /// hold means the runner has something the queue no longer wants: shut it down.
-    pub fn runner_status(&mut self, task_id: &str, status: TaskStatus, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn runner_status(
+        &mut self,
+        task_id: &str,
+        status: TaskStatus,
+        out: &mut Vec<QueueEffect>,
+    ) {
         if !status.is_complete() || !self.started {
             return;
         }
@@ -192,7 +194,7 @@ impl TaskQueue {
 
     /// The runner found a task running on `worker` that it had not been handed. An active task
     /// is handed over, which adopts it where it runs; any other is shut down there.
-    pub fn discovered(&mut self, task_id: &str, worker: &str, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn discovered(&mut self, task_id: &str, worker: &str, out: &mut Vec<QueueEffect>) {
         if !self.started {
             // The queue's start hands every active task to the runner and reconciles the rest.
             return;
@@ -224,7 +226,12 @@ impl TaskQueue {
     }
 
     /// The task's end is recorded (or the row was no longer active): release the task.
-    pub fn persisted(&mut self, task_id: &str, row_changed: bool, out: &mut Vec<QueueEffect>) {
+    pub(crate) fn persisted(
+        &mut self,
+        task_id: &str,
+        row_changed: bool,
+        out: &mut Vec<QueueEffect>,
+    ) {
         let Some(entry) = self.active.remove(task_id) else {
             return;
         };
@@ -249,7 +256,12 @@ impl TaskQueue {
 
     /// Ends an active task FAILED with `reason` (user shutdown). Returns false if the task is
     /// not active here (complete tasks are left alone, as in Druid).
-    pub fn shutdown(&mut self, task_id: &str, reason: &str, out: &mut Vec<QueueEffect>) -> bool {
+    pub(crate) fn shutdown(
+        &mut self,
+        task_id: &str,
+        reason: &str,
+        out: &mut Vec<QueueEffect>,
+    ) -> bool {
         match self.active.get_mut(task_id) {
             Some(e) if matches!(e.state, EntryState::Waiting | EntryState::Submitted) => {
                 let status = TaskEnd::Shutdown { reason }.status(task_id);
@@ -262,7 +274,7 @@ impl TaskQueue {
     }
 
     /// Shuts down every active task of a datasource; returns how many.
-    pub fn shutdown_data_source(
+    pub(crate) fn shutdown_data_source(
         &mut self,
         data_source: &str,
         reason: &str,
@@ -280,7 +292,7 @@ impl TaskQueue {
     }
 
     /// Tasks the runner knows but the queue does not are shut down (Druid's manage loop).
-    pub fn reconcile(&self, runner_known: &[String], out: &mut Vec<QueueEffect>) {
+    pub(crate) fn reconcile(&self, runner_known: &[String], out: &mut Vec<QueueEffect>) {
         if !self.started {
             return;
         }
@@ -302,7 +314,7 @@ impl TaskQueue {
         self.active.values()
     }
 
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.active.shrink_to_fit();
     }
 

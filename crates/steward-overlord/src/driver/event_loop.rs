@@ -67,7 +67,7 @@ pub(super) async fn event_loop(
             () = ending.ended() => Vec::new(),
         };
         io.run_all(effects);
-        let busy = !core.queue.is_empty();
+        let busy = !core.queue().is_empty();
         if was_busy && !busy {
             core.shrink_to_fit();
             release_free_memory();

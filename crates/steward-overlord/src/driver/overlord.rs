@@ -77,7 +77,7 @@ pub struct Overlord {
 }
 
 impl Overlord {
-    /// Starts an Overlord that leads for as long as it runs (see [`Overlord::start_term`]).
+    /// Starts an Overlord that leads for as long as it runs (see `Overlord::start_term`).
     pub async fn start(parts: OverlordParts) -> anyhow::Result<Overlord> {
         Overlord::start_term(parts, Term::unending()).await
     }
@@ -85,7 +85,7 @@ impl Overlord {
     /// Starts a leadership term: loads the stored worker config, subscribes to the
     /// coordinator, adopts what workers already run, loads the stored active tasks into the
     /// queue and starts the event loop, which runs until it is stopped or the term ends.
-    pub async fn start_term(parts: OverlordParts, term: Term) -> anyhow::Result<Overlord> {
+    pub(crate) async fn start_term(parts: OverlordParts, term: Term) -> anyhow::Result<Overlord> {
         let OverlordParts {
             queue,
             runner,
@@ -146,28 +146,28 @@ impl Overlord {
     }
 
     /// The leadership term this Overlord runs in.
-    pub fn term(&self) -> &Term {
+    pub(crate) fn term(&self) -> &Term {
         &self.term
     }
 
-    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+    pub(crate) fn store(&self) -> &Arc<dyn MetadataStore> {
         &self.store
     }
 
-    pub fn task_logs(&self) -> &FileTaskLogs {
+    pub(crate) fn task_logs(&self) -> &FileTaskLogs {
         &self.task_logs
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
-    pub fn queue_config(&self) -> &QueueConfig {
+    pub(crate) fn queue_config(&self) -> &QueueConfig {
         &self.queue_config
     }
 
     /// Runs a read-only closure against the core, between events.
-    pub async fn query<R: Send + 'static>(
+    pub(crate) async fn query<R: Send + 'static>(
         &self,
         f: impl FnOnce(&OverlordCore) -> R + Send + 'static,
     ) -> Option<R> {
@@ -181,7 +181,7 @@ impl Overlord {
 
     /// Accepts a task: reserve it in the queue, store it, then make it active. When this
     /// returns `Ok` the task is stored and visible to every status call.
-    pub async fn submit(&self, task: Task) -> Result<(), SubmitError> {
+    pub(crate) async fn submit(&self, task: Task) -> Result<(), SubmitError> {
         let task = task.with_context_defaults(&self.queue_config.default_context);
         let created = Timestamp::now();
         let (reply, rx) = oneshot::channel();
@@ -216,7 +216,7 @@ impl Overlord {
     }
 
     /// Ends an active task FAILED with `reason`; false if it is not active.
-    pub async fn shutdown(&self, task_id: &str, reason: &str) -> bool {
+    pub(crate) async fn shutdown(&self, task_id: &str, reason: &str) -> bool {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Shutdown {
             task_id: task_id.into(),
@@ -227,7 +227,7 @@ impl Overlord {
     }
 
     /// Shuts down every active task of a datasource; returns how many.
-    pub async fn shutdown_data_source(&self, data_source: &str, reason: &str) -> usize {
+    pub(crate) async fn shutdown_data_source(&self, data_source: &str, reason: &str) -> usize {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::ShutdownDataSource {
             data_source: data_source.into(),
@@ -241,13 +241,13 @@ impl Overlord {
     }
 
     /// The stored dynamic worker config as it was posted, `None` if it was never set.
-    pub async fn worker_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn worker_config(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.get_config(CONFIG_KEY).await
     }
 
     /// Validates a worker config, stores it with an audit entry and applies it. When this
     /// returns `Ok`, every assignment from then on uses the new config.
-    pub async fn set_worker_config(
+    pub(crate) async fn set_worker_config(
         &self,
         body: &[u8],
         audit: AuditInfo,
@@ -279,7 +279,7 @@ impl Overlord {
     }
 
     /// Recorded worker config changes, newest first (see [`MetadataStore::audit_history`]).
-    pub async fn worker_config_history(
+    pub(crate) async fn worker_config_history(
         &self,
         created_after: Option<Timestamp>,
         created_before: Option<Timestamp>,

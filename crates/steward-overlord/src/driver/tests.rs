@@ -126,7 +126,7 @@ async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
     gated.gate.add_permits(1);
     wait_for("the event loop to stop", DEADLINE, || async {
         overlord
-            .query(|c| c.queue.len())
+            .query(|c| c.queue().len())
             .await
             .is_none()
             .then_some(())

@@ -16,7 +16,7 @@ use super::{RunnerEffect, TaskRunner};
 
 impl TaskRunner {
     /// A worker created or updated the status announcement of a task.
-    pub fn status_announced(
+    pub(crate) fn status_announced(
         &mut self,
         host: &str,
         announcement: TaskAnnouncement,
@@ -133,7 +133,7 @@ impl TaskRunner {
     }
 
     /// A task's status announcement disappeared. For a running task that means it is lost.
-    pub fn status_removed(
+    pub(crate) fn status_removed(
         &mut self,
         host: &str,
         task_id: &str,

@@ -20,7 +20,7 @@ impl TaskRunner {
     /// acknowledgement under the usual assignment timeout, so it is not assigned a second
     /// time. An assignment to a worker that is not announced is withdrawn: the task will be
     /// assigned afresh.
-    pub fn adopt_assignment(
+    pub(crate) fn adopt_assignment(
         &mut self,
         host: &str,
         task: Task,
@@ -51,7 +51,7 @@ impl TaskRunner {
 
     /// Writing the assignment of `task_id` to `worker` failed. If the worker vanished meanwhile
     /// the task goes back to pending; any other failure ends it, as in Druid.
-    pub fn assign_failed(
+    pub(crate) fn assign_failed(
         &mut self,
         task_id: &str,
         worker: &str,

@@ -15,7 +15,7 @@ impl TaskRunner {
     /// exactly for running tasks awaiting one; each worker (present or away) holds exactly the
     /// running tasks assigned to it, and its used capacity, availability groups and use by
     /// task type are the sums over them.
-    pub fn check_invariants(&self) {
+    pub(crate) fn check_invariants(&self) {
         for id in self.pending.keys() {
             assert!(
                 !self.running.contains_key(id) && !self.complete.contains_key(id),

@@ -37,7 +37,7 @@ use tracing::info;
 use crate::config::RunnerConfig;
 use crate::select::WorkerSelectStrategy;
 use items::{CompleteItem, PendingItem, PendingKey, RunningItem};
-pub use views::{RunnerTaskView, WorkerView};
+pub use views::WorkerView;
 use worker_state::WorkerState;
 use workers::LostWorker;
 
@@ -84,7 +84,7 @@ pub(super) fn after(now: Timestamp, d: Duration) -> Timestamp {
 }
 
 impl TaskRunner {
-    pub fn new(config: RunnerConfig) -> Self {
+    pub(crate) fn new(config: RunnerConfig) -> Self {
         TaskRunner {
             config,
             strategy: WorkerSelectStrategy::default(),
@@ -102,7 +102,7 @@ impl TaskRunner {
 
     /// Replaces the worker select strategy (the dynamic worker config changed); pending tasks
     /// are assigned under the new one at once.
-    pub fn set_strategy(
+    pub(crate) fn set_strategy(
         &mut self,
         strategy: WorkerSelectStrategy,
         now: Timestamp,
@@ -112,13 +112,14 @@ impl TaskRunner {
         self.assign_pending(now, out);
     }
 
-    pub fn strategy(&self) -> &WorkerSelectStrategy {
+    #[cfg(test)]
+    pub(crate) fn strategy(&self) -> &WorkerSelectStrategy {
         &self.strategy
     }
 
     /// Hands a task to the runner. Idempotent per task id: a pending or running task is left as
     /// it is, a complete one reports its end again.
-    pub fn run(&mut self, task: Task, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    pub(crate) fn run(&mut self, task: Task, now: Timestamp, out: &mut Vec<RunnerEffect>) {
         let id = task.id().to_string();
         if let Some(item) = self.running.get_mut(&id) {
             if std::mem::take(&mut item.discovered) {
@@ -147,7 +148,7 @@ impl TaskRunner {
 
     /// Stops a task: pending → dropped; complete → cleaned up (status announcement removed);
     /// running → the worker is asked to stop it.
-    pub fn shutdown(&mut self, task_id: &str, reason: &str, out: &mut Vec<RunnerEffect>) {
+    pub(crate) fn shutdown(&mut self, task_id: &str, reason: &str, out: &mut Vec<RunnerEffect>) {
         if let Some(item) = self.pending.remove(task_id) {
             self.pending_order.remove(&item.key);
             info!(task = task_id, reason, "dropped pending task");
@@ -191,7 +192,7 @@ impl TaskRunner {
 
     /// Fires every deadline that has passed: assignment timeouts, worker cleanups, the
     /// blacklist check.
-    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    pub(crate) fn tick(&mut self, now: Timestamp, out: &mut Vec<RunnerEffect>) {
         self.expire_assignments(now, out);
         self.clean_up_lost_workers(now, out);
         self.check_blacklist(now);
@@ -199,7 +200,7 @@ impl TaskRunner {
     }
 
     /// The earliest instant at which [`tick`](Self::tick) has something to do.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
         let ack = self.ack_deadlines.first().map(|(t, _)| *t);
         let lost = self.lost_workers.values().map(|l| l.deadline).min();
         [ack, lost, self.next_blacklist_check]
@@ -208,7 +209,7 @@ impl TaskRunner {
             .min()
     }
 
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.pending.shrink_to_fit();
         self.running.shrink_to_fit();
         self.complete.shrink_to_fit();

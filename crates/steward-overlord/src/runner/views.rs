@@ -31,13 +31,13 @@ pub struct RunnerTaskView {
 
 impl TaskRunner {
     /// Whether the runner holds the task: pending, running, or ended and not yet cleaned up.
-    pub fn knows(&self, task_id: &str) -> bool {
+    pub(crate) fn knows(&self, task_id: &str) -> bool {
         self.pending.contains_key(task_id)
             || self.running.contains_key(task_id)
             || self.complete.contains_key(task_id)
     }
 
-    pub fn task_view(&self, task_id: &str) -> Option<RunnerTaskView> {
+    pub(crate) fn task_view(&self, task_id: &str) -> Option<RunnerTaskView> {
         if let Some(p) = self.pending.get(task_id) {
             return Some(RunnerTaskView {
                 state: RunnerTaskState::Pending,
@@ -68,7 +68,7 @@ impl TaskRunner {
     }
 
     /// The announced worker a task runs on, if any.
-    pub fn worker_of(&self, task_id: &str) -> Option<&Worker> {
+    pub(crate) fn worker_of(&self, task_id: &str) -> Option<&Worker> {
         let host = &self.running.get(task_id)?.worker;
         self.workers.get(host).map(|w| &w.worker)
     }
@@ -83,7 +83,7 @@ impl TaskRunner {
             .collect()
     }
 
-    pub fn workers(&self) -> Vec<WorkerView> {
+    pub(crate) fn workers(&self) -> Vec<WorkerView> {
         self.workers
             .values()
             .map(|w| WorkerView {
@@ -99,7 +99,7 @@ impl TaskRunner {
     }
 
     /// `(total, used)` capacity over announced workers.
-    pub fn capacity(&self) -> (u32, u32) {
+    pub(crate) fn capacity(&self) -> (u32, u32) {
         self.workers
             .values()
             .fold((0, 0), |(t, u), w| (t + w.worker.capacity, u + w.used))

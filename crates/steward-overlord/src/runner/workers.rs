@@ -23,7 +23,7 @@ impl TaskRunner {
     /// A worker announced itself. A second announcement of a known worker is an error and the
     /// first registration is kept; a worker that returns within the cleanup timeout gets its
     /// tasks back.
-    pub fn worker_added(&mut self, worker: Worker, now: Timestamp) {
+    pub(crate) fn worker_added(&mut self, worker: Worker, now: Timestamp) {
         if self.workers.contains_key(&worker.host) {
             error!(
                 worker = worker.host,
@@ -66,7 +66,12 @@ impl TaskRunner {
     }
 
     /// Every status the worker had when it appeared has been seen: it may now get tasks.
-    pub fn worker_initialized(&mut self, host: &str, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    pub(crate) fn worker_initialized(
+        &mut self,
+        host: &str,
+        now: Timestamp,
+        out: &mut Vec<RunnerEffect>,
+    ) {
         if let Some(w) = self.workers.get_mut(host) {
             w.initialized = true;
             for id in std::mem::take(&mut w.unconfirmed) {
@@ -77,7 +82,12 @@ impl TaskRunner {
     }
 
     /// A worker re-announced itself (enabled/disabled, capacity, category).
-    pub fn worker_changed(&mut self, worker: Worker, now: Timestamp, out: &mut Vec<RunnerEffect>) {
+    pub(crate) fn worker_changed(
+        &mut self,
+        worker: Worker,
+        now: Timestamp,
+        out: &mut Vec<RunnerEffect>,
+    ) {
         match self.workers.get_mut(&worker.host) {
             Some(w) => {
                 w.worker = worker;
@@ -89,7 +99,7 @@ impl TaskRunner {
 
     /// A worker's announcement disappeared: its tasks stay running until the cleanup timeout,
     /// so a worker that comes back in time keeps them.
-    pub fn worker_removed(&mut self, host: &str, now: Timestamp) {
+    pub(crate) fn worker_removed(&mut self, host: &str, now: Timestamp) {
         if let Some(state) = self.workers.remove(host) {
             let deadline = after(now, self.config.task_cleanup_timeout);
             info!(
