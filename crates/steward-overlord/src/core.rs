@@ -6,6 +6,9 @@
 //! of them, their effects on each other are routed right away, and what remains is a list of
 //! [`IoEffect`]s (write an assignment, call a worker, persist a status) for the driver to carry
 //! out concurrently. The whole lifecycle can therefore be tested without sockets or sleeps.
+//!
+//! Whether a task may run is the core's decision too ([`Readiness`]): it will depend on state
+//! beside the queue and the runner (the TaskLockbox), which the queue asks through the core.
 
 use jiff::Timestamp;
 use steward_model::coordination::RunnerEvent;
@@ -15,6 +18,7 @@ use steward_model::{
 
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::queue::{EntryState, QueueEffect, QueueError, TaskQueue};
+use crate::readiness::{Readiness, TaskReadiness};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 use crate::worker_config::WorkerBehaviorConfig;
 
@@ -46,6 +50,8 @@ pub enum IoEffect {
 pub struct OverlordCore {
     queue: TaskQueue,
     runner: TaskRunner,
+    /// Decides whether a waiting task may run.
+    readiness: Box<dyn Readiness>,
     /// Routed events since the invariants were last checked (debug builds).
     unchecked: usize,
 }
@@ -60,7 +66,22 @@ impl OverlordCore {
         OverlordCore {
             queue: TaskQueue::new(queue),
             runner: TaskRunner::new(runner),
+            readiness: Box::new(TaskReadiness),
             unchecked: 0,
+        }
+    }
+
+    /// A core whose tasks' readiness `readiness` decides (tests that make tasks wait on
+    /// something that changes).
+    #[cfg(test)]
+    pub(crate) fn with_readiness(
+        queue: QueueConfig,
+        runner: RunnerConfig,
+        readiness: impl Readiness + 'static,
+    ) -> Self {
+        OverlordCore {
+            readiness: Box::new(readiness),
+            ..OverlordCore::new(queue, runner)
         }
     }
 
@@ -68,7 +89,7 @@ impl OverlordCore {
     /// state has been fed in, so tasks already on workers are adopted, not assigned again.
     pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.start(tasks, &mut q);
+        self.queue.start(tasks, self.readiness.as_mut(), &mut q);
         self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
         self.route(Vec::new(), q, now)
     }
@@ -113,7 +134,8 @@ impl OverlordCore {
 
     pub fn inserted(&mut self, task_id: &str, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.inserted(task_id, &mut q);
+        self.queue
+            .inserted(task_id, self.readiness.as_mut(), &mut q);
         self.route(Vec::new(), q, now)
     }
 
@@ -177,7 +199,8 @@ impl OverlordCore {
 
     pub fn persisted(&mut self, task_id: &str, row_changed: bool, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.persisted(task_id, row_changed, &mut q);
+        self.queue
+            .persisted(task_id, row_changed, self.readiness.as_mut(), &mut q);
         self.route(Vec::new(), q, now)
     }
 
@@ -214,11 +237,13 @@ impl OverlordCore {
         self.runner.shrink_to_fit();
     }
 
-    /// The core's invariants (the runner's accounting, and every task handed to the runner
-    /// known to it until its end is recorded), checked after every routed event in debug
-    /// builds; a violation is a bug, and stops the process there rather than later.
+    /// The core's invariants (the runner's accounting, the queue's waiting line, and every task
+    /// handed to the runner known to it until its end is recorded), checked after every routed
+    /// event in debug builds; a violation is a bug, and stops the process there rather than
+    /// later.
     pub fn check_invariants(&self) {
         self.runner.check_invariants();
+        self.queue.check_invariants();
         for entry in self.queue.entries() {
             if entry.state == EntryState::Submitted {
                 let id = entry.task.id();

@@ -5,7 +5,8 @@
 //! the I/O it asks for, for one leadership `term`; `master` starts and stops terms as this
 //! process gains and loses the leadership; [`api`] serves Druid's HTTP API on top, redirecting
 //! to the leader when this process does not lead. `select` chooses a worker for each task
-//! under the dynamic `worker_config`. `retention` deletes old task logs and history.
+//! under the dynamic `worker_config`; `readiness` decides when a waiting task may run.
+//! `retention` deletes old task logs and history.
 //!
 //! The public surface is what the binary wires ([`Overlord`], [`TaskMaster`], [`api`], the
 //! settings, retention) and what a simulation outside the crate drives: the [`OverlordCore`]
@@ -18,6 +19,7 @@ mod core;
 mod driver;
 mod master;
 mod queue;
+mod readiness;
 mod retention;
 mod runner;
 mod select;

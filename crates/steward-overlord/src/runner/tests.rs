@@ -19,10 +19,6 @@ fn worker_version(host: &str, capacity: u32, version: &str) -> Worker {
     }
 }
 
-fn noop_priority(id: &str, priority: i64) -> Task {
-    Task::from_json(json!({"type": "noop", "id": id, "context": {"priority": priority}})).unwrap()
-}
-
 fn noop_resource(id: &str, group: &str, required_capacity: u32) -> Task {
     Task::from_json(json!({
         "type": "noop",
