@@ -6,6 +6,9 @@
 //! of them, their effects on each other are routed right away, and what remains is a list of
 //! [`IoEffect`]s (write an assignment, call a worker, persist a status) for the driver to carry
 //! out concurrently. The whole lifecycle can therefore be tested without sockets or sleeps.
+//!
+//! Whether a task may run is the core's decision too ([`Readiness`]): it will depend on state
+//! beside the queue and the runner (the TaskLockbox), which the queue asks through the core.
 
 use jiff::Timestamp;
 use steward_model::coordination::RunnerEvent;
@@ -15,6 +18,7 @@ use steward_model::{
 
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::queue::{EntryState, QueueEffect, QueueError, TaskQueue};
+use crate::readiness::{Readiness, TaskReadiness};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 use crate::worker_config::WorkerBehaviorConfig;
 
@@ -44,8 +48,10 @@ pub enum IoEffect {
 
 /// Queue and runner together.
 pub struct OverlordCore {
-    pub queue: TaskQueue,
-    pub runner: TaskRunner,
+    queue: TaskQueue,
+    runner: TaskRunner,
+    /// Decides whether a waiting task may run.
+    readiness: Box<dyn Readiness>,
     /// Routed events since the invariants were last checked (debug builds).
     unchecked: usize,
 }
@@ -60,7 +66,22 @@ impl OverlordCore {
         OverlordCore {
             queue: TaskQueue::new(queue),
             runner: TaskRunner::new(runner),
+            readiness: Box::new(TaskReadiness),
             unchecked: 0,
+        }
+    }
+
+    /// A core whose tasks' readiness `readiness` decides (tests that make tasks wait on
+    /// something that changes).
+    #[cfg(test)]
+    pub(crate) fn with_readiness(
+        queue: QueueConfig,
+        runner: RunnerConfig,
+        readiness: impl Readiness + 'static,
+    ) -> Self {
+        OverlordCore {
+            readiness: Box::new(readiness),
+            ..OverlordCore::new(queue, runner)
         }
     }
 
@@ -68,13 +89,13 @@ impl OverlordCore {
     /// state has been fed in, so tasks already on workers are adopted, not assigned again.
     pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.start(tasks, &mut q);
+        self.queue.start(tasks, self.readiness.as_mut(), &mut q);
         self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
         self.route(Vec::new(), q, now)
     }
 
     /// Ends the stored active rows that cannot be run, as (task id, why), before the queue
-    /// starts (see [`TaskQueue::end_unrunnable`]).
+    /// starts (see `TaskQueue::end_unrunnable`).
     pub fn end_unrunnable(&mut self, rows: Vec<(String, String)>, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
         for (id, why) in rows {
@@ -113,7 +134,8 @@ impl OverlordCore {
 
     pub fn inserted(&mut self, task_id: &str, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.inserted(task_id, &mut q);
+        self.queue
+            .inserted(task_id, self.readiness.as_mut(), &mut q);
         self.route(Vec::new(), q, now)
     }
 
@@ -177,13 +199,14 @@ impl OverlordCore {
 
     pub fn persisted(&mut self, task_id: &str, row_changed: bool, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
-        self.queue.persisted(task_id, row_changed, &mut q);
+        self.queue
+            .persisted(task_id, row_changed, self.readiness.as_mut(), &mut q);
         self.route(Vec::new(), q, now)
     }
 
     /// Applies a dynamic worker config: pending tasks are assigned under it at once, and every
     /// later assignment uses it.
-    pub fn set_worker_config(
+    pub(crate) fn set_worker_config(
         &mut self,
         config: WorkerBehaviorConfig,
         now: Timestamp,
@@ -209,16 +232,18 @@ impl OverlordCore {
 
     /// Gives back the room the maps grew into during a burst (a map keeps its capacity when
     /// emptied). Called when the queue drains.
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.queue.shrink_to_fit();
         self.runner.shrink_to_fit();
     }
 
-    /// The core's invariants (the runner's accounting, and every task handed to the runner
-    /// known to it until its end is recorded), checked after every routed event in debug
-    /// builds; a violation is a bug, and stops the process there rather than later.
+    /// The core's invariants (the runner's accounting, the queue's waiting line, and every task
+    /// handed to the runner known to it until its end is recorded), checked after every routed
+    /// event in debug builds; a violation is a bug, and stops the process there rather than
+    /// later.
     pub fn check_invariants(&self) {
         self.runner.check_invariants();
+        self.queue.check_invariants();
         for entry in self.queue.entries() {
             if entry.state == EntryState::Submitted {
                 let id = entry.task.id();
@@ -232,6 +257,16 @@ impl OverlordCore {
 
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.runner.next_deadline()
+    }
+
+    /// The queue, to read: every change goes through the core, which routes its effects.
+    pub fn queue(&self) -> &TaskQueue {
+        &self.queue
+    }
+
+    /// The runner, to read: every change goes through the core, which routes its effects.
+    pub fn runner(&self) -> &TaskRunner {
+        &self.runner
     }
 
     /// Routes queue and runner effects to each other until only I/O remains.
@@ -301,7 +336,7 @@ impl OverlordCore {
     // ----- views for the API --------------------------------------------------------------------
 
     /// The API view of an active task, or `None` if the queue does not hold it.
-    pub fn active_status(&self, task_id: &str) -> Option<TaskStatusPlus> {
+    pub(crate) fn active_status(&self, task_id: &str) -> Option<TaskStatusPlus> {
         let e = self.queue.entry(task_id)?;
         if e.state == EntryState::Inserting {
             return None;
@@ -350,7 +385,7 @@ impl OverlordCore {
     }
 
     /// API views of every active task (stored ones only).
-    pub fn active_statuses(&self) -> Vec<TaskStatusPlus> {
+    pub(crate) fn active_statuses(&self) -> Vec<TaskStatusPlus> {
         let mut v: Vec<TaskStatusPlus> = self
             .queue
             .entries()
@@ -365,7 +400,7 @@ impl OverlordCore {
     }
 
     /// The payload of an active task.
-    pub fn active_task(&self, task_id: &str) -> Option<Task> {
+    pub(crate) fn active_task(&self, task_id: &str) -> Option<Task> {
         self.queue
             .entry(task_id)
             .filter(|e| e.state != EntryState::Inserting)

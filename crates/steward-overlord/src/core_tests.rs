@@ -2,11 +2,13 @@ use super::*;
 use crate::test_support::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use steward_model::{TaskAnnouncement, TaskState};
 
 use crate::queue::SHUTDOWN_BY_USER;
+use crate::readiness::TaskReadiness;
 use crate::test_support::messages;
 use crate::worker_config::WorkerBehaviorConfig;
 
@@ -718,6 +720,185 @@ fn worker_config_change_assigns_waiting_tasks_as_io() {
             task: t1
         }]
     );
+}
+
+// ----- readiness -------------------------------------------------------------------------------
+
+/// Readiness that holds tasks back, as a lock another task holds would: a held task waits
+/// whatever it would answer, the others answer for themselves. It records whom it was asked.
+#[derive(Clone, Default)]
+struct HeldBack {
+    held: Arc<Mutex<HashSet<String>>>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl HeldBack {
+    fn hold(&self, ids: &[&str]) {
+        let mut held = self.held.lock().unwrap();
+        held.extend(ids.iter().map(|id| id.to_string()));
+    }
+
+    fn release_all(&self) {
+        self.held.lock().unwrap().clear();
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl Readiness for HeldBack {
+    fn is_ready(&mut self, task: &Task) -> Result<bool, String> {
+        self.asked.lock().unwrap().push(task.id().to_string());
+        if self.held.lock().unwrap().contains(task.id()) {
+            return Ok(false);
+        }
+        TaskReadiness.is_ready(task)
+    }
+}
+
+fn started_core(readiness: &HeldBack, now: Timestamp) -> OverlordCore {
+    let mut core = OverlordCore::with_readiness(
+        QueueConfig::default(),
+        RunnerConfig::default(),
+        readiness.clone(),
+    );
+    assert!(core.start(Vec::new(), now).is_empty());
+    core
+}
+
+/// Runs `task` on `host` to SUCCESS and records its end; returns what the record caused.
+fn run_to_end(core: &mut OverlordCore, host: &str, task: &Task, now: Timestamp) -> Vec<IoEffect> {
+    let id = task.id();
+    let done = TaskStatus::success(id);
+    let out = announce(
+        core,
+        host,
+        announcement(task, done.clone(), TaskLocation::unknown()),
+        now,
+    );
+    assert_eq!(out, vec![IoEffect::PersistStatus(done)]);
+    core.persisted(id, true, now)
+}
+
+#[test]
+fn a_waiting_task_is_asked_again_when_another_task_ends() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let readiness = HeldBack::default();
+    let mut core = started_core(&readiness, now);
+    add_worker(&mut core, worker(H, 2), now);
+    assert!(submit(&mut core, &noop_ready("waits", "NO"), now).is_empty());
+    let t1 = noop("t1");
+    assert_eq!(
+        submit(&mut core, &t1, now),
+        vec![IoEffect::Assign {
+            worker: worker(H, 2),
+            task: t1.clone()
+        }]
+    );
+    assert_eq!(readiness.asked(), ["waits", "t1"]);
+
+    // Its end recorded, t1 has released what it held: the waiting task is asked again, says
+    // no again, and keeps waiting; nothing but t1's cleanup comes of it.
+    assert_eq!(
+        run_to_end(&mut core, H, &t1, now),
+        vec![IoEffect::RemoveStatus {
+            worker: H.into(),
+            task_id: "t1".into()
+        }]
+    );
+    assert_eq!(readiness.asked(), ["waits", "t1", "waits"]);
+    assert_eq!(
+        core.queue().entry("waits").map(|e| &e.state),
+        Some(&EntryState::Waiting)
+    );
+    assert_eq!(
+        core.active_status("waits").unwrap().runner_status_code,
+        RunnerTaskState::Waiting
+    );
+    assert!(!core.runner().knows("waits"));
+}
+
+#[test]
+fn waiting_tasks_are_asked_again_by_priority_then_in_the_order_they_were_accepted() {
+    const H: &str = "mm-a:8091";
+    let now = t0();
+    let readiness = HeldBack::default();
+    let mut core = started_core(&readiness, now);
+    add_worker(&mut core, worker(H, 8), now);
+    let holder = noop("holder");
+    submit(&mut core, &holder, now);
+    let waiting = [
+        noop_priority("low-1", 0),
+        noop_priority("high-1", 75),
+        noop_priority("low-2", 0),
+        noop_priority("high-2", 75),
+        noop_priority("lowest", -10),
+    ];
+    readiness.hold(&["low-1", "high-1", "low-2", "high-2", "lowest"]);
+    for task in &waiting {
+        assert!(submit(&mut core, task, now).is_empty());
+    }
+    readiness.release_all();
+    let asked_before = readiness.asked().len();
+
+    let [low_1, high_1, low_2, high_2, lowest] = waiting;
+    let assign = |task: Task| IoEffect::Assign {
+        worker: worker(H, 8),
+        task,
+    };
+    assert_eq!(
+        run_to_end(&mut core, H, &holder, now),
+        vec![
+            IoEffect::RemoveStatus {
+                worker: H.into(),
+                task_id: "holder".into()
+            },
+            assign(high_1),
+            assign(high_2),
+            assign(low_1),
+            assign(low_2),
+            assign(lowest),
+        ]
+    );
+    assert_eq!(
+        readiness.asked()[asked_before..],
+        ["high-1", "high-2", "low-1", "low-2", "lowest"]
+    );
+}
+
+#[test]
+fn a_task_whose_readiness_throws_fails_with_druids_message() {
+    let now = t0();
+    let readiness = HeldBack::default();
+    let mut core = started_core(&readiness, now);
+    // Asked when stored.
+    assert_eq!(
+        submit(&mut core, &noop_ready("at-once", "EXCEPTION"), now),
+        vec![IoEffect::PersistStatus(TaskStatus::failure(
+            "at-once",
+            messages::NOT_READY
+        ))]
+    );
+    // Asked again when another task's end is recorded.
+    readiness.hold(&["later"]);
+    assert!(submit(&mut core, &noop_ready("later", "EXCEPTION"), now).is_empty());
+    readiness.release_all();
+    assert_eq!(
+        core.persisted("at-once", true, now),
+        vec![IoEffect::PersistStatus(TaskStatus::failure(
+            "later",
+            messages::NOT_READY
+        ))]
+    );
+    assert_eq!(
+        core.completing_status("later"),
+        Some(TaskStatus::failure("later", messages::NOT_READY))
+    );
+    assert!(core.persisted("later", true, now).is_empty());
+    assert!(core.queue().is_empty());
+    assert_eq!(core.runner().sizes(), (0, 0, 0));
 }
 
 // ----- memory ----------------------------------------------------------------------------------

@@ -1,28 +1,38 @@
 //! The Overlord: accepts tasks, stores them, assigns them to workers and records every end.
 //!
-//! [`runner`] and [`queue`] are Druid's `RemoteTaskRunner` and `TaskQueue` as deterministic state
-//! machines; [`core`] wires them together; [`driver`] owns the core on one tokio task and does
-//! the I/O it asks for, for one leadership term; [`master`] starts and stops terms as this
+//! `runner` and `queue` are Druid's `RemoteTaskRunner` and `TaskQueue` as deterministic state
+//! machines; `core` wires them together; `driver` owns the core on one tokio task and does
+//! the I/O it asks for, for one leadership `term`; `master` starts and stops terms as this
 //! process gains and loses the leadership; [`api`] serves Druid's HTTP API on top, redirecting
-//! to the leader when this process does not lead. [`select`] chooses a worker for each task
-//! under the dynamic [`worker_config`]. [`retention`] deletes old task logs and history.
+//! to the leader when this process does not lead. `select` chooses a worker for each task
+//! under the dynamic `worker_config`; `readiness` decides when a waiting task may run.
+//! `retention` deletes old task logs and history.
+//!
+//! The public surface is what the binary wires ([`Overlord`], [`TaskMaster`], [`api`], the
+//! settings, retention) and what a simulation outside the crate drives: the [`OverlordCore`]
+//! with its effects, and read-only views of its queue and runner. Everything else stays
+//! inside, so that the modules can change shape without breaking another crate.
 
 pub mod api;
-pub mod config;
-pub mod core;
-pub mod driver;
-pub mod master;
-pub mod queue;
-pub mod retention;
-pub mod runner;
-pub mod select;
-pub mod worker_config;
+mod config;
+mod core;
+mod driver;
+mod master;
+mod queue;
+mod readiness;
+mod retention;
+mod runner;
+mod select;
+mod term;
+mod worker_config;
 
 pub use config::{QueueConfig, RunnerConfig};
 pub use core::{IoEffect, OverlordCore};
 pub use driver::{Overlord, OverlordParts};
-pub use master::{TaskMaster, Term};
+pub use master::TaskMaster;
+pub use queue::{Entry, EntryState, QueueError, TaskQueue};
 pub use retention::{spawn_retention, RetentionConfig};
+pub use runner::{TaskRunner, WorkerView};
 
 #[cfg(test)]
 mod test_support;

@@ -1,4 +1,6 @@
 use super::*;
+use crate::readiness::TaskReadiness;
+use crate::test_support::noop_priority;
 
 use serde_json::json;
 use steward_model::TaskState;
@@ -29,7 +31,7 @@ fn queue() -> TaskQueue {
 fn started() -> TaskQueue {
     let mut q = queue();
     let mut out = Vec::new();
-    q.start(Vec::new(), &mut out);
+    q.start(Vec::new(), &mut TaskReadiness, &mut out);
     assert!(out.is_empty());
     q
 }
@@ -38,7 +40,7 @@ fn started() -> TaskQueue {
 fn submit(q: &mut TaskQueue, task: &Task) -> Vec<QueueEffect> {
     q.reserve(task, t0()).unwrap();
     let mut out = Vec::new();
-    q.inserted(task.id(), &mut out);
+    q.inserted(task.id(), &mut TaskReadiness, &mut out);
     out
 }
 
@@ -50,7 +52,7 @@ fn runner_status(q: &mut TaskQueue, id: &str, status: TaskStatus) -> Vec<QueueEf
 
 fn persisted(q: &mut TaskQueue, id: &str) -> Vec<QueueEffect> {
     let mut out = Vec::new();
-    q.persisted(id, true, &mut out);
+    q.persisted(id, true, &mut TaskReadiness, &mut out);
     out
 }
 
@@ -91,7 +93,7 @@ fn reserve_of_an_active_id_is_a_duplicate() {
         Err(QueueError::Duplicate("t1".into()))
     );
     let mut out = Vec::new();
-    q.inserted("t1", &mut out);
+    q.inserted("t1", &mut TaskReadiness, &mut out);
     assert_eq!(
         q.reserve(&t1, t0()),
         Err(QueueError::Duplicate("t1".into()))
@@ -109,7 +111,7 @@ fn reserve_beyond_max_size_is_refused() {
         max_size: 2,
         ..QueueConfig::default()
     });
-    q.start(Vec::new(), &mut Vec::new());
+    q.start(Vec::new(), &mut TaskReadiness, &mut Vec::new());
     submit(&mut q, &noop("t1"));
     q.reserve(&noop("t2"), t0()).unwrap(); // reservations count too
     assert_eq!(q.reserve(&noop("t3"), t0()), Err(QueueError::Full(2)));
@@ -149,7 +151,7 @@ fn inserted_ready_task_is_handed_to_the_runner() {
     let t1 = noop("t1");
     q.reserve(&t1, t0()).unwrap();
     let mut out = Vec::new();
-    q.inserted("t1", &mut out);
+    q.inserted("t1", &mut TaskReadiness, &mut out);
     assert_eq!(out, vec![QueueEffect::RunnerRun(t1.clone())]);
     let e = q.entry("t1").unwrap();
     assert_eq!(
@@ -158,7 +160,7 @@ fn inserted_ready_task_is_handed_to_the_runner() {
     );
     // A repeated insert notification does not run it twice.
     let mut out = Vec::new();
-    q.inserted("t1", &mut out);
+    q.inserted("t1", &mut TaskReadiness, &mut out);
     assert!(out.is_empty());
 }
 
@@ -174,7 +176,7 @@ fn task_that_is_not_ready_waits() {
 fn exception_in_is_ready_fails_the_task() {
     let mut q = started();
     let out = submit(&mut q, &noop_ready("t1", "EXCEPTION"));
-    let msg = "Encountered error[Not ready. Never will be ready. Go away!] while waiting for task to be ready. See Overlord logs for more details.";
+    let msg = crate::test_support::messages::NOT_READY;
     assert_eq!(
         out,
         vec![QueueEffect::PersistStatus(TaskStatus::failure("t1", msg))]
@@ -265,7 +267,7 @@ fn persisted_end_shuts_the_task_down_in_the_runner_and_releases_it() {
     );
     assert_eq!(q.len(), 2);
     let mut out = Vec::new();
-    q.persisted("bad", false, &mut out);
+    q.persisted("bad", false, &mut TaskReadiness, &mut out);
     assert_eq!(
         out,
         vec![QueueEffect::RunnerShutdown {
@@ -373,7 +375,7 @@ fn shutdown_of_a_data_source_counts_only_its_active_tasks() {
     let mut q = started();
     submit(&mut q, &noop_in("a", "wiki"));
     q.reserve(&noop_ready("b", "NO"), t0()).unwrap();
-    q.inserted("b", &mut Vec::new()); // waiting, in "none"
+    q.inserted("b", &mut TaskReadiness, &mut Vec::new()); // waiting, in "none"
     submit(&mut q, &noop_in("c", "wiki"));
     submit(&mut q, &noop_in("d", "wiki"));
     runner_status(&mut q, "d", TaskStatus::success("d")); // already ending
@@ -449,6 +451,7 @@ fn start_hands_every_ready_stored_task_to_the_runner() {
             (noop_ready("broken", "EXCEPTION"), created),
             (ready2.clone(), created),
         ],
+        &mut TaskReadiness,
         &mut out,
     );
     assert!(q.is_started());
@@ -462,4 +465,46 @@ fn start_hands_every_ready_stored_task_to_the_runner() {
     assert_eq!(state(&q, "waits"), Some(EntryState::Waiting));
     assert_eq!(q.entry("ready").unwrap().created, created);
     assert_eq!(q.entries().count(), 4);
+}
+
+#[test]
+fn start_asks_the_stored_tasks_by_priority_then_in_the_order_they_were_stored() {
+    let (low, high, low2) = (
+        noop_priority("low", 0),
+        noop_priority("high", 50),
+        noop_priority("low2", 0),
+    );
+    let mut q = queue();
+    let mut out = Vec::new();
+    q.start(
+        vec![
+            (low.clone(), t0()),
+            (high.clone(), t0()),
+            (low2.clone(), t0()),
+        ],
+        &mut TaskReadiness,
+        &mut out,
+    );
+    assert_eq!(
+        out,
+        vec![
+            QueueEffect::RunnerRun(high),
+            QueueEffect::RunnerRun(low),
+            QueueEffect::RunnerRun(low2)
+        ]
+    );
+}
+
+/// The invariant check catches a waiting line out of step with the waiting tasks.
+#[test]
+fn the_invariant_check_catches_a_waiting_line_out_of_step() {
+    let mut q = started();
+    submit(&mut q, &noop_ready("waits", "NO"));
+    submit(&mut q, &noop("runs"));
+    q.check_invariants();
+    q.waiting.clear();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.check_invariants()))
+        .expect_err("the corruption went unnoticed");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("waiting line"), "{message}");
 }

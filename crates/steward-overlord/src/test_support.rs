@@ -32,6 +32,10 @@ pub fn noop(id: &str) -> Task {
     Task::from_json(json!({"type": "noop", "id": id})).unwrap()
 }
 
+pub fn noop_priority(id: &str, priority: i64) -> Task {
+    Task::from_json(json!({"type": "noop", "id": id, "context": {"priority": priority}})).unwrap()
+}
+
 /// Runs `f` and returns what it returned with the log lines it wrote (this thread only, every
 /// level, no colours).
 pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
@@ -85,6 +89,7 @@ pub mod messages {
         "Canceled for worker cleanup. See overlord logs for more details.";
     pub const ASSIGN_FAILED: &str =
         "Failed to assign this task. See overlord logs for more details.";
+    pub const NOT_READY: &str = "Encountered error[Not ready. Never will be ready. Go away!] while waiting for task to be ready. See Overlord logs for more details.";
 
     pub fn assignment_timeout(timeout: &str) -> String {
         format!(

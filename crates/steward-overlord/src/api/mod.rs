@@ -5,10 +5,10 @@
 //! not a server error, and every error is JSON. Active tasks are answered from memory, finished
 //! ones from the metadata store with bounded queries.
 //!
-//! One file per concept: [`tasks`] (one task at a time), [`listings`], [`workers`],
-//! [`dynamic_config`], [`status`] (leader, `/status`); [`extract`] checks ids and per-task
-//! permissions before a handler runs, [`errors`] holds Druid's error shapes, [`state`] what
-//! the handlers share, [`redirect`] the standby's redirect. Modules depend downwards only
+//! One file per concept: `tasks` (one task at a time), `listings`, `workers`,
+//! `dynamic_config`, `status` (leader, `/status`); `extract` checks ids and per-task
+//! permissions before a handler runs, `errors` holds Druid's error shapes, `state` what
+//! the handlers share, `redirect` the standby's redirect. Modules depend downwards only
 //! (handlers on extract, state and errors; the router here on the handlers).
 //!
 //! # Leadership
@@ -51,7 +51,6 @@ use listings::{list_state, list_tasks};
 use redirect::redirect_to_leader;
 pub use state::ApiConfig;
 use state::AppState;
-pub use status::status_body;
 use status::{is_leader, leader, status};
 use tasks::{
     get_task, get_task_log, get_task_reports, get_task_segments, get_task_status, shutdown_all,

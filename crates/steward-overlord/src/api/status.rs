@@ -36,7 +36,7 @@ pub(super) async fn status() -> Json<Value> {
 
 /// Druid's `/status` body, with the process's resident memory added as `memory.rssBytes` (the
 /// figure operators actually watch for a native process).
-pub fn status_body() -> Value {
+fn status_body() -> Value {
     let rss = proc_status_kb("VmRSS").unwrap_or(0) * 1024;
     let total = proc_meminfo_kb("MemTotal").unwrap_or(0) * 1024;
     json!({

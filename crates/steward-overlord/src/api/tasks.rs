@@ -123,7 +123,7 @@ pub(super) async fn get_task_log(
     let key = id.clone();
     let worker = s
         .overlord()?
-        .query(move |c| c.runner.worker_of(&key).cloned())
+        .query(move |c| c.runner().worker_of(&key).cloned())
         .await
         .flatten();
     if let Some(worker) = worker {

@@ -108,7 +108,7 @@ async fn runner_state(overlord: &Overlord, id: &str) -> (Option<RunnerTaskState>
     let id = id.to_string();
     overlord
         .query(move |c| {
-            let view = c.runner.task_view(&id);
+            let view = c.runner().task_view(&id);
             (view.as_ref().map(|v| v.state), view.and_then(|v| v.worker))
         })
         .await
@@ -312,7 +312,7 @@ async fn the_stored_config_is_in_force_from_the_start() {
         .config
         .select_strategy;
     let in_force = overlord
-        .query(|c| c.runner.strategy().clone())
+        .query(|c| c.runner().strategy().clone())
         .await
         .unwrap();
     assert_eq!(in_force, expected);
@@ -336,7 +336,7 @@ async fn the_stored_config_is_in_force_from_the_start() {
         .unwrap();
     let overlord = fx.start().await;
     let in_force = overlord
-        .query(|c| c.runner.strategy().clone())
+        .query(|c| c.runner().strategy().clone())
         .await
         .unwrap();
     assert_eq!(in_force, WorkerBehaviorConfig::default().select_strategy);

@@ -94,7 +94,7 @@ pub(super) async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Val
 pub(super) async fn total_worker_capacity(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let (total, used) = s
         .overlord()?
-        .query(|c| c.runner.capacity())
+        .query(|c| c.runner().capacity())
         .await
         .unwrap_or((0, 0));
     Ok(Json(json!({

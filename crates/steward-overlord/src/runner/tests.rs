@@ -4,6 +4,7 @@ use crate::test_support::*;
 use crate::worker_config::WorkerBehaviorConfig;
 
 use serde_json::json;
+use steward_model::{RunnerTaskState, TaskAnnouncement};
 
 const A: &str = "mm-a:8091";
 const B: &str = "mm-b:8091";
@@ -16,10 +17,6 @@ fn worker_version(host: &str, capacity: u32, version: &str) -> Worker {
         version: version.into(),
         ..worker(host, capacity)
     }
-}
-
-fn noop_priority(id: &str, priority: i64) -> Task {
-    Task::from_json(json!({"type": "noop", "id": id, "context": {"priority": priority}})).unwrap()
 }
 
 fn noop_resource(id: &str, group: &str, required_capacity: u32) -> Task {

@@ -1,0 +1,110 @@
+//! The commands the [`Overlord`](super::Overlord) handle and the effect executor send to the
+//! event loop, and how the loop applies each to the core.
+//!
+//! Every change to the core arrives as one of these, on one channel, so the core sees one
+//! order of events whoever caused them; replies go back on a oneshot channel so a caller
+//! waits for its own answer only.
+
+use jiff::Timestamp;
+use steward_model::Task;
+use tokio::sync::oneshot;
+
+use crate::core::{IoEffect, OverlordCore};
+use crate::queue::QueueError;
+use crate::worker_config::WorkerBehaviorConfig;
+
+/// A read-only closure run against the core between events.
+pub(super) type Query = Box<dyn FnOnce(&OverlordCore) + Send>;
+
+pub(super) enum Command {
+    Reserve {
+        task: Task,
+        created: Timestamp,
+        reply: oneshot::Sender<Result<(), QueueError>>,
+    },
+    Inserted(String),
+    InsertFailed(String),
+    Shutdown {
+        task_id: String,
+        reason: String,
+        reply: oneshot::Sender<bool>,
+    },
+    ShutdownDataSource {
+        data_source: String,
+        reason: String,
+        reply: oneshot::Sender<usize>,
+    },
+    AssignFailed {
+        task_id: String,
+        worker: String,
+        worker_gone: bool,
+    },
+    Persisted {
+        task_id: String,
+        row_changed: bool,
+    },
+    SetWorkerConfig {
+        config: WorkerBehaviorConfig,
+        reply: oneshot::Sender<()>,
+    },
+    Query(Query),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Applies a command other than `Stop` (which ends the loop) to the core; returns the I/O it
+/// asks for.
+pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
+    let now = Timestamp::now();
+    match cmd {
+        Command::Reserve {
+            task,
+            created,
+            reply,
+        } => {
+            let _ = reply.send(core.reserve(&task, created));
+            Vec::new()
+        }
+        Command::Inserted(id) => core.inserted(&id, now),
+        Command::InsertFailed(id) => {
+            core.insert_failed(&id);
+            Vec::new()
+        }
+        Command::Shutdown {
+            task_id,
+            reason,
+            reply,
+        } => {
+            let (found, effects) = core.shutdown(&task_id, &reason, now);
+            let _ = reply.send(found);
+            effects
+        }
+        Command::ShutdownDataSource {
+            data_source,
+            reason,
+            reply,
+        } => {
+            let (n, effects) = core.shutdown_data_source(&data_source, &reason, now);
+            let _ = reply.send(n);
+            effects
+        }
+        Command::AssignFailed {
+            task_id,
+            worker,
+            worker_gone,
+        } => core.assign_failed(&task_id, &worker, worker_gone, now),
+        Command::Persisted {
+            task_id,
+            row_changed,
+        } => core.persisted(&task_id, row_changed, now),
+        Command::SetWorkerConfig { config, reply } => {
+            let effects = core.set_worker_config(config, now);
+            let _ = reply.send(());
+            effects
+        }
+        Command::Query(q) => {
+            q(core);
+            Vec::new()
+        }
+        Command::Stop(_) => unreachable!("handled by the loop"),
+    }
+}

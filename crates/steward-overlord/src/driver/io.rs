@@ -1,0 +1,159 @@
+//! The effect executor: carries out the core's [`IoEffect`]s (assignments, cleanups, worker
+//! shutdown calls, status writes), each on its own tokio task, and reports the outcomes the
+//! core waits for back to the event loop as commands.
+//!
+//! Retries live here, not in the core: an outage of the coordinator or the store is waited
+//! out with a backoff, bounded where the core has a deadline of its own (the assignment
+//! timeout) and unbounded for an end, which must never be lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steward_cluster::{CoordinatorError, OverlordCoordinator};
+use steward_http::path_segment;
+use steward_metadata::MetadataStore;
+use steward_model::backoff::Backoff;
+use steward_model::Worker;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::command::Command;
+use crate::core::IoEffect;
+use crate::term::Term;
+
+/// Worker shutdown calls: Druid's `taskShutdownLinkTimeout` per try, a few tries.
+pub(super) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+const SHUTDOWN_TRIES: u32 = 3;
+/// Waits between attempts at an assignment or a status write while the coordinator or the
+/// store is out.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// `<worker>/druid/worker/v1/task/<id>/<rest>`, the id percent-encoded: a task id may hold
+/// `?`, `#`, `%` or spaces, which would otherwise end the path or be decoded into another id.
+pub(crate) fn worker_task_url(worker: &Worker, task_id: &str, rest: &str) -> String {
+    format!(
+        "{}/druid/worker/v1/task/{}/{rest}",
+        worker.url(),
+        path_segment(task_id)
+    )
+}
+
+/// Carries out [`IoEffect`]s, each on its own task, within the term.
+pub(super) struct IoRunner {
+    /// Where outcomes go back to the event loop.
+    pub(super) tx: mpsc::UnboundedSender<Command>,
+    /// How long an assignment write may wait out a coordinator outage.
+    pub(super) assignment_timeout: Duration,
+    pub(super) store: Arc<dyn MetadataStore>,
+    pub(super) coordinator: Arc<dyn OverlordCoordinator>,
+    pub(super) http: reqwest::Client,
+    pub(super) term: Term,
+}
+
+impl IoRunner {
+    pub(super) fn run_all(&self, effects: Vec<IoEffect>) {
+        for effect in effects {
+            self.run(effect);
+        }
+    }
+
+    /// Spawns an effect that stops, before its next step, once the term is over.
+    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(self.term.clone().run(work));
+    }
+
+    fn run(&self, effect: IoEffect) {
+        let tx = self.tx.clone();
+        let coordinator = self.coordinator.clone();
+        match effect {
+            IoEffect::Assign { worker, task } => {
+                let give_up = self.assignment_timeout;
+                self.spawn(async move {
+                    let task_id = task.id().to_string();
+                    let started = std::time::Instant::now();
+                    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+                    loop {
+                        match coordinator.assign(&worker.host, &task).await {
+                            Ok(()) | Err(CoordinatorError::Exists(_)) => return,
+                            // The leadership is over; the next leader assigns the task.
+                            Err(CoordinatorError::NotLeader) => return,
+                            // A coordinator outage is waited out; the runner's assignment
+                            // timeout still bounds how long the task may stay unassigned.
+                            Err(CoordinatorError::Unavailable(e))
+                                if started.elapsed() < give_up =>
+                            {
+                                warn!(task = task_id, worker = worker.host, error = %e, "coordinator unavailable; retrying assignment");
+                                tokio::time::sleep(backoff.next_wait()).await;
+                            }
+                            Err(e) => {
+                                warn!(task = task_id, worker = worker.host, error = %e, "assignment failed");
+                                let worker_gone = matches!(e, CoordinatorError::NoNode(_));
+                                let _ = tx.send(Command::AssignFailed {
+                                    task_id,
+                                    worker: worker.host,
+                                    worker_gone,
+                                });
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+            IoEffect::RemoveAssignment { worker, task_id } => {
+                self.spawn(async move {
+                    if let Err(e) = coordinator.remove_assignment(&worker, &task_id).await {
+                        warn!(task = task_id, worker, error = %e, "could not remove assignment");
+                    }
+                });
+            }
+            IoEffect::RemoveStatus { worker, task_id } => {
+                self.spawn(async move {
+                    if let Err(e) = coordinator.remove_status(&worker, &task_id).await {
+                        warn!(task = task_id, worker, error = %e, "could not remove status announcement");
+                    }
+                });
+            }
+            IoEffect::ShutdownOnWorker { worker, task_id } => {
+                let http = self.http.clone();
+                self.spawn(async move {
+                    let url = worker_task_url(&worker, &task_id, "shutdown");
+                    for attempt in 1..=SHUTDOWN_TRIES {
+                        match http.post(&url).send().await {
+                            Ok(r) if r.status().is_success() => return,
+                            Ok(r) => {
+                                warn!(task = task_id, status = %r.status(), attempt, "worker refused shutdown")
+                            }
+                            Err(e) => {
+                                warn!(task = task_id, error = %e, attempt, "worker shutdown call failed")
+                            }
+                        }
+                    }
+                });
+            }
+            IoEffect::PersistStatus(status) => {
+                let store = self.store.clone();
+                self.spawn(async move {
+                    // Never give up on an end: retry until the store takes it (nothing is lost
+                    // while the store is down; the task stays active in memory meanwhile).
+                    let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+                    loop {
+                        match store.set_status(&status).await {
+                            Ok(row_changed) => {
+                                let _ = tx.send(Command::Persisted {
+                                    task_id: status.id.clone(),
+                                    row_changed,
+                                });
+                                return;
+                            }
+                            Err(e) => {
+                                warn!(task = status.id, error = %e, "could not persist task status; retrying");
+                                tokio::time::sleep(backoff.next_wait()).await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}

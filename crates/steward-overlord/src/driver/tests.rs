@@ -1,0 +1,137 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use steward_cluster::{
+    CoordinatorError, FileTaskLogs, InProcessCoordinator, Leadership, OverlordCoordinator,
+    RunnerEvent, WorkerCoordinator,
+};
+use steward_metadata::SqliteStore;
+use steward_model::{Task, Worker, DEFAULT_WORKER_CATEGORY};
+use steward_testkit::wait_for;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::*;
+use crate::config::{QueueConfig, RunnerConfig};
+use crate::term::Term;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Counts an assignment dropped before its gate opened, unless it went through.
+struct Abandoned {
+    count: Arc<AtomicUsize>,
+    passed: bool,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if !self.passed {
+            self.count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The in-process coordinator with assignments held at a gate the test opens.
+struct Gated {
+    inner: Arc<InProcessCoordinator>,
+    gate: Semaphore,
+    waiting: AtomicUsize,
+    abandoned: Arc<AtomicUsize>,
+    written: AtomicUsize,
+}
+
+#[async_trait]
+impl OverlordCoordinator for Gated {
+    async fn subscribe(&self) -> Result<mpsc::UnboundedReceiver<RunnerEvent>, CoordinatorError> {
+        OverlordCoordinator::subscribe(&*self.inner).await
+    }
+
+    async fn assign(&self, worker: &str, task: &Task) -> Result<(), CoordinatorError> {
+        let mut abandoned = Abandoned {
+            count: self.abandoned.clone(),
+            passed: false,
+        };
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _open = self.gate.acquire().await.expect("gate open");
+        abandoned.passed = true;
+        self.written.fetch_add(1, Ordering::SeqCst);
+        self.inner.assign(worker, task).await
+    }
+
+    async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
+        OverlordCoordinator::remove_assignment(&*self.inner, worker, task_id).await
+    }
+
+    async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
+        self.inner.remove_status(worker, task_id).await
+    }
+
+    async fn assignments(&self) -> Result<Vec<(String, String)>, CoordinatorError> {
+        self.inner.assignments().await
+    }
+}
+
+#[tokio::test]
+async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("meta.db"), "druid")
+        .await
+        .unwrap();
+    let inner = Arc::new(InProcessCoordinator::new());
+    let worker = Worker {
+        scheme: "http".into(),
+        host: "mm-a:8091".into(),
+        ip: "mm-a".into(),
+        capacity: 1,
+        version: "0".into(),
+        category: DEFAULT_WORKER_CATEGORY.into(),
+    };
+    inner.announce(&worker).await.unwrap();
+    let gated = Arc::new(Gated {
+        inner,
+        gate: Semaphore::new(0),
+        waiting: AtomicUsize::new(0),
+        abandoned: Arc::new(AtomicUsize::new(0)),
+        written: AtomicUsize::new(0),
+    });
+    let parts = OverlordParts {
+        queue: QueueConfig::default(),
+        runner: RunnerConfig::default(),
+        store: Arc::new(store),
+        coordinator: gated.clone(),
+        task_logs: FileTaskLogs::new(dir.path().join("logs")),
+        internal_client: Default::default(),
+    };
+    let (elect, elected) = watch::channel(Leadership {
+        term: Some(1),
+        leader: Some("http://self:8090".into()),
+    });
+    let overlord = Overlord::start_term(parts, Term::new(1, elected))
+        .await
+        .unwrap();
+    let task = Task::from_json(json!({"type": "noop", "id": "t1"})).unwrap();
+    overlord.submit(task).await.unwrap();
+    wait_for("the assignment to be under way", DEADLINE, || async {
+        (gated.waiting.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+
+    elect.send_replace(Leadership::default());
+    wait_for("the assignment to be abandoned", DEADLINE, || async {
+        (gated.abandoned.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    gated.gate.add_permits(1);
+    wait_for("the event loop to stop", DEADLINE, || async {
+        overlord
+            .query(|c| c.queue().len())
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(gated.written.load(Ordering::SeqCst), 0);
+    assert!(!overlord.term().is_current());
+}
