@@ -44,13 +44,13 @@ pub(crate) async fn read_children(
 /// stay far below the 1 MB a ZooKeeper packet may carry.
 const MULTI_READ_CHUNK: usize = 64;
 
-/// The data of each of `paths` (`None`: it does not exist), in their order, read with one
-/// multi-read request per chunk instead of one request per znode: a busy Overlord reads a
+/// The data and stat of each of `paths` (`None`: it does not exist), in their order, read with
+/// one multi-read request per chunk instead of one request per znode: a busy Overlord reads a
 /// batch of status changes for the cost of one request. Only for small znodes.
 pub(crate) async fn read_small(
     client: &zk::Client,
     paths: &[&str],
-) -> Result<Vec<Option<Vec<u8>>>, zk::Error> {
+) -> Result<Vec<Option<(Vec<u8>, zk::Stat)>>, zk::Error> {
     let mut datas = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(MULTI_READ_CHUNK) {
         let mut reader = client.new_multi_reader();
@@ -59,7 +59,7 @@ pub(crate) async fn read_small(
         }
         for result in reader.commit().await? {
             datas.push(match result {
-                zk::MultiReadResult::Data { data, .. } => Some(data),
+                zk::MultiReadResult::Data { data, stat } => Some((data, stat)),
                 zk::MultiReadResult::Error {
                     err: zk::Error::NoNode,
                 } => None,

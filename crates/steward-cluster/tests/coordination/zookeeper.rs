@@ -510,3 +510,34 @@ async fn nothing_gone_until(
         }
     }
 }
+
+/// A status znode deleted and created again with the same data, as when the Overlord removes
+/// an ended task's status and the restarting worker announces the same end again: both watch
+/// events come in one batch, and the Overlord must hear of the removal and the new
+/// announcement, or it never removes the new one.
+#[tokio::test]
+async fn a_status_deleted_and_created_again_with_the_same_data_is_removed_then_announced() {
+    let mut c = running_t1(shared_server().await).await;
+    let w = c.w.clone();
+    let (data, _) = c.raw.get_data(&c.status_node).await.unwrap();
+
+    // One transaction: ZooKeeper applies both changes at once and sends both events together.
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let mut multi = c.raw.new_multi_writer();
+    multi.add_delete(&c.status_node, None).unwrap();
+    multi
+        .add_create(&c.status_node, &data, &persistent)
+        .unwrap();
+    multi.commit().await.unwrap();
+
+    assert_eq!(
+        take(&mut c.events, 2).await,
+        vec![
+            RunnerEvent::StatusRemoved {
+                worker: w.host.clone(),
+                task_id: "t1".into(),
+            },
+            status(&w.host, running("t1")),
+        ]
+    );
+}
