@@ -24,8 +24,9 @@
 //!   (both in [`WorkerEffect::AnnounceStarted`]), the end;
 //! - an end is recorded here before the effect announcing it leaves, so the Overlord's removal
 //!   of that announcement always finds the task completed;
-//! - an assignment of a task already known here is removed, not run again; assignments are
-//!   ignored while stopping;
+//! - an assignment of a task already known here is not run again: removed once the task's
+//!   start or end is announced, kept before (it is then the only trace of where the task
+//!   runs, and the start removes it); assignments are ignored while stopping;
 //! - a reserved id (`Layout::is_reserved`) or no free port ends the task with
 //!   [`TaskEnd::SpawnFailed`], a run that fails ends it with [`TaskEnd::WorkerError`];
 //! - a stop announces the worker disabled, stops every peon, waits (at most
@@ -335,6 +336,13 @@ impl WorkerCore {
 
     fn assigned(&mut self, task: Task, out: &mut Vec<WorkerEffect>) {
         let id = task.id().to_string();
+        if self.running.get(&id).is_some_and(|t| !t.started) {
+            // Until its start is announced, the assignment is the only trace of where the
+            // task runs: removed now (after a new session delivered it again), a new leader
+            // would find the task nowhere and assign it a second time. The start removes it.
+            tracing::info!(task = %id, "assignment of a task starting here: kept until the start");
+            return;
+        }
         if self.running.contains_key(&id) || self.completed.contains_key(&id) {
             tracing::info!(task = %id, "assignment of a task already known here: removing it");
             out.push(WorkerEffect::RemoveAssignment(id));

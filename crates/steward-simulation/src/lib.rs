@@ -1,0 +1,53 @@
+//! The whole cluster as one deterministic simulation: the Overlord's core, several
+//! MiddleManagers' cores with their peons and disks, a model of ZooKeeper with its feeds, and
+//! the metadata store, driven through faults by one seed and checked after every step.
+//!
+//! The cores are the production ones (`steward_overlord::OverlordCore`,
+//! `steward_worker::WorkerCore`); what surrounds them is a model of what the drivers, ZooKeeper,
+//! the store and the peons can do, including the orders and losses they can produce. A seed
+//! that breaks an invariant is reported with the command that replays it.
+//!
+//! - `world`: the run, its steps and its checks.
+//! - `overlord`: the leading Overlord and its failover.
+//! - `mm`: a MiddleManager process, its session, its peons and its disk.
+//! - `zk`: the znodes and the two feeds.
+//! - `store`: the task rows and the conditional write of an end.
+//! - `rng`: the seeded generator.
+
+mod mm;
+mod overlord;
+mod rng;
+mod store;
+mod world;
+mod zk;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use world::Stats;
+use world::World;
+
+/// Steps per run when none are given: enough for every fault to happen in most runs.
+pub const DEFAULT_STEPS: usize = 400;
+
+/// Runs one seed; on a broken invariant, the message and the command that replays the run.
+pub fn run_seed(seed: u64, steps: usize) -> Result<Stats, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut world = World::new(seed);
+        for _ in 0..steps {
+            world.step();
+        }
+        world.finish();
+        world.stats().clone()
+    }))
+    .map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        format!(
+            "seed {seed} broke an invariant: {message}\n\
+             replay: cargo run -p steward-simulation --release -- --seed {seed} --steps {steps}"
+        )
+    })
+}

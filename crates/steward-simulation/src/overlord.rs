@@ -1,0 +1,69 @@
+//! The leading Overlord: its core, its feed, and the I/O it has asked for and the world has not
+//! carried out yet. A failover replaces it with a new one built the way `Overlord::start_term`
+//! builds a term: subscribe (the current state first), read the stored active tasks and the
+//! assignments nobody has picked up, adopt, start.
+
+use jiff::Timestamp;
+use steward_model::coordination::RunnerEvent;
+use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig};
+
+use crate::store::Store;
+use crate::zk::{OverlordFeed, Tree};
+
+pub struct Leader {
+    pub core: OverlordCore,
+    /// The election term it leads in; its coordinator writes are fenced by it.
+    pub term: u64,
+    pub feed: OverlordFeed,
+    /// Effects asked for and not carried out, in no particular order (the driver runs each on
+    /// its own task).
+    pub io: Vec<IoEffect>,
+}
+
+/// The runner's settings in the simulation: quick to blacklist, so blacklisting happens.
+pub fn runner_config() -> RunnerConfig {
+    RunnerConfig {
+        max_retries_before_blacklist: 1,
+        max_percentage_blacklist_workers: 40,
+        ..RunnerConfig::default()
+    }
+}
+
+impl Leader {
+    /// The new leader, and the effects of its start for the driver.
+    pub fn elect(
+        term: u64,
+        tree: &mut Tree,
+        store: &Store,
+        now: Timestamp,
+    ) -> (Leader, Vec<IoEffect>) {
+        let mut core = OverlordCore::new(QueueConfig::default(), runner_config());
+        let (feed, events) = OverlordFeed::subscribe(tree);
+        let mut io = Vec::new();
+        for event in events {
+            io.extend(core.cluster_event(event, now));
+        }
+        let stored = store.active();
+        io.extend(core.adopt_assignments(tree.assignment_ids(), &stored, now));
+        io.extend(core.start(stored, now));
+        let leader = Leader {
+            core,
+            term,
+            feed,
+            io: Vec::new(),
+        };
+        (leader, io)
+    }
+
+    /// Feeds events from the coordinator to the core.
+    pub fn deliver(&mut self, events: Vec<RunnerEvent>, now: Timestamp) -> Vec<IoEffect> {
+        let mut out = Vec::new();
+        for event in events {
+            if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
+                eprintln!("  overlord <- {event:?}");
+            }
+            out.extend(self.core.cluster_event(event, now));
+        }
+        out
+    }
+}

@@ -1,0 +1,649 @@
+//! One run of the whole cluster: the leading Overlord's core, several MiddleManagers (each a
+//! `WorkerCore` with its peons and its disk), the coordinator, the store and the users, driven
+//! by one seeded generator through faults — worker sessions expiring, MiddleManagers crashing
+//! and restarting, peons crashing, watch events coalesced and re-read in another order, writes
+//! landing late or not at all, Overlord failovers — and checked after every step.
+//!
+//! What is checked, after every step: each core's own invariants; no two workers run a task
+//! unless all but one copy are ones the Overlord withdrew (and will shut down when it sees
+//! them); no end is recorded twice. After the run, once everything is let finish: every stored
+//! task ended exactly once, every slot is free, and every map of every core, every znode and
+//! every peon is gone.
+//!
+//! It is one file over 600 lines because the steps, the Overlord's driver and the checks work on
+//! the same state and are read together when a seed fails; the worker side is in `mm`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use steward_model::Task;
+use steward_overlord::{EntryState, IoEffect};
+
+use crate::mm::Mm;
+use crate::overlord::Leader;
+use crate::rng::Rng;
+use crate::store::Store;
+use crate::zk::Tree;
+
+/// What a run exercised: a run that never expires a session proves nothing about sessions.
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub tasks: usize,
+    pub assigns: usize,
+    pub withdrawals: usize,
+    pub worker_shutdowns: usize,
+    pub ends_recorded: usize,
+    pub session_expiries: usize,
+    pub mm_crashes: usize,
+    pub mm_stops: usize,
+    pub peon_crashes: usize,
+    pub failovers: usize,
+    pub reconnects: usize,
+    /// Tasks run on a second worker while a withdrawn copy still ran on the first.
+    pub stale_copies: usize,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.tasks += other.tasks;
+        self.assigns += other.assigns;
+        self.withdrawals += other.withdrawals;
+        self.worker_shutdowns += other.worker_shutdowns;
+        self.ends_recorded += other.ends_recorded;
+        self.session_expiries += other.session_expiries;
+        self.mm_crashes += other.mm_crashes;
+        self.mm_stops += other.mm_stops;
+        self.peon_crashes += other.peon_crashes;
+        self.failovers += other.failovers;
+        self.reconnects += other.reconnects;
+        self.stale_copies += other.stale_copies;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} tasks, {} assignments, {} withdrawn, {} worker shutdowns, {} ends recorded, \
+             {} session expiries, {} MiddleManager crashes, {} clean stops, {} peon crashes, \
+             {} failovers, {} reconnects, {} stale copies",
+            self.tasks,
+            self.assigns,
+            self.withdrawals,
+            self.worker_shutdowns,
+            self.ends_recorded,
+            self.session_expiries,
+            self.mm_crashes,
+            self.mm_stops,
+            self.peon_crashes,
+            self.failovers,
+            self.reconnects,
+            self.stale_copies
+        )
+    }
+}
+
+/// The steps, with their base weights; each run multiplies each weight by 1, 1, 3 or 6 so runs
+/// differ in mix (slow feeds, heavy churn, many failovers, ...).
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Submit,
+    FinishInsert,
+    OverlordIo,
+    OverlordFeed,
+    WorkerFeed,
+    WorkerRun,
+    Peon,
+    PeonCrash,
+    Session,
+    MmCrash,
+    MmStop,
+    SetEnabled,
+    UserShutdown,
+    DataSourceShutdown,
+    Time,
+    NextDeadline,
+    OverlordReconnect,
+    Failover,
+    Reconcile,
+}
+
+const STEPS: [(Step, u64); 19] = [
+    (Step::Submit, 16),
+    (Step::FinishInsert, 4),
+    (Step::OverlordIo, 24),
+    (Step::OverlordFeed, 24),
+    (Step::WorkerFeed, 16),
+    (Step::WorkerRun, 16),
+    (Step::Peon, 20),
+    (Step::PeonCrash, 1),
+    (Step::Session, 2),
+    (Step::MmCrash, 1),
+    (Step::MmStop, 1),
+    (Step::SetEnabled, 2),
+    (Step::UserShutdown, 3),
+    (Step::DataSourceShutdown, 1),
+    (Step::Time, 8),
+    (Step::NextDeadline, 2),
+    (Step::OverlordReconnect, 1),
+    (Step::Failover, 1),
+    (Step::Reconcile, 1),
+];
+
+const SHUTDOWN_BY_USER: &str = "Shutdown request from user";
+
+pub struct World {
+    /// `STEWARD_SIM_TRACE` set: every step and effect is printed, to follow a replayed seed.
+    trace: bool,
+    rng: Rng,
+    now: Timestamp,
+    tree: Tree,
+    store: Store,
+    leader: Leader,
+    mms: BTreeMap<String, Mm>,
+    /// Tasks reserved in the core whose store insert is under way.
+    inserting: Vec<Task>,
+    /// (worker, task) copies the Overlord withdrew: one still running there is stale.
+    withdrawn: HashSet<(String, String)>,
+    weights: Vec<u64>,
+    next_id: u64,
+    stats: Stats,
+}
+
+impl World {
+    pub fn new(seed: u64) -> World {
+        let mut rng = Rng::new(seed);
+        let weights = STEPS
+            .iter()
+            .map(|(_, w)| w * [1, 1, 3, 6][rng.below(4)])
+            .collect();
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut tree = Tree::default();
+        let mut mms = BTreeMap::new();
+        for (i, capacity) in [3, 1, 2, 1, 2].into_iter().enumerate() {
+            let mut mm = Mm::new(&format!("mm-{i}"), capacity);
+            mm.start(&mut tree, now);
+            mms.insert(mm.host().to_string(), mm);
+        }
+        let store = Store::default();
+        let (leader, effects) = Leader::elect(1, &mut tree, &store, now);
+        let mut world = World {
+            trace: std::env::var_os("STEWARD_SIM_TRACE").is_some(),
+            rng,
+            now,
+            tree,
+            store,
+            leader,
+            mms,
+            inserting: Vec::new(),
+            withdrawn: HashSet::new(),
+            weights,
+            next_id: 0,
+            stats: Stats::default(),
+        };
+        world.take(effects);
+        world
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    // ----- the Overlord's driver ------------------------------------------------------------
+
+    /// Takes the core's effects into the driver, checking what an assignment promises.
+    fn take(&mut self, effects: Vec<IoEffect>) {
+        for effect in effects {
+            if self.trace {
+                eprintln!("  overlord: {effect:?}");
+            }
+            match &effect {
+                IoEffect::Assign { worker, task } => {
+                    let id = task.id();
+                    assert!(
+                        self.store.is_active(id),
+                        "{id} assigned but not stored or already ended"
+                    );
+                    self.stats.assigns += 1;
+                    self.withdrawn
+                        .remove(&(worker.host.clone(), id.to_string()));
+                }
+                IoEffect::RemoveAssignment { worker, task_id } => {
+                    self.stats.withdrawals += 1;
+                    self.withdrawn.insert((worker.clone(), task_id.clone()));
+                }
+                IoEffect::ShutdownOnWorker { worker, task_id } => {
+                    self.stats.worker_shutdowns += 1;
+                    self.withdrawn
+                        .insert((worker.host.clone(), task_id.clone()));
+                }
+                IoEffect::RemoveStatus { .. } | IoEffect::PersistStatus(_) => {}
+            }
+            self.leader.io.push(effect);
+        }
+    }
+
+    /// Carries out one of the leader's pending effects.
+    fn overlord_io(&mut self) {
+        let Some(effect) = self.rng.take(&mut self.leader.io) else {
+            return;
+        };
+        let now = self.now;
+        let effects = match effect {
+            IoEffect::Assign { worker, task } => {
+                let term = self.leader.term;
+                match self.tree.assign(term, term, &worker.host, &task) {
+                    Ok(()) => Vec::new(),
+                    Err(gone) => self
+                        .leader
+                        .core
+                        .assign_failed(task.id(), &worker.host, gone, now),
+                }
+            }
+            IoEffect::RemoveAssignment { worker, task_id } => {
+                self.tree.remove_assignment(&worker, &task_id);
+                Vec::new()
+            }
+            IoEffect::RemoveStatus { worker, task_id } => {
+                self.tree.remove_status(&worker, &task_id);
+                Vec::new()
+            }
+            IoEffect::ShutdownOnWorker { worker, task_id } => {
+                let mm = self.mms.get_mut(&worker.host).expect("a known worker");
+                mm.shutdown(&task_id, &mut self.tree, now);
+                Vec::new()
+            }
+            IoEffect::PersistStatus(status) => {
+                let changed = self.store.set_status(&status);
+                if changed {
+                    self.stats.ends_recorded += 1;
+                }
+                self.leader.core.persisted(&status.id, changed, now)
+            }
+        };
+        self.take(effects);
+    }
+
+    fn overlord_feed(&mut self) {
+        let events = self.leader.feed.next(&mut self.tree);
+        let effects = self.leader.deliver(events, self.now);
+        self.take(effects);
+    }
+
+    /// The leader loses its session: a new term starts. Of the old leader's writes under way,
+    /// its coordinator writes are fenced, its store writes and worker calls may still land.
+    fn failover(&mut self) {
+        self.stats.failovers += 1;
+        for effect in std::mem::take(&mut self.leader.io) {
+            if !self.rng.chance(50) {
+                continue;
+            }
+            match effect {
+                IoEffect::PersistStatus(status) => {
+                    if self.store.set_status(&status) {
+                        self.stats.ends_recorded += 1;
+                    }
+                }
+                IoEffect::RemoveStatus { worker, task_id } => {
+                    self.tree.remove_status(&worker, &task_id)
+                }
+                IoEffect::RemoveAssignment { worker, task_id } => {
+                    self.tree.remove_assignment(&worker, &task_id)
+                }
+                IoEffect::ShutdownOnWorker { worker, task_id } => {
+                    let mm = self.mms.get_mut(&worker.host).expect("a known worker");
+                    mm.shutdown(&task_id, &mut self.tree, self.now);
+                }
+                IoEffect::Assign { .. } => {}
+            }
+        }
+        // Inserts under way with the old leader either landed (the new leader reads the task
+        // from the store) or failed (the user was told).
+        for task in std::mem::take(&mut self.inserting) {
+            if self.rng.chance(50) {
+                self.stats.tasks += 1;
+                assert!(self.store.insert(task, self.now));
+            }
+        }
+        let term = self.leader.term + 1;
+        let (leader, effects) = Leader::elect(term, &mut self.tree, &self.store, self.now);
+        self.leader = leader;
+        self.take(effects);
+    }
+
+    // ----- users ------------------------------------------------------------------------------
+
+    fn submit(&mut self) {
+        self.next_id += 1;
+        let id = format!("t{}", self.next_id);
+        let group = if self.rng.chance(15) {
+            format!("g{}", self.rng.below(3))
+        } else {
+            id.clone()
+        };
+        let required = if self.rng.chance(15) { 2 } else { 1 };
+        let priority = [0, 50, 100][self.rng.below(3)];
+        let ready = match self.rng.below(100) {
+            0..=3 => "NO",
+            4..=11 => "EXCEPTION",
+            _ => "YES",
+        };
+        let task = Task::from_json(json!({
+            "type": "noop",
+            "id": id,
+            "dataSource": format!("ds{}", self.rng.below(2)),
+            "isReadyResult": ready,
+            "resource": {"availabilityGroup": group, "requiredCapacity": required},
+            "context": {"priority": priority},
+        }))
+        .expect("a valid noop task");
+        self.leader
+            .core
+            .reserve(&task, self.now)
+            .expect("a fresh id is accepted");
+        match self.rng.below(10) {
+            0 => self.leader.core.insert_failed(&id),
+            1 | 2 => self.inserting.push(task),
+            _ => self.insert(task),
+        }
+    }
+
+    fn insert(&mut self, task: Task) {
+        let id = task.id().to_string();
+        assert!(self.store.insert(task, self.now), "{id} stored twice");
+        self.stats.tasks += 1;
+        let effects = self.leader.core.inserted(&id, self.now);
+        self.take(effects);
+    }
+
+    fn pick_task(&mut self) -> Option<String> {
+        let ids = self.store.ids();
+        (!ids.is_empty()).then(|| ids[self.rng.below(ids.len())].clone())
+    }
+
+    fn user_shutdown(&mut self, id: &str) {
+        let (_, effects) = self.leader.core.shutdown(id, SHUTDOWN_BY_USER, self.now);
+        self.take(effects);
+    }
+
+    fn tick(&mut self) {
+        let effects = self.leader.core.tick(self.now);
+        self.take(effects);
+        for mm in self.mms.values_mut() {
+            mm.tick(&mut self.tree, self.now);
+        }
+    }
+
+    fn later(&mut self, millis: u64) {
+        self.now = self
+            .now
+            .checked_add(SignedDuration::from_millis(millis as i64))
+            .unwrap();
+    }
+
+    fn random_mm(&mut self) -> &mut Mm {
+        let i = self.rng.below(self.mms.len());
+        self.mms.values_mut().nth(i).expect("i < len")
+    }
+
+    // ----- one step -----------------------------------------------------------------------------
+
+    pub fn step(&mut self) {
+        let step = STEPS[self.rng.weighted(&self.weights)].0;
+        let now = self.now;
+        if self.trace {
+            eprintln!("step {step:?}");
+        }
+        match step {
+            Step::Submit => self.submit(),
+            Step::FinishInsert => {
+                if let Some(task) = self.rng.take(&mut self.inserting) {
+                    self.insert(task);
+                }
+            }
+            Step::OverlordIo => self.overlord_io(),
+            Step::OverlordFeed => self.overlord_feed(),
+            Step::WorkerFeed => {
+                let mm = self.random_mm_of();
+                self.mms
+                    .get_mut(&mm)
+                    .unwrap()
+                    .feed_next(&mut self.tree, now);
+            }
+            Step::WorkerRun => {
+                let mm = self.random_mm_of();
+                self.mms
+                    .get_mut(&mm)
+                    .unwrap()
+                    .run_next(&mut self.rng, &mut self.tree, now);
+            }
+            Step::Peon => {
+                let mm = self.random_mm_of();
+                let success = self.rng.chance(75);
+                self.mms
+                    .get_mut(&mm)
+                    .unwrap()
+                    .advance_peon(&mut self.rng, success);
+            }
+            Step::PeonCrash => {
+                let mm = self.random_mm_of();
+                if self.mms.get_mut(&mm).unwrap().crash_peon(&mut self.rng) {
+                    self.stats.peon_crashes += 1;
+                }
+            }
+            Step::Session => {
+                let mm = self.random_mm_of();
+                let mm = self.mms.get_mut(&mm).unwrap();
+                if mm.session_alive() {
+                    self.stats.session_expiries += 1;
+                    mm.expire_session(&mut self.tree, now);
+                } else {
+                    mm.renew_session(&mut self.tree, now);
+                }
+            }
+            Step::MmCrash => {
+                let mm = self.random_mm_of();
+                let mm = self.mms.get_mut(&mm).unwrap();
+                if mm.is_up() {
+                    self.stats.mm_crashes += 1;
+                    mm.crash(&mut self.tree, &mut self.rng);
+                } else {
+                    mm.start(&mut self.tree, now);
+                }
+            }
+            Step::MmStop => {
+                let mm = self.random_mm_of();
+                let mm = self.mms.get_mut(&mm).unwrap();
+                if mm.is_up() {
+                    self.stats.mm_stops += 1;
+                    mm.stop(&mut self.tree, now);
+                }
+            }
+            Step::SetEnabled => {
+                let mm = self.random_mm_of();
+                let mm = self.mms.get_mut(&mm).unwrap();
+                let enabled = !mm.is_enabled();
+                mm.set_enabled(enabled, &mut self.tree, now);
+            }
+            Step::UserShutdown => {
+                if let Some(id) = self.pick_task() {
+                    self.user_shutdown(&id);
+                }
+            }
+            Step::DataSourceShutdown => {
+                let ds = format!("ds{}", self.rng.below(2));
+                let (_, effects) =
+                    self.leader
+                        .core
+                        .shutdown_data_source(&ds, SHUTDOWN_BY_USER, self.now);
+                self.take(effects);
+            }
+            Step::Time => {
+                let millis = 1 + self.rng.below(3000) as u64;
+                self.later(millis);
+                self.tick();
+            }
+            Step::NextDeadline => {
+                let next = [self.leader.core.next_deadline()]
+                    .into_iter()
+                    .chain(self.mms.values().map(Mm::next_deadline))
+                    .flatten()
+                    .min();
+                if let Some(deadline) = next {
+                    self.now = self.now.max(deadline);
+                    self.tick();
+                }
+            }
+            Step::OverlordReconnect => {
+                self.stats.reconnects += 1;
+                let events = self.leader.feed.reconnect(&mut self.tree);
+                let effects = self.leader.deliver(events, self.now);
+                self.take(effects);
+            }
+            Step::Failover => self.failover(),
+            Step::Reconcile => {
+                let effects = self.leader.core.reconcile(self.now);
+                self.take(effects);
+            }
+        }
+        self.check();
+    }
+
+    fn random_mm_of(&mut self) -> String {
+        self.random_mm().host().to_string()
+    }
+
+    /// The invariants that hold after every step.
+    fn check(&mut self) {
+        self.leader.core.check_invariants();
+        let mut copies: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for mm in self.mms.values() {
+            mm.check_invariants();
+            for id in mm.live_peons() {
+                copies.entry(id).or_default().push(mm.host());
+            }
+        }
+        for (id, hosts) in copies {
+            let current: Vec<&&str> = hosts
+                .iter()
+                .filter(|h| !self.withdrawn.contains(&(h.to_string(), id.to_string())))
+                .collect();
+            assert!(
+                current.len() <= 1,
+                "{id} runs on {current:?}, none of them withdrawn by the Overlord"
+            );
+            if hosts.len() > 1 {
+                self.stats.stale_copies += 1;
+            }
+        }
+    }
+
+    // ----- the end of a run ---------------------------------------------------------------------
+
+    fn quiet(&self) -> bool {
+        self.leader.core.queue().is_empty()
+            && self.leader.core.runner().sizes() == (0, 0, 0)
+            && self.leader.io.is_empty()
+            && self.tree.pending_overlord_changes() == 0
+            && self.tree.is_empty()
+            && self.inserting.is_empty()
+            && self.mms.values().all(|mm| mm.is_idle(&self.tree))
+    }
+
+    /// Lets everything finish: every MiddleManager and session back, every worker enabled,
+    /// every watch event handled, every peon ended, every write landed, time past every
+    /// timeout. Tasks still waiting (never ready) are shut down, as an operator would.
+    fn drain(&mut self) {
+        for _round in 0..60 {
+            let now = self.now;
+            for mm in self.mms.values_mut() {
+                if !mm.is_up() {
+                    mm.start(&mut self.tree, now);
+                }
+                if !mm.session_alive() {
+                    mm.renew_session(&mut self.tree, now);
+                }
+                if !mm.is_enabled() {
+                    mm.set_enabled(true, &mut self.tree, now);
+                }
+            }
+            while let Some(task) = self.inserting.pop() {
+                self.insert(task);
+            }
+            let waiting: Vec<String> = self
+                .leader
+                .core
+                .queue()
+                .entries()
+                .filter(|e| e.state == EntryState::Waiting)
+                .map(|e| e.task.id().to_string())
+                .collect();
+            for id in waiting {
+                self.user_shutdown(&id);
+            }
+            for _ in 0..200 {
+                let busy = !self.leader.io.is_empty()
+                    || self.tree.pending_overlord_changes() > 0
+                    || self.mms.values().any(|mm| mm.has_pending(&self.tree));
+                if !busy {
+                    break;
+                }
+                while !self.leader.io.is_empty() {
+                    self.overlord_io();
+                }
+                while self.tree.pending_overlord_changes() > 0 {
+                    self.overlord_feed();
+                }
+                let now = self.now;
+                for mm in self.mms.values_mut() {
+                    mm.settle(&mut self.rng, &mut self.tree, now);
+                }
+                self.check();
+            }
+            self.later(5_000);
+            self.tick();
+            self.check();
+            if self.quiet() {
+                return;
+            }
+        }
+        panic!(
+            "the cluster did not drain: queue {}, runner {:?}, I/O {:?}, znodes {:?}, workers {:?}",
+            self.leader.core.queue().len(),
+            self.leader.core.runner().sizes(),
+            self.leader.io,
+            self.tree.assignments().collect::<Vec<_>>(),
+            self.mms
+                .values()
+                .map(|mm| mm.describe(&self.tree))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// The end state: every stored task ended exactly once and nothing is left anywhere.
+    fn check_end(&self) {
+        for (id, row) in self.store.rows() {
+            assert_eq!(
+                row.ends_recorded, 1,
+                "{id} ended {} times",
+                row.ends_recorded
+            );
+        }
+        assert!(self.leader.core.runner().known_task_ids().is_empty());
+        for view in self.leader.core.workers() {
+            assert_eq!(view.curr_capacity_used, 0, "slots leaked: {view:?}");
+            assert!(view.running_tasks.is_empty() && view.availability_groups.is_empty());
+        }
+        assert!(self.tree.is_empty(), "znodes left");
+        for mm in self.mms.values() {
+            assert!(mm.is_idle(&self.tree), "{}", mm.describe(&self.tree));
+        }
+    }
+
+    pub fn finish(&mut self) {
+        self.drain();
+        self.check_end();
+    }
+}
