@@ -10,12 +10,18 @@ pub mod coordination;
 pub mod end;
 pub mod files;
 pub mod ids;
+pub mod interval;
+pub mod lock;
+pub mod segment;
 pub mod status;
 pub mod task;
 pub mod time;
 pub mod worker;
 
 pub use api::{DruidError, TaskStatusPlus};
+pub use interval::Interval;
+pub use lock::{LockGranularity, TaskLock, TaskLockType};
+pub use segment::{DataSegment, SegmentId, ShardSpec};
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};

@@ -1,0 +1,348 @@
+//! Druid's `DataSegment` and `SegmentId`: the JSON that `druid_segments.payload`, the publish
+//! actions and the Coordinator's metadata API carry, written exactly as Druid writes it
+//! (`dimensions` and `metrics` comma-joined, a read-only `identifier`), so Druid's Coordinator
+//! and Historicals read what Steward publishes.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::interval::Interval;
+use crate::time::format_ts;
+
+/// The segment format version Druid writes (`IndexIO.V9_VERSION`).
+pub const BINARY_VERSION_V9: i32 = 9;
+
+/// Druid's `ShardSpec`: where a segment sits among the partitions of its time chunk. The kinds
+/// Steward writes are typed; any other is kept as read, so a row written by Druid survives a
+/// round trip through Steward unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShardSpec {
+    /// `numbered`: partition `partition_num` of a chunk whose first `partitions` ("core")
+    /// partitions must all be loaded before the chunk is queried.
+    Numbered { partition_num: u32, partitions: u32 },
+    /// `linear`: partitions with no core set.
+    Linear { partition_num: u32 },
+    /// `none`: the only segment of its chunk.
+    None,
+    /// Any other kind, as read.
+    Other(Map<String, Value>),
+}
+
+impl ShardSpec {
+    pub fn partition_num(&self) -> u32 {
+        match self {
+            ShardSpec::Numbered { partition_num, .. } | ShardSpec::Linear { partition_num } => {
+                *partition_num
+            }
+            ShardSpec::None => 0,
+            ShardSpec::Other(m) => m
+                .get("partitionNum")
+                .or_else(|| m.get("partitionId"))
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The JSON `type`.
+    pub fn type_name(&self) -> &str {
+        match self {
+            ShardSpec::Numbered { .. } => "numbered",
+            ShardSpec::Linear { .. } => "linear",
+            ShardSpec::None => "none",
+            ShardSpec::Other(m) => m.get("type").and_then(Value::as_str).unwrap_or(""),
+        }
+    }
+
+    fn to_map(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        match self {
+            ShardSpec::Numbered {
+                partition_num,
+                partitions,
+            } => {
+                m.insert("type".into(), "numbered".into());
+                m.insert("partitionNum".into(), (*partition_num).into());
+                m.insert("partitions".into(), (*partitions).into());
+            }
+            ShardSpec::Linear { partition_num } => {
+                m.insert("type".into(), "linear".into());
+                m.insert("partitionNum".into(), (*partition_num).into());
+            }
+            ShardSpec::None => {
+                m.insert("type".into(), "none".into());
+            }
+            ShardSpec::Other(o) => m = o.clone(),
+        }
+        m
+    }
+
+    fn from_map(m: Map<String, Value>) -> Result<ShardSpec, String> {
+        let num = |key: &str| -> Result<u32, String> {
+            m.get(key)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| format!("shardSpec field [{key}] must be a non-negative integer"))
+        };
+        match m.get("type").and_then(Value::as_str) {
+            Some("numbered") => Ok(ShardSpec::Numbered {
+                partition_num: num("partitionNum")?,
+                partitions: num("partitions")?,
+            }),
+            Some("linear") => Ok(ShardSpec::Linear {
+                partition_num: num("partitionNum")?,
+            }),
+            Some("none") => Ok(ShardSpec::None),
+            Some(_) => Ok(ShardSpec::Other(m)),
+            None => Err("shardSpec has no [type]".to_string()),
+        }
+    }
+}
+
+impl Serialize for ShardSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_map().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ShardSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ShardSpec, D::Error> {
+        ShardSpec::from_map(Map::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Druid's `SegmentId`: `<dataSource>_<start>_<end>_<version>[_<partitionNum>]`, the partition
+/// number written only when it is not 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentId {
+    pub data_source: String,
+    pub interval: Interval,
+    pub version: String,
+    pub partition_num: u32,
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}_{}_{}_{}",
+            self.data_source,
+            format_ts(self.interval.start),
+            format_ts(self.interval.end),
+            self.version
+        )?;
+        if self.partition_num != 0 {
+            write!(f, "_{}", self.partition_num)?;
+        }
+        Ok(())
+    }
+}
+
+/// Druid's `DataSegment`: a published segment's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSegment {
+    pub data_source: String,
+    pub interval: Interval,
+    pub version: String,
+    /// Where deep storage keeps the files (`{"type":"local","path":...}`).
+    pub load_spec: Map<String, Value>,
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<String>,
+    pub shard_spec: ShardSpec,
+    /// Kept as read; Steward writes none.
+    pub last_compaction_state: Option<Value>,
+    pub binary_version: Option<i32>,
+    /// Bytes of the segment's files.
+    pub size: u64,
+}
+
+impl DataSegment {
+    pub fn id(&self) -> SegmentId {
+        SegmentId {
+            data_source: self.data_source.clone(),
+            interval: self.interval,
+            version: self.version.clone(),
+            partition_num: self.shard_spec.partition_num(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a DataSegment serializes")
+    }
+}
+
+/// The wire shape, in Druid's property order.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    data_source: String,
+    interval: Interval,
+    version: String,
+    #[serde(default)]
+    load_spec: Option<Map<String, Value>>,
+    #[serde(default, with = "comma_list")]
+    dimensions: Vec<String>,
+    #[serde(default, with = "comma_list")]
+    metrics: Vec<String>,
+    shard_spec: Option<ShardSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_compaction_state: Option<Value>,
+    #[serde(default)]
+    binary_version: Option<i32>,
+    size: u64,
+    #[serde(default, skip_deserializing)]
+    identifier: String,
+}
+
+impl Serialize for DataSegment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Wire {
+            data_source: self.data_source.clone(),
+            interval: self.interval,
+            version: self.version.clone(),
+            load_spec: Some(self.load_spec.clone()),
+            dimensions: self.dimensions.clone(),
+            metrics: self.metrics.clone(),
+            shard_spec: Some(self.shard_spec.clone()),
+            last_compaction_state: self.last_compaction_state.clone(),
+            binary_version: self.binary_version,
+            size: self.size,
+            identifier: self.id().to_string(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DataSegment {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DataSegment, D::Error> {
+        let w = Wire::deserialize(d)?;
+        Ok(DataSegment {
+            data_source: w.data_source,
+            interval: w.interval,
+            version: w.version,
+            load_spec: w.load_spec.unwrap_or_default(),
+            dimensions: w.dimensions,
+            metrics: w.metrics,
+            // Druid reads a missing shard spec as `none`.
+            shard_spec: w.shard_spec.unwrap_or(ShardSpec::None),
+            last_compaction_state: w.last_compaction_state,
+            binary_version: w.binary_version,
+            size: w.size,
+        })
+    }
+}
+
+/// Druid's `CommaListJoinSerializer`/`Deserializer`: a list written as one comma-joined string;
+/// read from a string or, as older writers did, a list.
+mod comma_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.join(","))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(Vec::new()),
+            Value::String(s) if s.is_empty() => Ok(Vec::new()),
+            Value::String(s) => Ok(s.split(',').map(|p| p.trim().to_string()).collect()),
+            Value::Array(a) => a
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    other => Err(serde::de::Error::custom(format!(
+                        "expected a string in the list, got {other}"
+                    ))),
+                })
+                .collect(),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a comma-joined string, got {other}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn segment(partition_num: u32) -> DataSegment {
+        DataSegment {
+            data_source: "wikipedia".into(),
+            interval: "2015-09-12/2015-09-13".parse().unwrap(),
+            version: "2024-01-01T00:00:00.000Z".into(),
+            load_spec: json!({"type":"local","path":"/seg/index/"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            dimensions: vec!["channel".into(), "page".into()],
+            metrics: vec!["count".into(), "added".into()],
+            shard_spec: ShardSpec::Numbered {
+                partition_num,
+                partitions: 2,
+            },
+            last_compaction_state: None,
+            binary_version: Some(BINARY_VERSION_V9),
+            size: 4821,
+        }
+    }
+
+    #[test]
+    fn writes_druids_json_with_joined_lists_and_identifier() {
+        let v = serde_json::to_value(segment(1)).unwrap();
+        assert_eq!(
+            v,
+            json!({"dataSource":"wikipedia",
+                "interval":"2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z",
+                "version":"2024-01-01T00:00:00.000Z",
+                "loadSpec":{"type":"local","path":"/seg/index/"},
+                "dimensions":"channel,page","metrics":"count,added",
+                "shardSpec":{"type":"numbered","partitionNum":1,"partitions":2},
+                "binaryVersion":9,"size":4821,
+                "identifier":"wikipedia_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z_1"})
+        );
+        let text = serde_json::to_string(&segment(1)).unwrap();
+        assert!(text.starts_with("{\"dataSource\":\"wikipedia\",\"interval\":"));
+        assert_eq!(
+            serde_json::from_value::<DataSegment>(v).unwrap(),
+            segment(1)
+        );
+    }
+
+    #[test]
+    fn partition_zero_is_left_out_of_the_id() {
+        assert_eq!(
+            segment(0).id().to_string(),
+            "wikipedia_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn reads_a_descriptor_druid_wrote_in_2015() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/druid/segments/hadoop-test-segment-2015/descriptor.json"
+        ))
+        .unwrap();
+        let s: DataSegment = serde_json::from_str(&text).unwrap();
+        assert_eq!(s.dimensions, vec!["host".to_string()]);
+        assert_eq!(s.binary_version, Some(9));
+        let back: DataSegment = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn unknown_shard_specs_are_kept_as_read() {
+        let spec = json!({"type":"hashed","partitionNum":3,"partitions":4,"bucketId":3,
+            "numBuckets":4,"partitionDimensions":[],"partitionFunction":"murmur3_32_abs"});
+        let s: ShardSpec = serde_json::from_value(spec.clone()).unwrap();
+        assert_eq!(s.partition_num(), 3);
+        assert_eq!(s.type_name(), "hashed");
+        assert_eq!(serde_json::to_value(&s).unwrap(), spec);
+        assert!(serde_json::from_value::<ShardSpec>(json!({"partitionNum":1})).is_err());
+    }
+}
