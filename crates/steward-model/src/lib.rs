@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod coordination;
 pub mod end;
 pub mod files;
+pub mod granularity;
 pub mod ids;
 pub mod interval;
 pub mod lock;
@@ -19,6 +20,7 @@ pub mod time;
 pub mod worker;
 
 pub use api::{DruidError, TaskStatusPlus};
+pub use granularity::Granularity;
 pub use interval::Interval;
 pub use lock::{LockGranularity, TaskLock, TaskLockType};
 pub use segment::{DataSegment, SegmentId, ShardSpec};
