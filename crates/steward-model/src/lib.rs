@@ -4,6 +4,7 @@
 //! peon's task and status files) is defined here once, with Druid's field names, so the Overlord,
 //! the MiddleManager and the peon cannot drift apart.
 
+pub mod action;
 pub mod api;
 pub mod backoff;
 pub mod coordination;
@@ -27,3 +28,4 @@ pub use segment::{DataSegment, SegmentId, ShardSpec};
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};
+pub use action::{TaskAction, TaskActionHolder};
