@@ -341,6 +341,34 @@ impl Granularity {
         self.bucket(interval.start) == *interval
     }
 
+    /// Druid's `granularitiesFinerThan`: the simple granularities (not ALL or NONE) whose
+    /// bucket at the epoch is no longer than this one's, in this one's time zone and origin,
+    /// longest first — what `segmentAllocate` tries when the preferred one does not fit.
+    pub fn finer_than(&self) -> Vec<Granularity> {
+        let (time_zone, origin) = match self {
+            Granularity::Period {
+                time_zone, origin, ..
+            } => (time_zone.clone(), *origin),
+            _ => (TimeZone::UTC, None),
+        };
+        let length = |g: &Granularity| {
+            let b = g.bucket(Timestamp::UNIX_EPOCH);
+            b.end.as_millisecond().saturating_sub(b.start.as_millisecond())
+        };
+        let limit = length(self);
+        let mut finer: Vec<Granularity> = SIMPLE
+            .iter()
+            .map(|(_, p)| Granularity::Period {
+                period: Period::parse(p).expect("a valid period"),
+                time_zone: time_zone.clone(),
+                origin,
+            })
+            .filter(|g| length(g) <= limit)
+            .collect();
+        finer.sort_by_key(|g| std::cmp::Reverse(length(g)));
+        finer
+    }
+
     /// The buckets overlapping `interval`, in order (Druid's `getIterable`).
     pub fn buckets(&self, interval: &Interval) -> impl Iterator<Item = Interval> + '_ {
         let end = interval.end;
@@ -626,6 +654,27 @@ mod tests {
             &json!({"type":"period","period":"P1D","timeZone":"Mars/Olympus"})
         )
         .is_err());
+    }
+
+    #[test]
+    fn finer_granularities_are_listed_longest_first() {
+        let names = |g: &Granularity| -> Vec<String> {
+            g.finer_than()
+                .iter()
+                .map(|g| match g {
+                    Granularity::Period { period, .. } => period.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(&Granularity::from_name("HOUR").unwrap()),
+            ["PT1H", "PT30M", "PT15M", "PT10M", "PT5M", "PT1M", "PT1S"]
+        );
+        // A period that is not a simple granularity is not in its own list.
+        let two_days = Granularity::from_json(&json!({"type":"period","period":"P2D"})).unwrap();
+        assert_eq!(names(&two_days)[0], "P1D");
+        assert_eq!(names(&Granularity::All)[0], "P1Y");
     }
 
     #[test]
