@@ -188,9 +188,10 @@ impl TaskLockbox {
         self.tasks.get(task_id).is_some_and(|e| !e.ended)
     }
 
-    /// Druid's `tryLock` for a time-chunk request. `Err` (with Druid's messages) when the task
-    /// is not active, the interval is empty, the group holds two locks that could serve the
-    /// request, or the serving lock has another priority than the task.
+    /// Druid's `tryLock` for a time-chunk request: the lock serving it, `Revoked` if that lock
+    /// (the group's) was revoked, or `Unavailable`. `Err` (with Druid's messages, nothing
+    /// changed) when the task is not active, the interval is empty, the group holds two locks
+    /// that could serve the request, or the serving lock has another priority than the task.
     pub(crate) fn try_lock(
         &mut self,
         task: &Task,
@@ -390,7 +391,10 @@ impl TaskLockbox {
                 "Added task to lock {}",
                 describe(&self.posses[&id].lock)
             );
-            // Druid then lets the task go of the locks the new one supersedes.
+            // The task lets go of the locks the new one supersedes. Druid releases each by
+            // interval, which would also drop another lock of the task on exactly that
+            // interval (a revoked one, say, hiding the revocation): only the superseded
+            // lock goes here.
             for other in overlapping {
                 if other != id
                     && self.posses[&other].tasks.contains(task.id())

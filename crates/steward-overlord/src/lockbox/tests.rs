@@ -65,9 +65,10 @@
 //! before the first sync; Steward's one lockbox belongs to one leadership term, and `restore`
 //! replaces its state.
 //!
-//! Steward's own: preemption by a strictly higher priority only, versions, reuse and its
-//! errors, pinning and deferred releases, restore order, drops and rewrites, filters' readings of
-//! the context, the interval index against a scan, and a seeded random walk.
+//! Steward's own: preemption by a strictly higher priority only (all or nothing), versions,
+//! reuse and its errors, a group member joining a revoked lock, superseding releasing only the
+//! superseded lock, pinning and deferred releases, restore order, drops and rewrites, filters'
+//! readings of the context, the interval index against a scan, and a seeded random walk.
 
 use std::collections::BTreeMap;
 
@@ -926,6 +927,25 @@ fn superseded_append_locks_are_released() {
         &[the_lock, replace, higher_version, uncontained]
     ));
     assert_eq!(h.rows[other.id()], vec![not_in_posse]);
+}
+
+#[test]
+fn superseding_releases_only_the_superseded_lock() {
+    let mut h = Harness::new();
+    let task = h.new_task(10);
+    let high = h.new_task(20);
+    let day = "2024-01-01/2024-01-02";
+    let replace = lock_of(h.lock(&task, Replace, day)).unwrap();
+    let small = lock_of(h.lock(&task, Append, day)).unwrap();
+    h.lock(&high, Replace, day); // revokes the task's REPLACE, not its APPEND inside
+    h.unlock(&high, day);
+    let big = lock_of(h.lock(&task, Append, "2024-01/2024-02")).unwrap();
+    // Druid's release by interval would drop the revoked REPLACE on the same day too.
+    assert!(same_locks(
+        &h.lockbox.find_locks(task.id()),
+        &[replace.revoked(), big]
+    ));
+    assert!(!h.rows[task.id()].contains(&small));
 }
 
 #[test]
