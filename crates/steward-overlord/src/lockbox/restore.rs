@@ -5,9 +5,10 @@
 //! Versions order the grants: a lock's version is the time it was granted, unless the task
 //! asked for one. Each stored lock is requested again with its stored type, version and
 //! revoked flag, with the task's priority (a lock stored before priorities existed takes its
-//! task's). A lock that no longer belongs to its task (another datasource, group or priority)
-//! or that cannot be granted again fails its task's group: the caller fails every task of
-//! those groups, which releases whatever else they re-acquired.
+//! task's). A lock that no longer belongs to its task (another datasource, group or priority),
+//! a segment lock (a Druid table's; Steward takes none) or a lock that cannot be granted again
+//! fails its task's group: the caller fails every task of those groups, which releases
+//! whatever else they re-acquired.
 //!
 //! Unlike Druid, the rows are made to mirror the lockbox again: a row that was not
 //! re-acquired (its task unknown, its interval empty, refused) is deleted, and a row whose
