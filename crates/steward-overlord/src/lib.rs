@@ -1,7 +1,7 @@
 //! The Overlord: accepts tasks, stores them, assigns them to workers and records every end.
 //!
 //! `runner` and `queue` are Druid's `RemoteTaskRunner` and `TaskQueue` as deterministic state
-//! machines; `core` wires them together; `driver` owns the core on one tokio task and does
+//! machines, `lockbox` its `TaskLockbox` (the task locks) likewise; `core` wires them together; `driver` owns the core on one tokio task and does
 //! the I/O it asks for, for one leadership `term`; `master` starts and stops terms as this
 //! process gains and loses the leadership; [`api`] serves Druid's HTTP API on top, redirecting
 //! to the leader when this process does not lead. `select` chooses a worker for each task
@@ -17,6 +17,7 @@ pub mod api;
 mod config;
 mod core;
 mod driver;
+mod lockbox;
 mod master;
 mod queue;
 mod readiness;
