@@ -1,10 +1,14 @@
-//! The metadata store: Druid's `druid_tasks`, `druid_tasklocks`, `druid_config` and
-//! `druid_audit` tables behind one interface, so the Overlord does not care whether it runs on
-//! SQLite, PostgreSQL or MySQL. [`open_store`] picks the database from Druid's connect URI.
+//! The metadata store: Druid's `druid_tasks`, `druid_tasklocks`, `druid_segments`,
+//! `druid_pendingSegments`, `druid_config` and `druid_audit` tables behind one interface, so the
+//! Overlord does not care whether it runs on SQLite, PostgreSQL or MySQL. [`open_store`] picks
+//! the database from Druid's connect URI.
 //!
 //! The store is the task history. The Overlord keeps only active tasks in memory; everything
-//! about finished tasks is read from here with indexed, bounded queries. It also holds Druid's
-//! dynamic configs (`worker.config`) with an audit trail of every change.
+//! about finished tasks is read from here with indexed, bounded queries. It holds the locks of
+//! active tasks (so a new leader takes them over), the published segments with Druid's rules
+//! for overshadowing and marking them used or unused, and the segments allocated to appending
+//! tasks before they publish. It also holds Druid's dynamic configs (`worker.config`) with an
+//! audit trail of every change.
 
 mod mysql;
 mod open;
@@ -14,11 +18,14 @@ mod sql;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use steward_model::{Task, TaskStatus};
+use steward_model::{
+    DataSegment, Interval, PartialShardSpec, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus,
+};
 
 pub use mysql::MySqlStore;
 pub use open::open_store;
@@ -38,10 +45,14 @@ pub enum StoreError {
     /// long): the caller's mistake, which a retry would repeat.
     #[error("the metadata store refused the request: {0}")]
     Rejected(String),
-    /// A stored row could not be decoded; the first field names the row (a task id, or
-    /// `<audit table>:<id>`).
+    /// A stored row could not be decoded; the first field names the row (a task id, a segment
+    /// id, or `<audit table>:<id>`).
     #[error("corrupt metadata row [{0}]: {1}")]
     Corrupt(String, String),
+    /// The request contradicts what is stored (a lock the task does not hold, a segment id
+    /// taken by another segment): a retry would fail the same way until the rows change.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The active rows of the task table.
@@ -111,6 +122,79 @@ pub struct TaskQuery {
     pub max_complete: Option<usize>,
 }
 
+/// What a publish did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishOutcome {
+    /// The segments written, in the order given; a segment whose id was already stored is
+    /// not written again and not listed.
+    pub inserted: Vec<DataSegment>,
+    /// How many used segments of the datasource the publish overshadowed, now marked unused.
+    pub overshadowed: u64,
+}
+
+/// Which unused segments of a datasource [`MetadataStore::unused_segments`] returns (Druid's
+/// `retrieveUnusedSegmentsForInterval`, what a kill task deletes).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnusedSegmentsQuery {
+    pub data_source: String,
+    /// Only segments whose interval lies within this one.
+    pub interval: Option<Interval>,
+    /// Only segments of these versions (an empty list: none).
+    pub versions: Option<Vec<String>>,
+    /// At most this many, the first in (start, end, version, id) order.
+    pub limit: Option<usize>,
+    /// Only segments marked unused at or before this instant; rows that never recorded when
+    /// (`used_status_last_updated` NULL, written by an older Druid) are left out, as in Druid.
+    pub max_used_status_last_updated: Option<jiff::Timestamp>,
+}
+
+/// Which segments of a datasource [`MetadataStore::mark_segments`] marks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentSelection {
+    /// Segments whose interval lies within this one.
+    Interval(Interval),
+    /// Segments with these ids.
+    Ids(Vec<String>),
+    /// Every segment of the datasource.
+    All,
+}
+
+/// A datasource as its segments describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSourceSummary {
+    pub name: String,
+    /// Used segments.
+    pub segment_count: u64,
+    /// Bytes of the used segments (their payloads' `size`).
+    pub total_size: u64,
+    /// The earliest start and latest end of the used segments; `None` without any.
+    pub min_start: Option<Timestamp>,
+    pub max_end: Option<Timestamp>,
+}
+
+/// Druid's `segmentAllocate` for one segment: a task asking for the id of the next segment it
+/// writes in `interval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocateRequest {
+    pub data_source: String,
+    /// The time chunk of the segment.
+    pub interval: Interval,
+    /// The series of segments the task writes; with `previous_segment_id`, what makes a
+    /// repeated request return the id allocated the first time.
+    pub sequence_name: String,
+    /// The last segment allocated to this sequence (`None`: the first).
+    pub previous_segment_id: Option<String>,
+    /// Identify a repeated request by sequence and interval instead of sequence and previous
+    /// segment (Druid's `skipSegmentLineageCheck`, set by batch tasks).
+    pub skip_segment_line_check: bool,
+    /// The version of the task's lock on the interval: a new time chunk's segments get it.
+    pub lock_version: String,
+    pub shard_spec: PartialShardSpec,
+    /// The task (or task group) allocating, so its pending segments can be deleted when it ends.
+    pub task_allocator_id: Option<String>,
+    pub now: Timestamp,
+}
+
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
     /// Inserts an active task with its initial (RUNNING) status.
@@ -173,5 +257,109 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_complete_tasks_created_before(
         &self,
         before: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    /// Records that task `task_id` holds `lock` (a row of `<base>_tasklocks`, Druid's
+    /// `addLock`).
+    async fn insert_lock(&self, task_id: &str, lock: &TaskLock) -> Result<(), StoreError>;
+    /// Replaces the task's row of `old` with `new` in one transaction (Druid's `replaceLock`,
+    /// used when a lock is revoked). [`StoreError::Conflict`] if the task holds no such lock.
+    async fn replace_lock(
+        &self,
+        task_id: &str,
+        old: &TaskLock,
+        new: &TaskLock,
+    ) -> Result<(), StoreError>;
+    /// Deletes the task's row of `lock` (Druid's `removeLock`); a lock the task does not hold
+    /// is logged and otherwise ignored, as in Druid.
+    async fn delete_lock(&self, task_id: &str, lock: &TaskLock) -> Result<(), StoreError>;
+    /// Deletes every lock row of a task (when it ends).
+    async fn delete_task_locks(&self, task_id: &str) -> Result<(), StoreError>;
+    /// The locks of active tasks as (task id, lock), in the order they were recorded: what a
+    /// new leader's lockbox starts from. A lock payload that does not decode is logged and
+    /// left out rather than stopping the Overlord.
+    async fn active_task_locks(&self) -> Result<Vec<(String, TaskLock)>, StoreError>;
+
+    /// Publishes segments in one transaction (Druid's `commitSegments`): inserts each one
+    /// whose id is not stored yet (used, unless another segment of the batch overshadows it),
+    /// then marks unused every used segment of the datasource that the publish overshadows: a
+    /// segment overlapping a published one of a higher version, whose whole interval is
+    /// covered by used segments of higher versions (the Coordinator's rule, applied at once).
+    /// All or nothing. The segments must share one datasource ([`StoreError::Rejected`]).
+    async fn publish_segments(
+        &self,
+        segments: &[DataSegment],
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError>;
+    /// Used segments of a datasource overlapping any of `intervals` (all of them when empty),
+    /// in (start, end, version, partition) order.
+    async fn used_segments(
+        &self,
+        data_source: &str,
+        intervals: &[Interval],
+    ) -> Result<Vec<DataSegment>, StoreError>;
+    /// Unused segments matching a query, in (start, end, version, id) order.
+    async fn unused_segments(
+        &self,
+        query: &UnusedSegmentsQuery,
+    ) -> Result<Vec<DataSegment>, StoreError>;
+    /// A segment of a datasource, used or not, with whether it is used.
+    async fn segment(
+        &self,
+        data_source: &str,
+        id: &str,
+    ) -> Result<Option<(DataSegment, bool)>, StoreError>;
+    /// Marks the selected segments of a datasource used or unused, recording `now` as the
+    /// change's time; returns how many changed. Marking used follows Druid's
+    /// `markNonOvershadowedSegmentsAsUsed`: a segment that used segments of higher versions (or
+    /// the other segments being marked) would overshadow stays unused. Ids of another
+    /// datasource or of no segment are [`StoreError::Rejected`] when marking used, as in Druid,
+    /// and ignored when marking unused.
+    async fn mark_segments(
+        &self,
+        data_source: &str,
+        selection: &SegmentSelection,
+        used: bool,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+    /// Deletes segment rows, used or not, in one transaction (Druid's `segmentNuke`, run by kill
+    /// tasks); returns how many existed.
+    async fn delete_segments(&self, ids: &[String]) -> Result<u64, StoreError>;
+    /// Datasources with used segments, or with any segments if `include_unused`, by name.
+    async fn data_sources(
+        &self,
+        include_unused: bool,
+    ) -> Result<Vec<DataSourceSummary>, StoreError>;
+    /// Used segments of the given datasources (every datasource when empty), in (datasource,
+    /// start, end, version, partition) order.
+    async fn used_segments_of(
+        &self,
+        data_sources: &[String],
+    ) -> Result<Vec<DataSegment>, StoreError>;
+
+    /// Allocates the id of a task's next segment (Druid's `allocatePendingSegment` with a
+    /// time-chunk lock) and records it in `<base>_pendingSegments`. A repeated request returns
+    /// the id it got the first time. The segment joins the interval's used segments (their
+    /// version, the next partition number) or starts a new time chunk with the lock's version.
+    /// `None` when the interval cannot take a segment: used or pending segments overlap it
+    /// without matching it exactly, or the repeated request's earlier id has another interval
+    /// (the reason is logged). [`StoreError::Conflict`] when unused segments already hold the
+    /// new chunk's version.
+    async fn allocate_pending_segment(
+        &self,
+        request: &AllocateRequest,
+    ) -> Result<Option<SegmentIdWithShardSpec>, StoreError>;
+    /// Deletes the pending segments of a datasource allocated within `created` (all of them
+    /// when `None`); returns how many. This is Druid's `DELETE /pendingSegments/{dataSource}
+    /// ?interval=`, whose interval is that of the rows' creation, not of the segments.
+    async fn delete_pending_segments(
+        &self,
+        data_source: &str,
+        created: Option<Interval>,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the pending segments a task allocated (when it ends); returns how many.
+    async fn delete_pending_segments_of_allocator(
+        &self,
+        task_allocator_id: &str,
     ) -> Result<u64, StoreError>;
 }

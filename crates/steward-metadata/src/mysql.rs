@@ -35,6 +35,8 @@ impl Dialect for MySql {
         index_hint: IndexHint::ForceIndex,
         batch_delete: BatchDelete::Limit,
         begin_snapshot: "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        begin_write: "BEGIN",
+        quote: "`",
         // A server configured for READ COMMITTED would give each statement its own snapshot.
         session_setup: &["SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"],
     };

@@ -27,6 +27,8 @@ impl Dialect for Postgres {
         batch_delete: BatchDelete::Subquery,
         // READ COMMITTED, the default, takes a new snapshot for every statement.
         begin_snapshot: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        begin_write: "BEGIN",
+        quote: "\"",
         // Every object an `IF NOT EXISTS` skips at start-up answers with a notice, which sqlx
         // would log at INFO.
         session_setup: &["SET client_min_messages = warning"],

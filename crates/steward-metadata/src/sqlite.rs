@@ -43,6 +43,8 @@ impl Dialect for Sqlite {
         batch_delete: BatchDelete::Subquery,
         // A deferred transaction reads one snapshot from its first read on.
         begin_snapshot: "BEGIN",
+        begin_write: "BEGIN IMMEDIATE",
+        quote: "\"",
         session_setup: &[],
     };
 

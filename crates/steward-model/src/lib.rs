@@ -24,7 +24,7 @@ pub use api::{DruidError, TaskStatusPlus};
 pub use granularity::Granularity;
 pub use interval::Interval;
 pub use lock::{LockGranularity, TaskLock, TaskLockType};
-pub use segment::{DataSegment, SegmentId, ShardSpec};
+pub use segment::{DataSegment, PartialShardSpec, SegmentId, SegmentIdWithShardSpec, ShardSpec};
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};

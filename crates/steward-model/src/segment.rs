@@ -46,6 +46,29 @@ impl ShardSpec {
         }
     }
 
+    /// Druid's `getNumCorePartitions`: how many partitions form the chunk's core set. `None`
+    /// when the shard spec says it does not know (`-1`, written by Druid's older range
+    /// partitioning), which makes appending to its chunk impossible.
+    pub fn core_partitions(&self) -> Option<u32> {
+        match self {
+            ShardSpec::Numbered { partitions, .. } => Some(*partitions),
+            ShardSpec::Linear { .. } | ShardSpec::None => Some(0),
+            // `hashed` extends `numbered` (`partitions`); `single` and `range` say
+            // `numCorePartitions`; the others (`tombstone`, ...) have no core set.
+            ShardSpec::Other(m) => match m.get("partitions").or_else(|| m.get("numCorePartitions"))
+            {
+                Some(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                None => Some(0),
+            },
+        }
+    }
+
+    /// Druid's `sharePartitionSpace` for a root-generation request (numbered or linear): every
+    /// kind but `numbered_overwrite`, whose partition ids are counted apart (segment locks).
+    pub fn shares_root_partition_space(&self) -> bool {
+        self.type_name() != "numbered_overwrite"
+    }
+
     /// The JSON `type`.
     pub fn type_name(&self) -> &str {
         match self {
@@ -110,6 +133,52 @@ impl Serialize for ShardSpec {
 impl<'de> Deserialize<'de> for ShardSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ShardSpec, D::Error> {
         ShardSpec::from_map(Map::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Druid's `PartialShardSpec` of a segment allocation: the kind of shard spec the new segment
+/// gets, completed with its partition number and core partition count once they are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartialShardSpec {
+    /// `numbered`, Druid's default.
+    #[default]
+    Numbered,
+    /// `linear`.
+    Linear,
+}
+
+impl PartialShardSpec {
+    /// Druid's `PartialShardSpec.complete`.
+    pub fn complete(self, partition_num: u32, core_partitions: u32) -> ShardSpec {
+        match self {
+            PartialShardSpec::Numbered => ShardSpec::Numbered {
+                partition_num,
+                partitions: core_partitions,
+            },
+            PartialShardSpec::Linear => ShardSpec::Linear { partition_num },
+        }
+    }
+}
+
+/// Druid's `SegmentIdWithShardSpec`: an allocated (pending) segment, as the allocation action
+/// answers it and `<base>_pendingSegments.payload` stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentIdWithShardSpec {
+    pub data_source: String,
+    pub interval: Interval,
+    pub version: String,
+    pub shard_spec: ShardSpec,
+}
+
+impl SegmentIdWithShardSpec {
+    pub fn id(&self) -> SegmentId {
+        SegmentId {
+            data_source: self.data_source.clone(),
+            interval: self.interval,
+            version: self.version.clone(),
+            partition_num: self.shard_spec.partition_num(),
+        }
     }
 }
 
@@ -333,6 +402,46 @@ mod tests {
         assert_eq!(s.binary_version, Some(9));
         let back: DataSegment = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn allocated_ids_read_and_write_druids_json() {
+        let druid = json!({"dataSource":"wikipedia",
+            "interval":"2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z",
+            "version":"2024-01-01T00:00:00.000Z",
+            "shardSpec":{"type":"numbered","partitionNum":3,"partitions":2}});
+        let id: SegmentIdWithShardSpec = serde_json::from_value(druid.clone()).unwrap();
+        assert_eq!(
+            id.shard_spec,
+            PartialShardSpec::Numbered.complete(3, 2),
+            "{id:?}"
+        );
+        assert_eq!(serde_json::to_value(&id).unwrap(), druid);
+        assert_eq!(
+            id.id().to_string(),
+            "wikipedia_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z_3"
+        );
+        assert_eq!(
+            PartialShardSpec::Linear.complete(4, 2),
+            ShardSpec::Linear { partition_num: 4 }
+        );
+    }
+
+    #[test]
+    fn core_partitions_and_partition_space_follow_the_kind() {
+        let other = |v: serde_json::Value| -> ShardSpec { serde_json::from_value(v).unwrap() };
+        assert_eq!(segment(1).shard_spec.core_partitions(), Some(2));
+        assert_eq!(
+            ShardSpec::Linear { partition_num: 5 }.core_partitions(),
+            Some(0)
+        );
+        let hashed = other(json!({"type":"hashed","partitionNum":1,"partitions":4}));
+        assert_eq!(hashed.core_partitions(), Some(4));
+        let range = other(json!({"type":"single","partitionNum":1,"numCorePartitions":-1}));
+        assert_eq!(range.core_partitions(), None);
+        let overwrite = other(json!({"type":"numbered_overwrite","partitionId":32768}));
+        assert!(!overwrite.shares_root_partition_space());
+        assert!(hashed.shares_root_partition_space());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::dialect::{Dialect, Options};
 use super::errors::unavailable;
 use super::params::query;
 use super::rows::Columns;
-use super::schema::Schema;
+use super::schema::{AddedColumn, Schema};
 use crate::StoreError;
 
 /// How long an Overlord waits for another one to finish creating the schema.
@@ -65,12 +65,17 @@ where
     for statement in &schema.tables {
         create_unless_exists::<D>(&mut conn, statement).await?;
     }
-    // Before the indexes, one of which covers `type`.
-    for (probe, alter) in &schema.added_columns {
+    // Before the indexes, some of which cover added columns.
+    for AddedColumn {
+        table,
+        probe,
+        alter,
+    } in &schema.added_columns
+    {
         if has_column::<D>(&mut conn, probe).await? {
             continue;
         }
-        tracing::info!(table = %schema.task_table, statement = %alter, "adding a column Druid added later");
+        tracing::info!(%table, statement = %alter, "adding a column Druid added later");
         if let Err(e) = query::<D>(AssertSqlSafe(alter.as_str()), [])
             .execute(&mut conn)
             .await

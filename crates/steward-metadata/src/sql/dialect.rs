@@ -32,6 +32,12 @@ pub struct Syntax {
     pub batch_delete: BatchDelete,
     /// Starts a transaction whose reads all see one snapshot.
     pub begin_snapshot: &'static str,
+    /// Starts a transaction that reads, then writes what it read decided: on SQLite it takes
+    /// the write lock at once, as a read transaction upgraded later fails when another
+    /// connection wrote meanwhile.
+    pub begin_write: &'static str,
+    /// Druid's quote string, around the segment tables' `end` column (a reserved word).
+    pub quote: &'static str,
     /// Run on every new connection, the schema session's included.
     pub session_setup: &'static [&'static str],
 }

@@ -10,18 +10,25 @@
 //! * `dialect`: what differs between the databases;
 //! * `schema`: Druid's tables and the store's indexes; `create`: creating them when several
 //!   Overlords start at once;
-//! * `statements`: every statement on the rows; `backfill`: the columns an older Druid's rows
-//!   lack, filled in at open;
+//! * `segment_statements`: the statements on the segment tables; `statements`: every
+//!   statement on the rows; `backfill`: the columns an older Druid's rows lack, filled in at
+//!   open;
+//! * `locks`, `segments`, `pending`: the operations on lock rows, published segments and
+//!   pending segments (`pending` allocates next to the published segments `segments` reads);
 //! * `operations`: [`MetadataStore`](crate::MetadataStore) itself.
 
 mod backfill;
 mod create;
 mod dialect;
 mod errors;
+mod locks;
 mod operations;
 mod params;
+mod pending;
 mod rows;
 mod schema;
+mod segment_statements;
+mod segments;
 mod statements;
 
 use std::sync::Arc;
@@ -42,7 +49,7 @@ pub(crate) use self::params::{query, Param};
 #[cfg(test)]
 pub(crate) use self::rows::Columns;
 
-/// Druid's task, config and audit tables in a SQL database.
+/// Druid's task, lock, segment, config and audit tables in a SQL database.
 #[derive(Debug)]
 pub struct SqlStore<D: Dialect> {
     pub(crate) pool: Pool<D>,

@@ -1,7 +1,8 @@
 //! [`MetadataStore`] on a SQL database: each operation as the statements of [`Statements`]
 //! run on the pool. Task writes are single autocommit statements. A config change and its audit
 //! row are written in one transaction: Druid writes them separately and can record changes that
-//! never happened (or lose the record of one that did).
+//! never happened (or lose the record of one that did). Locks, segments and pending segments
+//! are the `locks`, `segments` and `pending` modules' operations.
 //!
 //! [`Statements`]: super::statements::Statements
 
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, Executor};
 use steward_model::time::format_ts;
-use steward_model::{Task, TaskStatus};
+use steward_model::{DataSegment, Interval, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus};
 
 use super::dialect::Dialect;
 use super::errors::unavailable;
@@ -19,12 +20,12 @@ use super::params::{bound, query, Param};
 use super::rows::{
     audit_entry_bytes, decode_audit, decode_info, decode_task, status_bytes, Columns,
 };
+use super::statements::ID_CHUNK;
 use super::SqlStore;
-use crate::{ActiveTasks, AuditEntry, AuditInfo, MetadataStore, StoreError, TaskInfo, TaskQuery};
-
-/// Ids per `IN (...)` lookup: under every supported database's placeholder limit (SQLite builds
-/// before 3.32 allow 999), and short enough to plan quickly.
-const ID_CHUNK: usize = 500;
+use crate::{
+    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceSummary, MetadataStore,
+    PublishOutcome, SegmentSelection, StoreError, TaskInfo, TaskQuery, UnusedSegmentsQuery,
+};
 
 /// Rows per retention `DELETE`: each batch is its own short statement, so deleting a huge
 /// history never holds the table's write locks for long.
@@ -269,6 +270,113 @@ where
         before: Timestamp,
     ) -> Result<u64, StoreError> {
         self.delete_complete_in_batches(before, DELETE_BATCH).await
+    }
+
+    async fn insert_lock(&self, task_id: &str, lock: &TaskLock) -> Result<(), StoreError> {
+        self.insert_lock_row(task_id, lock).await
+    }
+
+    async fn replace_lock(
+        &self,
+        task_id: &str,
+        old: &TaskLock,
+        new: &TaskLock,
+    ) -> Result<(), StoreError> {
+        self.replace_lock_row(task_id, old, new).await
+    }
+
+    async fn delete_lock(&self, task_id: &str, lock: &TaskLock) -> Result<(), StoreError> {
+        self.delete_lock_row(task_id, lock).await
+    }
+
+    async fn delete_task_locks(&self, task_id: &str) -> Result<(), StoreError> {
+        self.delete_lock_rows_of(task_id).await
+    }
+
+    async fn active_task_locks(&self) -> Result<Vec<(String, TaskLock)>, StoreError> {
+        self.active_lock_rows().await
+    }
+
+    async fn publish_segments(
+        &self,
+        segments: &[DataSegment],
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        self.publish(segments, now).await
+    }
+
+    async fn used_segments(
+        &self,
+        data_source: &str,
+        intervals: &[Interval],
+    ) -> Result<Vec<DataSegment>, StoreError> {
+        self.used_segments_in(data_source, intervals).await
+    }
+
+    async fn unused_segments(
+        &self,
+        query: &UnusedSegmentsQuery,
+    ) -> Result<Vec<DataSegment>, StoreError> {
+        self.unused(query).await
+    }
+
+    async fn segment(
+        &self,
+        data_source: &str,
+        id: &str,
+    ) -> Result<Option<(DataSegment, bool)>, StoreError> {
+        self.segment_by_id(data_source, id).await
+    }
+
+    async fn mark_segments(
+        &self,
+        data_source: &str,
+        selection: &SegmentSelection,
+        used: bool,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.mark(data_source, selection, used, now).await
+    }
+
+    async fn delete_segments(&self, ids: &[String]) -> Result<u64, StoreError> {
+        self.delete_segment_rows(ids).await
+    }
+
+    async fn data_sources(
+        &self,
+        include_unused: bool,
+    ) -> Result<Vec<DataSourceSummary>, StoreError> {
+        self.summaries(include_unused).await
+    }
+
+    async fn used_segments_of(
+        &self,
+        data_sources: &[String],
+    ) -> Result<Vec<DataSegment>, StoreError> {
+        self.used_segments_of_data_sources(data_sources).await
+    }
+
+    async fn allocate_pending_segment(
+        &self,
+        request: &AllocateRequest,
+    ) -> Result<Option<SegmentIdWithShardSpec>, StoreError> {
+        self.allocate(request).await
+    }
+
+    async fn delete_pending_segments(
+        &self,
+        data_source: &str,
+        created: Option<Interval>,
+    ) -> Result<u64, StoreError> {
+        self.delete_pending_rows(data_source, created).await
+    }
+
+    async fn delete_pending_segments_of_allocator(
+        &self,
+        task_allocator_id: &str,
+    ) -> Result<u64, StoreError> {
+        self.delete_pending_rows_of_allocator(task_allocator_id)
+            .await
     }
 }
 

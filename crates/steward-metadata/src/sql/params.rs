@@ -15,6 +15,8 @@ pub enum Param {
     Bytes(Vec<u8>),
     Flag(bool),
     Int(i64),
+    /// SQL NULL in a text column.
+    Null,
 }
 
 impl From<&str> for Param {
@@ -26,6 +28,12 @@ impl From<&str> for Param {
 impl From<String> for Param {
     fn from(v: String) -> Param {
         Param::Text(v)
+    }
+}
+
+impl From<Option<&str>> for Param {
+    fn from(v: Option<&str>) -> Param {
+        v.map_or(Param::Null, Param::from)
     }
 }
 
@@ -59,6 +67,7 @@ where
     Vec<u8>: for<'e> Encode<'e, A::Database> + Type<A::Database>,
     bool: for<'e> Encode<'e, A::Database> + Type<A::Database>,
     i64: for<'e> Encode<'e, A::Database> + Type<A::Database>,
+    Option<String>: for<'e> Encode<'e, A::Database> + Type<A::Database>,
 {
     fn push(&mut self, param: Param) -> Result<(), BoxDynError> {
         match param {
@@ -66,6 +75,7 @@ where
             Param::Bytes(v) => self.add(v),
             Param::Flag(v) => self.add(v),
             Param::Int(v) => self.add(v),
+            Param::Null => self.add(None::<String>),
         }
     }
 }

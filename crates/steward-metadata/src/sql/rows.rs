@@ -1,12 +1,13 @@
-//! What the store's rows hold, in Druid's encodings: JSON payloads as bytes, ISO-8601
-//! `created_date` strings, and an audit row's payload as Druid's `AuditEntry` JSON. Decoding a
-//! row checks all of it, so that a row another program wrote wrong is reported as
-//! [`StoreError::Corrupt`] with the row's name instead of failing somewhere later.
+//! What the store's rows hold, in Druid's encodings: JSON payloads as bytes (tasks, statuses,
+//! locks, segments, allocated segment ids), ISO-8601 date strings, and an audit row's payload as
+//! Druid's `AuditEntry` JSON. Decoding a row checks all of it, so that a row another program
+//! wrote wrong is reported as [`StoreError::Corrupt`] with the row's name instead of failing
+//! somewhere later.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use steward_model::time::parse_instant;
-use steward_model::{Task, TaskStatus};
+use steward_model::{DataSegment, Interval, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus};
 
 use crate::{AuditEntry, AuditInfo, StoreError, TaskInfo};
 
@@ -145,4 +146,70 @@ pub(super) fn decode_audit<R: Columns>(row: &R, table: &str) -> Result<AuditEntr
         payload: entry.payload,
         audit_time,
     })
+}
+
+/// The `lock_payload` of a lock row.
+pub(super) fn lock_bytes(lock: &TaskLock) -> Vec<u8> {
+    serde_json::to_vec(lock).expect("a TaskLock serialises")
+}
+
+/// The lock of a lock row, or why it cannot be read (a NULL or undecodable `lock_payload`).
+pub(super) fn decode_lock<R: Columns>(row: &R) -> Result<TaskLock, String> {
+    let payload = row.bytes("lock_payload").map_err(|e| e.to_string())?;
+    serde_json::from_slice(&payload).map_err(|e| format!("lock_payload: {e}"))
+}
+
+/// The segment of a segment row (`id, used, payload`) and whether it is used. A payload whose
+/// segment has another id than its row is not that segment.
+pub(super) fn decode_segment<R: Columns>(row: &R) -> Result<(DataSegment, bool), StoreError> {
+    let id = row.text("id").map_err(corrupt_column(""))?;
+    let column = corrupt_column(&id);
+    let payload = row.bytes("payload").map_err(&column)?;
+    let segment: DataSegment = serde_json::from_slice(&payload)
+        .map_err(|e| StoreError::Corrupt(id.clone(), format!("payload: {e}")))?;
+    let used = row.flag("used").map_err(&column)?;
+    let payload_id = segment.id().to_string();
+    if payload_id != id {
+        return Err(StoreError::Corrupt(
+            id.clone(),
+            format!("payload has id [{payload_id}]"),
+        ));
+    }
+    Ok((segment, used))
+}
+
+/// What a segment row says about its segment's place on the timeline, read from its columns.
+#[derive(Debug, Clone)]
+pub(super) struct SegmentKey {
+    pub(super) id: String,
+    pub(super) interval: Interval,
+    pub(super) version: String,
+    pub(super) used: bool,
+}
+
+/// The key of a segment row (`id, start, end, version, used`).
+pub(super) fn decode_segment_key<R: Columns>(row: &R) -> Result<SegmentKey, StoreError> {
+    let id = row.text("id").map_err(corrupt_column(""))?;
+    let column = corrupt_column(&id);
+    let corrupt = |msg: String| StoreError::Corrupt(id.clone(), msg);
+    let start = parse_instant(&row.text("start").map_err(&column)?)
+        .map_err(|e| corrupt(format!("start: {e}")))?;
+    let end = parse_instant(&row.text("end").map_err(&column)?)
+        .map_err(|e| corrupt(format!("end: {e}")))?;
+    if end < start {
+        return Err(corrupt("end is before start".into()));
+    }
+    Ok(SegmentKey {
+        interval: Interval::new(start, end),
+        version: row.text("version").map_err(&column)?,
+        used: row.flag("used").map_err(&column)?,
+        id: id.clone(),
+    })
+}
+
+/// The allocated segment id of a pending segment row (`id, payload`).
+pub(super) fn decode_pending<R: Columns>(row: &R) -> Result<SegmentIdWithShardSpec, StoreError> {
+    let id = row.text("id").map_err(corrupt_column(""))?;
+    let payload = row.bytes("payload").map_err(corrupt_column(&id))?;
+    serde_json::from_slice(&payload).map_err(|e| StoreError::Corrupt(id, format!("payload: {e}")))
 }

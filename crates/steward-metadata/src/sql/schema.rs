@@ -1,6 +1,8 @@
 //! Druid's tables as the store creates them: `<base>_tasks`, `<base>_tasklocks`,
-//! `<base>_config` and `<base>_audit` with Druid's columns and encodings, so that the rows mean
-//! what they do in Druid, plus the indexes that keep every read of a long history bounded.
+//! `<base>_segments`, `<base>_pendingSegments`, `<base>_config` and `<base>_audit` with Druid's
+//! columns, encodings and index names, so that the rows mean what they do in Druid and a Druid
+//! cluster's tables are found as they are, plus the indexes that keep every read of a long task
+//! history bounded.
 //!
 //! The table base goes into SQL text, so it is checked here before any statement is built.
 
@@ -37,6 +39,8 @@ pub(super) struct TableNames {
     pub(super) base: String,
     pub(super) tasks: String,
     pub(super) locks: String,
+    pub(super) segments: String,
+    pub(super) pending: String,
     pub(super) config: String,
     pub(super) audit: String,
 }
@@ -61,6 +65,8 @@ impl TableNames {
             base: base.to_string(),
             tasks: format!("{base}_tasks"),
             locks: format!("{base}_tasklocks"),
+            segments: format!("{base}_segments"),
+            pending: format!("{base}_pendingSegments"),
             config: format!("{base}_config"),
             audit: format!("{base}_audit"),
         })
@@ -77,15 +83,22 @@ impl TableNames {
     }
 }
 
+/// A column Druid added to one of its tables after creating it first, and adds when missing.
+#[derive(Debug)]
+pub(super) struct AddedColumn {
+    pub(super) table: String,
+    /// A select of the column from no rows: fails without the column.
+    pub(super) probe: String,
+    /// The `ALTER TABLE` adding it.
+    pub(super) alter: String,
+}
+
 /// The statements that create a table base's schema, each skipping what exists.
 #[derive(Debug)]
 pub(super) struct Schema {
-    /// The task table, named in logs.
-    pub(super) task_table: String,
     pub(super) tables: Vec<String>,
-    /// Columns an older Druid's task table lacks: (probe that fails without the column,
-    /// `ALTER TABLE` adding it).
-    pub(super) added_columns: Vec<(String, String)>,
+    /// Columns an older Druid's tables lack.
+    pub(super) added_columns: Vec<AddedColumn>,
     pub(super) indexes: Vec<String>,
 }
 
@@ -98,6 +111,8 @@ impl Schema {
             base,
             tasks: t,
             locks: l,
+            segments: s,
+            pending: p,
             config: c,
             audit: a,
         } = names;
@@ -107,6 +122,7 @@ impl Schema {
             datasource_collation,
             table_options,
             create_index,
+            quote: q,
             ..
         } = syntax;
         let mut tables = vec![format!(
@@ -120,19 +136,78 @@ impl Schema {
                  type VARCHAR(255), \
                  group_id VARCHAR(255)){table_options}"
         )];
-        let mut indexes: Vec<(String, &str, &str)> = INDEXES
+        let mut indexes: Vec<(String, &str, String)> = INDEXES
             .iter()
-            .map(|(suffix, columns)| (names.task_index(suffix), t.as_str(), *columns))
+            .map(|(suffix, columns)| (names.task_index(suffix), t.as_str(), columns.to_string()))
             .collect();
-        // Druid's lock table. Steward takes no locks yet; the table exists so the schema is
-        // the one Druid's Overlord expects.
+        // Druid's lock table: a row per lock an active task holds.
         tables.push(format!(
             "CREATE TABLE IF NOT EXISTS {l} (\
                  id {serial_key}, \
                  task_id VARCHAR(255) DEFAULT NULL, \
                  lock_payload {payload}){table_options}"
         ));
-        indexes.push((format!("idx_{l}_task_id"), l, "task_id"));
+        indexes.push((format!("idx_{l}_task_id"), l, "task_id".into()));
+        // Druid's segment table. Dates are ISO strings of one format, so they compare as
+        // strings; `schema_fingerprint` and `num_rows` (Druid's centralized schema) stay NULL.
+        tables.push(format!(
+            "CREATE TABLE IF NOT EXISTS {s} (\
+                 id VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 dataSource VARCHAR(255){datasource_collation} NOT NULL, \
+                 created_date VARCHAR(255) NOT NULL, \
+                 start VARCHAR(255) NOT NULL, \
+                 {q}end{q} VARCHAR(255) NOT NULL, \
+                 partitioned BOOLEAN NOT NULL, \
+                 version VARCHAR(255) NOT NULL, \
+                 used BOOLEAN NOT NULL, \
+                 payload {payload} NOT NULL, \
+                 used_status_last_updated VARCHAR(255) NOT NULL, \
+                 upgraded_from_segment_id VARCHAR(255), \
+                 schema_fingerprint VARCHAR(255), \
+                 num_rows BIGINT){table_options}"
+        ));
+        indexes.push((format!("idx_{s}_used"), s, "used".into()));
+        indexes.push((
+            format!("idx_{s}_datasource_used_end_start"),
+            s,
+            format!("dataSource, used, {q}end{q}, start"),
+        ));
+        indexes.push((
+            format!("idx_{s}_datasource_upgraded_from_segment_id"),
+            s,
+            "dataSource, upgraded_from_segment_id".into(),
+        ));
+        // Druid's pending segment table: one row per allocated segment id, unique per
+        // sequence, previous id (or interval) and version through the SHA-1 of them.
+        tables.push(format!(
+            "CREATE TABLE IF NOT EXISTS {p} (\
+                 id VARCHAR(255) NOT NULL PRIMARY KEY, \
+                 dataSource VARCHAR(255){datasource_collation} NOT NULL, \
+                 created_date VARCHAR(255) NOT NULL, \
+                 start VARCHAR(255) NOT NULL, \
+                 {q}end{q} VARCHAR(255) NOT NULL, \
+                 sequence_name VARCHAR(255) NOT NULL, \
+                 sequence_prev_id VARCHAR(255) NOT NULL, \
+                 sequence_name_prev_id_sha1 VARCHAR(255) NOT NULL UNIQUE, \
+                 payload {payload} NOT NULL, \
+                 upgraded_from_segment_id VARCHAR(255), \
+                 task_allocator_id VARCHAR(255)){table_options}"
+        ));
+        indexes.push((
+            format!("idx_{p}_datasource_end"),
+            p,
+            format!("dataSource, {q}end{q}"),
+        ));
+        indexes.push((
+            format!("idx_{p}_datasource_sequence"),
+            p,
+            "dataSource, sequence_name".into(),
+        ));
+        indexes.push((
+            format!("idx_{p}_datasource_task_allocator_id"),
+            p,
+            "dataSource, task_allocator_id".into(),
+        ));
         tables.push(format!(
             "CREATE TABLE IF NOT EXISTS {c} (\
                  name VARCHAR(255) NOT NULL PRIMARY KEY, \
@@ -152,7 +227,7 @@ impl Schema {
         ));
         // SQLite and InnoDB end every index entry with the row's key anyway; PostgreSQL needs
         // `id` spelled out to read same-millisecond rows in order without sorting them.
-        indexes.push((names.audit_index(), a, "audit_key, created_date, id"));
+        indexes.push((names.audit_index(), a, "audit_key, created_date, id".into()));
         for (name, _, _) in &indexes {
             if name.len() > MAX_IDENTIFIER {
                 return Err(StoreError::Unavailable(format!(
@@ -165,18 +240,27 @@ impl Schema {
             .iter()
             .map(|(name, table, columns)| format!("{create_index} {name} ON {table}({columns})"))
             .collect();
-        // Druid added these columns to its task table later and adds them when missing.
-        let added_columns = ["type", "group_id"]
-            .iter()
-            .map(|column| {
-                (
-                    format!("SELECT {column} FROM {t} WHERE 1 = 0"),
-                    format!("ALTER TABLE {t} ADD COLUMN {column} VARCHAR(255)"),
-                )
-            })
-            .collect();
+        // Druid added these columns to its tables later and adds them when missing. A segment
+        // table from before `used_status_last_updated` gets it nullable, as in Druid: its old
+        // rows never recorded when they were marked.
+        let added_columns = [
+            (t, "type", "VARCHAR(255)"),
+            (t, "group_id", "VARCHAR(255)"),
+            (s, "used_status_last_updated", "VARCHAR(255)"),
+            (s, "upgraded_from_segment_id", "VARCHAR(255)"),
+            (s, "schema_fingerprint", "VARCHAR(255)"),
+            (s, "num_rows", "BIGINT"),
+            (p, "upgraded_from_segment_id", "VARCHAR(255)"),
+            (p, "task_allocator_id", "VARCHAR(255)"),
+        ]
+        .into_iter()
+        .map(|(table, column, column_type)| AddedColumn {
+            table: table.clone(),
+            probe: format!("SELECT {column} FROM {table} WHERE 1 = 0"),
+            alter: format!("ALTER TABLE {table} ADD COLUMN {column} {column_type}"),
+        })
+        .collect();
         Ok(Schema {
-            task_table: t.clone(),
             tables,
             added_columns,
             indexes,

@@ -2,7 +2,8 @@
 //! names in the database's syntax. Fixed statements are shared strings, so that running one
 //! clones a pointer, not the text; listings and audit reads vary with their filters and are built
 //! per call, with their values bound here too, so that the order of a statement's placeholders
-//! and the order of its values are decided in one place.
+//! and the order of its values are decided in one place. The segment tables' statements are
+//! [`SegmentStatements`].
 
 use std::sync::Arc;
 
@@ -13,11 +14,16 @@ use sqlx::AssertSqlSafe;
 use super::dialect::{BatchDelete, Dialect, Syntax};
 use super::params::{bound, Param};
 use super::schema::{TableNames, BY_ACTIVE, BY_DATASOURCE, BY_DATASOURCE_TYPE, BY_TYPE};
+use super::segment_statements::SegmentStatements;
 use crate::TaskQuery;
 
 /// The columns of a [`crate::TaskInfo`]: everything but the task payload, which listings never
 /// need.
 const INFO_COLUMNS: &str = "id, created_date, datasource, status_payload, active, type, group_id";
+
+/// Ids per `IN (...)` list: under every supported database's placeholder limit (SQLite builds
+/// before 3.32 allow 999), and short enough to plan quickly.
+pub(super) const ID_CHUNK: usize = 500;
 
 /// Rows per read of the `type`/`group_id` backfill.
 pub(super) const BACKFILL_BATCH: usize = 500;
@@ -61,12 +67,20 @@ pub(crate) struct Statements {
     pub(super) swap_config: Arc<str>,
     pub(super) insert_audit: Arc<str>,
     pub(super) delete_complete: Arc<str>,
+    pub(super) insert_lock: Arc<str>,
+    /// A task's lock rows, oldest first.
+    pub(super) task_locks: Arc<str>,
+    pub(super) delete_lock: Arc<str>,
+    pub(super) delete_task_locks: Arc<str>,
+    pub(super) active_locks: Arc<str>,
+    pub(super) segments: SegmentStatements,
 }
 
 impl Statements {
     pub(super) fn new(syntax: Syntax, names: TableNames) -> Statements {
         let TableNames {
             tasks: t,
+            locks: l,
             config: c,
             audit: a,
             ..
@@ -119,6 +133,20 @@ impl Statements {
                     format!("DELETE FROM {t} WHERE active = FALSE AND created_date < ? LIMIT ?")
                 }
             }),
+            insert_lock: numbered(format!(
+                "INSERT INTO {l} (task_id, lock_payload) VALUES (?, ?)"
+            )),
+            task_locks: numbered(format!(
+                "SELECT id, lock_payload FROM {l} WHERE task_id = ? ORDER BY id"
+            )),
+            delete_lock: numbered(format!("DELETE FROM {l} WHERE id = ?")),
+            delete_task_locks: numbered(format!("DELETE FROM {l} WHERE task_id = ?")),
+            active_locks: format!(
+                "SELECT l.id, l.task_id, l.lock_payload FROM {l} l JOIN {t} t ON t.id = l.task_id \
+                 WHERE t.active = TRUE ORDER BY l.id"
+            )
+            .into(),
+            segments: SegmentStatements::new(&syntax, &names),
             names,
             syntax,
         }
