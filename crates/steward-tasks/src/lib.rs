@@ -4,6 +4,7 @@
 //! calls [`peon_main`]. The task logic ([`run_task`]) is kept apart from the process concerns
 //! (files, locking, signals) so it can be tested without sending signals to the test process.
 
+pub mod actions;
 mod log;
 mod noop;
 mod peon;
@@ -19,6 +20,7 @@ pub use peon::peon_main;
 pub async fn run_task(task: &Task, stop: impl Future<Output = ()>) -> TaskStatus {
     match task.kind() {
         TaskKind::Noop(spec) => noop::run(task.id(), spec, stop).await,
+        TaskKind::Kill(_) => todo!(),
     }
 }
 
