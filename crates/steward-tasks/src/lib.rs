@@ -8,6 +8,7 @@ pub mod actions;
 mod log;
 mod noop;
 mod peon;
+pub mod storage;
 
 use std::future::Future;
 
