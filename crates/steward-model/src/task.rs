@@ -193,7 +193,8 @@ pub struct Task {
     task_type: String,
     resource: TaskResource,
     priority: i64,
-    kind: TaskKind,
+    /// Shared like the payload: a task is cloned into every message that carries it.
+    kind: Arc<TaskKind>,
 }
 
 impl PartialEq for Task {
@@ -297,7 +298,7 @@ impl Task {
             task_type,
             resource,
             priority,
-            kind,
+            kind: Arc::new(kind),
         })
     }
 
