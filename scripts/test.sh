@@ -13,6 +13,13 @@ if [ ! -f /usr/share/java/zookeeper.jar ] || [ ! -f /usr/share/java/slf4j-simple
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper libslf4j-java >/dev/null
 fi
 command -v java >/dev/null || { echo "java is required by ZooKeeper" >&2; exit 1; }
+# The deep-storage tests read the zips Steward writes back with Info-ZIP's unzip.
+if ! command -v unzip >/dev/null; then
+  echo "installing unzip from Debian's packages..."
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq unzip >/dev/null
+fi
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 

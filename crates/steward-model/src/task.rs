@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::validate_id;
-use crate::time::now_iso;
+use crate::interval::Interval;
+use crate::lock::TaskLockType;
+use crate::time::{format_ts, now_iso, parse_instant, Timestamp};
 
 /// `availabilityGroup` and `requiredCapacity`: a worker never runs two tasks of one group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,16 +70,103 @@ pub struct NoopSpec {
     pub is_ready_result: ReadyResult,
 }
 
+/// Druid's `KillUnusedSegmentsTask`: deletes the unused segments of `dataSource` in `interval`
+/// (their metadata rows, then their files in deep storage), `batch_size` at a time, at most
+/// `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSpec {
+    pub interval: Interval,
+    /// Only segments of these versions; every version when `None`.
+    pub versions: Option<Vec<String>>,
+    pub batch_size: u32,
+    pub limit: Option<u32>,
+    /// Only segments marked unused no later than this.
+    pub max_used_status_last_updated_time: Option<Timestamp>,
+}
+
+impl KillSpec {
+    /// The lock a kill task takes on its interval (Druid's `determineLockType`): REPLACE when
+    /// the context sets `useConcurrentLocks`, else the context's `taskLockType`, else
+    /// EXCLUSIVE. Read from the context as the Overlord holds it (submitted and enriched with
+    /// `druid.indexer.task.default.context`), so an unreadable value can still arrive here.
+    pub fn lock_type(context: &Map<String, Value>) -> Result<TaskLockType, String> {
+        let concurrent = match context.get("useConcurrentLocks") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            Some(other) => {
+                return Err(format!(
+                    "Task context [useConcurrentLocks] must be true or false, not [{other}]"
+                ))
+            }
+        };
+        if concurrent {
+            return Ok(TaskLockType::Replace);
+        }
+        match context.get("taskLockType") {
+            None | Some(Value::Null) => Ok(TaskLockType::Exclusive),
+            Some(Value::String(s)) => TaskLockType::parse(s),
+            Some(other) => Err(format!(
+                "Invalid taskLockType [{other}]: must be one of [EXCLUSIVE, SHARED, REPLACE, APPEND]"
+            )),
+        }
+    }
+}
+
 /// The task types Steward runs, with their parsed specs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskKind {
     Noop(NoopSpec),
+    Kill(KillSpec),
+}
+
+impl TaskKind {
+    /// The priority of a task whose context sets none: Druid's default of its class (batch
+    /// 50, "everything else", kill among them, 0).
+    fn default_priority(&self) -> i64 {
+        match self {
+            TaskKind::Noop(_) => BATCH_PRIORITY,
+            TaskKind::Kill(_) => OTHER_PRIORITY,
+        }
+    }
+
+    /// Druid's generated id for a task submitted without one.
+    fn default_id(&self, task_type: &str, data_source: &str) -> String {
+        match self {
+            TaskKind::Noop(_) => format!("{task_type}_{}_{}", now_iso(), uuid::Uuid::new_v4()),
+            // `IdUtils.newTaskId`: type, datasource, 8 random letters a..p, the interval's
+            // ends, now.
+            TaskKind::Kill(spec) => format!(
+                "{task_type}_{data_source}_{}_{}_{}_{}",
+                random_letters(),
+                format_ts(spec.interval.start),
+                format_ts(spec.interval.end),
+                now_iso()
+            ),
+        }
+    }
+
+    /// Whether the submitted `groupId` and `resource` are ignored: Druid's fixed-interval
+    /// tasks (kill) always form a group and an availability group of their own.
+    fn has_own_group(&self) -> bool {
+        matches!(self, TaskKind::Kill(_))
+    }
+
+    /// Whether the peon running the task calls the Overlord (task actions) or deep storage,
+    /// and so needs the peon configuration the MiddleManager writes beside the task.
+    pub fn uses_task_actions(&self) -> bool {
+        !matches!(self, TaskKind::Noop(_))
+    }
 }
 
 /// How each type Steward accepts is parsed: the one list of task types, in the order an error
-/// message lists them.
-type ParseKind = fn(&mut Map<String, Value>) -> Result<TaskKind, TaskError>;
-const TASK_TYPES: &[(&str, ParseKind)] = &[("noop", |obj| Ok(TaskKind::Noop(parse_noop(obj)?)))];
+/// message lists them. A parser sees the task's datasource (`None` if the JSON has none).
+type ParseKind = fn(&mut Map<String, Value>, Option<&str>) -> Result<TaskKind, TaskError>;
+const TASK_TYPES: &[(&str, ParseKind)] = &[
+    ("noop", |obj, _| Ok(TaskKind::Noop(parse_noop(obj)?))),
+    ("kill", |obj, ds| Ok(TaskKind::Kill(parse_kill(obj, ds)?))),
+];
 
 /// The type names Steward accepts.
 pub fn known_types() -> impl Iterator<Item = &'static str> {
@@ -85,7 +174,14 @@ pub fn known_types() -> impl Iterator<Item = &'static str> {
 }
 
 const NOOP_DEFAULT_RUN_TIME_MS: u64 = 2500;
+/// Druid's `Tasks.DEFAULT_BATCH_INDEX_TASK_PRIORITY`.
 const BATCH_PRIORITY: i64 = 50;
+/// Druid's `Tasks.DEFAULT_TASK_PRIORITY`: tasks of no other class.
+const OTHER_PRIORITY: i64 = 0;
+/// Druid's `KillUnusedSegmentsTask.DEFAULT_SEGMENT_NUKE_BATCH_SIZE`.
+const KILL_DEFAULT_BATCH_SIZE: u32 = 100;
+/// The class Druid names in the mapping errors of a kill task's required fields.
+const KILL_CLASS: &str = "org.apache.druid.indexing.common.task.KillUnusedSegmentsTask";
 
 /// A validated task. Cheap to clone: the payload is shared.
 #[derive(Debug, Clone)]
@@ -97,7 +193,8 @@ pub struct Task {
     task_type: String,
     resource: TaskResource,
     priority: i64,
-    kind: TaskKind,
+    /// Shared like the payload: a task is cloned into every message that carries it.
+    kind: Arc<TaskKind>,
 }
 
 impl PartialEq for Task {
@@ -133,8 +230,12 @@ impl Task {
                 "Could not resolve type id '{task_type}' as a subtype of `Task`: known type ids = {known:?}"
             )));
         };
+        let submitted_data_source = optional_string(&obj, "dataSource")?;
+        let kind = parse_kind(&mut obj, submitted_data_source.as_deref())?;
+        let data_source = submitted_data_source.unwrap_or_else(|| "none".into());
+        validate_id("dataSource", &data_source).map_err(TaskError::Invalid)?;
         let id = match obj.get("id") {
-            None | Some(Value::Null) => default_id(&task_type),
+            None | Some(Value::Null) => kind.default_id(&task_type, &data_source),
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
                 return Err(TaskError::Mapping(
@@ -143,11 +244,13 @@ impl Task {
             }
         };
         validate_id("Task ID", &id).map_err(TaskError::Invalid)?;
-        let data_source = optional_string(&obj, "dataSource")?.unwrap_or_else(|| "none".into());
-        validate_id("dataSource", &data_source).map_err(TaskError::Invalid)?;
-        let group_id = optional_string(&obj, "groupId")?.unwrap_or_else(|| id.clone());
+        let group_id = match kind.has_own_group() {
+            true => id.clone(),
+            false => optional_string(&obj, "groupId")?.unwrap_or_else(|| id.clone()),
+        };
         validate_id("Group ID", &group_id).map_err(TaskError::Invalid)?;
-        let resource = match obj.get("resource") {
+        let submitted_resource = obj.get("resource").filter(|_| !kind.has_own_group());
+        let resource = match submitted_resource {
             None | Some(Value::Null) => TaskResource::default_for(&id),
             Some(v) => {
                 let r: TaskResource = serde_json::from_value(v.clone()).map_err(|e| {
@@ -171,12 +274,14 @@ impl Task {
             }
         };
         let priority = match context.get("priority") {
-            None | Some(Value::Null) => BATCH_PRIORITY,
+            None | Some(Value::Null) => kind.default_priority(),
             Some(v) => v.as_i64().ok_or_else(|| {
                 TaskError::Mapping("Task context [priority] must be an integer".into())
             })?,
         };
-        let kind = parse_kind(&mut obj)?;
+        if matches!(kind, TaskKind::Kill(_)) {
+            KillSpec::lock_type(&context).map_err(TaskError::Invalid)?;
+        }
         obj.insert("id".into(), Value::String(id.clone()));
         obj.insert("groupId".into(), Value::String(group_id.clone()));
         obj.insert("dataSource".into(), Value::String(data_source.clone()));
@@ -193,7 +298,7 @@ impl Task {
             task_type,
             resource,
             priority,
-            kind,
+            kind: Arc::new(kind),
         })
     }
 
@@ -295,8 +400,96 @@ fn parse_noop(obj: &mut Map<String, Value>) -> Result<NoopSpec, TaskError> {
     })
 }
 
-fn default_id(task_type: &str) -> String {
-    format!("{task_type}_{}_{}", now_iso(), uuid::Uuid::new_v4())
+fn parse_kill(
+    obj: &mut Map<String, Value>,
+    data_source: Option<&str>,
+) -> Result<KillSpec, TaskError> {
+    // Druid's null checks surface as Jackson's "problem" with the constructor.
+    let problem = |what: &str| {
+        TaskError::Mapping(format!(
+            "Cannot construct instance of `{KILL_CLASS}`, problem: {what}"
+        ))
+    };
+    if data_source.is_none() {
+        return Err(problem("dataSource"));
+    }
+    let interval: Interval = match optional_string(obj, "interval")? {
+        None => return Err(problem("interval")),
+        Some(s) => s
+            .parse()
+            .map_err(|e| TaskError::Mapping(format!("Task field [interval] is invalid: {e}")))?,
+    };
+    if interval.is_empty() {
+        return Err(problem("interval empty"));
+    }
+    let versions = match obj.get("versions") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value::<Vec<String>>(v.clone()).map_err(|_| {
+                TaskError::Mapping("Task field [versions] must be a list of strings".into())
+            })?,
+        ),
+    };
+    let batch_size = match optional_int(obj, "batchSize")? {
+        None => KILL_DEFAULT_BATCH_SIZE,
+        Some(n) => positive(n).ok_or_else(|| {
+            TaskError::Invalid(format!("batchSize[{n}] must be a positive integer."))
+        })?,
+    };
+    let limit = match optional_int(obj, "limit")? {
+        None => None,
+        Some(n) => Some(positive(n).ok_or_else(|| {
+            TaskError::Invalid(format!("limit[{n}] must be a positive integer."))
+        })?),
+    };
+    let max_used_status_last_updated_time = optional_string(obj, "maxUsedStatusLastUpdatedTime")?
+        .map(|s| {
+            parse_instant(&s).map_err(|e| {
+                TaskError::Mapping(format!(
+                    "Task field [maxUsedStatusLastUpdatedTime] is invalid: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    // Written back as Druid shows the task: the interval and instant in its format, the
+    // default batch size filled in.
+    obj.insert("interval".into(), interval.to_string().into());
+    obj.insert("batchSize".into(), batch_size.into());
+    if let Some(t) = max_used_status_last_updated_time {
+        obj.insert("maxUsedStatusLastUpdatedTime".into(), format_ts(t).into());
+    }
+    Ok(KillSpec {
+        interval,
+        versions,
+        batch_size,
+        limit,
+        max_used_status_last_updated_time,
+    })
+}
+
+/// An integer field as Jackson reads an `Integer`: any JSON integer in `i32`'s range.
+fn optional_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, TaskError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .map(Some)
+            .ok_or_else(|| TaskError::Mapping(format!("Task field [{key}] must be an integer"))),
+    }
+}
+
+fn positive(n: i64) -> Option<u32> {
+    u32::try_from(n).ok().filter(|n| *n > 0)
+}
+
+/// Druid's `IdUtils.getRandomId`: 8 letters from `a` to `p` (4 random bits each).
+fn random_letters() -> String {
+    uuid::Uuid::new_v4().as_bytes()[..4]
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0F])
+        .map(|nibble| char::from(b'a' + nibble))
+        .collect()
 }
 
 #[cfg(test)]
@@ -312,7 +505,9 @@ mod tests {
         assert_eq!(t.data_source(), "none");
         assert_eq!(t.priority(), 50);
         assert_eq!(t.resource(), &TaskResource::default_for(t.id()));
-        let TaskKind::Noop(spec) = t.kind();
+        let TaskKind::Noop(spec) = t.kind() else {
+            panic!("a noop")
+        };
         assert_eq!(spec.run_time_ms, 2500);
         assert_eq!(spec.is_ready_result, ReadyResult::Yes);
         assert_eq!(t.payload()["runTime"], 2500);
@@ -325,7 +520,9 @@ mod tests {
         .unwrap();
         assert_eq!(t.payload()["myField"], json!({"a":[1,2]}));
         assert_eq!(t.priority(), 7);
-        let TaskKind::Noop(spec) = t.kind();
+        let TaskKind::Noop(spec) = t.kind() else {
+            panic!("a noop")
+        };
         assert_eq!(spec.is_ready_result, ReadyResult::Exception);
         let again = Task::from_bytes(&t.to_bytes()).unwrap();
         assert_eq!(again, t);
@@ -363,5 +560,185 @@ mod tests {
             t.payload()["context"],
             json!({"k":"mine","forceTimeChunkLock":true})
         );
+    }
+
+    fn kill(extra: Value) -> Result<Task, TaskError> {
+        let mut t = json!({"type":"kill","dataSource":"wiki","interval":"2024-01-01/2024-02-01"});
+        for (k, v) in extra.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        Task::from_json(t)
+    }
+
+    fn kill_spec(t: &Task) -> &KillSpec {
+        match t.kind() {
+            TaskKind::Kill(spec) => spec,
+            other => panic!("not a kill: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn kill_gets_druid_defaults_and_id() {
+        let t = kill(json!({})).unwrap();
+        let spec = kill_spec(&t);
+        assert_eq!(spec.interval, "2024-01-01/2024-02-01".parse().unwrap());
+        assert_eq!(
+            (spec.batch_size, spec.limit, &spec.versions),
+            (100, None, &None)
+        );
+        assert_eq!(spec.max_used_status_last_updated_time, None);
+        assert_eq!(t.priority(), 0);
+        assert_eq!(t.data_source(), "wiki");
+        // kill_<ds>_<8 letters a..p>_<start>_<end>_<now>
+        let rest = t.id().strip_prefix("kill_wiki_").unwrap();
+        let (letters, rest) = rest.split_at(8);
+        assert!(
+            letters.chars().all(|c| ('a'..='p').contains(&c)),
+            "{letters}"
+        );
+        let rest = rest
+            .strip_prefix("_2024-01-01T00:00:00.000Z_2024-02-01T00:00:00.000Z_")
+            .unwrap();
+        assert!(crate::time::parse_instant(rest).is_ok(), "{rest}");
+        assert_eq!(
+            t.payload()["interval"],
+            "2024-01-01T00:00:00.000Z/2024-02-01T00:00:00.000Z"
+        );
+        assert_eq!(t.payload()["batchSize"], 100);
+        assert!(t.kind().uses_task_actions());
+        assert!(!Task::from_json(json!({"type":"noop"}))
+            .unwrap()
+            .kind()
+            .uses_task_actions());
+    }
+
+    #[test]
+    fn kill_reads_every_field() {
+        let t = kill(
+            json!({"id":"k1","versions":["v1","v2"],"batchSize":7,"limit":20,
+            "maxUsedStatusLastUpdatedTime":"2024-03-01T10:00:00Z","context":{"priority":25}}),
+        )
+        .unwrap();
+        let spec = kill_spec(&t);
+        assert_eq!(
+            spec.versions,
+            Some(vec!["v1".to_string(), "v2".to_string()])
+        );
+        assert_eq!((spec.batch_size, spec.limit), (7, Some(20)));
+        assert_eq!(
+            spec.max_used_status_last_updated_time,
+            Some(crate::time::parse_instant("2024-03-01T10:00:00Z").unwrap())
+        );
+        assert_eq!(
+            t.payload()["maxUsedStatusLastUpdatedTime"],
+            "2024-03-01T10:00:00.000Z"
+        );
+        assert_eq!(t.priority(), 25);
+        assert_eq!(Task::from_bytes(&t.to_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn kill_forms_a_group_of_its_own() {
+        let t = kill(json!({"id":"k1","groupId":"shared",
+            "resource":{"availabilityGroup":"g","requiredCapacity":3}}))
+        .unwrap();
+        assert_eq!(t.group_id(), "k1");
+        assert_eq!(t.resource(), &TaskResource::default_for("k1"));
+        assert_eq!(t.payload()["groupId"], "k1");
+    }
+
+    #[test]
+    fn kill_is_refused_with_druids_messages() {
+        let class = "Cannot construct instance of \
+            `org.apache.druid.indexing.common.task.KillUnusedSegmentsTask`, problem: ";
+        let cases = [
+            (json!({"dataSource":null}), format!("{class}dataSource")),
+            (json!({"interval":null}), format!("{class}interval")),
+            (
+                json!({"interval":"2024-01-01/2024-01-01"}),
+                format!("{class}interval empty"),
+            ),
+            (
+                json!({"interval":"2024-02-01/2024-01-01"}),
+                "Task field [interval] is invalid: Invalid interval [2024-02-01/2024-01-01]: \
+                 the end is before the start"
+                    .to_string(),
+            ),
+            (
+                json!({"interval":5}),
+                "Task field [interval] must be a string".to_string(),
+            ),
+            (
+                json!({"batchSize":0}),
+                "batchSize[0] must be a positive integer.".to_string(),
+            ),
+            (
+                json!({"batchSize":-3}),
+                "batchSize[-3] must be a positive integer.".to_string(),
+            ),
+            (
+                json!({"batchSize":"many"}),
+                "Task field [batchSize] must be an integer".to_string(),
+            ),
+            (
+                json!({"batchSize":3_000_000_000u64}),
+                "Task field [batchSize] must be an integer".to_string(),
+            ),
+            (
+                json!({"limit":0}),
+                "limit[0] must be a positive integer.".to_string(),
+            ),
+            (
+                json!({"versions":"v1"}),
+                "Task field [versions] must be a list of strings".to_string(),
+            ),
+            (
+                json!({"maxUsedStatusLastUpdatedTime":"yesterday"}),
+                "Task field [maxUsedStatusLastUpdatedTime] is invalid: Invalid format: \
+                 \"yesterday\" is not an ISO-8601 instant"
+                    .to_string(),
+            ),
+            (
+                json!({"context":{"taskLockType":"weird"}}),
+                "Invalid taskLockType [weird]: must be one of [EXCLUSIVE, SHARED, REPLACE, APPEND]"
+                    .to_string(),
+            ),
+            (
+                json!({"context":{"useConcurrentLocks":"maybe"}}),
+                "Task context [useConcurrentLocks] must be true or false, not [\"maybe\"]"
+                    .to_string(),
+            ),
+        ];
+        for (extra, message) in cases {
+            let err = kill(extra.clone()).unwrap_err();
+            assert_eq!(err.to_string(), message, "{extra}");
+        }
+        assert!(matches!(
+            kill(json!({"batchSize":0})),
+            Err(TaskError::Invalid(_))
+        ));
+        assert!(matches!(
+            kill(json!({"interval":null})),
+            Err(TaskError::Mapping(_))
+        ));
+    }
+
+    #[test]
+    fn kill_lock_type_follows_the_context() {
+        let lock = |context: Value| KillSpec::lock_type(context.as_object().unwrap());
+        assert_eq!(lock(json!({})), Ok(TaskLockType::Exclusive));
+        assert_eq!(
+            lock(json!({"useConcurrentLocks":true})),
+            Ok(TaskLockType::Replace)
+        );
+        assert_eq!(
+            lock(json!({"useConcurrentLocks":"TRUE","taskLockType":"SHARED"})),
+            Ok(TaskLockType::Replace)
+        );
+        assert_eq!(
+            lock(json!({"useConcurrentLocks":false,"taskLockType":"append"})),
+            Ok(TaskLockType::Append)
+        );
+        assert!(lock(json!({"taskLockType":7})).is_err());
     }
 }

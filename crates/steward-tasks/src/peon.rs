@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigHandler, Signal};
-use serde_json::{json, Value};
-use steward_model::{Task, TaskLocation};
+use serde_json::{json, Map, Value};
+use steward_model::{Task, TaskLocation, TaskStatus};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::log::{error, info};
-use crate::run_task;
+use crate::{run_task, TaskOutcome, Toolbox};
 
 /// Druid's `druid.indexer.task.directoryLockTimeout` default (PT10M).
 const DIRECTORY_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
@@ -78,13 +78,27 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
         location.port,
     ));
     let started = Instant::now();
-    let status = run_task(&task, async {
+    let stopped = async {
         let name = stop.recv().await;
         info(&format!("Received {name}: stopping the task"));
-    })
-    .await;
+    };
+    // A task that calls the Overlord or deep storage needs `peon.json`; without a usable one it
+    // ends FAILED saying why, with its status and report written as for any end.
+    let outcome = match task.kind().uses_task_actions() {
+        false => run_task(&task, None, stopped).await,
+        true => match Toolbox::load(task_dir, &task) {
+            Ok(toolbox) => run_task(&task, Some(&toolbox), stopped).await,
+            Err(msg) => TaskOutcome {
+                status: TaskStatus::failure(task.id(), msg),
+                reports: Map::new(),
+            },
+        },
+    };
     let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let status = status.with_duration(duration).with_location(location);
+    let status = outcome
+        .status
+        .with_duration(duration)
+        .with_location(location);
 
     let attempt_dir = task_dir.join("attempt").join(attempt_id.to_string());
     std::fs::create_dir_all(&attempt_dir)
@@ -93,7 +107,7 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
     write_atomic(
         &attempt_dir,
         "report.json",
-        &serde_json::to_vec(&report(&task)).expect("JSON"),
+        &serde_json::to_vec(&report(&task, outcome.reports)).expect("JSON"),
     )?;
     write_atomic(
         &attempt_dir,
@@ -181,15 +195,18 @@ fn location_from_env() -> TaskLocation {
     }
 }
 
-/// Druid's report map; every task reports at least its context.
-fn report(task: &Task) -> Value {
-    json!({
-        "taskContext": {
+/// Druid's report map: the task's own reports, then its context (every task reports at least
+/// that; Druid's batch tasks put it last too).
+fn report(task: &Task, mut reports: Map<String, Value>) -> Value {
+    reports.insert(
+        "taskContext".into(),
+        json!({
             "type": "taskContext",
             "taskId": task.id(),
             "payload": task.payload().get("context").cloned().unwrap_or_else(|| json!({})),
-        }
-    })
+        }),
+    );
+    Value::Object(reports)
 }
 
 /// [`steward_model::files::write_atomic`], with an error naming the file.
@@ -203,7 +220,7 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use steward_model::{TaskState, TaskStatus};
+    use steward_model::TaskState;
 
     /// Tokio delivers a process-wide signal to every peon running in this test process, so the
     /// tests that run a peon take turns.

@@ -1,0 +1,67 @@
+//! Deep storage: where published segments' files live (Druid's `DataSegmentPusher` and
+//! `DataSegmentKiller` behind one trait, so an object store can follow the local directory).
+//!
+//! A segment's place is Druid's layout, `<dataSource>/<start>_<end>/<version>/<partitionNum>/`,
+//! and its `loadSpec` says where its files are, so Druid's Historicals load what Steward pushes
+//! and Steward's kill task deletes what Druid pushed.
+//!
+//! - `local`: [`LocalDeepStorage`], `druid.storage.type=local`.
+//! - `zip`: the store-only zip writer behind `druid.storage.zip=true`.
+
+mod local;
+mod zip;
+
+use std::path::{Path, PathBuf};
+
+use steward_model::peon::StorageConfig;
+use steward_model::DataSegment;
+
+pub use local::LocalDeepStorage;
+
+/// Why a push or a kill failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The segment or its files are not something this storage may write or delete.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl StorageError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StorageError {
+        let context = context.into();
+        move |source| StorageError::Io { context, source }
+    }
+}
+
+/// Where segments' files are kept.
+pub trait DeepStorage: Send + Sync {
+    /// Copies the files of `segment_dir` (a flat directory: a segment's files) to the
+    /// segment's place and returns `segment` with its `loadSpec`, `size` (bytes of the files)
+    /// and `binaryVersion` filled in. Nothing appears at the final place until every byte is
+    /// there; pushing the same segment again replaces the files.
+    fn push(&self, segment_dir: &Path, segment: &DataSegment) -> Result<DataSegment, StorageError>;
+
+    /// Deletes the files `segment`'s `loadSpec` names. Files already gone are not an error.
+    fn kill(&self, segment: &DataSegment) -> Result<(), StorageError>;
+
+    /// The segment's place relative to the storage's root (Druid's `getStorageDir`):
+    /// refused for a segment whose datasource, version or interval would not make one path
+    /// component each.
+    fn storage_dir_of(&self, segment: &DataSegment) -> Result<PathBuf, StorageError>;
+}
+
+/// The deep storage `config` describes.
+pub fn from_config(config: &StorageConfig) -> Box<dyn DeepStorage> {
+    match config {
+        StorageConfig::Local {
+            storage_directory,
+            zip,
+        } => Box::new(LocalDeepStorage::new(storage_directory, *zip)),
+    }
+}

@@ -1,0 +1,60 @@
+//! [`Toolbox`]: what a task uses besides its spec (Druid's `TaskToolbox`, reduced to what
+//! Steward's tasks need): the task-action client and deep storage, built from the `peon.json`
+//! the MiddleManager wrote into the task directory.
+
+use std::path::Path;
+
+use steward_http::{basic_authorization, load_ca, InternalClient};
+use steward_model::peon::{PeonConfig, PEON_CONFIG_FILE};
+use steward_model::Task;
+
+use crate::actions::{OverlordLocator, TaskActionClient};
+use crate::storage::{self, DeepStorage};
+
+/// The task-action client and deep storage of one task.
+pub struct Toolbox {
+    pub actions: TaskActionClient,
+    pub storage: Box<dyn DeepStorage>,
+}
+
+impl Toolbox {
+    /// Builds the toolbox of `task` from `config`.
+    pub fn new(config: &PeonConfig, task: &Task) -> Result<Toolbox, String> {
+        let ca = match &config.ca_path {
+            Some(path) => load_ca(path).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        let authorization = match &config.escalator {
+            Some(c) => Some(
+                basic_authorization(&c.username, &c.password).ok_or_else(|| {
+                    "The internal client's user name or password cannot be sent in an HTTP header"
+                        .to_string()
+                })?,
+            ),
+            None => None,
+        };
+        let internal = InternalClient { ca, authorization };
+        let locator = OverlordLocator::new(&config.overlord_urls).map_err(|e| e.to_string())?;
+        let actions = TaskActionClient::new(locator, task, &internal, config.retry)
+            .map_err(|e| e.to_string())?;
+        Ok(Toolbox {
+            actions,
+            storage: storage::from_config(&config.storage),
+        })
+    }
+
+    /// Reads `<task_dir>/peon.json` and builds the toolbox of `task` from it.
+    pub fn load(task_dir: &Path, task: &Task) -> Result<Toolbox, String> {
+        let path = task_dir.join(PEON_CONFIG_FILE);
+        let config: PeonConfig = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                format!(
+                    "Cannot read the peon configuration [{}]: {e}",
+                    path.display()
+                )
+            })?;
+        Toolbox::new(&config, task)
+    }
+}
