@@ -14,6 +14,7 @@ use steward_http::{
     TlsServerConfig,
 };
 use steward_metadata::MetadataStore;
+use steward_model::peon::{BasicCredentials, PeonConfig, RetryPolicy, StorageConfig};
 use steward_overlord::api::ApiConfig;
 use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
 use steward_security::{Security, SecurityConfig};
@@ -123,13 +124,50 @@ pub fn task_logs(p: &Properties, data_dir: &Path) -> anyhow::Result<FileTaskLogs
     )))
 }
 
+/// What a MiddleManager writes into `peon.json` (see [`steward_model::peon`]): deep storage
+/// (`druid.storage.*`), the task-action client's retries (`druid.peon.taskActionClient.*`),
+/// the internal client's credentials and CA, and `overlord_urls`, the Overlords the
+/// MiddleManager knows without asking its coordinator (quickstart's own).
+pub fn peon_settings(
+    p: &Properties,
+    data_dir: &Path,
+    http: &HttpSettings,
+    overlord_urls: Vec<String>,
+) -> anyhow::Result<PeonConfig> {
+    if p.string("druid.storage.type") != "local" {
+        bail!("druid.storage.type: only `local` is supported");
+    }
+    let retry = RetryPolicy {
+        min_wait: p.period("druid.peon.taskActionClient.retry.minWait")?,
+        max_wait: p.period("druid.peon.taskActionClient.retry.maxWait")?,
+        max_retry_count: p.number("druid.peon.taskActionClient.retry.maxRetryCount")?,
+    };
+    Ok(PeonConfig {
+        overlord_urls,
+        storage: StorageConfig::Local {
+            storage_directory: std::path::absolute(
+                p.path_or("druid.storage.storageDirectory", data_dir.join("segments")),
+            )
+            .context("druid.storage.storageDirectory")?,
+            zip: p.flag("druid.storage.zip")?,
+        },
+        retry,
+        escalator: http.security.as_ref().map(|s| BasicCredentials {
+            username: s.escalator().username().to_string(),
+            password: s.escalator().password().to_string(),
+        }),
+        ca_path: p.get("steward.client.https.caPath").map(PathBuf::from),
+    })
+}
+
 /// A MiddleManager reached at `scheme://druid.host:port` with its task dirs under
-/// `base_task_dir`.
+/// `base_task_dir`, handing `peon` to the peons that call the Overlord.
 pub fn worker_settings(
     p: &Properties,
     data_dir: &Path,
     (scheme, port): (&str, u16),
     base_task_dir: PathBuf,
+    peon: PeonConfig,
 ) -> anyhow::Result<WorkerConfig> {
     let host = p.string("druid.host");
     let ports = match p.get("druid.indexer.runner.ports") {
@@ -161,6 +199,7 @@ pub fn worker_settings(
         graceful_shutdown_timeout: p.period("druid.indexer.task.gracefulShutdownTimeout")?,
         task_logs: task_logs(p, data_dir)?,
         peon_env_remove: p.secret_variables(),
+        peon,
     })
 }
 
