@@ -419,3 +419,81 @@ pub async fn wait_for_stop_signal() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECURED: &str = "\
+        druid.auth.authenticatorChain=[\"basic\"]\n\
+        druid.auth.authenticator.basic.type=basic\n\
+        druid.auth.authenticator.basic.initialInternalClientPassword=internal-secret\n\
+        druid.auth.authenticator.basic.authorizerName=basic\n\
+        druid.auth.authorizers=[\"basic\"]\n\
+        druid.auth.authorizer.basic.type=basic\n\
+        druid.escalator.type=basic\n\
+        druid.escalator.internalClientUsername=druid_system\n\
+        druid.escalator.internalClientPassword=internal-secret\n\
+        druid.escalator.authorizerName=basic\n";
+
+    fn peon(text: &str) -> anyhow::Result<PeonConfig> {
+        let p = Properties::parse(text)?;
+        let http = HttpSettings::load(&p, IpAddr::from([127, 0, 0, 1]))?;
+        peon_settings(
+            &p,
+            Path::new("/var/steward"),
+            &http,
+            vec!["http://o:8090".into()],
+        )
+    }
+
+    #[test]
+    fn peons_get_druids_defaults_and_no_credentials_without_security() {
+        let config = peon("").unwrap();
+        assert_eq!(config.overlord_urls, ["http://o:8090"]);
+        assert_eq!(
+            config.storage,
+            StorageConfig::Local {
+                storage_directory: "/var/steward/segments".into(),
+                zip: false
+            }
+        );
+        assert_eq!(config.retry, RetryPolicy::default());
+        assert_eq!((config.escalator, config.ca_path), (None, None));
+    }
+
+    #[test]
+    fn peons_get_the_configured_storage_retries_and_the_internal_client() {
+        let config = peon(&format!(
+            "{SECURED}druid.storage.storageDirectory=/mnt/deep\ndruid.storage.zip=true\n\
+             druid.peon.taskActionClient.retry.minWait=PT1S\n\
+             druid.peon.taskActionClient.retry.maxWait=PT10S\n\
+             druid.peon.taskActionClient.retry.maxRetryCount=4\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.storage,
+            StorageConfig::Local {
+                storage_directory: "/mnt/deep".into(),
+                zip: true
+            }
+        );
+        assert_eq!(
+            config.retry,
+            RetryPolicy {
+                min_wait: Duration::from_secs(1),
+                max_wait: Duration::from_secs(10),
+                max_retry_count: 4
+            }
+        );
+        assert_eq!(
+            config.escalator,
+            Some(BasicCredentials {
+                username: "druid_system".into(),
+                password: "internal-secret".into()
+            })
+        );
+        let err = peon("druid.storage.type=s3\n").unwrap_err().to_string();
+        assert_eq!(err, "druid.storage.type: only `local` is supported");
+    }
+}
