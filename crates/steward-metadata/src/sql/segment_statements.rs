@@ -58,7 +58,7 @@ pub(super) enum SegmentColumns {
     Id,
     /// `DISTINCT version`.
     Versions,
-    /// `DISTINCT dataSource`.
+    /// `DISTINCT dataSource AS data_source` (PostgreSQL would name it `datasource`).
     DataSources,
 }
 
@@ -142,7 +142,7 @@ impl SegmentStatements {
             SegmentColumns::Key => format!("id, start, {end}, version, used"),
             SegmentColumns::Id => "id".to_string(),
             SegmentColumns::Versions => "DISTINCT version".to_string(),
-            SegmentColumns::DataSources => "DISTINCT dataSource".to_string(),
+            SegmentColumns::DataSources => "DISTINCT dataSource AS data_source".to_string(),
         };
         let mut sql = format!("SELECT {columns} FROM {} WHERE 1 = 1", self.segments);
         let mut params = Vec::new();
