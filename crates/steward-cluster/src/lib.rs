@@ -83,6 +83,12 @@ pub trait WorkerCoordinator: Send + Sync + 'static {
     async fn statuses(&self, host: &str) -> Result<Vec<TaskAnnouncement>, CoordinatorError>;
     /// Deletes an assignment once the task has started (missing is not an error).
     async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError>;
+    /// The base URLs of the Overlords taking part in the leader election, the leader first:
+    /// where a peon sends its task actions. A coordinator without an election knows none
+    /// (quickstart's MiddleManagers are told their Overlord's URL instead).
+    async fn overlord_urls(&self) -> Result<Vec<String>, CoordinatorError> {
+        Ok(Vec::new())
+    }
     /// A task's peon has started: announces `running` (RUNNING, no location yet), then
     /// `located` (RUNNING at the peon's location), then removes the assignment, as Druid's
     /// worker does. A coordinator may do all three in one write; the Overlord sees the same

@@ -41,8 +41,9 @@ pub enum StoreError {
     /// The store could not be reached or failed; the caller may retry.
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
-    /// The database refused the data of the request itself (text it cannot store, a value too
-    /// long): the caller's mistake, which a retry would repeat.
+    /// The request itself is invalid: the database refused its data (text it cannot store, a
+    /// value too long), or it names segments that do not exist or mixes datasources. The
+    /// caller's mistake, which a retry would repeat.
     #[error("the metadata store refused the request: {0}")]
     Rejected(String),
     /// A stored row could not be decoded; the first field names the row (a task id, a segment

@@ -23,6 +23,13 @@ impl Escalator {
         &self.username
     }
 
+    /// The internal client's password, for a process that acts as the internal client in its
+    /// stead: a MiddleManager hands it to its peons (in a file only they can read), which
+    /// call the Overlord as the MiddleManager would.
+    pub fn password(&self) -> &str {
+        self.password.expose()
+    }
+
     /// The `Authorization` header value for an internal call (`Basic <base64(user:password)>`),
     /// marked sensitive so that HTTP clients and log layers that honour the flag do not print
     /// it. With reqwest: `.header(AUTHORIZATION, escalator.authorization())`.

@@ -1,4 +1,5 @@
-//! The peon process around a task: task file, directory lock, stop signals, status and report.
+//! The peon process around a task: task file, directory lock, stop signals, the toolbox from
+//! `peon.json` (tasks that call the Overlord), status and report.
 //!
 //! The peon's stdout and stderr are the task's log file (the MiddleManager redirects them), so
 //! every line printed here is what an operator reads for the task. The peon outlives its

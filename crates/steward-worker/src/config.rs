@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use steward_cluster::FileTaskLogs;
+use steward_model::peon::{PeonConfig, RetryPolicy, StorageConfig};
 use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
 
 use crate::layout::Layout;
@@ -45,11 +46,17 @@ pub struct WorkerConfig {
     pub task_logs: FileTaskLogs,
     /// Environment variables peons do not inherit: the ones this process's secrets came from.
     pub peon_env_remove: Vec<String>,
+    /// What a peon whose task calls the Overlord or deep storage finds in its `peon.json`.
+    /// The Overlords the coordinator knows at the peon's start (cluster mode: the leader
+    /// election's participants) come before `overlord_urls` here.
+    pub peon: PeonConfig,
 }
 
 impl WorkerConfig {
     /// A configuration with Druid's defaults: ip = host, capacity = processors - 1 (at least 1),
-    /// version `"0"`, the default category, peon ports 8100..=65535, graceful shutdown PT5M.
+    /// version `"0"`, the default category, peon ports 8100..=65535, graceful shutdown PT5M,
+    /// local deep storage in `/tmp/druid/localStorage`, Druid's action retries, no Overlord
+    /// URL besides the coordinator's.
     pub fn new(
         host: impl Into<String>,
         port: u16,
@@ -76,6 +83,16 @@ impl WorkerConfig {
             graceful_shutdown_timeout: Duration::from_secs(300),
             task_logs,
             peon_env_remove: Vec::new(),
+            peon: PeonConfig {
+                overlord_urls: Vec::new(),
+                storage: StorageConfig::Local {
+                    storage_directory: PathBuf::from("/tmp/druid/localStorage"),
+                    zip: false,
+                },
+                retry: RetryPolicy::default(),
+                escalator: None,
+                ca_path: None,
+            },
         }
     }
 

@@ -243,6 +243,7 @@ impl Driver {
         self.stops.insert(id.clone(), stop);
         let run = task_run::run(
             self.shared.clone(),
+            self.coordinator.clone(),
             task,
             plan,
             stop_rx,

@@ -6,6 +6,8 @@
 //! <base>/<taskId>/task.json              task payload (written only if absent)
 //! <base>/<taskId>/log                    the peon's stdout and stderr, appended
 //! <base>/<taskId>/peon.pid               which process runs the task (for re-adoption)
+//! <base>/<taskId>/peon.json              Overlords, deep storage, credentials (mode 0600;
+//!                                        tasks that call the Overlord only)
 //! <base>/<taskId>/lock                   held by the peon
 //! <base>/<taskId>/attempt/<n>/status.json, report.json   written by the peon
 //! ```
@@ -15,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use steward_model::peon::PEON_CONFIG_FILE;
 use steward_model::{Task, TaskStatus};
 
 const COMPLETED_DIR: &str = "completedTasks";
@@ -94,6 +97,10 @@ impl TaskDir {
 
     pub(crate) fn pid_file(&self) -> PathBuf {
         self.path.join("peon.pid")
+    }
+
+    pub(crate) fn peon_config_file(&self) -> PathBuf {
+        self.path.join(PEON_CONFIG_FILE)
     }
 
     pub(crate) fn attempt_dir(&self, attempt: u32) -> PathBuf {

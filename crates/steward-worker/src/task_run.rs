@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use steward_cluster::WorkerCoordinator;
 use steward_model::end::TaskEnd;
+use steward_model::files::write_atomic_private;
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskStatus};
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,6 +22,7 @@ use crate::process::{self, Exit, Peon};
 /// Runs `task` according to `plan` and reports to the driver; see the module doc.
 pub(crate) async fn run(
     shared: Arc<Shared>,
+    coordinator: Arc<dyn WorkerCoordinator>,
     task: Task,
     plan: Plan,
     stop: oneshot::Receiver<()>,
@@ -27,7 +30,15 @@ pub(crate) async fn run(
 ) {
     let dir = TaskDir::new(shared.layout.task_dir(task.id()));
     let (status, attempt) = match plan {
-        Plan::Launch { port } => launch(&shared, &task, &dir, port, stop, &events).await,
+        Plan::Launch { port } => {
+            let what = Launch {
+                shared: &shared,
+                coordinator: &*coordinator,
+                task: &task,
+                dir: &dir,
+            };
+            launch(&what, port, stop, &events).await
+        }
         Plan::Adopt(record) => {
             let location = TaskLocation::new(shared.config.host.clone(), i32::from(record.port));
             let mut peon = Peon::Adopted {
@@ -48,14 +59,54 @@ pub(crate) async fn run(
     let _ = events.send(WorkerInput::Ended(announcement));
 }
 
+/// What starting a task's peon needs.
+struct Launch<'a> {
+    shared: &'a Shared,
+    coordinator: &'a dyn WorkerCoordinator,
+    task: &'a Task,
+    dir: &'a TaskDir,
+}
+
+impl Launch<'_> {
+    /// Writes `peon.json` for a task that calls the Overlord or deep storage, with the
+    /// Overlords the coordinator knows now first.
+    async fn write_peon_config(&self) -> Result<(), String> {
+        if !self.task.kind().uses_task_actions() {
+            return Ok(());
+        }
+        let mut config = self.shared.config.peon.clone();
+        let mut urls = match self.coordinator.overlord_urls().await {
+            Ok(urls) => urls,
+            Err(e) if config.overlord_urls.is_empty() => {
+                return Err(format!("cannot learn the Overlords' URLs: {e}"))
+            }
+            Err(e) => {
+                tracing::warn!("cannot learn the Overlords' URLs, using the configured ones: {e}");
+                Vec::new()
+            }
+        };
+        for url in config.overlord_urls.drain(..) {
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        if urls.is_empty() {
+            return Err("no Overlord URL is known to hand to the peon".to_string());
+        }
+        config.overlord_urls = urls;
+        let path = self.dir.peon_config_file();
+        write_atomic_private(&path, &serde_json::to_vec(&config).expect("JSON"))
+            .map_err(|e| format!("cannot write [{}]: {e}", path.display()))
+    }
+}
+
 async fn launch(
-    shared: &Shared,
-    task: &Task,
-    dir: &TaskDir,
+    what: &Launch<'_>,
     port: u16,
     mut stop: oneshot::Receiver<()>,
     events: &mpsc::UnboundedSender<WorkerInput>,
 ) -> (TaskStatus, Option<u32>) {
+    let (shared, task, dir) = (what.shared, what.task, what.dir);
     let id = task.id();
     let failed = |e: &dyn std::fmt::Display| {
         TaskEnd::SpawnFailed {
@@ -72,6 +123,9 @@ async fn launch(
             )
         }
     };
+    if let Err(e) = what.write_peon_config().await {
+        return (failed(&e), Some(attempt));
+    }
     if stop.try_recv().is_ok() {
         return (TaskEnd::ShutdownBeforeStart.status(id), Some(attempt));
     }

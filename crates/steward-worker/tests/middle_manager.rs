@@ -378,6 +378,58 @@ async fn peons_that_fail_end_failed_with_druids_messages() {
         .contains("not an end"));
 }
 
+/// Writes what the peon finds as `peon.json` (its mode and contents, or `absent`) to its log.
+const SHOW_PEON_JSON: &str = r#"if [ -f "$1/peon.json" ]; then stat -c 'mode=%a' "$1/peon.json"; cat "$1/peon.json"; else echo absent; fi; echo"#;
+
+#[tokio::test]
+async fn a_peon_that_calls_the_overlord_gets_a_private_peon_json() {
+    let mut cluster = Cluster::new().await;
+    let mut config = cluster.config(&format!("{SHOW_PEON_JSON}; {WRITE_SUCCESS}"));
+    config.peon.overlord_urls = vec!["http://localhost:8090".into()];
+    config.peon.escalator = Some(steward_model::peon::BasicCredentials {
+        username: "druid_system".into(),
+        password: "internal-secret".into(),
+    });
+    let expected = serde_json::to_value(&config.peon).unwrap();
+    let _mm = cluster.start(config).await;
+    let kill = Task::from_json(json!({"type":"kill","id":"t_kill","dataSource":"wiki",
+        "interval":"2024-01-01/2024-01-02"}))
+    .unwrap();
+    cluster.coordinator.assign(WORKER, &kill).await.unwrap();
+    cluster.assign("t_noop").await;
+    let ends = cluster.final_statuses(&["t_kill", "t_noop"]).await;
+    assert!(
+        ends.values().all(|e| e.status == TaskState::Success),
+        "{ends:?}"
+    );
+
+    let log = cluster.pushed("t_kill.log");
+    let (mode, json) = log.trim().split_once('\n').unwrap();
+    assert_eq!(mode, "mode=600");
+    assert_eq!(serde_json::from_str::<Value>(json).unwrap(), expected);
+    assert_eq!(
+        cluster.pushed("t_noop.log").trim(),
+        "absent",
+        "a noop needs none"
+    );
+}
+
+#[tokio::test]
+async fn a_task_that_calls_the_overlord_fails_when_no_overlord_is_known() {
+    let mut cluster = Cluster::new().await;
+    let _mm = cluster.start(cluster.config(WRITE_SUCCESS)).await;
+    let kill = Task::from_json(json!({"type":"kill","id":"t_lost","dataSource":"wiki",
+        "interval":"2024-01-01/2024-01-02"}))
+    .unwrap();
+    cluster.coordinator.assign(WORKER, &kill).await.unwrap();
+    let end = cluster.final_status("t_lost").await;
+    assert_eq!(end.status, TaskState::Failed);
+    assert_eq!(
+        end.task_status.error_msg.as_deref(),
+        Some("Failed to run task with an exception: no Overlord URL is known to hand to the peon")
+    );
+}
+
 #[tokio::test]
 async fn a_peon_that_cannot_be_spawned_fails_the_task() {
     let mut cluster = Cluster::new().await;

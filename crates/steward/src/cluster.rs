@@ -15,8 +15,9 @@ use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, connect_zk, data_dir, open_store, overlord_settings, retention_settings,
-    task_logs, wait_for_stop_signal, worker_settings, zk_settings, HttpSettings,
+    api_settings, connect_zk, data_dir, open_store, overlord_settings, peon_settings,
+    retention_settings, task_logs, wait_for_stop_signal, worker_settings, zk_settings,
+    HttpSettings,
 };
 
 /// Cluster roles listen on every interface unless `steward.bindAddress` says otherwise.
@@ -79,7 +80,9 @@ pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
     let http = HttpSettings::load(&p, CLUSTER_BIND)?;
     let (port, tls_port) = (p.port_or(8091)?, p.tls_port_or(8291)?);
     let base = p.path_or("druid.indexer.task.baseTaskDir", data_dir.join("task"));
-    let config = worker_settings(&p, &data_dir, http.advertised(port, tls_port), base)?;
+    // Peons learn the Overlords from the leader election's znodes, read as each one starts.
+    let peon = peon_settings(&p, &data_dir, &http, Vec::new())?;
+    let config = worker_settings(&p, &data_dir, http.advertised(port, tls_port), base, peon)?;
     let listeners = http.bind(port, tls_port).await?;
     let zk = connect_zk(zk_settings(&p, None, http.internal_client.clone())?).await?;
     let mm = MiddleManager::start(config, zk as Arc<dyn WorkerCoordinator>).await?;

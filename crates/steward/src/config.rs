@@ -314,6 +314,39 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "Explicit peon ports, comma separated (overrides start/end).",
     ),
     (
+        "druid.storage.type",
+        "local",
+        "Deep storage, where segments' files go; only `local` (a directory) is supported.",
+    ),
+    (
+        "druid.storage.storageDirectory",
+        "",
+        "Directory of local deep storage; default <dataDir>/segments (Druid: \
+         /tmp/druid/localStorage). Every MiddleManager (and whatever loads the segments) must \
+         see the same directory: a shared volume when they run on several hosts.",
+    ),
+    (
+        "druid.storage.zip",
+        "false",
+        "Push each segment as one index.zip instead of its files in an index/ directory.",
+    ),
+    (
+        "druid.peon.taskActionClient.retry.minWait",
+        "PT5S",
+        "First wait before a peon retries a task action the Overlord could not serve (no \
+         connection, no leader, 500/502/503/504); each wait doubles.",
+    ),
+    (
+        "druid.peon.taskActionClient.retry.maxWait",
+        "PT1M",
+        "Longest wait between two attempts of a task action.",
+    ),
+    (
+        "druid.peon.taskActionClient.retry.maxRetryCount",
+        "13",
+        "Bounds the attempts of a task action: maxRetryCount - 1 attempts in all, as in Druid.",
+    ),
+    (
         "druid.indexer.logs.type",
         "file",
         "Task log store; only `file` is supported.",

@@ -19,8 +19,8 @@ use tracing::info;
 
 use crate::config::Properties;
 use crate::settings::{
-    api_settings, data_dir, open_store, overlord_settings, retention_settings, task_logs,
-    wait_for_stop_signal, worker_settings, HttpSettings,
+    api_settings, data_dir, open_store, overlord_settings, peon_settings, retention_settings,
+    task_logs, wait_for_stop_signal, worker_settings, HttpSettings,
 };
 
 /// Runs quickstart until SIGINT or SIGTERM.
@@ -37,6 +37,13 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
     let coordinator = Arc::new(InProcessCoordinator::new());
+    let api_config = api_settings(
+        &p,
+        http.advertised(overlord_ports.0, overlord_ports.1),
+        security.clone(),
+    )?;
+    // The in-process coordinator holds no election: peons are told this process's URL.
+    let peon = peon_settings(&p, &data_dir, &http, vec![api_config.self_url.clone()])?;
 
     let mut workers = Vec::new();
     let mut servers = Vec::new();
@@ -46,7 +53,13 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
     for i in 0..p.number::<u16>("steward.quickstart.workers")? {
         let (port, tls_port) = (first_port + i, first_tls_port + i);
         let advertised = http.advertised(port, tls_port);
-        let config = worker_settings(&p, &data_dir, advertised, base.join(port.to_string()))?;
+        let config = worker_settings(
+            &p,
+            &data_dir,
+            advertised,
+            base.join(port.to_string()),
+            peon.clone(),
+        )?;
         let listeners = http.bind(port, tls_port).await?;
         let mm =
             MiddleManager::start(config, coordinator.clone() as Arc<dyn WorkerCoordinator>).await?;
@@ -75,11 +88,6 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         internal_client: http.internal_client.clone(),
     })
     .await?;
-    let api_config = api_settings(
-        &p,
-        http.advertised(overlord_ports.0, overlord_ports.1),
-        security.clone(),
-    )?;
     let url = api_config.self_url.clone();
     let router = api::router(overlord.clone(), api_config);
     servers.extend(http.serve(overlord_listeners, router));

@@ -14,6 +14,7 @@ use steward_http::{
     TlsServerConfig,
 };
 use steward_metadata::MetadataStore;
+use steward_model::peon::{BasicCredentials, PeonConfig, RetryPolicy, StorageConfig};
 use steward_overlord::api::ApiConfig;
 use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
 use steward_security::{Security, SecurityConfig};
@@ -123,13 +124,50 @@ pub fn task_logs(p: &Properties, data_dir: &Path) -> anyhow::Result<FileTaskLogs
     )))
 }
 
+/// What a MiddleManager writes into `peon.json` (see [`steward_model::peon`]): deep storage
+/// (`druid.storage.*`), the task-action client's retries (`druid.peon.taskActionClient.*`),
+/// the internal client's credentials and CA, and `overlord_urls`, the Overlords the
+/// MiddleManager knows without asking its coordinator (quickstart's own).
+pub fn peon_settings(
+    p: &Properties,
+    data_dir: &Path,
+    http: &HttpSettings,
+    overlord_urls: Vec<String>,
+) -> anyhow::Result<PeonConfig> {
+    if p.string("druid.storage.type") != "local" {
+        bail!("druid.storage.type: only `local` is supported");
+    }
+    let retry = RetryPolicy {
+        min_wait: p.period("druid.peon.taskActionClient.retry.minWait")?,
+        max_wait: p.period("druid.peon.taskActionClient.retry.maxWait")?,
+        max_retry_count: p.number("druid.peon.taskActionClient.retry.maxRetryCount")?,
+    };
+    Ok(PeonConfig {
+        overlord_urls,
+        storage: StorageConfig::Local {
+            storage_directory: std::path::absolute(
+                p.path_or("druid.storage.storageDirectory", data_dir.join("segments")),
+            )
+            .context("druid.storage.storageDirectory")?,
+            zip: p.flag("druid.storage.zip")?,
+        },
+        retry,
+        escalator: http.security.as_ref().map(|s| BasicCredentials {
+            username: s.escalator().username().to_string(),
+            password: s.escalator().password().to_string(),
+        }),
+        ca_path: p.get("steward.client.https.caPath").map(PathBuf::from),
+    })
+}
+
 /// A MiddleManager reached at `scheme://druid.host:port` with its task dirs under
-/// `base_task_dir`.
+/// `base_task_dir`, handing `peon` to the peons that call the Overlord.
 pub fn worker_settings(
     p: &Properties,
     data_dir: &Path,
     (scheme, port): (&str, u16),
     base_task_dir: PathBuf,
+    peon: PeonConfig,
 ) -> anyhow::Result<WorkerConfig> {
     let host = p.string("druid.host");
     let ports = match p.get("druid.indexer.runner.ports") {
@@ -161,6 +199,7 @@ pub fn worker_settings(
         graceful_shutdown_timeout: p.period("druid.indexer.task.gracefulShutdownTimeout")?,
         task_logs: task_logs(p, data_dir)?,
         peon_env_remove: p.secret_variables(),
+        peon,
     })
 }
 
@@ -379,4 +418,82 @@ pub async fn wait_for_stop_signal() -> anyhow::Result<()> {
         _ = int.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECURED: &str = "\
+        druid.auth.authenticatorChain=[\"basic\"]\n\
+        druid.auth.authenticator.basic.type=basic\n\
+        druid.auth.authenticator.basic.initialInternalClientPassword=internal-secret\n\
+        druid.auth.authenticator.basic.authorizerName=basic\n\
+        druid.auth.authorizers=[\"basic\"]\n\
+        druid.auth.authorizer.basic.type=basic\n\
+        druid.escalator.type=basic\n\
+        druid.escalator.internalClientUsername=druid_system\n\
+        druid.escalator.internalClientPassword=internal-secret\n\
+        druid.escalator.authorizerName=basic\n";
+
+    fn peon(text: &str) -> anyhow::Result<PeonConfig> {
+        let p = Properties::parse(text)?;
+        let http = HttpSettings::load(&p, IpAddr::from([127, 0, 0, 1]))?;
+        peon_settings(
+            &p,
+            Path::new("/var/steward"),
+            &http,
+            vec!["http://o:8090".into()],
+        )
+    }
+
+    #[test]
+    fn peons_get_druids_defaults_and_no_credentials_without_security() {
+        let config = peon("").unwrap();
+        assert_eq!(config.overlord_urls, ["http://o:8090"]);
+        assert_eq!(
+            config.storage,
+            StorageConfig::Local {
+                storage_directory: "/var/steward/segments".into(),
+                zip: false
+            }
+        );
+        assert_eq!(config.retry, RetryPolicy::default());
+        assert_eq!((config.escalator, config.ca_path), (None, None));
+    }
+
+    #[test]
+    fn peons_get_the_configured_storage_retries_and_the_internal_client() {
+        let config = peon(&format!(
+            "{SECURED}druid.storage.storageDirectory=/mnt/deep\ndruid.storage.zip=true\n\
+             druid.peon.taskActionClient.retry.minWait=PT1S\n\
+             druid.peon.taskActionClient.retry.maxWait=PT10S\n\
+             druid.peon.taskActionClient.retry.maxRetryCount=4\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.storage,
+            StorageConfig::Local {
+                storage_directory: "/mnt/deep".into(),
+                zip: true
+            }
+        );
+        assert_eq!(
+            config.retry,
+            RetryPolicy {
+                min_wait: Duration::from_secs(1),
+                max_wait: Duration::from_secs(10),
+                max_retry_count: 4
+            }
+        );
+        assert_eq!(
+            config.escalator,
+            Some(BasicCredentials {
+                username: "druid_system".into(),
+                password: "internal-secret".into()
+            })
+        );
+        let err = peon("druid.storage.type=s3\n").unwrap_err().to_string();
+        assert_eq!(err, "druid.storage.type: only `local` is supported");
+    }
 }

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use zookeeper_client as zk;
 
 use super::config::join;
-use super::read::list;
+use super::read::{list, read_children};
 use super::session::{is_transient, Session};
 use super::PERSISTENT;
 use crate::{LeaderElection, Leadership};
@@ -472,6 +472,34 @@ impl Participant {
             }
         }
     }
+}
+
+/// The participant ids (Overlord URLs) of the election at `latch_path`, in line order: the
+/// leader first. Read once, not watched: a MiddleManager asks when it starts a peon.
+pub(crate) async fn participants(
+    session: &Session,
+    latch_path: &str,
+) -> Result<Vec<String>, crate::CoordinatorError> {
+    let nodes = session
+        .run(|client| {
+            let dir = latch_path.to_string();
+            async move { read_children(&client, &dir).await }
+        })
+        .await
+        .map_err(|e| super::coordinator_error(e, latch_path))?;
+    let mut line: Vec<(i64, String)> = nodes
+        .into_iter()
+        .filter_map(|(name, data, _)| Some((sequence(&name)?, String::from_utf8(data).ok()?)))
+        .collect();
+    line.sort();
+    let mut ids: Vec<String> = Vec::with_capacity(line.len());
+    for (_, id) in line {
+        // A participant that rejoined may have a stale node left in the line for a moment.
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The sequence of a latch node's name (`..latch-<seq>`), as Curator sorts them.

@@ -468,6 +468,10 @@ impl WorkerCoordinator for ZkCoordinator {
         worker::read_statuses(&self.inner.session, &self.inner.paths, host).await
     }
 
+    async fn overlord_urls(&self) -> Result<Vec<String>, CoordinatorError> {
+        leader::participants(&self.inner.session, &self.inner.paths.overlord_latch).await
+    }
+
     async fn remove_assignment(&self, host: &str, task_id: &str) -> Result<(), CoordinatorError> {
         delete(
             &self.inner.session,

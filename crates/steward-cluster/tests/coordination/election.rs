@@ -300,3 +300,18 @@ async fn closing_the_election_deletes_its_node_though_the_coordinator_is_gone() 
     let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
     assert_eq!(line(&raw, &config).await, vec![]);
 }
+
+#[tokio::test]
+async fn a_worker_reads_the_overlords_in_line_the_leader_first() {
+    let server = shared_server().await;
+    let config = config(server);
+    let worker = ZkCoordinator::connect(config.clone()).await.unwrap();
+    assert_eq!(worker.overlord_urls().await, Ok(Vec::new()));
+    let a = join(&config, "a").await;
+    let mut b = join(&config, "b").await;
+    assert_eq!(worker.overlord_urls().await, Ok(vec![url("a"), url("b")]));
+
+    drop(a);
+    until(&mut b.leadership, |l| l.is_leader()).await;
+    assert_eq!(worker.overlord_urls().await, Ok(vec![url("b")]));
+}

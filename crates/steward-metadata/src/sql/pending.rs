@@ -5,8 +5,10 @@
 //! An allocation reads the interval's used and pending segments and inserts the new row in one
 //! write transaction. Two allocations racing for the same interval can still compute the same
 //! id (on PostgreSQL and MySQL nothing locks rows that do not exist yet); the second then fails
-//! on the table's unique keys and is reported as [`StoreError::Unavailable`], to be retried, as
-//! Druid's callers retry.
+//! on the table's unique keys and is reported as [`StoreError::Conflict`]: retried, it finds
+//! the row the first wrote. The same happens, for good, when a sequence name is reused in
+//! another datasource: Druid's unique key, the SHA-1 of sequence, previous segment (or
+//! interval) and version, does not include the datasource.
 
 use std::sync::Arc;
 
@@ -151,8 +153,10 @@ where
         match inserted {
             Ok(_) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Unavailable(format!(
-                    "segment [{}] was allocated concurrently; retry the allocation",
+                return Err(StoreError::Conflict(format!(
+                    "Cannot allocate segment [{}] for sequence[{sequence_name}]: a pending \
+                     segment has its id or its sequence key (allocated concurrently, or the \
+                     sequence name is used in another datasource)",
                     allocated.id()
                 )));
             }

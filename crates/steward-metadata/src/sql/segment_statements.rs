@@ -32,7 +32,9 @@ pub(super) struct SegmentFilter<'a> {
     pub(super) within: Option<Interval>,
     /// Rows with exactly this interval.
     pub(super) exact: Option<Interval>,
+    /// Rows of these versions (at least one).
     pub(super) versions: Option<&'a [String]>,
+    /// Rows with these ids (at least one).
     pub(super) ids: Option<&'a [String]>,
     /// Rows whose `used_status_last_updated` is set and at or before this instant.
     pub(super) max_used_status_last_updated: Option<Timestamp>,
@@ -58,7 +60,7 @@ pub(super) enum SegmentColumns {
     Id,
     /// `DISTINCT version`.
     Versions,
-    /// `DISTINCT dataSource`.
+    /// `DISTINCT dataSource AS data_source` (PostgreSQL would name it `datasource`).
     DataSources,
 }
 
@@ -142,7 +144,7 @@ impl SegmentStatements {
             SegmentColumns::Key => format!("id, start, {end}, version, used"),
             SegmentColumns::Id => "id".to_string(),
             SegmentColumns::Versions => "DISTINCT version".to_string(),
-            SegmentColumns::DataSources => "DISTINCT dataSource".to_string(),
+            SegmentColumns::DataSources => "DISTINCT dataSource AS data_source".to_string(),
         };
         let mut sql = format!("SELECT {columns} FROM {} WHERE 1 = 1", self.segments);
         let mut params = Vec::new();
@@ -221,8 +223,8 @@ impl SegmentStatements {
         query::<D>(AssertSqlSafe(sql), params).persistent(repeats)
     }
 
-    /// Marks rows of a datasource with the given ids `used` (or not) at `now`, those that are
-    /// not already, and counts them.
+    /// Marks rows of a datasource with the given ids (at least one) `used` (or not) at `now`,
+    /// those that are not already, and counts them.
     pub(super) fn mark<D: Dialect>(
         &self,
         data_source: &str,
@@ -248,7 +250,7 @@ impl SegmentStatements {
             .persistent(ids.len() <= 1)
     }
 
-    /// Deletes the rows with the given ids.
+    /// Deletes the rows with the given ids (at least one).
     pub(super) fn delete<D: Dialect>(&self, ids: &[String]) -> Query<'static, D, D::Arguments> {
         let sql = format!(
             "DELETE FROM {} WHERE id IN ({})",

@@ -428,7 +428,7 @@ where
                 .await
                 .map_err(unavailable)?;
             for row in &rows {
-                let name = row.text("dataSource").map_err(|e| {
+                let name = row.text("data_source").map_err(|e| {
                     StoreError::Corrupt(self.sql.names.segments.clone(), e.to_string())
                 })?;
                 summaries

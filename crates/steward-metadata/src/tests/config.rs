@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::at;
-use super::databases::{Backend, TestDb, TestStore};
+use super::databases::{TestDb, TestStore};
+use super::{at, refuse, run_all};
 use crate::sql::Param;
 use crate::{AuditEntry, AuditInfo, StoreError};
 
@@ -39,60 +39,6 @@ async fn authors(
         .into_iter()
         .map(|e| e.audit_info.author)
         .collect()
-}
-
-/// Makes every `event` (INSERT or UPDATE) on `table` fail with `message`, with a trigger in
-/// the backend's syntax. Returns the statements that remove it.
-async fn refuse(
-    store: &dyn TestStore,
-    backend: Backend,
-    event: &str,
-    table: &str,
-    message: &str,
-) -> Vec<String> {
-    let trigger = format!("refuse_{}_{table}", event.to_ascii_lowercase());
-    let (create, remove) = match backend {
-        Backend::Sqlite => (
-            vec![format!(
-                "CREATE TRIGGER {trigger} BEFORE {event} ON {table} \
-                 BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            )],
-            vec![format!("DROP TRIGGER {trigger}")],
-        ),
-        Backend::Postgres => (
-            vec![
-                format!(
-                    "CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql \
-                     AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
-                ),
-                format!(
-                    "CREATE TRIGGER {trigger} BEFORE {event} ON {table} \
-                     FOR EACH ROW EXECUTE FUNCTION {trigger}()"
-                ),
-            ],
-            vec![
-                format!("DROP TRIGGER {trigger} ON {table}"),
-                format!("DROP FUNCTION {trigger}()"),
-            ],
-        ),
-        Backend::MySql => (
-            vec![format!(
-                "CREATE TRIGGER {trigger} BEFORE {event} ON {table} \
-                 FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'"
-            )],
-            vec![format!("DROP TRIGGER {trigger}")],
-        ),
-    };
-    for statement in create {
-        store.exec(&statement, Vec::new()).await;
-    }
-    remove
-}
-
-async fn run_all(store: &dyn TestStore, statements: Vec<String>) {
-    for statement in statements {
-        store.exec(&statement, Vec::new()).await;
-    }
 }
 
 pub(super) async fn config_is_absent_until_set_and_each_set_replaces_it_with_an_audit_entry(

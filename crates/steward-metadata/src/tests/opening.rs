@@ -148,7 +148,10 @@ pub(super) async fn table_base_names_the_table(db: TestDb) {
     }
     assert_eq!(names, expected);
 
-    let too_long = "a_table_base_name_that_is_far_too_long";
+    // Druid's longest index names (`idx_<base>_segments_datasource_upgraded_from_segment_id`)
+    // leave 14 characters for the base.
+    assert!(db.open_with_base("base_of_14_chr").await.is_ok());
+    let too_long = "base_of_15_chrs";
     for bad in [
         "",
         "1druid",

@@ -1,5 +1,5 @@
-//! Query plans: every read the store makes is served by one index, without a scan or a sort,
-//! so reads stay bounded however long the history grows.
+//! Query plans: every read of the task and audit history is served by one index, without a
+//! scan or a sort, so reads stay bounded however long the history grows.
 
 use super::at;
 use super::databases::{Backend, Planned, TestDb, TestStore};
