@@ -353,7 +353,9 @@ impl Granularity {
         };
         let length = |g: &Granularity| {
             let b = g.bucket(Timestamp::UNIX_EPOCH);
-            b.end.as_millisecond().saturating_sub(b.start.as_millisecond())
+            b.end
+                .as_millisecond()
+                .saturating_sub(b.start.as_millisecond())
         };
         let limit = length(self);
         let mut finer: Vec<Granularity> = SIMPLE

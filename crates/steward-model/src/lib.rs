@@ -21,6 +21,7 @@ pub mod task;
 pub mod time;
 pub mod worker;
 
+pub use action::{TaskAction, TaskActionHolder};
 pub use api::{DruidError, TaskStatusPlus};
 pub use granularity::Granularity;
 pub use interval::Interval;
@@ -29,4 +30,3 @@ pub use segment::{DataSegment, PartialShardSpec, SegmentId, SegmentIdWithShardSp
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{KillSpec, NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};
-pub use action::{TaskAction, TaskActionHolder};

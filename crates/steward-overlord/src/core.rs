@@ -7,18 +7,22 @@
 //! [`IoEffect`]s (write an assignment, call a worker, persist a status) for the driver to carry
 //! out concurrently. The whole lifecycle can therefore be tested without sockets or sleeps.
 //!
-//! Whether a task may run is the core's decision too ([`Readiness`]): it will depend on state
-//! beside the queue and the runner (the TaskLockbox), which the queue asks through the core.
+//! Whether a task may run is the core's decision too ([`Readiness`]): it depends on the third
+//! piece of state, the [`TaskLockbox`], which the queue asks through the core. Task actions
+//! that take, list or release locks and the publish's critical section enter here as well
+//! (see `actions.rs`), so one order of events decides every lock.
 
 use jiff::Timestamp;
 use steward_model::coordination::RunnerEvent;
 use steward_model::{
-    time::format_ts, RunnerTaskState, Task, TaskLocation, TaskStatus, TaskStatusPlus, Worker,
+    time::format_ts, RunnerTaskState, Task, TaskLocation, TaskLock, TaskStatus, TaskStatusPlus,
+    Worker,
 };
 
 use crate::config::{QueueConfig, RunnerConfig};
+use crate::lockbox::{LockPersist, TaskLockbox};
 use crate::queue::{EntryState, QueueEffect, QueueError, TaskQueue};
-use crate::readiness::{Readiness, TaskReadiness};
+use crate::readiness::{LockReadiness, Readiness};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 use crate::worker_config::WorkerBehaviorConfig;
 
@@ -44,14 +48,21 @@ pub enum IoEffect {
     },
     /// Persist the end; success comes back as [`OverlordCore::persisted`].
     PersistStatus(TaskStatus),
+    /// Mirror lock changes in `druid_tasklocks`, in this order and after every earlier one.
+    PersistLocks(Vec<LockPersist>),
 }
 
-/// Queue and runner together.
+/// Queue, runner and lockbox together.
 pub struct OverlordCore {
     queue: TaskQueue,
     runner: TaskRunner,
-    /// Decides whether a waiting task may run.
-    readiness: Box<dyn Readiness>,
+    pub(crate) lockbox: TaskLockbox,
+    /// Replaces the lockbox's answer to whether a task may run (tests that make tasks wait on
+    /// something else that changes).
+    readiness: Option<Box<dyn Readiness>>,
+    /// How many times a lock was released: a `lockAcquire` waiting for one tries again when
+    /// this moves.
+    pub(crate) lock_releases: u64,
     /// Routed events since the invariants were last checked (debug builds).
     unchecked: usize,
 }
@@ -61,12 +72,18 @@ pub struct OverlordCore {
 /// much per event however large the backlog: a 10,000-task test stays linear.
 const CHECK_BUDGET: usize = 256;
 
+/// Druid's reason for shutting down a task whose lock a new leader could not take again.
+const LOCK_NOT_REACQUIRED: &str =
+    "Shutting down forcefully as task failed to reacquire lock while becoming leader";
+
 impl OverlordCore {
     pub fn new(queue: QueueConfig, runner: RunnerConfig) -> Self {
         OverlordCore {
             queue: TaskQueue::new(queue),
             runner: TaskRunner::new(runner),
-            readiness: Box::new(TaskReadiness),
+            lockbox: TaskLockbox::new(),
+            readiness: None,
+            lock_releases: 0,
             unchecked: 0,
         }
     }
@@ -80,18 +97,42 @@ impl OverlordCore {
         readiness: impl Readiness + 'static,
     ) -> Self {
         OverlordCore {
-            readiness: Box::new(readiness),
+            readiness: Some(Box::new(readiness)),
             ..OverlordCore::new(queue, runner)
         }
     }
 
-    /// Starts the queue with the stored active tasks. Call it after the coordinator's initial
-    /// state has been fed in, so tasks already on workers are adopted, not assigned again.
-    pub fn start(&mut self, tasks: Vec<(Task, Timestamp)>, now: Timestamp) -> Vec<IoEffect> {
+    /// Starts the queue with the stored active tasks and their stored locks. Call it after the
+    /// coordinator's initial state has been fed in, so tasks already on workers are adopted, not
+    /// assigned again.
+    ///
+    /// The locks are taken again first (Druid's `syncFromStorage`), so a task that held a lock
+    /// under the previous leader holds it still and no waiting task can take it meanwhile;
+    /// every task of a group whose lock cannot be taken again is shut down, as in Druid.
+    pub fn start(
+        &mut self,
+        tasks: Vec<(Task, Timestamp)>,
+        stored_locks: Vec<(String, TaskLock)>,
+        now: Timestamp,
+    ) -> Vec<IoEffect> {
+        let mut persist = Vec::new();
+        for (task, _) in &tasks {
+            self.lockbox.add(task);
+        }
+        let all: Vec<Task> = tasks.iter().map(|(t, _)| t.clone()).collect();
+        let failed_groups = self.lockbox.restore(&all, stored_locks, &mut persist);
         let mut q = Vec::new();
-        self.queue.start(tasks, self.readiness.as_mut(), &mut q);
+        self.ask(now, &mut persist, |queue, readiness| {
+            queue.start(tasks, readiness, &mut q)
+        });
+        for task in all
+            .iter()
+            .filter(|t| failed_groups.iter().any(|g| g == t.group_id()))
+        {
+            self.queue.shutdown(task.id(), LOCK_NOT_REACQUIRED, &mut q);
+        }
         self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
-        self.route(Vec::new(), q, now)
+        self.route(Vec::new(), q, persist, now)
     }
 
     /// Ends the stored active rows that cannot be run, as (task id, why), before the queue
@@ -101,7 +142,7 @@ impl OverlordCore {
         for (id, why) in rows {
             self.queue.end_unrunnable(&id, &why, &mut q);
         }
-        self.route(Vec::new(), q, now)
+        self.route(Vec::new(), q, Vec::new(), now)
     }
 
     /// Takes over the assignments found in the coordinator at start (before [`start`](Self::start)):
@@ -121,7 +162,7 @@ impl OverlordCore {
                 None => r.push(RunnerEffect::RemoveAssignment { worker, task_id }),
             }
         }
-        self.route(r, Vec::new(), now)
+        self.route(r, Vec::new(), Vec::new(), now)
     }
 
     pub fn reserve(&mut self, task: &Task, now: Timestamp) -> Result<(), QueueError> {
@@ -133,10 +174,14 @@ impl OverlordCore {
     }
 
     pub fn inserted(&mut self, task_id: &str, now: Timestamp) -> Vec<IoEffect> {
-        let mut q = Vec::new();
-        self.queue
-            .inserted(task_id, self.readiness.as_mut(), &mut q);
-        self.route(Vec::new(), q, now)
+        if let Some(task) = self.queue.entry(task_id).map(|e| e.task.clone()) {
+            self.lockbox.add(&task);
+        }
+        let (mut q, mut persist) = (Vec::new(), Vec::new());
+        self.ask(now, &mut persist, |queue, readiness| {
+            queue.inserted(task_id, readiness, &mut q)
+        });
+        self.route(Vec::new(), q, persist, now)
     }
 
     /// User shutdown of one task; false if it is not active.
@@ -148,7 +193,7 @@ impl OverlordCore {
     ) -> (bool, Vec<IoEffect>) {
         let mut q = Vec::new();
         let found = self.queue.shutdown(task_id, reason, &mut q);
-        (found, self.route(Vec::new(), q, now))
+        (found, self.route(Vec::new(), q, Vec::new(), now))
     }
 
     pub fn shutdown_data_source(
@@ -159,7 +204,7 @@ impl OverlordCore {
     ) -> (usize, Vec<IoEffect>) {
         let mut q = Vec::new();
         let n = self.queue.shutdown_data_source(data_source, reason, &mut q);
-        (n, self.route(Vec::new(), q, now))
+        (n, self.route(Vec::new(), q, Vec::new(), now))
     }
 
     pub fn cluster_event(&mut self, event: RunnerEvent, now: Timestamp) -> Vec<IoEffect> {
@@ -181,7 +226,7 @@ impl OverlordCore {
                 self.runner.status_removed(&worker, &task_id, now, &mut r)
             }
         }
-        self.route(r, Vec::new(), now)
+        self.route(r, Vec::new(), Vec::new(), now)
     }
 
     pub fn assign_failed(
@@ -194,14 +239,23 @@ impl OverlordCore {
         let mut r = Vec::new();
         self.runner
             .assign_failed(task_id, worker, worker_gone, now, &mut r);
-        self.route(r, Vec::new(), now)
+        self.route(r, Vec::new(), Vec::new(), now)
     }
 
+    /// The task's end is recorded: its locks are released (Druid's `TaskLockbox.remove`), then
+    /// the queue forgets it and asks the waiting tasks again.
     pub fn persisted(&mut self, task_id: &str, row_changed: bool, now: Timestamp) -> Vec<IoEffect> {
+        let mut persist = Vec::new();
+        if let Some(task) = self.queue.entry(task_id).map(|e| e.task.clone()) {
+            if self.lockbox.remove(&task, &mut persist) {
+                self.lock_releases += 1;
+            }
+        }
         let mut q = Vec::new();
-        self.queue
-            .persisted(task_id, row_changed, self.readiness.as_mut(), &mut q);
-        self.route(Vec::new(), q, now)
+        self.ask(now, &mut persist, |queue, readiness| {
+            queue.persisted(task_id, row_changed, readiness, &mut q)
+        });
+        self.route(Vec::new(), q, persist, now)
     }
 
     /// Applies a dynamic worker config: pending tasks are assigned under it at once, and every
@@ -214,20 +268,20 @@ impl OverlordCore {
         let mut r = Vec::new();
         self.runner
             .set_strategy(config.select_strategy, now, &mut r);
-        self.route(r, Vec::new(), now)
+        self.route(r, Vec::new(), Vec::new(), now)
     }
 
     pub fn tick(&mut self, now: Timestamp) -> Vec<IoEffect> {
         let mut r = Vec::new();
         self.runner.tick(now, &mut r);
-        self.route(r, Vec::new(), now)
+        self.route(r, Vec::new(), Vec::new(), now)
     }
 
     /// Shuts down what the runner holds and the queue does not (periodic safety net).
     pub fn reconcile(&mut self, now: Timestamp) -> Vec<IoEffect> {
         let mut q = Vec::new();
         self.queue.reconcile(&self.runner.known_task_ids(), &mut q);
-        self.route(Vec::new(), q, now)
+        self.route(Vec::new(), q, Vec::new(), now)
     }
 
     /// Gives back the room the maps grew into during a burst (a map keeps its capacity when
@@ -244,14 +298,21 @@ impl OverlordCore {
     pub fn check_invariants(&self) {
         self.runner.check_invariants();
         self.queue.check_invariants();
+        self.lockbox.check_invariants();
         for entry in self.queue.entries() {
+            let id = entry.task.id();
             if entry.state == EntryState::Submitted {
-                let id = entry.task.id();
                 assert!(
                     self.runner.knows(id),
                     "task {id} was handed to the runner, which does not know it"
                 );
             }
+            assert_eq!(
+                self.lockbox.is_active(id),
+                entry.state != EntryState::Inserting,
+                "task {id} ({:?}) is stored and active in the queue exactly when the lockbox knows it",
+                entry.state
+            );
         }
     }
 
@@ -269,14 +330,45 @@ impl OverlordCore {
         &self.runner
     }
 
-    /// Routes queue and runner effects to each other until only I/O remains.
-    fn route(
+    /// How many times a lock was released so far.
+    pub fn lock_releases(&self) -> u64 {
+        self.lock_releases
+    }
+
+    /// Runs a queue step that may ask whether tasks are ready: the test readiness if one was
+    /// given, else the lockbox's, whose lock rows go to `persist`.
+    pub(crate) fn ask(
+        &mut self,
+        now: Timestamp,
+        persist: &mut Vec<LockPersist>,
+        step: impl FnOnce(&mut TaskQueue, &mut dyn Readiness),
+    ) {
+        match self.readiness.as_mut() {
+            Some(readiness) => step(&mut self.queue, readiness.as_mut()),
+            None => {
+                let mut locks = LockReadiness {
+                    lockbox: &mut self.lockbox,
+                    now,
+                    persist,
+                };
+                step(&mut self.queue, &mut locks)
+            }
+        }
+    }
+
+    /// Routes queue and runner effects to each other until only I/O remains; lock rows are
+    /// written before anything else the event caused.
+    pub(crate) fn route(
         &mut self,
         mut r: Vec<RunnerEffect>,
         mut q: Vec<QueueEffect>,
+        persist: Vec<LockPersist>,
         now: Timestamp,
     ) -> Vec<IoEffect> {
         let mut io = Vec::new();
+        if !persist.is_empty() {
+            io.push(IoEffect::PersistLocks(persist));
+        }
         while !r.is_empty() || !q.is_empty() {
             for effect in std::mem::take(&mut r) {
                 match effect {

@@ -76,7 +76,7 @@ fn an_unrunnable_stored_row_ends_through_the_persist_path() {
             "Steward cannot run this task: unknown task type [index_kafka]"
         ))]
     );
-    assert!(core.start(Vec::new(), now).is_empty());
+    assert!(core.start(Vec::new(), Vec::new(), now).is_empty());
     assert!(core.persisted("index_kafka_x", true, now).is_empty());
     assert!(core.queue.is_empty());
     assert_eq!(core.runner.sizes(), (0, 0, 0));
@@ -87,7 +87,7 @@ fn full_lifecycle_of_a_task_and_its_status_views() {
     const H: &str = "mm-a:8091";
     let now = t0();
     let mut core = core();
-    assert!(core.start(Vec::new(), now).is_empty());
+    assert!(core.start(Vec::new(), Vec::new(), now).is_empty());
 
     // No worker yet: the runner holds the task as PENDING.
     let t1 = noop("t1");
@@ -221,7 +221,7 @@ fn user_shutdown_of_a_running_task() {
     const H: &str = "mm-a:8091";
     let now = t0();
     let mut core = core();
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     add_worker(&mut core, worker(H, 1), now);
     let t1 = noop("t1");
     submit(&mut core, &t1, now);
@@ -303,7 +303,7 @@ fn user_shutdown_of_a_running_task() {
 fn user_shutdown_of_a_pending_task_drops_it_from_the_runner() {
     let now = t0();
     let mut core = core();
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     submit(&mut core, &noop("t1"), now);
     let (found, out) = core.shutdown("t1", SHUTDOWN_BY_USER, now);
     assert!(found);
@@ -370,7 +370,7 @@ fn failover_start_adopts_running_tasks_and_persists_ends_that_happened_meanwhile
         (done.clone(), created),
         (fresh.clone(), created),
     ];
-    let (out, logs) = capture_logs(|| core.start(stored, now));
+    let (out, logs) = capture_logs(|| core.start(stored, Vec::new(), now));
     assert_eq!(out.len(), 3, "{out:?}");
     // Druid's line, for the task the queue holds and only for that one.
     assert!(logged_about(&logs, "running", ADOPTED), "{logs:#?}");
@@ -464,7 +464,7 @@ fn cleanup_of_a_lost_worker(
     loc: &TaskLocation,
     now: Timestamp,
 ) -> Vec<IoEffect> {
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     add_worker(core, worker(h, 2), now);
     let (t1, t2) = (noop("t1"), noop("t2"));
     submit(core, &t1, now);
@@ -657,7 +657,7 @@ fn reconcile_shuts_down_what_the_queue_no_longer_holds() {
     const H: &str = "mm-a:8091";
     let now = t0();
     let mut core = core();
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     add_worker(&mut core, worker(H, 2), now);
     let t1 = noop("t1");
     submit(&mut core, &t1, now);
@@ -696,7 +696,7 @@ fn worker_config_change_assigns_waiting_tasks_as_io() {
     const H: &str = "mm-a:8091";
     let now = t0();
     let mut core = core();
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     add_worker(&mut core, worker(H, 2), now);
     let limited = WorkerBehaviorConfig::parse(
         br#"{"selectStrategy":{"taskLimits":{"maxSlotCountByType":{"noop":0}}}}"#,
@@ -763,7 +763,7 @@ fn started_core(readiness: &HeldBack, now: Timestamp) -> OverlordCore {
         RunnerConfig::default(),
         readiness.clone(),
     );
-    assert!(core.start(Vec::new(), now).is_empty());
+    assert!(core.start(Vec::new(), Vec::new(), now).is_empty());
     core
 }
 
@@ -909,7 +909,7 @@ fn ten_thousand_tasks_leave_nothing_behind() {
     let now = t0();
     let started = std::time::Instant::now();
     let mut core = core();
-    core.start(Vec::new(), now);
+    core.start(Vec::new(), Vec::new(), now);
     let hosts: Vec<String> = (0..4).map(|i| format!("mm-{i}:8091")).collect();
     for h in &hosts {
         assert!(add_worker(&mut core, worker(h, 8), now).is_empty());
@@ -1100,7 +1100,7 @@ impl Sim {
             sim.worker_up(&host);
         }
         sim.flush();
-        let effects = sim.core.start(Vec::new(), sim.now);
+        let effects = sim.core.start(Vec::new(), Vec::new(), sim.now);
         sim.handle(effects);
         sim
     }
@@ -1202,6 +1202,7 @@ impl Sim {
                         self.finish(&worker.host, &task_id, false);
                     }
                 }
+                IoEffect::PersistLocks(_) => unreachable!("noop tasks take no locks"),
                 IoEffect::PersistStatus(status) => {
                     assert!(status.is_complete());
                     assert!(
@@ -1723,7 +1724,7 @@ fn a_new_leader_adopts_its_predecessors_pending_assignments() {
             task_id: "stale".into()
         }]
     );
-    let out = core.start(stored, now);
+    let out = core.start(stored, Vec::new(), now);
     assert_eq!(
         out,
         vec![IoEffect::Assign {

@@ -13,6 +13,7 @@
 //! with its effects, and read-only views of its queue and runner. Everything else stays
 //! inside, so that the modules can change shape without breaking another crate.
 
+mod actions;
 pub mod api;
 mod config;
 mod core;
@@ -30,6 +31,7 @@ mod worker_config;
 pub use config::{QueueConfig, RunnerConfig};
 pub use core::{IoEffect, OverlordCore};
 pub use driver::{Overlord, OverlordParts};
+pub use lockbox::{LockPersist, LockRequest, LockResult};
 pub use master::TaskMaster;
 pub use queue::{Entry, EntryState, QueueError, TaskQueue};
 pub use retention::{spawn_retention, RetentionConfig};

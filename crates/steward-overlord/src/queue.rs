@@ -8,9 +8,9 @@
 //!
 //! A task that is not ready waits (WAITING). Druid's manage loop asks every waiting task again
 //! on each pass, at least once a minute; here the waiting tasks are asked again when something
-//! they may wait for is released, which today is a task's end being recorded: every waiting
-//! task, higher priority first and in the order they were accepted within one priority, so
-//! that the most important task gets first claim on what was released.
+//! they may wait for is released (a task's end recorded, or a lock given back on its own):
+//! every waiting task, higher priority first and in the order they were accepted within one
+//! priority, so that the most important task gets first claim on what was released.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -276,6 +276,11 @@ impl TaskQueue {
             task_id: task_id.to_string(),
             reason,
         });
+        self.manage_waiting(readiness, out);
+    }
+
+    /// Asks every waiting task again: something they may wait for (a lock) was released.
+    pub(crate) fn manage_all(&mut self, readiness: &mut dyn Readiness, out: &mut Vec<QueueEffect>) {
         self.manage_waiting(readiness, out);
     }
 

@@ -3,17 +3,19 @@
 //!
 //! In Druid a task answers `isReady` through its task action client, and for most tasks the
 //! answer is whether the TaskLockbox grants the locks on its intervals: it depends on what
-//! other tasks hold, and changes when they end. So the core owns a [`Readiness`], and the queue
-//! asks it about a task when the task is stored, and about every waiting task, in priority
-//! order, whenever something a task may wait for is released: today, when a task's end is
-//! recorded.
+//! other tasks hold, and changes when they end. So the core asks through a [`Readiness`]
+//! holding the lockbox: the queue asks it about a task when the task is stored, and about every
+//! waiting task, in priority order, whenever a lock is released (a task's end recorded, a
+//! `lockRelease`, the end of a publish that held a release back).
 //!
-//! This is where the TaskLockbox is to plug in: a `Readiness` holding it tries the task's locks
-//! (giving back what it took when the answer is no, as Druid's `unlockAll` does); the core
-//! releases an ended task's locks before the queue asks again, and asks again when a lock is
-//! released on its own.
+//! A task that does not get every lock it needs gives back what it took (Druid's `unlockAll`),
+//! so a waiting task holds nothing; a task whose own lock was revoked fails, as in Druid.
 
-use steward_model::{ReadyResult, Task, TaskKind};
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+use steward_model::{KillSpec, ReadyResult, Task, TaskKind};
+
+use crate::lockbox::{LockPersist, LockRequest, LockResult, TaskLockbox};
 
 /// Decides whether a task may run now.
 pub trait Readiness: Send {
@@ -22,24 +24,81 @@ pub trait Readiness: Send {
     fn is_ready(&mut self, task: &Task) -> Result<bool, String>;
 }
 
-/// Each task's own answer, with nothing held on its behalf: what Steward's task types ask for
-/// while no task takes locks.
-#[derive(Debug, Default)]
-pub struct TaskReadiness;
+/// The core's answer: each task type's own condition, then the locks it needs.
+pub(crate) struct LockReadiness<'a> {
+    pub lockbox: &'a mut TaskLockbox,
+    pub now: Timestamp,
+    /// Lock rows to write, in order.
+    pub persist: &'a mut Vec<LockPersist>,
+}
 
+impl Readiness for LockReadiness<'_> {
+    fn is_ready(&mut self, task: &Task) -> Result<bool, String> {
+        match task.kind() {
+            TaskKind::Noop(spec) => noop_ready(spec.is_ready_result),
+            TaskKind::Kill(spec) => {
+                let lock_type = match task.payload().get("context") {
+                    Some(Value::Object(context)) => KillSpec::lock_type(context)?,
+                    _ => KillSpec::lock_type(&Map::new())?,
+                };
+                self.lock_all(
+                    task,
+                    &[LockRequest {
+                        lock_type,
+                        interval: spec.interval,
+                        preferred_version: None,
+                    }],
+                )
+            }
+        }
+    }
+}
+
+impl LockReadiness<'_> {
+    /// Druid's `tryTimeChunkLock` over a task's intervals: all or nothing.
+    fn lock_all(&mut self, task: &Task, requests: &[LockRequest]) -> Result<bool, String> {
+        for request in requests {
+            match self.lockbox.try_lock(task, request, self.now, self.persist) {
+                Ok(LockResult::Acquired(_)) => {}
+                Ok(LockResult::Unavailable) => {
+                    self.lockbox.unlock_all(task, self.persist);
+                    return Ok(false);
+                }
+                Ok(LockResult::Revoked(lock)) => {
+                    self.lockbox.unlock_all(task, self.persist);
+                    return Err(format!("Lock for interval [{}] was revoked", lock.interval));
+                }
+                Err(e) => {
+                    self.lockbox.unlock_all(task, self.persist);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A `noop` task's legacy `isReadyResult`.
+fn noop_ready(result: ReadyResult) -> Result<bool, String> {
+    match result {
+        ReadyResult::Yes => Ok(true),
+        ReadyResult::No => Ok(false),
+        ReadyResult::Exception => Err("Not ready. Never will be ready. Go away!".to_string()),
+    }
+}
+
+/// Each task's own answer with no locks involved: the queue's tests, which are about the
+/// waiting line, not the lockbox.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct TaskReadiness;
+
+#[cfg(test)]
 impl Readiness for TaskReadiness {
     fn is_ready(&mut self, task: &Task) -> Result<bool, String> {
         match task.kind() {
-            TaskKind::Noop(spec) => match spec.is_ready_result {
-                ReadyResult::Yes => Ok(true),
-                ReadyResult::No => Ok(false),
-                ReadyResult::Exception => {
-                    Err("Not ready. Never will be ready. Go away!".to_string())
-                }
-            },
-            // Druid's kill is ready once it holds its lock (`lockTryAcquire` on its interval,
-            // `KillSpec::lock_type`); the lockbox integration replaces this answer.
-            TaskKind::Kill(_) => Ok(true),
+            TaskKind::Noop(spec) => noop_ready(spec.is_ready_result),
+            other => panic!("a test asked a task that takes locks without a lockbox: {other:?}"),
         }
     }
 }

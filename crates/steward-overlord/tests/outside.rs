@@ -43,7 +43,7 @@ fn a_driver_outside_the_crate_takes_tasks_through_the_core() {
         .iter()
         .all(|e| matches!(e, IoEffect::PersistStatus(s) if s.id == "bad")));
     assert!(core.adopt_assignments(Vec::new(), &[], now).is_empty());
-    assert!(core.start(Vec::new(), now).is_empty());
+    assert!(core.start(Vec::new(), Vec::new(), now).is_empty());
     core.cluster_event(RunnerEvent::WorkerAdded(worker()), now);
     core.cluster_event(RunnerEvent::WorkerInitialized(HOST.into()), now);
 

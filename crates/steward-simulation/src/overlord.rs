@@ -45,7 +45,7 @@ impl Leader {
         }
         let stored = store.active();
         io.extend(core.adopt_assignments(tree.assignment_ids(), &stored, now));
-        io.extend(core.start(stored, now));
+        io.extend(core.start(stored, Vec::new(), now));
         let leader = Leader {
             core,
             term,

@@ -219,7 +219,9 @@ impl World {
                     self.withdrawn
                         .insert((worker.host.clone(), task_id.clone()));
                 }
-                IoEffect::RemoveStatus { .. } | IoEffect::PersistStatus(_) => {}
+                IoEffect::RemoveStatus { .. }
+                | IoEffect::PersistStatus(_)
+                | IoEffect::PersistLocks(_) => {}
             }
             self.leader.io.push(effect);
         }
@@ -262,6 +264,7 @@ impl World {
                 }
                 self.leader.core.persisted(&status.id, changed, now)
             }
+            IoEffect::PersistLocks(_) => unreachable!("the simulation's noop tasks take no locks"),
         };
         self.take(effects);
     }
@@ -296,7 +299,7 @@ impl World {
                     let mm = self.mms.get_mut(&worker.host).expect("a known worker");
                     mm.shutdown(&task_id, &mut self.tree, self.now);
                 }
-                IoEffect::Assign { .. } => {}
+                IoEffect::Assign { .. } | IoEffect::PersistLocks(_) => {}
             }
         }
         // Inserts under way with the old leader either landed (the new leader reads the task

@@ -8,6 +8,7 @@
 //! runs the single-process deployment, `cluster` the Overlord and MiddleManager processes.
 
 pub mod bench;
+pub mod bench_actions;
 pub mod bench_history;
 pub mod client;
 pub mod cluster;

@@ -84,6 +84,13 @@ enum Command {
         #[command(flatten)]
         args: BenchArgs,
     },
+    /// Measure task actions (locks, segment allocation) per second with many concurrent tasks.
+    BenchActions {
+        #[command(flatten)]
+        overlord: ClientOptions,
+        #[command(flatten)]
+        args: steward::bench_actions::ActionBenchArgs,
+    },
     /// Measure history queries against an Overlord whose PostgreSQL store holds many tasks.
     BenchHistory {
         #[command(flatten)]
@@ -181,6 +188,10 @@ async fn run(command: Command) -> anyhow::Result<i32> {
                     Ok(steward::client::exit_code(&e))
                 }
             }
+        }
+        Command::BenchActions { overlord, args } => {
+            steward::bench_actions::run(&overlord, &args).await?;
+            Ok(0)
         }
         Command::BenchHistory { overlord, args } => {
             steward::bench_history::run(&overlord, &args).await?;

@@ -57,6 +57,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Rejected(_) => invalid_input(e.to_string()),
+            // What is stored contradicts the request: a retry fails alike until the rows change.
+            StoreError::Conflict(m) => {
+                ApiError::druid(StatusCode::CONFLICT, "CONFLICT", "general", m)
+            }
             e => ApiError::druid(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",

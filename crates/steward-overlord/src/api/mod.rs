@@ -6,7 +6,8 @@
 //! ones from the metadata store with bounded queries.
 //!
 //! One file per concept: `tasks` (one task at a time), `listings`, `workers`,
-//! `dynamic_config`, `status` (leader, `/status`); `extract` checks ids and per-task
+//! `dynamic_config`, `status` (leader, `/status`), `actions` (the task action endpoint peons
+//! call), `locks` (what the lockbox holds); `extract` checks ids and per-task
 //! permissions before a handler runs, `errors` holds Druid's error shapes, `state` what
 //! the handlers share, `redirect` the standby's redirect. Modules depend downwards only
 //! (handlers on extract, state and errors; the router here on the handlers).
@@ -27,10 +28,12 @@
 //! per-datasource permissions are checked by the extractors, and listings leave out what the
 //! caller may not read.
 
+mod actions;
 mod dynamic_config;
 mod errors;
 mod extract;
 mod listings;
+mod locks;
 mod redirect;
 mod state;
 mod status;
@@ -46,8 +49,10 @@ use steward_security::{guarded, Action, Resource};
 
 use crate::driver::Overlord;
 use crate::master::TaskMaster;
+use actions::do_action;
 use dynamic_config::{get_worker_config, set_worker_config, worker_config_history};
 use listings::{list_state, list_tasks};
+use locks::{active_locks, locked_intervals};
 use redirect::redirect_to_leader;
 pub use state::ApiConfig;
 use state::AppState;
@@ -139,6 +144,16 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
         .route(
             &format!("{v1}/totalWorkerCapacity"),
             config_read(get(total_worker_capacity)),
+        )
+        // Druid's `StateResourceFilter` asks WRITE of every POST, queries included.
+        .route(&format!("{v1}/action"), state_write(post(do_action)))
+        .route(
+            &format!("{v1}/lockedIntervals/v2"),
+            state_write(post(locked_intervals)),
+        )
+        .route(
+            &format!("{v1}/activeLocks"),
+            state_write(post(active_locks)),
         )
         .route(&format!("{v1}/leader"), state_read(get(leader)))
         .route(&format!("{v1}/isLeader"), get(is_leader))

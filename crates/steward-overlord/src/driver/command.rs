@@ -6,10 +6,12 @@
 //! waits for its own answer only.
 
 use jiff::Timestamp;
-use steward_model::Task;
+use steward_model::{Interval, Task, TaskLockType};
 use tokio::sync::oneshot;
 
+use crate::actions::{ActionRefused, PublishGate, SegmentCoverage};
 use crate::core::{IoEffect, OverlordCore};
+use crate::lockbox::{LockRequest, LockResult};
 use crate::queue::QueueError;
 use crate::worker_config::WorkerBehaviorConfig;
 
@@ -47,6 +49,25 @@ pub(super) enum Command {
         config: WorkerBehaviorConfig,
         reply: oneshot::Sender<()>,
     },
+    LockTryAcquire {
+        task_id: String,
+        request: LockRequest,
+        reply: oneshot::Sender<Result<LockResult, ActionRefused>>,
+    },
+    LockRelease {
+        task_id: String,
+        interval: Interval,
+        reply: oneshot::Sender<Result<(), ActionRefused>>,
+    },
+    BeginPublish {
+        task_id: String,
+        segments: Vec<SegmentCoverage>,
+        /// The lock type the action needs (`segmentTransactionalAppend`/`Replace`).
+        lock_type: Option<TaskLockType>,
+        reply: oneshot::Sender<Result<PublishGate, ActionRefused>>,
+    },
+    /// Sent whatever the outcome of a publish that was let through.
+    EndPublish(String),
     Query(Query),
     Stop(oneshot::Sender<()>),
 }
@@ -101,6 +122,39 @@ pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             let _ = reply.send(());
             effects
         }
+        Command::LockTryAcquire {
+            task_id,
+            request,
+            reply,
+        } => {
+            let (result, effects) = core.lock_try_acquire(&task_id, &request, now);
+            let _ = reply.send(result);
+            effects
+        }
+        Command::LockRelease {
+            task_id,
+            interval,
+            reply,
+        } => {
+            let (result, effects) = core.lock_release(&task_id, &interval, now);
+            let _ = reply.send(result);
+            effects
+        }
+        Command::BeginPublish {
+            task_id,
+            segments,
+            lock_type,
+            reply,
+        } => {
+            let gate = core.begin_publish(&task_id, &segments, lock_type);
+            let go = gate == Ok(PublishGate::Go);
+            if reply.send(gate).is_err() && go {
+                // The caller is gone before it could run the transaction: let go of the pins.
+                return core.end_publish(&task_id, now);
+            }
+            Vec::new()
+        }
+        Command::EndPublish(task_id) => core.end_publish(&task_id, now),
         Command::Query(q) => {
             q(core);
             Vec::new()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use steward_cluster::RunnerEvent;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::command::{apply, Command};
@@ -25,6 +25,7 @@ pub(super) async fn event_loop(
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut events: mpsc::UnboundedReceiver<RunnerEvent>,
     io: IoRunner,
+    lock_releases: watch::Sender<u64>,
     term: Term,
 ) {
     let mut reconcile = tokio::time::interval(RECONCILE_PERIOD);
@@ -67,6 +68,10 @@ pub(super) async fn event_loop(
             () = ending.ended() => Vec::new(),
         };
         io.run_all(effects);
+        lock_releases.send_if_modified(|seen| {
+            let now = core.lock_releases();
+            std::mem::replace(seen, now) != now
+        });
         let busy = !core.queue().is_empty();
         if was_busy && !busy {
             core.shrink_to_fit();

@@ -19,6 +19,7 @@ use tracing::warn;
 
 use super::command::Command;
 use crate::core::IoEffect;
+use crate::lockbox::LockPersist;
 use crate::term::Term;
 
 /// Worker shutdown calls: Druid's `taskShutdownLinkTimeout` per try, a few tries.
@@ -48,7 +49,47 @@ pub(super) struct IoRunner {
     pub(super) store: Arc<dyn MetadataStore>,
     pub(super) coordinator: Arc<dyn OverlordCoordinator>,
     pub(super) http: reqwest::Client,
+    /// The one writer of lock rows (see [`lock_row_writer`]).
+    pub(super) lock_rows: mpsc::UnboundedSender<Vec<LockPersist>>,
     pub(super) term: Term,
+}
+
+/// Starts the writer that mirrors lock changes in `druid_tasklocks`, one at a time in the order
+/// the core made them: a lock released right after it was taken must not have its delete land
+/// before its insert. A store outage is waited out; the order is kept meanwhile.
+pub(super) fn lock_row_writer(
+    store: Arc<dyn MetadataStore>,
+    term: Term,
+) -> mpsc::UnboundedSender<Vec<LockPersist>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<LockPersist>>();
+    tokio::spawn(term.run(async move {
+        while let Some(batch) = rx.recv().await {
+            for change in batch {
+                let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+                loop {
+                    let written = match &change {
+                        LockPersist::Insert { task_id, lock } => {
+                            store.insert_lock(task_id, lock).await
+                        }
+                        LockPersist::Replace { task_id, old, new } => {
+                            store.replace_lock(task_id, old, new).await
+                        }
+                        LockPersist::Delete { task_id, lock } => {
+                            store.delete_lock(task_id, lock).await
+                        }
+                    };
+                    match written {
+                        Ok(()) => break,
+                        Err(e) => {
+                            warn!(change = ?change, error = %e, "could not write task lock row; retrying");
+                            tokio::time::sleep(backoff.next_wait()).await;
+                        }
+                    }
+                }
+            }
+        }
+    }));
+    tx
 }
 
 impl IoRunner {
@@ -153,6 +194,11 @@ impl IoRunner {
                         }
                     }
                 });
+            }
+            IoEffect::PersistLocks(changes) => {
+                // The writer outlives no term: if it is gone, the term is over and the next
+                // leader takes the locks again from what was written.
+                let _ = self.lock_rows.send(changes);
             }
         }
     }

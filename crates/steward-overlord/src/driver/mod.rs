@@ -12,15 +12,17 @@
 //!
 //! One file per part: [`overlord`] (the handle and the start of a term), [`command`] (what the
 //! handle and the executor send the loop, and how the loop applies it), [`event_loop`], and
-//! [`io`] (the effect executor). They depend downwards only: the handle on the loop, the
-//! executor and the commands; the loop on the executor and the commands; the executor on the
-//! commands.
+//! [`io`] (the effect executor), and [`actions`] (the task actions peons ask for, on the
+//! handle). They depend downwards only: the handle and its actions on the loop, the executor
+//! and the commands; the loop on the executor and the commands; the executor on the commands.
 
+mod actions;
 mod command;
 mod event_loop;
 mod io;
 mod overlord;
 
+pub use actions::{ActionError, AllocateSegment};
 pub(crate) use io::worker_task_url;
 pub use overlord::{Overlord, OverlordParts, SubmitError, WorkerConfigError};
 

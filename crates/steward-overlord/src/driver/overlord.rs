@@ -14,12 +14,12 @@ use steward_cluster::{FileTaskLogs, OverlordCoordinator};
 use steward_http::InternalClient;
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
 use steward_model::{Task, TaskStatus};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tracing::{error, info};
 
 use super::command::{Command, Query};
 use super::event_loop::event_loop;
-use super::io::{IoRunner, SHUTDOWN_TIMEOUT};
+use super::io::{lock_row_writer, IoRunner, SHUTDOWN_TIMEOUT};
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::core::OverlordCore;
 use crate::queue::QueueError;
@@ -65,14 +65,16 @@ pub struct OverlordParts {
 /// Handle to a running Overlord.
 #[derive(Clone)]
 pub struct Overlord {
-    tx: mpsc::UnboundedSender<Command>,
-    store: Arc<dyn MetadataStore>,
+    pub(super) tx: mpsc::UnboundedSender<Command>,
+    pub(super) store: Arc<dyn MetadataStore>,
     task_logs: FileTaskLogs,
     http: reqwest::Client,
     queue_config: Arc<QueueConfig>,
     /// Held from storing a worker config until the core has it, so that concurrent changes
     /// reach the core in the order the store recorded them.
     worker_config_writes: Arc<Mutex<()>>,
+    /// Moves whenever the core releases a lock (see `OverlordCore::lock_releases`).
+    pub(super) lock_releases: watch::Receiver<u64>,
     term: Term,
 }
 
@@ -112,6 +114,7 @@ impl Overlord {
             store: store.clone(),
             coordinator: coordinator.clone(),
             http: http.clone(),
+            lock_rows: lock_row_writer(store.clone(), term.clone()),
             term: term.clone(),
         };
         let now = Timestamp::now();
@@ -131,9 +134,11 @@ impl Overlord {
         // such a task would be assigned again, and run twice once its worker returns.
         let assignments = coordinator.assignments().await?;
         effects.extend(core.adopt_assignments(assignments, &tasks, now));
-        effects.extend(core.start(tasks, now));
+        let stored_locks = store.active_task_locks().await?;
+        effects.extend(core.start(tasks, stored_locks, now));
         io.run_all(effects);
-        tokio::spawn(event_loop(core, rx, events, io, term.clone()));
+        let (releases_tx, lock_releases) = watch::channel(core.lock_releases());
+        tokio::spawn(event_loop(core, rx, events, io, releases_tx, term.clone()));
         Ok(Overlord {
             tx,
             store,
@@ -141,6 +146,7 @@ impl Overlord {
             http,
             queue_config,
             worker_config_writes: Arc::new(Mutex::new(())),
+            lock_releases,
             term,
         })
     }
@@ -298,7 +304,7 @@ impl Overlord {
         }
     }
 
-    fn send(&self, cmd: Command) -> Result<(), QueueError> {
+    pub(super) fn send(&self, cmd: Command) -> Result<(), QueueError> {
         self.tx.send(cmd).map_err(|_| QueueError::NotStarted)
     }
 }

@@ -24,9 +24,6 @@
 //! lock queries of the API), [`invariants`]. This file holds the state, granting and
 //! releasing.
 
-// Wired into the core next: until then only the tests call the lockbox.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod compat;
 mod critical;
 mod filters;
@@ -50,7 +47,7 @@ use posse::Posse;
 /// A lock a task asks for (Druid's `TimeChunkLockRequest`; group, datasource and priority are
 /// the task's).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LockRequest {
+pub struct LockRequest {
     pub lock_type: TaskLockType,
     pub interval: Interval,
     /// The version the lock should have if it is created (a task re-locking what it locked
@@ -60,7 +57,7 @@ pub(crate) struct LockRequest {
 
 /// The answer to a [`LockRequest`].
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum LockResult {
+pub enum LockResult {
     Acquired(TaskLock),
     /// The matching lock of the task's group was revoked by a higher-priority task.
     Revoked(TaskLock),
@@ -72,7 +69,7 @@ pub(crate) enum LockResult {
 /// A change of the lock rows (`druid_tasklocks`), to be written in the order given. A row is
 /// identified by its task and its lock.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum LockPersist {
+pub enum LockPersist {
     Insert {
         task_id: String,
         lock: TaskLock,

@@ -9,11 +9,12 @@
 //! connection, 500, 502, 503, 504) waits and asks again, with Druid's retry policy. Anything
 //! else the Overlord refuses is the task's problem and comes back at once.
 //!
-//! - `action`: [`TaskAction`], the actions with Druid's JSON, and what some of them answer.
-//! - `client`: [`TaskActionClient`], [`OverlordLocator`], [`ActionError`].
+//! The actions and what some of them answer are defined with Druid's JSON in
+//! `steward_model::action`, shared with the Overlord's endpoint; `client` holds
+//! [`TaskActionClient`], [`OverlordLocator`] and [`ActionError`].
 
-mod action;
 mod client;
 
-pub use action::{SegmentIdWithShardSpec, SegmentPublishResult, TaskAction, Visibility};
 pub use client::{ActionError, OverlordLocator, TaskActionClient};
+pub use steward_model::action::{SegmentAllocate, SegmentPublishResult, TaskAction, Visibility};
+pub use steward_model::SegmentIdWithShardSpec;

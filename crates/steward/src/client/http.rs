@@ -321,6 +321,31 @@ impl OverlordClient {
         self.json(self.http.get(url)).await
     }
 
+    /// `POST /druid/indexer/v1/action`: one task action on behalf of `task_id`; returns its
+    /// `result`.
+    pub async fn action(
+        &self,
+        task_id: &str,
+        action: &steward_model::TaskAction,
+    ) -> Result<Value, ClientError> {
+        let body = serde_json::json!({"task": {"id": task_id}, "action": action});
+        let req = self.http.post(self.indexer_url(&["action"])).json(&body);
+        let mut answer: Value = self.json(req).await?;
+        Ok(answer["result"].take())
+    }
+
+    /// `DELETE /druid/indexer/v1/<path_and_query>` (the path is taken as written); the answer
+    /// as JSON, `null` if it has no body.
+    pub async fn delete(&self, path_and_query: &str) -> Result<Value, ClientError> {
+        let url = format!(
+            "{}/druid/indexer/v1/{path_and_query}",
+            self.base.as_str().trim_end_matches('/')
+        );
+        let resp = self.send(self.http.delete(url)).await?;
+        let body = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     /// `GET workers`, as the server sent it.
     pub async fn workers_raw(&self) -> Result<Value, ClientError> {
         self.json(self.http.get(self.indexer_url(&["workers"])))

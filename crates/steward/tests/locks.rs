@@ -1,0 +1,277 @@
+//! End-to-end: task locks and the task action API on a real quickstart. Long `noop` tasks stand
+//! in for ingestion tasks: the test calls `POST /druid/indexer/v1/action` with their identity,
+//! as their peon would.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, Api, Quickstart};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(30);
+const DAY: &str = "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z";
+
+/// A noop that runs until shut down, with a priority.
+fn long_noop(id: &str, priority: i64) -> Value {
+    json!({"type": "noop", "id": id, "dataSource": "wiki", "runTime": 600000,
+           "context": {"priority": priority}})
+}
+
+async fn action(api: &Api, task: &str, action: Value) -> reqwest::Response {
+    api.post(
+        "action",
+        json!({"task": {"type": "noop", "id": task}, "action": action}),
+    )
+    .await
+}
+
+/// An action that must succeed; its `result`.
+async fn action_ok(api: &Api, task: &str, act: Value) -> Value {
+    let r = action(api, task, act.clone()).await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{act}: {body}");
+    body["result"].clone()
+}
+
+fn segment(interval: &str, version: &str, partition: u32) -> Value {
+    json!({"dataSource": "wiki", "interval": interval, "version": version,
+           "loadSpec": {"type": "local", "path": format!("/nowhere/{partition}/index/")},
+           "dimensions": "page", "metrics": "count",
+           "shardSpec": {"type": "numbered", "partitionNum": partition, "partitions": 1},
+           "binaryVersion": 9, "size": 100})
+}
+
+async fn active_locks(api: &Api) -> Vec<Value> {
+    let r = api
+        .post(
+            "activeLocks",
+            json!([{"datasource": "wiki", "priority": 0}]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["datasourceToLocks"]["wiki"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_higher_priority_lock_revokes_a_lower_one_whose_publish_is_then_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let low = qs.submit_ok(long_noop("low", 10)).await;
+    let high = qs.submit_ok(long_noop("high", 80)).await;
+    qs.wait_runner_state(&low, "RUNNING", T).await;
+    qs.wait_runner_state(&high, "RUNNING", T).await;
+
+    // A noop holds nothing until it asks.
+    assert!(active_locks(&qs).await.is_empty());
+    let lock = action_ok(
+        &qs,
+        &low,
+        json!({"type": "lockTryAcquire", "lockType": "EXCLUSIVE", "interval": DAY}),
+    )
+    .await;
+    assert_eq!(lock["groupId"], "low");
+    assert_eq!(lock["priority"], 10);
+    assert_eq!(lock["revoked"], false);
+    let low_version = lock["version"].as_str().unwrap().to_string();
+    assert_eq!(active_locks(&qs).await, vec![lock.clone()]);
+    let intervals: Value = qs
+        .post(
+            "lockedIntervals/v2",
+            json!([{"datasource": "wiki", "priority": 0}]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intervals, json!({"wiki": [DAY]}));
+    // Above the lock's priority, nothing is locked.
+    let intervals: Value = qs
+        .post(
+            "lockedIntervals/v2",
+            json!([{"datasource": "wiki", "priority": 50}]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intervals, json!({}));
+
+    // The higher-priority task takes the day: the lower one's lock is revoked, not removed.
+    let high_lock = action_ok(
+        &qs,
+        &high,
+        json!({"type": "lockTryAcquire", "interval": DAY}),
+    )
+    .await;
+    assert_eq!(high_lock["groupId"], "high");
+    // Active locks are the unrevoked ones (Druid's `getActiveLocks`).
+    assert_eq!(active_locks(&qs).await, vec![high_lock.clone()]);
+    let listed = action_ok(&qs, &low, json!({"type": "lockList"})).await;
+    assert_eq!(listed[0]["revoked"], true);
+
+    // The revoked task's publish is refused (a revoked lock covers nothing, as in Druid's
+    // `TaskLocks.isLockCoversSegments`) and writes nothing.
+    let refused = action(
+        &qs,
+        &low,
+        json!({"type": "segmentTransactionalInsert",
+               "segments": [segment(DAY, &low_version, 0)]}),
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("not covered") && message.contains("revoked"),
+        "{message}"
+    );
+
+    // A segment outside every lock of the task: 409, nothing written.
+    let high_version = high_lock["version"].as_str().unwrap().to_string();
+    let outside = action(
+        &qs,
+        &high,
+        json!({"type": "segmentTransactionalInsert",
+               "segments": [segment(DAY, &high_version, 0),
+                            segment("2024-01-02/2024-01-03", &high_version, 0)]}),
+    )
+    .await;
+    assert_eq!(outside.status(), 409);
+    let used = action_ok(
+        &qs,
+        &high,
+        json!({"type": "segmentListUsed", "dataSource": "wiki", "intervals": ["2024-01-01/2024-01-03"]}),
+    )
+    .await;
+    assert_eq!(used, json!([]));
+
+    // The holder publishes.
+    let published = action_ok(
+        &qs,
+        &high,
+        json!({"type": "segmentTransactionalInsert",
+               "segments": [segment(DAY, &high_version, 0)]}),
+    )
+    .await;
+    assert_eq!(published["success"], true, "{published}");
+    assert_eq!(published["segments"].as_array().unwrap().len(), 1);
+    let used = action_ok(
+        &qs,
+        &high,
+        json!({"type": "segmentListUsed", "dataSource": "wiki", "intervals": [DAY]}),
+    )
+    .await;
+    assert_eq!(used[0]["version"], high_version.as_str());
+
+    // Ending releases every lock of a task, the revoked one too.
+    for id in [&low, &high] {
+        assert_eq!(
+            qs.post(&format!("task/{id}/shutdown"), json!({}))
+                .await
+                .status(),
+            200
+        );
+        qs.wait_complete(id, T).await;
+    }
+    wait_for("the locks to be released", T, || async {
+        active_locks(&qs).await.is_empty().then_some(())
+    })
+    .await;
+    // And an ended task can no longer act.
+    let r = action(&qs, &high, json!({"type": "lockList"})).await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_task_that_needs_a_held_interval_waits_until_the_holder_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let holder = qs.submit_ok(long_noop("holder", 50)).await;
+    qs.wait_runner_state(&holder, "RUNNING", T).await;
+    action_ok(
+        &qs,
+        &holder,
+        json!({"type": "lockTryAcquire", "interval": "2024-01-01/2024-02-01"}),
+    )
+    .await;
+    // A kill (priority 0) needs the same month: it cannot revoke a priority-50 lock, so it
+    // waits.
+    let kill = qs
+        .submit_ok(json!({"type": "kill", "dataSource": "wiki", "interval": DAY}))
+        .await;
+    qs.wait_runner_state(&kill, "WAITING", T).await;
+    let second = action(
+        &qs,
+        &kill,
+        json!({"type": "lockTryAcquire", "interval": DAY}),
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.json::<Value>().await.unwrap()["result"], Value::Null);
+
+    // A lockAcquire with a timeout waits for it and gives up without it.
+    let started = std::time::Instant::now();
+    let waited = action_ok(
+        &qs,
+        &kill,
+        json!({"type": "lockAcquire", "interval": DAY, "timeoutMs": 300}),
+    )
+    .await;
+    assert_eq!(waited, Value::Null);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The holder's own lock on the month covers the day.
+    let own = action_ok(
+        &qs,
+        &holder,
+        json!({"type": "lockAcquire", "interval": DAY, "timeoutMs": 300}),
+    )
+    .await;
+    assert_eq!(own["groupId"], "holder");
+
+    // When the holder ends, the kill takes the lock and runs.
+    qs.post(&format!("task/{holder}/shutdown"), json!({})).await;
+    let done = qs.wait_complete(&kill, T).await;
+    assert_eq!(done["statusCode"], "SUCCESS", "{done}");
+}
+
+#[tokio::test]
+async fn bad_actions_are_refused_with_a_clear_error_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let id = qs.submit_ok(long_noop("actor", 50)).await;
+    qs.wait_runner_state(&id, "RUNNING", T).await;
+    for (body, status) in [
+        (json!("not an envelope"), 400),
+        (
+            json!({"task": {"id": id}, "action": {"type": "launchMissiles"}}),
+            400,
+        ),
+        (json!({"task": {}, "action": {"type": "lockList"}}), 400),
+        (
+            json!({"task": {"id": "nobody"}, "action": {"type": "lockList"}}),
+            404,
+        ),
+        (
+            json!({"task": {"id": id}, "action": {"type": "lockTryAcquire",
+                   "interval": "2024-01-01/2024-01-01"}}),
+            400,
+        ),
+    ] {
+        let r = qs.post("action", body.clone()).await;
+        assert_eq!(r.status(), status, "{body}");
+        let err: Value = r.json().await.unwrap();
+        assert!(
+            err.get("error").is_some() || err.get("errorMessage").is_some(),
+            "{err}"
+        );
+    }
+    assert!(active_locks(&qs).await.is_empty());
+    let r = qs.post("activeLocks", json!([])).await;
+    assert_eq!(r.status(), 400);
+}
