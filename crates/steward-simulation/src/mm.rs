@@ -17,6 +17,7 @@ use steward_worker::{
 };
 
 use crate::rng::Rng;
+use crate::trace;
 use crate::zk::{Tree, WorkerFeed};
 
 const FIRST_PORT: u16 = 8100;
@@ -381,9 +382,7 @@ impl Mm {
         {
             self.published.remove(id);
         }
-        if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-            eprintln!("  {} <- {input:?}", self.host());
-        }
+        trace::line(|| format!("  {} <- {input:?}", self.host()));
         let Some(core) = &mut self.core else { return };
         let effects = core.handle(input, now);
         self.apply(effects, tree);
@@ -393,9 +392,7 @@ impl Mm {
     fn apply(&mut self, effects: Vec<WorkerEffect>, tree: &mut Tree) {
         let host = self.host().to_string();
         for effect in effects {
-            if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-                eprintln!("  {host}: {effect:?}");
-            }
+            trace::line(|| format!("  {host}: {effect:?}"));
             match effect {
                 WorkerEffect::AnnounceWorker(worker) => {
                     if self.session {

@@ -8,6 +8,7 @@ use steward_model::coordination::RunnerEvent;
 use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig};
 
 use crate::store::Store;
+use crate::trace;
 use crate::zk::{OverlordFeed, Tree};
 
 pub struct Leader {
@@ -59,9 +60,7 @@ impl Leader {
     pub fn deliver(&mut self, events: Vec<RunnerEvent>, now: Timestamp) -> Vec<IoEffect> {
         let mut out = Vec::new();
         for event in events {
-            if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-                eprintln!("  overlord <- {event:?}");
-            }
+            trace::line(|| format!("  overlord <- {event:?}"));
             out.extend(self.core.cluster_event(event, now));
         }
         out

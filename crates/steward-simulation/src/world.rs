@@ -13,7 +13,7 @@
 //! It is one file over 600 lines because the steps, the Overlord's driver and the checks work on
 //! the same state and are read together when a seed fails; the worker side is in `mm`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use jiff::{SignedDuration, Timestamp};
@@ -25,10 +25,11 @@ use crate::mm::Mm;
 use crate::overlord::Leader;
 use crate::rng::Rng;
 use crate::store::Store;
+use crate::trace;
 use crate::zk::Tree;
 
 /// What a run exercised: a run that never expires a session proves nothing about sessions.
-#[derive(Default, Debug, Clone)]
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     pub tasks: usize,
     pub assigns: usize,
@@ -135,8 +136,6 @@ const STEPS: [(Step, u64); 19] = [
 const SHUTDOWN_BY_USER: &str = "Shutdown request from user";
 
 pub struct World {
-    /// `STEWARD_SIM_TRACE` set: every step and effect is printed, to follow a replayed seed.
-    trace: bool,
     rng: Rng,
     now: Timestamp,
     tree: Tree,
@@ -146,7 +145,7 @@ pub struct World {
     /// Tasks reserved in the core whose store insert is under way.
     inserting: Vec<Task>,
     /// (worker, task) copies the Overlord withdrew: one still running there is stale.
-    withdrawn: HashSet<(String, String)>,
+    withdrawn: BTreeSet<(String, String)>,
     weights: Vec<u64>,
     next_id: u64,
     stats: Stats,
@@ -170,7 +169,6 @@ impl World {
         let store = Store::default();
         let (leader, effects) = Leader::elect(1, &mut tree, &store, now);
         let mut world = World {
-            trace: std::env::var_os("STEWARD_SIM_TRACE").is_some(),
             rng,
             now,
             tree,
@@ -178,7 +176,7 @@ impl World {
             leader,
             mms,
             inserting: Vec::new(),
-            withdrawn: HashSet::new(),
+            withdrawn: BTreeSet::new(),
             weights,
             next_id: 0,
             stats: Stats::default(),
@@ -196,9 +194,7 @@ impl World {
     /// Takes the core's effects into the driver, checking what an assignment promises.
     fn take(&mut self, effects: Vec<IoEffect>) {
         for effect in effects {
-            if self.trace {
-                eprintln!("  overlord: {effect:?}");
-            }
+            trace::line(|| format!("  overlord: {effect:?}"));
             match &effect {
                 IoEffect::Assign { worker, task } => {
                     let id = task.id();
@@ -230,6 +226,7 @@ impl World {
         let Some(effect) = self.rng.take(&mut self.leader.io) else {
             return;
         };
+        trace::line(|| format!("  overlord carries out {effect:?}"));
         let now = self.now;
         let effects = match effect {
             IoEffect::Assign { worker, task } => {
@@ -393,9 +390,7 @@ impl World {
     pub fn step(&mut self) {
         let step = STEPS[self.rng.weighted(&self.weights)].0;
         let now = self.now;
-        if self.trace {
-            eprintln!("step {step:?}");
-        }
+        trace::line(|| format!("step {step:?}"));
         match step {
             Step::Submit => self.submit(),
             Step::FinishInsert => {
@@ -572,7 +567,7 @@ impl World {
             while let Some(task) = self.inserting.pop() {
                 self.insert(task);
             }
-            let waiting: Vec<String> = self
+            let mut waiting: Vec<String> = self
                 .leader
                 .core
                 .queue()
@@ -580,6 +575,8 @@ impl World {
                 .filter(|e| e.state == EntryState::Waiting)
                 .map(|e| e.task.id().to_string())
                 .collect();
+            // The queue's entries come in hash order; the shutdowns' effects must not.
+            waiting.sort_unstable();
             for id in waiting {
                 self.user_shutdown(&id);
             }
