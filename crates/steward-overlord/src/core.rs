@@ -22,7 +22,12 @@ use crate::readiness::{Readiness, TaskReadiness};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 use crate::worker_config::WorkerBehaviorConfig;
 
-/// Work for the driver.
+/// Work for the driver. The driver may carry out effects concurrently, except that effects
+/// addressed to one task on one worker ([`IoEffect::target`]) are carried out one after
+/// another in the order the core emitted them, each after the previous one has finished or
+/// given up. The runner relies on it: an assignment withdrawn when its worker went away and
+/// written again when the worker came back must not have the removal land last, which would
+/// leave the worker holding an unstarted task with no assignment for a new leader to find.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IoEffect {
     /// Write the assignment; failures come back as [`OverlordCore::assign_failed`].
@@ -44,6 +49,19 @@ pub enum IoEffect {
     },
     /// Persist the end; success comes back as [`OverlordCore::persisted`].
     PersistStatus(TaskStatus),
+}
+
+impl IoEffect {
+    /// The (worker, task) the effect is addressed to; effects with one target are ordered.
+    pub fn target(&self) -> Option<(&str, &str)> {
+        match self {
+            IoEffect::Assign { worker, task } => Some((&worker.host, task.id())),
+            IoEffect::RemoveAssignment { worker, task_id }
+            | IoEffect::RemoveStatus { worker, task_id } => Some((worker, task_id)),
+            IoEffect::ShutdownOnWorker { worker, task_id } => Some((&worker.host, task_id)),
+            IoEffect::PersistStatus(_) => None,
+        }
+    }
 }
 
 /// Queue and runner together.

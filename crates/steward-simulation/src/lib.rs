@@ -70,3 +70,39 @@ fn replayable<T>(seed: u64, steps: usize, run: impl FnOnce() -> T) -> Result<T, 
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report of a broken invariant, from a world broken on purpose (a stray copy of a
+    /// running task on a second MiddleManager): the seed, the invariant's message, the replay.
+    #[test]
+    fn a_broken_invariant_names_the_seed_and_the_command_that_replays_it() {
+        let failure = replayable(7, DEFAULT_STEPS, || {
+            let mut world = World::new(7);
+            for _ in 0..DEFAULT_STEPS {
+                if world.start_a_stray_copy() {
+                    world.check();
+                    return;
+                }
+                world.step();
+            }
+        })
+        .expect_err("a stray copy breaks an invariant");
+        assert!(
+            failure.starts_with("seed 7 broke an invariant: t"),
+            "{failure}"
+        );
+        assert!(
+            failure.contains("none of them withdrawn by the Overlord"),
+            "{failure}"
+        );
+        assert!(
+            failure.ends_with(
+                "replay: cargo run -p steward-simulation --release -- --seed 7 --steps 400"
+            ),
+            "{failure}"
+        );
+    }
+}

@@ -357,6 +357,21 @@ impl Mm {
         true
     }
 
+    /// Starts a peon of `from`'s live peon `id` here, behind the back of this MiddleManager's
+    /// core and of the Overlord: a broken world, for the test of what a broken invariant
+    /// reports.
+    #[cfg(test)]
+    pub fn copy_peon(&mut self, from: &Mm, id: &str) {
+        let peon = &from.peons[id];
+        let copy = Peon {
+            task: peon.task.clone(),
+            port: peon.port,
+            state: PeonState::Running,
+            started: true,
+        };
+        self.peons.insert(id.to_string(), copy);
+    }
+
     pub fn live_peons(&self) -> impl Iterator<Item = &str> {
         self.peons
             .iter()

@@ -16,8 +16,8 @@ pub struct Leader {
     /// The election term it leads in; its coordinator writes are fenced by it.
     pub term: u64,
     pub feed: OverlordFeed,
-    /// Effects asked for and not carried out, in no particular order (the driver runs each on
-    /// its own task).
+    /// Effects asked for and not carried out, in the order the core emitted them: the driver
+    /// runs each on its own task, but those with one target in that order.
     pub io: Vec<IoEffect>,
 }
 

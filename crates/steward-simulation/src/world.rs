@@ -191,20 +191,22 @@ impl World {
 
     // ----- the Overlord's driver ------------------------------------------------------------
 
-    /// Takes the core's effects into the driver, checking what an assignment promises.
+    /// Takes the core's effects into the driver, in the order emitted, checking what an
+    /// assignment promises.
     fn take(&mut self, effects: Vec<IoEffect>) {
         for effect in effects {
             trace::line(|| format!("  overlord: {effect:?}"));
             match &effect {
-                IoEffect::Assign { worker, task } => {
+                IoEffect::Assign { task, .. } => {
                     let id = task.id();
                     assert!(
                         self.store.is_active(id),
                         "{id} assigned but not stored or already ended"
                     );
+                    // A copy withdrawn from that worker is the Overlord's again only once the
+                    // assignment lands (see `overlord_io`): until then a new leader would not
+                    // find it there.
                     self.stats.assigns += 1;
-                    self.withdrawn
-                        .remove(&(worker.host.clone(), id.to_string()));
                 }
                 IoEffect::RemoveAssignment { worker, task_id } => {
                     self.stats.withdrawals += 1;
@@ -221,18 +223,48 @@ impl World {
         }
     }
 
-    /// Carries out one of the leader's pending effects.
+    /// Carries out one of the leader's pending effects: any of them, as the driver runs each
+    /// on its own task, except one behind an earlier effect with the same target, which the
+    /// driver's lane holds back until that one is done.
     fn overlord_io(&mut self) {
-        let Some(effect) = self.rng.take(&mut self.leader.io) else {
+        let io = &self.leader.io;
+        let ready: Vec<usize> = (0..io.len())
+            .filter(|&i| {
+                let target = io[i].target();
+                target.is_none() || io[..i].iter().all(|e| e.target() != target)
+            })
+            .collect();
+        if ready.is_empty() {
             return;
-        };
+        }
+        let at = ready[self.rng.below(ready.len())];
+        let effect = self.leader.io.remove(at);
         trace::line(|| format!("  overlord carries out {effect:?}"));
         let now = self.now;
         let effects = match effect {
             IoEffect::Assign { worker, task } => {
                 let term = self.leader.term;
                 match self.tree.assign(term, term, &worker.host, &task) {
-                    Ok(()) => Vec::new(),
+                    Ok(()) => {
+                        // The copy there is current again, unless the Overlord has withdrawn
+                        // it once more since it emitted this assignment. A withdrawal emitted
+                        // before is not looked at: landing after the assignment, it would
+                        // leave the worker a copy the Overlord believes current, which is the
+                        // bug the lanes prevent and this check must catch.
+                        let key = (worker.host.clone(), task.id().to_string());
+                        let withdrawn_again = self.leader.io[at..].iter().any(|e| {
+                            e.target() == Some((&key.0, &key.1))
+                                && matches!(
+                                    e,
+                                    IoEffect::RemoveAssignment { .. }
+                                        | IoEffect::ShutdownOnWorker { .. }
+                                )
+                        });
+                        if !withdrawn_again {
+                            self.withdrawn.remove(&key);
+                        }
+                        Vec::new()
+                    }
                     Err(gone) => self
                         .leader
                         .core
@@ -269,12 +301,23 @@ impl World {
         self.take(effects);
     }
 
-    /// The leader loses its session: a new term starts. Of the old leader's writes under way,
-    /// its coordinator writes are fenced, its store writes and worker calls may still land.
+    /// The leader loses its session: a new term starts. Of the old leader's effects under way,
+    /// some landed before the end of its term: its assignments did not (they are fenced), any
+    /// other effect may have, unless one before it in its lane did not (the driver drops what
+    /// waits in a lane once the term is over).
     fn failover(&mut self) {
         self.stats.failovers += 1;
+        let mut stopped: BTreeSet<(String, String)> = BTreeSet::new();
         for effect in std::mem::take(&mut self.leader.io) {
-            if !self.rng.chance(50) {
+            let target = effect
+                .target()
+                .map(|(worker, task)| (worker.to_string(), task.to_string()));
+            if target.as_ref().is_some_and(|t| stopped.contains(t)) {
+                continue;
+            }
+            let landed = !matches!(effect, IoEffect::Assign { .. }) && self.rng.chance(50);
+            if !landed {
+                stopped.extend(target);
                 continue;
             }
             match effect {
@@ -293,7 +336,7 @@ impl World {
                     let mm = self.mms.get_mut(&worker.host).expect("a known worker");
                     mm.shutdown(&task_id, &mut self.tree, self.now);
                 }
-                IoEffect::Assign { .. } => {}
+                IoEffect::Assign { .. } => unreachable!("fenced: never landed"),
             }
         }
         // Inserts under way with the old leader either landed (the new leader reads the task
@@ -510,8 +553,33 @@ impl World {
         self.random_mm().host().to_string()
     }
 
+    /// Copies a live peon of one MiddleManager onto another, which neither the Overlord nor
+    /// that MiddleManager asked for (see `Mm::copy_peon`); false if no peon runs anywhere.
+    #[cfg(test)]
+    pub fn start_a_stray_copy(&mut self) -> bool {
+        let Some((from, id)) = self.mms.values().find_map(|mm| {
+            let id = mm.live_peons().next()?;
+            Some((mm.host().to_string(), id.to_string()))
+        }) else {
+            return false;
+        };
+        let to = self
+            .mms
+            .keys()
+            .find(|h| **h != from)
+            .expect("several")
+            .clone();
+        let source = self.mms.remove(&from).expect("a known worker");
+        self.mms
+            .get_mut(&to)
+            .expect("known")
+            .copy_peon(&source, &id);
+        self.mms.insert(from, source);
+        true
+    }
+
     /// The invariants that hold after every step.
-    fn check(&mut self) {
+    pub fn check(&mut self) {
         self.leader.core.check_invariants();
         let mut copies: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for mm in self.mms.values() {

@@ -19,7 +19,7 @@ use tracing::{error, info};
 
 use super::command::{Command, Query};
 use super::event_loop::event_loop;
-use super::io::{IoRunner, SHUTDOWN_TIMEOUT};
+use super::io::{IoRunner, Lanes, SHUTDOWN_TIMEOUT};
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::core::OverlordCore;
 use crate::queue::QueueError;
@@ -113,6 +113,7 @@ impl Overlord {
             coordinator: coordinator.clone(),
             http: http.clone(),
             term: term.clone(),
+            lanes: Lanes::default(),
         };
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in
