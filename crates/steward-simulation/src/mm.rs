@@ -372,6 +372,20 @@ impl Mm {
         self.peons.insert(id.to_string(), copy);
     }
 
+    /// Whether this MiddleManager holds the task: its core runs it, or it has a peon of it,
+    /// live or exited with an end not yet reported (which a restart runs again, to report it).
+    pub fn holds(&self, id: &str) -> bool {
+        self.held().any(|h| h == id)
+    }
+
+    /// The tasks this MiddleManager holds (see `holds`; some twice).
+    pub fn held(&self) -> impl Iterator<Item = &str> {
+        self.core
+            .iter()
+            .flat_map(WorkerCore::running_ids)
+            .chain(self.peons.keys().map(String::as_str))
+    }
+
     pub fn live_peons(&self) -> impl Iterator<Item = &str> {
         self.peons
             .iter()

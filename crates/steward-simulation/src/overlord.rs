@@ -4,11 +4,9 @@
 //! assignments nobody has picked up, adopt, start.
 
 use jiff::Timestamp;
-use steward_model::coordination::RunnerEvent;
 use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig};
 
 use crate::store::Store;
-use crate::trace;
 use crate::zk::{OverlordFeed, Tree};
 
 pub struct Leader {
@@ -31,7 +29,9 @@ pub fn runner_config() -> RunnerConfig {
 }
 
 impl Leader {
-    /// The new leader, and the effects of its start for the driver.
+    /// The new leader, and the effects of its start for the driver. They come from several
+    /// calls to the core, but only the last (the queue's start) can assign a task: nothing is
+    /// pending before it.
     pub fn elect(
         term: u64,
         tree: &mut Tree,
@@ -54,15 +54,5 @@ impl Leader {
             io: Vec::new(),
         };
         (leader, io)
-    }
-
-    /// Feeds events from the coordinator to the core.
-    pub fn deliver(&mut self, events: Vec<RunnerEvent>, now: Timestamp) -> Vec<IoEffect> {
-        let mut out = Vec::new();
-        for event in events {
-            trace::line(|| format!("  overlord <- {event:?}"));
-            out.extend(self.core.cluster_event(event, now));
-        }
-        out
     }
 }
