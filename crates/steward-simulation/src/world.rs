@@ -16,8 +16,8 @@
 //! slot is free, no deadline or blacklisting is left, and every map of every core, every znode
 //! and every peon is gone.
 //!
-//! It is one file over 600 lines because the steps, the Overlord's driver and the checks work on
-//! the same state and are read together when a seed fails; the worker side is in `mm`.
+//! It is one long file because the steps, the Overlord's driver and the checks work on the same
+//! state and are read together when a seed fails; the worker side is in `mm`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -57,7 +57,8 @@ pub(super) struct IoRunner {
 }
 
 impl IoRunner {
-    /// Starts every effect in the order given; `run_all` is called in the order the core emits.
+    /// Starts the effects in the order given, the core's: each joins its lane now, so that
+    /// effects with one target land in that order whenever their tasks get to run.
     pub(super) fn run_all(&self, effects: Vec<IoEffect>) {
         for effect in effects {
             self.run(effect);
