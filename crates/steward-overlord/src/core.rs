@@ -26,7 +26,12 @@ use crate::readiness::{LockReadiness, Readiness};
 use crate::runner::{RunnerEffect, TaskRunner, WorkerView};
 use crate::worker_config::WorkerBehaviorConfig;
 
-/// Work for the driver.
+/// Work for the driver. The driver may carry out effects concurrently, except that effects
+/// addressed to one task on one worker ([`IoEffect::target`]) are carried out one after
+/// another in the order the core emitted them, each after the previous one has finished or
+/// given up. The runner relies on it: an assignment withdrawn when its worker went away and
+/// written again when the worker came back must not have the removal land last, which would
+/// leave the worker holding an unstarted task with no assignment for a new leader to find.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IoEffect {
     /// Write the assignment; failures come back as [`OverlordCore::assign_failed`].
@@ -50,6 +55,19 @@ pub enum IoEffect {
     PersistStatus(TaskStatus),
     /// Mirror lock changes in `druid_tasklocks`, in this order and after every earlier one.
     PersistLocks(Vec<LockPersist>),
+}
+
+impl IoEffect {
+    /// The (worker, task) the effect is addressed to; effects with one target are ordered.
+    pub fn target(&self) -> Option<(&str, &str)> {
+        match self {
+            IoEffect::Assign { worker, task } => Some((&worker.host, task.id())),
+            IoEffect::RemoveAssignment { worker, task_id }
+            | IoEffect::RemoveStatus { worker, task_id } => Some((worker, task_id)),
+            IoEffect::ShutdownOnWorker { worker, task_id } => Some((&worker.host, task_id)),
+            IoEffect::PersistStatus(_) | IoEffect::PersistLocks(_) => None,
+        }
+    }
 }
 
 /// Queue, runner and lockbox together.

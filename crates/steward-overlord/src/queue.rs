@@ -91,6 +91,8 @@ pub const SHUTDOWN_BY_USER: &str = "Shutdown request from user";
 /// The queue's state.
 pub struct TaskQueue {
     config: QueueConfig,
+    /// Looked up by id on every event, hence hashed; walks whose order reaches the effects
+    /// sort first (`shutdown_data_source`) or follow `waiting`.
     active: HashMap<String, Entry>,
     /// The WAITING entries in the order they are asked again.
     waiting: BTreeSet<WaitKey>,
@@ -310,12 +312,14 @@ impl TaskQueue {
         reason: &str,
         out: &mut Vec<QueueEffect>,
     ) -> usize {
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .active
             .values()
             .filter(|e| e.task.data_source() == data_source)
             .map(|e| e.task.id().to_string())
             .collect();
+        // In id order, not the map's hash order: the effects come out in this order.
+        ids.sort_unstable();
         ids.iter()
             .filter(|id| self.shutdown(id, reason, out))
             .count()
@@ -340,6 +344,8 @@ impl TaskQueue {
         self.active.get(task_id)
     }
 
+    /// Every active entry, in no particular order (a hash map's): a caller that acts on each
+    /// sorts them first.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.active.values()
     }

@@ -17,6 +17,7 @@ use steward_worker::{
 };
 
 use crate::rng::Rng;
+use crate::trace;
 use crate::zk::{Tree, WorkerFeed};
 
 const FIRST_PORT: u16 = 8100;
@@ -356,6 +357,35 @@ impl Mm {
         true
     }
 
+    /// Starts a peon of `from`'s live peon `id` here, behind the back of this MiddleManager's
+    /// core and of the Overlord: a broken world, for the test of what a broken invariant
+    /// reports.
+    #[cfg(test)]
+    pub fn copy_peon(&mut self, from: &Mm, id: &str) {
+        let peon = &from.peons[id];
+        let copy = Peon {
+            task: peon.task.clone(),
+            port: peon.port,
+            state: PeonState::Running,
+            started: true,
+        };
+        self.peons.insert(id.to_string(), copy);
+    }
+
+    /// Whether this MiddleManager holds the task: its core runs it, or it has a peon of it,
+    /// live or exited with an end not yet reported (which a restart runs again, to report it).
+    pub fn holds(&self, id: &str) -> bool {
+        self.held().any(|h| h == id)
+    }
+
+    /// The tasks this MiddleManager holds (see `holds`; some twice).
+    pub fn held(&self) -> impl Iterator<Item = &str> {
+        self.core
+            .iter()
+            .flat_map(WorkerCore::running_ids)
+            .chain(self.peons.keys().map(String::as_str))
+    }
+
     pub fn live_peons(&self) -> impl Iterator<Item = &str> {
         self.peons
             .iter()
@@ -381,9 +411,7 @@ impl Mm {
         {
             self.published.remove(id);
         }
-        if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-            eprintln!("  {} <- {input:?}", self.host());
-        }
+        trace::line(|| format!("  {} <- {input:?}", self.host()));
         let Some(core) = &mut self.core else { return };
         let effects = core.handle(input, now);
         self.apply(effects, tree);
@@ -393,9 +421,7 @@ impl Mm {
     fn apply(&mut self, effects: Vec<WorkerEffect>, tree: &mut Tree) {
         let host = self.host().to_string();
         for effect in effects {
-            if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-                eprintln!("  {host}: {effect:?}");
-            }
+            trace::line(|| format!("  {host}: {effect:?}"));
             match effect {
                 WorkerEffect::AnnounceWorker(worker) => {
                     if self.session {

@@ -4,7 +4,6 @@
 //! assignments nobody has picked up, adopt, start.
 
 use jiff::Timestamp;
-use steward_model::coordination::RunnerEvent;
 use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig};
 
 use crate::store::Store;
@@ -15,8 +14,8 @@ pub struct Leader {
     /// The election term it leads in; its coordinator writes are fenced by it.
     pub term: u64,
     pub feed: OverlordFeed,
-    /// Effects asked for and not carried out, in no particular order (the driver runs each on
-    /// its own task).
+    /// Effects asked for and not carried out, in the order the core emitted them: the driver
+    /// runs each on its own task, but those with one target in that order.
     pub io: Vec<IoEffect>,
 }
 
@@ -30,7 +29,9 @@ pub fn runner_config() -> RunnerConfig {
 }
 
 impl Leader {
-    /// The new leader, and the effects of its start for the driver.
+    /// The new leader, and the effects of its start for the driver. They come from several
+    /// calls to the core, but only the last (the queue's start) can assign a task: nothing is
+    /// pending before it.
     pub fn elect(
         term: u64,
         tree: &mut Tree,
@@ -53,17 +54,5 @@ impl Leader {
             io: Vec::new(),
         };
         (leader, io)
-    }
-
-    /// Feeds events from the coordinator to the core.
-    pub fn deliver(&mut self, events: Vec<RunnerEvent>, now: Timestamp) -> Vec<IoEffect> {
-        let mut out = Vec::new();
-        for event in events {
-            if std::env::var_os("STEWARD_SIM_TRACE").is_some() {
-                eprintln!("  overlord <- {event:?}");
-            }
-            out.extend(self.core.cluster_event(event, now));
-        }
-        out
     }
 }

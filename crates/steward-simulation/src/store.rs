@@ -73,6 +73,10 @@ impl Store {
         self.rows.get(id).is_some_and(|r| r.end.is_none())
     }
 
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.rows.get(id).map(|r| &r.task)
+    }
+
     pub fn rows(&self) -> impl Iterator<Item = (&String, &Row)> {
         self.rows.iter()
     }

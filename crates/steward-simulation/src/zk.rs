@@ -8,7 +8,9 @@
 //! - the Overlord's feed keeps what it delivered and emits only differences: a change is read
 //!   when its watch event is handled, so several writes to one znode can reach the Overlord as
 //!   one (the intermediate value is never seen), and after a reconnection the whole tree is
-//!   read again and the difference emitted in tree order, not in the order of the writes;
+//!   read again and the difference emitted in tree order, not in the order of the writes; a
+//!   node is known by its creation zxid too, so one deleted and created again meanwhile is
+//!   removed, then announced again, even with the same data;
 //! - a worker's feed delivers each assignment znode once while it exists and a deletion of a
 //!   status znode it saw as `StatusRemoved`; after a new session it delivers every assignment
 //!   present again.
@@ -46,14 +48,18 @@ enum WorkerChange {
     StatusDeleted(String),
 }
 
+/// A znode's creation zxid: one deleted and created again has another.
+type Czxid = u64;
+
 /// The znodes, and the changes each watcher has not handled yet.
 #[derive(Default)]
 pub struct Tree {
-    pub announcements: BTreeMap<String, Worker>,
-    /// (worker, task) → (creation order, task).
-    assignments: BTreeMap<(String, String), (u64, Task)>,
-    pub statuses: BTreeMap<(String, String), TaskAnnouncement>,
-    created: u64,
+    announcements: BTreeMap<String, (Worker, Czxid)>,
+    /// (worker, task) → (creation zxid, task).
+    assignments: BTreeMap<(String, String), (Czxid, Task)>,
+    pub statuses: BTreeMap<(String, String), (TaskAnnouncement, Czxid)>,
+    /// The last zxid given to a creation.
+    zxid: u64,
     /// The Overlord's watch on announcements and statuses, in ZooKeeper's order.
     overlord_changes: VecDeque<Node>,
     /// Each worker's watch on its assignments and statuses.
@@ -61,13 +67,27 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The creation zxid of a node written now: its own if it exists (a write is then a
+    /// `setData`), a new one if not.
+    fn czxid(&mut self, existing: Option<Czxid>) -> Czxid {
+        existing.unwrap_or_else(|| {
+            self.zxid += 1;
+            self.zxid
+        })
+    }
+
     pub fn announce(&mut self, worker: Worker) {
         let host = worker.host.clone();
-        self.announcements.insert(host.clone(), worker);
+        let czxid = self.czxid(self.announcements.get(&host).map(|(_, c)| *c));
+        self.announcements.insert(host.clone(), (worker, czxid));
         self.overlord_changes.push_back(Node::Announcement {
             host,
             deleted: false,
         });
+    }
+
+    pub fn is_announced(&self, host: &str) -> bool {
+        self.announcements.contains_key(host)
     }
 
     pub fn unannounce(&mut self, host: &str) {
@@ -82,7 +102,10 @@ impl Tree {
     pub fn put_status(&mut self, host: &str, announcement: TaskAnnouncement) {
         let id = announcement.id.clone();
         let key = (host.to_string(), id.clone());
-        if self.statuses.insert(key, announcement).is_none() {
+        let existing = self.statuses.get(&key).map(|(_, c)| *c);
+        let czxid = self.czxid(existing);
+        self.statuses.insert(key, (announcement, czxid));
+        if existing.is_none() {
             self.worker_change(host, WorkerChange::StatusCreated(id.clone()));
         }
         self.overlord_changes.push_back(Node::Status {
@@ -129,9 +152,8 @@ impl Tree {
         }
         let key = (host.to_string(), task.id().to_string());
         if !self.assignments.contains_key(&key) {
-            self.created += 1;
-            self.assignments
-                .insert(key.clone(), (self.created, task.clone()));
+            let czxid = self.czxid(None);
+            self.assignments.insert(key.clone(), (czxid, task.clone()));
             self.worker_change(host, WorkerChange::AssignmentCreated(key.1));
         }
         Ok(())
@@ -153,7 +175,7 @@ impl Tree {
         self.statuses
             .iter()
             .filter(|((h, _), _)| h == host)
-            .map(|(_, a)| a.clone())
+            .map(|(_, (a, _))| a.clone())
             .collect()
     }
 
@@ -177,8 +199,8 @@ impl Tree {
 /// The Overlord's feed (module `steward_cluster::zookeeper::overlord`).
 #[derive(Default)]
 pub struct OverlordFeed {
-    workers: BTreeMap<String, Worker>,
-    statuses: BTreeMap<String, BTreeMap<String, TaskAnnouncement>>,
+    workers: BTreeMap<String, (Worker, Czxid)>,
+    statuses: BTreeMap<String, BTreeMap<String, (TaskAnnouncement, Czxid)>>,
 }
 
 impl OverlordFeed {
@@ -200,7 +222,7 @@ impl OverlordFeed {
                     self.remove_worker(&host, &mut out);
                 }
                 match tree.announcements.get(&host) {
-                    Some(worker) => self.put_worker(worker.clone(), &mut out),
+                    Some((worker, czxid)) => self.put_worker(worker.clone(), *czxid, &mut out),
                     None => self.remove_worker(&host, &mut out),
                 }
             }
@@ -209,7 +231,7 @@ impl OverlordFeed {
                     self.remove_status(&host, &id, &mut out);
                 }
                 match tree.statuses.get(&(host.clone(), id.clone())) {
-                    Some(a) => self.put_status(&host, a.clone(), &mut out),
+                    Some((a, czxid)) => self.put_status(&host, a.clone(), *czxid, &mut out),
                     None => self.remove_status(&host, &id, &mut out),
                 }
             }
@@ -245,25 +267,36 @@ impl OverlordFeed {
         for (host, id) in removed {
             self.remove_status(&host, &id, out);
         }
-        for ((host, id), a) in &tree.statuses {
+        for ((host, id), (a, czxid)) in &tree.statuses {
             let joining = tree.announcements.contains_key(host) && !self.workers.contains_key(host);
             if joining || (!live && !self.workers.contains_key(host)) {
                 self.statuses
                     .entry(host.clone())
                     .or_default()
-                    .insert(id.clone(), a.clone());
+                    .insert(id.clone(), (a.clone(), *czxid));
             } else {
-                self.put_status(host, a.clone(), out);
+                self.put_status(host, a.clone(), *czxid, out);
             }
         }
-        for worker in tree.announcements.values() {
-            self.put_worker(worker.clone(), out);
+        for (worker, czxid) in tree.announcements.values() {
+            self.put_worker(worker.clone(), *czxid, out);
         }
     }
 
-    fn put_worker(&mut self, worker: Worker, out: &mut Vec<RunnerEvent>) {
-        match self.workers.insert(worker.host.clone(), worker.clone()) {
-            Some(old) if old == worker => {}
+    /// A worker announcement; one created anew since delivered is removed first.
+    fn put_worker(&mut self, worker: Worker, czxid: Czxid, out: &mut Vec<RunnerEvent>) {
+        if self
+            .workers
+            .get(&worker.host)
+            .is_some_and(|(_, c)| *c != czxid)
+        {
+            self.remove_worker(&worker.host, out);
+        }
+        match self
+            .workers
+            .insert(worker.host.clone(), (worker.clone(), czxid))
+        {
+            Some((old, _)) if old == worker => {}
             Some(_) => out.push(RunnerEvent::WorkerChanged(worker)),
             None => {
                 let host = worker.host.clone();
@@ -276,7 +309,7 @@ impl OverlordFeed {
                 {
                     out.push(RunnerEvent::StatusAnnounced {
                         worker: host.clone(),
-                        announcement: announcement.clone(),
+                        announcement: announcement.0.clone(),
                     });
                 }
                 out.push(RunnerEvent::WorkerInitialized(host));
@@ -290,17 +323,23 @@ impl OverlordFeed {
         }
     }
 
+    /// A status announcement; one created anew since delivered is removed first.
     fn put_status(
         &mut self,
         host: &str,
         announcement: TaskAnnouncement,
+        czxid: Czxid,
         out: &mut Vec<RunnerEvent>,
     ) {
-        let tasks = self.statuses.entry(host.to_string()).or_default();
-        if tasks.get(&announcement.id) == Some(&announcement) {
+        let id = announcement.id.clone();
+        let delivered = self.statuses.get(host).and_then(|m| m.get(&id));
+        if delivered.is_some_and(|(_, c)| *c != czxid) {
+            self.remove_status(host, &id, out);
+        } else if delivered.is_some_and(|(a, _)| *a == announcement) {
             return;
         }
-        tasks.insert(announcement.id.clone(), announcement.clone());
+        let tasks = self.statuses.entry(host.to_string()).or_default();
+        tasks.insert(id, (announcement.clone(), czxid));
         out.push(RunnerEvent::StatusAnnounced {
             worker: host.to_string(),
             announcement,

@@ -135,6 +135,15 @@ impl ZooKeeperServer {
         signal(&self.running().java, Signal::SIGSTOP);
     }
 
+    /// Whether the server has a connection of session `id` (`cons`): false once it has
+    /// expired the session, which closes its connection, or if nothing answers.
+    pub async fn has_connection_of(&self, id: i64) -> bool {
+        let sid = format!("sid=0x{id:x},");
+        four_letter_word(self.port, "cons")
+            .await
+            .is_some_and(|connections| connections.contains(&sid))
+    }
+
     /// Lets a paused server run again (SIGCONT).
     pub fn resume(&self) {
         signal(&self.running().java, Signal::SIGCONT);
@@ -269,9 +278,15 @@ async fn free_port() -> u16 {
 /// ZooKeeper's `srvr` four-letter word; `None` if nothing answers. `Mode:` appears in the answer
 /// only once the server serves requests (`ruok` says `imok` earlier than that).
 async fn srvr(port: u16) -> Option<String> {
+    four_letter_word(port, "srvr").await
+}
+
+/// A four-letter word's answer (the configuration allows every word); `None` if nothing
+/// answers.
+async fn four_letter_word(port: u16, word: &str) -> Option<String> {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        stream.write_all(b"srvr").await.ok()?;
+        stream.write_all(word.as_bytes()).await.ok()?;
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.ok()?;
         Some(answer)

@@ -541,3 +541,77 @@ async fn a_status_deleted_and_created_again_with_the_same_data_is_removed_then_a
         ]
     );
 }
+
+/// After a new session the Overlord's feed reads the trees again and emits only what differs
+/// from what it delivered. A status znode deleted and created again with the same data while
+/// the Overlord had no session (so no watch saw it) differs only in its creation zxid: it must
+/// still be removed, then announced, or the Overlord would never remove the new znode (as when
+/// it removed an ended task's status and the restarting worker announced the same end again).
+/// A status left alone, and the worker, are not announced again.
+#[tokio::test]
+async fn after_a_new_session_a_status_created_anew_with_the_same_data_is_removed_then_announced() {
+    let server = shared_server().await;
+    let config = zk_config(server);
+    let worker_side = connect(&config).await;
+    // The Overlord's client lives on a runtime the test can freeze; its session is short so
+    // that ZooKeeper expires it soon.
+    let overlord_runtime = Freezable::start();
+    let overlord_config = ZkConfig {
+        session_timeout: Duration::from_secs(2),
+        ..config.clone()
+    };
+    let (overlord, mut events) = overlord_runtime
+        .handle
+        .spawn(async move {
+            let overlord = ZkCoordinator::connect(overlord_config).await.unwrap();
+            let events = OverlordCoordinator::subscribe(&overlord).await.unwrap();
+            (overlord, events)
+        })
+        .await
+        .unwrap();
+    let w = worker("mm-a:8091");
+    worker_side.announce(&w).await.unwrap();
+    take(&mut events, 2).await;
+    for id in ["t1", "t2"] {
+        worker_side
+            .announce_status(&w.host, &running(id))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut events).await, status(&w.host, running(id)));
+    }
+    let expired = overlord.session_id();
+
+    let thaw = overlord_runtime.freeze();
+    // Changed only once the session, and its watch, are gone: no watch event may tell.
+    steward_testkit::wait_for(
+        "ZooKeeper to expire the Overlord's silent session",
+        EVENT_TIMEOUT,
+        || async { (!server.has_connection_of(expired.0).await).then_some(()) },
+    )
+    .await;
+    let raw = zk::Client::connect(&server.connect_string()).await.unwrap();
+    let node = format!("{}/{}/t1", config.paths().unwrap().status, w.host);
+    let (data, _) = raw.get_data(&node).await.unwrap();
+    raw.delete(&node, None).await.unwrap();
+    let persistent = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    raw.create(&node, &data, &persistent).await.unwrap();
+    drop(thaw);
+
+    assert_eq!(
+        take(&mut events, 2).await,
+        vec![
+            RunnerEvent::StatusRemoved {
+                worker: w.host.clone(),
+                task_id: "t1".into(),
+            },
+            status(&w.host, running("t1")),
+        ]
+    );
+    // Nothing else was announced again: the next event is the next change.
+    worker_side
+        .announce_status(&w.host, &succeeded("t2"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, status(&w.host, succeeded("t2")));
+    assert_ne!(overlord.session_id(), expired, "a new session");
+}

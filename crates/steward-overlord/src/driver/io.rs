@@ -1,12 +1,16 @@
 //! The effect executor: carries out the core's [`IoEffect`]s (assignments, cleanups, worker
 //! shutdown calls, status writes), each on its own tokio task, and reports the outcomes the
-//! core waits for back to the event loop as commands.
+//! core waits for back to the event loop as commands. Effects addressed to one task on one
+//! worker wait for each other in a [`Lanes`] lane, in the order the core emitted them, as
+//! `IoEffect` promises.
 //!
 //! Retries live here, not in the core: an outage of the coordinator or the store is waited
 //! out with a backoff, bounded where the core has a deadline of its own (the assignment
 //! timeout) and unbounded for an end, which must never be lost.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steward_cluster::{CoordinatorError, OverlordCoordinator};
@@ -14,7 +18,7 @@ use steward_http::path_segment;
 use steward_metadata::MetadataStore;
 use steward_model::backoff::Backoff;
 use steward_model::Worker;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use super::command::Command;
@@ -52,6 +56,7 @@ pub(super) struct IoRunner {
     /// The one writer of lock rows (see [`lock_row_writer`]).
     pub(super) lock_rows: mpsc::UnboundedSender<Vec<LockPersist>>,
     pub(super) term: Term,
+    pub(super) lanes: Lanes,
 }
 
 /// Starts the writer that mirrors lock changes in `druid_tasklocks`, one at a time in the order
@@ -93,24 +98,39 @@ pub(super) fn lock_row_writer(
 }
 
 impl IoRunner {
+    /// Starts the effects in the order given, the core's: each joins its lane now, so that
+    /// effects with one target land in that order whenever their tasks get to run.
     pub(super) fn run_all(&self, effects: Vec<IoEffect>) {
         for effect in effects {
             self.run(effect);
         }
     }
 
-    /// Spawns an effect that stops, before its next step, once the term is over.
-    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        tokio::spawn(self.term.clone().run(work));
+    /// Spawns an effect that waits for its turn in `lane`, if it has one, and stops, before its
+    /// next step, once the term is over (a turn that comes after the end never starts).
+    fn spawn(&self, lane: Option<Place>, work: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(self.term.clone().run(async move {
+            if let Some(mut place) = lane {
+                place.turn().await;
+                work.await;
+                // The next effect in the lane starts once this place is dropped.
+                drop(place);
+            } else {
+                work.await;
+            }
+        }));
     }
 
     fn run(&self, effect: IoEffect) {
         let tx = self.tx.clone();
         let coordinator = self.coordinator.clone();
+        let lane = effect
+            .target()
+            .map(|(worker, task)| self.lanes.join(worker, task));
         match effect {
             IoEffect::Assign { worker, task } => {
                 let give_up = self.assignment_timeout;
-                self.spawn(async move {
+                self.spawn(lane, async move {
                     let task_id = task.id().to_string();
                     let started = std::time::Instant::now();
                     let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
@@ -142,14 +162,14 @@ impl IoRunner {
                 });
             }
             IoEffect::RemoveAssignment { worker, task_id } => {
-                self.spawn(async move {
+                self.spawn(lane, async move {
                     if let Err(e) = coordinator.remove_assignment(&worker, &task_id).await {
                         warn!(task = task_id, worker, error = %e, "could not remove assignment");
                     }
                 });
             }
             IoEffect::RemoveStatus { worker, task_id } => {
-                self.spawn(async move {
+                self.spawn(lane, async move {
                     if let Err(e) = coordinator.remove_status(&worker, &task_id).await {
                         warn!(task = task_id, worker, error = %e, "could not remove status announcement");
                     }
@@ -157,7 +177,7 @@ impl IoRunner {
             }
             IoEffect::ShutdownOnWorker { worker, task_id } => {
                 let http = self.http.clone();
-                self.spawn(async move {
+                self.spawn(lane, async move {
                     let url = worker_task_url(&worker, &task_id, "shutdown");
                     for attempt in 1..=SHUTDOWN_TRIES {
                         match http.post(&url).send().await {
@@ -174,7 +194,7 @@ impl IoRunner {
             }
             IoEffect::PersistStatus(status) => {
                 let store = self.store.clone();
-                self.spawn(async move {
+                self.spawn(lane, async move {
                     // Never give up on an end: retry until the store takes it (nothing is lost
                     // while the store is down; the task stays active in memory meanwhile).
                     let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
@@ -200,6 +220,80 @@ impl IoRunner {
                 // leader takes the locks again from what was written.
                 let _ = self.lock_rows.send(changes);
             }
+        }
+    }
+}
+
+/// The lanes of effects addressed to one (worker, task): each effect joins the lane of its
+/// target when it is started and waits until the effect before it in that lane has finished,
+/// given up, or been dropped with its term. Only targets with an effect in flight have a lane.
+#[derive(Default)]
+pub(super) struct Lanes(Arc<Mutex<LaneTails>>);
+
+#[derive(Default)]
+struct LaneTails {
+    next: u64,
+    /// For each target, the last place joined: its number and what resolves when it is done.
+    tails: HashMap<(String, String), (u64, oneshot::Receiver<()>)>,
+}
+
+impl Lanes {
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.lock().expect("lanes poisoned").tails.is_empty()
+    }
+
+    /// Takes the next place in the lane of `(worker, task)`.
+    fn join(&self, worker: &str, task: &str) -> Place {
+        let mut lanes = self.0.lock().expect("lanes poisoned");
+        lanes.next += 1;
+        let number = lanes.next;
+        let (done, done_rx) = oneshot::channel();
+        let key = (worker.to_string(), task.to_string());
+        let before = lanes
+            .tails
+            .insert(key.clone(), (number, done_rx))
+            .map(|(_, rx)| rx);
+        Place {
+            lanes: self.0.clone(),
+            key,
+            number,
+            before,
+            _done: done,
+        }
+    }
+}
+
+/// One effect's place in its lane. Dropping it (the effect done, or dropped with its term)
+/// lets the next effect go and, if it was the last, closes the lane.
+pub(super) struct Place {
+    lanes: Arc<Mutex<LaneTails>>,
+    key: (String, String),
+    number: u64,
+    before: Option<oneshot::Receiver<()>>,
+    /// Never sent: its drop is the signal.
+    _done: oneshot::Sender<()>,
+}
+
+impl Place {
+    /// Resolves once the effect before this one in the lane is done.
+    async fn turn(&mut self) {
+        if let Some(before) = self.before.take() {
+            // Closed, not sent: either way the effect before is done.
+            let _ = before.await;
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut lanes = self.lanes.lock().expect("lanes poisoned");
+        if lanes
+            .tails
+            .get(&self.key)
+            .is_some_and(|(number, _)| *number == self.number)
+        {
+            lanes.tails.remove(&self.key);
         }
     }
 }

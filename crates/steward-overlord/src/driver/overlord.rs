@@ -19,7 +19,7 @@ use tracing::{error, info};
 
 use super::command::{Command, Query};
 use super::event_loop::event_loop;
-use super::io::{lock_row_writer, IoRunner, SHUTDOWN_TIMEOUT};
+use super::io::{lock_row_writer, IoRunner, Lanes, SHUTDOWN_TIMEOUT};
 use crate::config::{QueueConfig, RunnerConfig};
 use crate::core::OverlordCore;
 use crate::queue::QueueError;
@@ -116,6 +116,7 @@ impl Overlord {
             http: http.clone(),
             lock_rows: lock_row_writer(store.clone(), term.clone()),
             term: term.clone(),
+            lanes: Lanes::default(),
         };
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in

@@ -1,5 +1,5 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,8 +13,10 @@ use steward_model::{Task, Worker, DEFAULT_WORKER_CATEGORY};
 use steward_testkit::wait_for;
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::io::{IoRunner, Lanes};
 use super::*;
 use crate::config::{QueueConfig, RunnerConfig};
+use crate::core::IoEffect;
 use crate::term::Term;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -40,6 +42,8 @@ struct Gated {
     waiting: AtomicUsize,
     abandoned: Arc<AtomicUsize>,
     written: AtomicUsize,
+    /// The assignment writes and removals, in the order they reached the coordinator.
+    log: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -57,11 +61,18 @@ impl OverlordCoordinator for Gated {
         let _open = self.gate.acquire().await.expect("gate open");
         abandoned.passed = true;
         self.written.fetch_add(1, Ordering::SeqCst);
-        self.inner.assign(worker, task).await
+        let written = self.inner.assign(worker, task).await;
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("assign {}", task.id()));
+        written
     }
 
     async fn remove_assignment(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
-        OverlordCoordinator::remove_assignment(&*self.inner, worker, task_id).await
+        let removed = OverlordCoordinator::remove_assignment(&*self.inner, worker, task_id).await;
+        self.log.lock().unwrap().push(format!("remove {task_id}"));
+        removed
     }
 
     async fn remove_status(&self, worker: &str, task_id: &str) -> Result<(), CoordinatorError> {
@@ -73,29 +84,116 @@ impl OverlordCoordinator for Gated {
     }
 }
 
-#[tokio::test]
-async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("meta.db"), "druid")
-        .await
-        .unwrap();
-    let inner = Arc::new(InProcessCoordinator::new());
-    let worker = Worker {
+fn worker_a() -> Worker {
+    Worker {
         scheme: "http".into(),
         host: "mm-a:8091".into(),
         ip: "mm-a".into(),
         capacity: 1,
         version: "0".into(),
         category: DEFAULT_WORKER_CATEGORY.into(),
-    };
-    inner.announce(&worker).await.unwrap();
-    let gated = Arc::new(Gated {
+    }
+}
+
+/// An in-process coordinator with `worker` announced, behind a closed gate.
+async fn gated(worker: &Worker) -> Arc<Gated> {
+    let inner = Arc::new(InProcessCoordinator::new());
+    inner.announce(worker).await.unwrap();
+    Arc::new(Gated {
         inner,
         gate: Semaphore::new(0),
         waiting: AtomicUsize::new(0),
         abandoned: Arc::new(AtomicUsize::new(0)),
         written: AtomicUsize::new(0),
-    });
+        log: Mutex::new(Vec::new()),
+    })
+}
+
+#[tokio::test]
+async fn effects_on_one_task_and_worker_land_in_the_order_emitted_and_others_do_not_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("meta.db"), "druid")
+        .await
+        .unwrap();
+    let worker = worker_a();
+    let gated = gated(&worker).await;
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let store: Arc<dyn steward_metadata::MetadataStore> = Arc::new(store);
+    let io = IoRunner {
+        tx,
+        assignment_timeout: DEADLINE,
+        lock_rows: super::io::lock_row_writer(store.clone(), Term::unending()),
+        store,
+        coordinator: gated.clone(),
+        http: steward_http::InternalClient::default()
+            .builder()
+            .build()
+            .unwrap(),
+        term: Term::unending(),
+        lanes: Lanes::default(),
+    };
+    let t1 = Task::from_json(json!({"type": "noop", "id": "t1"})).unwrap();
+    let remove = |id: &str| IoEffect::RemoveAssignment {
+        worker: worker.host.clone(),
+        task_id: id.to_string(),
+    };
+    // A withdrawal, the assignment again (held at the gate), and its withdrawal: the last must
+    // wait for the assignment, the first must not be overtaken by it.
+    io.run_all(vec![
+        remove("t1"),
+        IoEffect::Assign {
+            worker: worker.clone(),
+            task: t1,
+        },
+        remove("t1"),
+        remove("t2"),
+    ]);
+    wait_for("the assignment to be under way", DEADLINE, || async {
+        (gated.waiting.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
+    wait_for("the removal of t2 to land", DEADLINE, || async {
+        gated
+            .log
+            .lock()
+            .unwrap()
+            .contains(&"remove t2".to_string())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        gated
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == "remove t1")
+            .count(),
+        1,
+        "the second removal of t1 overtook its assignment"
+    );
+    gated.gate.add_permits(1);
+    wait_for("every effect to land", DEADLINE, || async {
+        (gated.log.lock().unwrap().len() == 4).then_some(())
+    })
+    .await;
+    let log = gated.log.lock().unwrap().clone();
+    let t1: Vec<&String> = log.iter().filter(|l| l.ends_with("t1")).collect();
+    assert_eq!(t1, ["remove t1", "assign t1", "remove t1"]);
+    assert!(gated.inner.assignments().await.unwrap().is_empty());
+    wait_for("every lane to close", DEADLINE, || async {
+        io.lanes.is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("meta.db"), "druid")
+        .await
+        .unwrap();
+    let gated = gated(&worker_a()).await;
     let parts = OverlordParts {
         queue: QueueConfig::default(),
         runner: RunnerConfig::default(),

@@ -50,7 +50,11 @@ impl TaskRunner {
     }
 
     /// Writing the assignment of `task_id` to `worker` failed. If the worker vanished meanwhile
-    /// the task goes back to pending; any other failure ends it, as in Druid.
+    /// the task goes back to pending; any other failure ends it, as in Druid. Either way the
+    /// assignment is withdrawn too: the failure does not say which write failed, and a later
+    /// write of the same assignment may still land (the task withdrawn from this worker and
+    /// assigned to it again while this one was on its way, as when a worker away past the
+    /// assignment timeout comes back); the driver carries out the removal after it.
     pub(crate) fn assign_failed(
         &mut self,
         task_id: &str,
@@ -69,6 +73,10 @@ impl TaskRunner {
         }
         let mut item = self.running.remove(task_id).expect("checked above");
         self.forget_assignment(task_id, &item);
+        out.push(RunnerEffect::RemoveAssignment {
+            worker: worker.to_string(),
+            task_id: task_id.to_string(),
+        });
         match item.take_retryable().filter(|_| worker_gone) {
             Some(task) => {
                 self.enqueue(task, item.inserted);

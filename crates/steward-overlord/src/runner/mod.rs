@@ -69,7 +69,12 @@ pub struct TaskRunner {
     config: RunnerConfig,
     strategy: WorkerSelectStrategy,
     workers: BTreeMap<String, WorkerState>,
-    lost_workers: HashMap<String, LostWorker>,
+    /// Ordered, as `workers` is: the cleanup walks it and emits effects in its order, which must
+    /// not depend on a hash seed (a replayed simulation seed would differ).
+    lost_workers: BTreeMap<String, LostWorker>,
+    /// The task maps are hash maps, looked up by id on every event. Whatever walks them in an
+    /// order that reaches the effects sorts first (`known_task_ids`); the order tasks are
+    /// placed in is `pending_order`'s.
     pending: HashMap<String, PendingItem>,
     pending_order: BTreeSet<PendingKey>,
     next_seq: u64,
@@ -89,7 +94,7 @@ impl TaskRunner {
             config,
             strategy: WorkerSelectStrategy::default(),
             workers: BTreeMap::new(),
-            lost_workers: HashMap::new(),
+            lost_workers: BTreeMap::new(),
             pending: HashMap::new(),
             pending_order: BTreeSet::new(),
             next_seq: 0,
@@ -213,7 +218,6 @@ impl TaskRunner {
         self.pending.shrink_to_fit();
         self.running.shrink_to_fit();
         self.complete.shrink_to_fit();
-        self.lost_workers.shrink_to_fit();
     }
 }
 

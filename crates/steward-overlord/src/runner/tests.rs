@@ -1541,10 +1541,16 @@ fn assign_failed_because_the_worker_is_gone_reassigns_to_another_worker() {
     let out = assign_failed(&mut r, "t1", A, true, later(now, 1));
     assert_eq!(
         out,
-        vec![RunnerEffect::Assign {
-            worker: worker(B, 1),
-            task: t1
-        }]
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::Assign {
+                worker: worker(B, 1),
+                task: t1
+            }
+        ]
     );
     let v = r.task_view("t1").unwrap();
     assert_eq!(
@@ -1569,7 +1575,13 @@ fn assign_failed_because_the_worker_is_gone_waits_when_no_worker_is_left() {
     add_worker(&mut r, worker(A, 1), now);
     run(&mut r, &noop("t1"), now);
     r.worker_removed(A, now);
-    assert!(assign_failed(&mut r, "t1", A, true, now).is_empty());
+    assert_eq!(
+        assign_failed(&mut r, "t1", A, true, now),
+        vec![RunnerEffect::RemoveAssignment {
+            worker: A.into(),
+            task_id: "t1".into()
+        }]
+    );
     let v = r.task_view("t1").unwrap();
     assert_eq!((v.state, v.worker), (RunnerTaskState::Pending, None));
     assert_eq!(r.sizes(), (1, 0, 0));
@@ -1584,10 +1596,16 @@ fn assign_failed_for_another_reason_fails_the_task() {
     let out = assign_failed(&mut r, "t1", A, false, now);
     assert_eq!(
         out,
-        vec![RunnerEffect::StatusChanged {
-            task_id: "t1".into(),
-            status: TaskStatus::failure("t1", messages::ASSIGN_FAILED),
-        }]
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::StatusChanged {
+                task_id: "t1".into(),
+                status: TaskStatus::failure("t1", messages::ASSIGN_FAILED),
+            }
+        ]
     );
     assert_eq!(
         messages::ASSIGN_FAILED,
@@ -1598,6 +1616,49 @@ fn assign_failed_for_another_reason_fails_the_task() {
     assert_eq!(r.next_deadline(), None);
     // Late or repeated failures change nothing.
     assert!(assign_failed(&mut r, "t1", A, false, now).is_empty());
+}
+
+#[test]
+fn assign_failed_withdraws_the_assignment_a_later_write_to_the_same_worker_may_still_make() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 1), now);
+    let t1 = noop("t1");
+    assert_eq!(assigns(&run(&mut r, &t1, now)), vec![assign(A, "t1")]);
+    // The worker is away past the assignment timeout: withdrawn, then assigned to it again
+    // when it is back, while the first write may still be on its way.
+    r.worker_removed(A, now);
+    let out = tick(&mut r, later(now, 300));
+    assert_eq!(
+        out,
+        vec![RunnerEffect::RemoveAssignment {
+            worker: A.into(),
+            task_id: "t1".into()
+        }]
+    );
+    let back = later(now, 301);
+    r.worker_added(worker(A, 1), back);
+    let mut out = Vec::new();
+    r.worker_initialized(A, back, &mut out);
+    assert_eq!(assigns(&out), vec![assign(A, "t1")]);
+
+    // The first write fails: taken for the second's, the task goes back to pending, and the
+    // second write, should it land, is withdrawn after it.
+    let out = assign_failed(&mut r, "t1", A, true, back);
+    assert_eq!(
+        out,
+        vec![
+            RunnerEffect::RemoveAssignment {
+                worker: A.into(),
+                task_id: "t1".into()
+            },
+            RunnerEffect::Assign {
+                worker: worker(A, 1),
+                task: t1
+            }
+        ],
+        "withdrawn, then assigned again, in that order"
+    );
 }
 
 #[test]

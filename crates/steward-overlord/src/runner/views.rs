@@ -73,14 +73,18 @@ impl TaskRunner {
         self.workers.get(host).map(|w| &w.worker)
     }
 
-    /// Every task id the runner knows (pending, running, complete).
+    /// Every task id the runner knows (pending, running, complete), sorted: the queue's
+    /// reconciliation shuts down in this order, which must not be the maps' hash order.
     pub fn known_task_ids(&self) -> Vec<String> {
-        self.pending
+        let mut ids: Vec<String> = self
+            .pending
             .keys()
             .chain(self.running.keys())
             .chain(self.complete.keys())
             .cloned()
-            .collect()
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub(crate) fn workers(&self) -> Vec<WorkerView> {
