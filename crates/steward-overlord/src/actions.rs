@@ -190,3 +190,7 @@ impl OverlordCore {
         self.route(Vec::new(), q, persist, now)
     }
 }
+
+#[cfg(test)]
+#[path = "actions_tests.rs"]
+mod tests;

@@ -290,6 +290,11 @@ impl Overlord {
             ))
             .into());
         }
+        let gate = {
+            let mut gates = self.allocations.lock().expect("not poisoned");
+            gates.entry(req.data_source.clone()).or_default().clone()
+        };
+        let _one_at_a_time = gate.lock().await;
         let row = req.query_granularity.bucket(req.timestamp);
         for _ in 0..ALLOCATE_ATTEMPTS {
             let used = self.store.used_segments(&req.data_source, &[row]).await?;

@@ -7,6 +7,7 @@
 //! blocks the loop. Store writes that must precede a change to the core (a task's insert, a
 //! worker config) are done here, on the caller's task, and only while the term lasts.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -75,6 +76,9 @@ pub struct Overlord {
     worker_config_writes: Arc<Mutex<()>>,
     /// Moves whenever the core releases a lock (see `OverlordCore::lock_releases`).
     pub(super) lock_releases: watch::Receiver<u64>,
+    /// One segment allocation at a time per datasource, as in Druid: two allocations in one
+    /// interval would otherwise both pick the next partition number.
+    pub(super) allocations: Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>,
     term: Term,
 }
 
@@ -148,6 +152,7 @@ impl Overlord {
             queue_config,
             worker_config_writes: Arc::new(Mutex::new(())),
             lock_releases,
+            allocations: Arc::default(),
             term,
         })
     }
