@@ -321,3 +321,37 @@ fn a_new_leader_takes_the_stored_locks_again_and_shuts_down_a_group_it_cannot() 
     );
     core.check_invariants();
 }
+
+#[test]
+fn an_appending_task_leaves_its_pending_segments_to_be_deleted_when_its_end_is_recorded() {
+    let now = t0();
+    let mut core = core_with_worker(2, now);
+    submit(&mut core, &writer("appender", 50), now);
+    submit(&mut core, &writer("plain", 50), now);
+    let append = LockRequest {
+        lock_type: TaskLockType::Append,
+        interval: iv(DAY),
+        preferred_version: None,
+    };
+    let (result, _) = core.lock_try_acquire("appender", &append, now);
+    assert!(matches!(result, Ok(LockResult::Acquired(_))));
+    take(&mut core, "plain", "2024-02-01/2024-02-02", now);
+    let cleanup = |effects: &[IoEffect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, IoEffect::DeletePendingSegments { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let ended = core.shutdown("appender", "user", now).1;
+    let recorded = record_end(&mut core, ended, now);
+    assert_eq!(
+        cleanup(&recorded),
+        vec![IoEffect::DeletePendingSegments {
+            task_allocator_id: "appender".into()
+        }]
+    );
+    let ended = core.shutdown("plain", "user", now).1;
+    let recorded = record_end(&mut core, ended, now);
+    assert!(cleanup(&recorded).is_empty());
+}

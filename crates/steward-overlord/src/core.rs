@@ -55,6 +55,11 @@ pub enum IoEffect {
     PersistStatus(TaskStatus),
     /// Mirror lock changes in `druid_tasklocks`, in this order and after every earlier one.
     PersistLocks(Vec<LockPersist>),
+    /// Delete the pending segments an ended task allocated under APPEND locks (Druid cleans
+    /// them up when such a task is removed from the lockbox).
+    DeletePendingSegments {
+        task_allocator_id: String,
+    },
 }
 
 impl IoEffect {
@@ -65,7 +70,9 @@ impl IoEffect {
             IoEffect::RemoveAssignment { worker, task_id }
             | IoEffect::RemoveStatus { worker, task_id } => Some((worker, task_id)),
             IoEffect::ShutdownOnWorker { worker, task_id } => Some((&worker.host, task_id)),
-            IoEffect::PersistStatus(_) | IoEffect::PersistLocks(_) => None,
+            IoEffect::PersistStatus(_)
+            | IoEffect::PersistLocks(_)
+            | IoEffect::DeletePendingSegments { .. } => None,
         }
     }
 }
@@ -264,7 +271,13 @@ impl OverlordCore {
     /// the queue forgets it and asks the waiting tasks again.
     pub fn persisted(&mut self, task_id: &str, row_changed: bool, now: Timestamp) -> Vec<IoEffect> {
         let mut persist = Vec::new();
+        let mut appended = false;
         if let Some(task) = self.queue.entry(task_id).map(|e| e.task.clone()) {
+            appended = self
+                .lockbox
+                .find_locks(task_id)
+                .iter()
+                .any(|l| l.lock_type == steward_model::TaskLockType::Append);
             if self.lockbox.remove(&task, &mut persist) {
                 self.lock_releases += 1;
             }
@@ -273,7 +286,13 @@ impl OverlordCore {
         self.ask(now, &mut persist, |queue, readiness| {
             queue.persisted(task_id, row_changed, readiness, &mut q)
         });
-        self.route(Vec::new(), q, persist, now)
+        let mut io = self.route(Vec::new(), q, persist, now);
+        if appended {
+            io.push(IoEffect::DeletePendingSegments {
+                task_allocator_id: task_id.to_string(),
+            });
+        }
+        io
     }
 
     /// Applies a dynamic worker config: pending tasks are assigned under it at once, and every

@@ -236,7 +236,8 @@ impl World {
                 }
                 IoEffect::RemoveStatus { .. }
                 | IoEffect::PersistStatus(_)
-                | IoEffect::PersistLocks(_) => {}
+                | IoEffect::PersistLocks(_)
+                | IoEffect::DeletePendingSegments { .. } => {}
             }
             self.leader.io.push(effect);
         }
@@ -379,7 +380,9 @@ impl World {
                 }
                 self.leader.core.persisted(&status.id, changed, now)
             }
-            IoEffect::PersistLocks(_) => unreachable!("the simulation's noop tasks take no locks"),
+            IoEffect::PersistLocks(_) | IoEffect::DeletePendingSegments { .. } => {
+                unreachable!("the simulation's noop tasks take no locks")
+            }
         };
         self.take(effects);
     }
@@ -434,7 +437,7 @@ impl World {
                     mm.shutdown(&task_id, &mut self.tree, self.now);
                 }
                 IoEffect::Assign { .. } => unreachable!("fenced: never landed"),
-                IoEffect::PersistLocks(_) => {
+                IoEffect::PersistLocks(_) | IoEffect::DeletePendingSegments { .. } => {
                     unreachable!("the simulation's noop tasks take no locks")
                 }
             }

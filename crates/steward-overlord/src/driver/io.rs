@@ -215,6 +215,19 @@ impl IoRunner {
                     }
                 });
             }
+            IoEffect::DeletePendingSegments { task_allocator_id } => {
+                let store = self.store.clone();
+                self.spawn(lane, async move {
+                    // Left behind, they only block allocations in their intervals until an
+                    // operator deletes them (`DELETE pendingSegments/{dataSource}`).
+                    if let Err(e) = store
+                        .delete_pending_segments_of_allocator(&task_allocator_id)
+                        .await
+                    {
+                        warn!(task = task_allocator_id, error = %e, "could not delete the pending segments of an ended task");
+                    }
+                });
+            }
             IoEffect::PersistLocks(changes) => {
                 // The writer outlives no term: if it is gone, the term is over and the next
                 // leader takes the locks again from what was written.
