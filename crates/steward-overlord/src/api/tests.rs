@@ -21,6 +21,8 @@ use crate::driver::{OverlordParts, SubmitError};
 use crate::queue::QueueError;
 use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
 
+mod segments;
+
 const A: &str = "mm-a:8091";
 
 fn at(instant: &str) -> Timestamp {
@@ -92,12 +94,17 @@ impl Fixture {
 
 /// Serves the API on a local port with connect info, as Druid records the peer's address.
 async fn serve(overlord: Overlord) -> String {
+    serve_with(overlord, None).await
+}
+
+/// [`serve`] with Druid's basic security on, or off (`None`).
+async fn serve_with(overlord: Overlord, security: Option<steward_security::Security>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let config = ApiConfig {
         self_url: url.clone(),
         recently_finished_threshold: Duration::from_secs(86_400),
-        security: None,
+        security,
     };
     let app = router(overlord, config).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
