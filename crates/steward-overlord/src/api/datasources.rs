@@ -68,102 +68,89 @@ fn parse_filter(body: &[u8]) -> ApiResult<SegmentsToUpdateFilter> {
     Ok(filter)
 }
 
-/// Druid's `SegmentUpdateResponse`.
-fn changed(n: u64) -> Json<Value> {
-    Json(json!({ "numChangedSegments": n }))
+/// Marks the selected segments of `ds` used or unused, answering Druid's
+/// `SegmentUpdateResponse`.
+async fn mark(
+    s: &AppState,
+    ds: &str,
+    selection: &SegmentSelection,
+    used: bool,
+) -> ApiResult<Json<Value>> {
+    let changed = s
+        .store()
+        .mark_segments(ds, selection, used, Timestamp::now())
+        .await?;
+    Ok(Json(json!({ "numChangedSegments": changed })))
 }
 
-/// `POST datasources/{ds}/markUnused` with a [`SegmentsToUpdateFilter`]: marks unused the used
-/// segments lying within `interval` (of `versions`, if given), or those of `segmentIds`; ids
-/// that are not of this datasource, or of no segment, are ignored, as in Druid.
-pub(super) async fn mark_unused(
+/// `POST datasources/{ds}/markUnused` and `markUsed` (`used`) with a
+/// [`SegmentsToUpdateFilter`]: marks the segments lying within `interval` (of `versions`, if
+/// given), or those of `segmentIds`; marking used leaves out those that used segments
+/// overshadow.
+pub(super) async fn mark_filtered(
     State(s): State<AppState>,
     DataSource(ds): DataSource,
     body: Bytes,
+    used: bool,
 ) -> ApiResult<Json<Value>> {
     let filter = parse_filter(&body)?;
-    let store = s.store();
     let selection = match (filter.interval, filter.versions) {
         (Some(interval), None) => SegmentSelection::Interval(interval),
-        (Some(interval), Some(versions)) => SegmentSelection::Ids(
-            store
-                .used_segments(&ds, &[interval])
-                .await?
-                .into_iter()
-                .filter(|seg| interval.contains(&seg.interval) && versions.contains(&seg.version))
-                .map(|seg| seg.id().to_string())
-                .collect(),
-        ),
-        (None, _) => SegmentSelection::Ids(
-            filter
-                .segment_ids
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|id| SegmentId::try_parse(&ds, id))
-                .map(|id| id.to_string())
-                .collect(),
-        ),
-    };
-    Ok(changed(
-        store
-            .mark_segments(&ds, &selection, false, Timestamp::now())
-            .await?,
-    ))
-}
-
-/// `POST datasources/{ds}/markUsed` with a [`SegmentsToUpdateFilter`]: marks used the unused
-/// segments lying within `interval` (of `versions`, if given), or those of `segmentIds`, that
-/// no used segment overshadows. An id that does not parse as one of this datasource, or names
-/// no segment, is a 400 and nothing is marked, as in Druid.
-pub(super) async fn mark_used(
-    State(s): State<AppState>,
-    DataSource(ds): DataSource,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let filter = parse_filter(&body)?;
-    let store = s.store();
-    let selection = match (filter.interval, filter.versions) {
-        (Some(interval), None) => SegmentSelection::Interval(interval),
-        // The store's interval selection takes no versions: the matching unused segments are
-        // read first and marked by id (one deleted meanwhile by a kill task makes it a 400).
         (Some(interval), Some(versions)) => {
-            let query = UnusedSegmentsQuery {
-                data_source: ds.clone(),
-                interval: Some(interval),
-                versions: Some(versions),
-                ..UnusedSegmentsQuery::default()
-            };
-            SegmentSelection::Ids(
-                store
-                    .unused_segments(&query)
-                    .await?
-                    .iter()
-                    .map(|seg| seg.id().to_string())
-                    .collect(),
-            )
+            SegmentSelection::Ids(of_versions(&s, &ds, interval, versions, used).await?)
         }
-        (None, _) => {
-            let (mut ids, mut unparsed) = (Vec::new(), Vec::new());
-            for raw in filter.segment_ids.iter().flatten() {
-                match SegmentId::try_parse(&ds, raw) {
-                    Some(id) => ids.push(id.to_string()),
-                    None => unparsed.push(raw.as_str()),
-                }
-            }
-            if !unparsed.is_empty() {
-                return Err(invalid_input(format!(
-                    "Could not parse segment IDs[{}] for datasource[{ds}]",
-                    unparsed.join(", ")
-                )));
-            }
-            SegmentSelection::Ids(ids)
-        }
+        (None, _) => SegmentSelection::Ids(parsed_ids(
+            &ds,
+            &filter.segment_ids.unwrap_or_default(),
+            used,
+        )?),
     };
-    Ok(changed(
-        store
-            .mark_segments(&ds, &selection, true, Timestamp::now())
-            .await?,
-    ))
+    mark(&s, &ds, &selection, used).await
+}
+
+/// The ids of the segments within `interval` of one of `versions` that are not yet `used`
+/// (or used): the store's interval selection takes no versions, so they are read first and
+/// marked by id (a segment deleted meanwhile by a kill task makes marking used a 400).
+async fn of_versions(
+    s: &AppState,
+    ds: &str,
+    interval: Interval,
+    versions: Vec<String>,
+    used: bool,
+) -> ApiResult<Vec<String>> {
+    let segments = if used {
+        let query = UnusedSegmentsQuery {
+            data_source: ds.to_string(),
+            interval: Some(interval),
+            versions: Some(versions),
+            ..UnusedSegmentsQuery::default()
+        };
+        s.store().unused_segments(&query).await?
+    } else {
+        let mut segments = s.store().used_segments(ds, &[interval]).await?;
+        segments.retain(|seg| interval.contains(&seg.interval) && versions.contains(&seg.version));
+        segments
+    };
+    Ok(segments.iter().map(|seg| seg.id().to_string()).collect())
+}
+
+/// The segment ids of a filter as ids of `ds`. As in Druid, ids that do not parse as one of
+/// `ds` are ignored when marking unused and refused (400, nothing marked) when marking `used`.
+fn parsed_ids(ds: &str, raw: &BTreeSet<String>, used: bool) -> ApiResult<Vec<String>> {
+    let (mut ids, mut unparsed) = (Vec::new(), Vec::new());
+    for id in raw {
+        match SegmentId::try_parse(ds, id) {
+            Some(id) => ids.push(id.to_string()),
+            None => unparsed.push(id.as_str()),
+        }
+    }
+    if used && !unparsed.is_empty() {
+        return Err(invalid_input(format!(
+            "Could not parse segment IDs[{}] for datasource[{ds}]",
+            unparsed.join(", ")
+        )));
+    }
+    Ok(ids)
 }
 
 /// `POST datasources/{ds}`: marks used every unused segment of the datasource that no used
@@ -172,11 +159,7 @@ pub(super) async fn mark_all_used(
     State(s): State<AppState>,
     DataSource(ds): DataSource,
 ) -> ApiResult<Json<Value>> {
-    let marked = s
-        .store()
-        .mark_segments(&ds, &SegmentSelection::All, true, Timestamp::now())
-        .await?;
-    Ok(changed(marked))
+    mark(&s, &ds, &SegmentSelection::All, true).await
 }
 
 /// `DELETE datasources/{ds}`: marks every segment of the datasource unused. Druid's
@@ -195,11 +178,7 @@ pub(super) async fn mark_all_unused(
             "Parameter [kill] is not supported by Steward: submit a kill task ({\"type\":\"kill\",\"dataSource\":...,\"interval\":...}) to POST /druid/indexer/v1/task, or run `steward kill`",
         ));
     }
-    let marked = s
-        .store()
-        .mark_segments(&ds, &SegmentSelection::All, false, Timestamp::now())
-        .await?;
-    Ok(changed(marked))
+    mark(&s, &ds, &SegmentSelection::All, false).await
 }
 
 /// `POST datasources/{ds}/segments/{segmentId}`: marks one segment used; 0 when it is unknown,
@@ -212,15 +191,8 @@ pub(super) async fn mark_segment_used(
     let id = id.to_string();
     // The store refuses unknown ids when marking used; Druid answers 0 for one.
     match s.store().segment(&ds, &id).await? {
-        Some((_, false)) => {
-            let selection = SegmentSelection::Ids(vec![id]);
-            let marked = s
-                .store()
-                .mark_segments(&ds, &selection, true, Timestamp::now())
-                .await?;
-            Ok(changed(marked))
-        }
-        Some((_, true)) | None => Ok(changed(0)),
+        Some((_, false)) => mark(&s, &ds, &SegmentSelection::Ids(vec![id]), true).await,
+        Some((_, true)) | None => Ok(Json(json!({ "numChangedSegments": 0 }))),
     }
 }
 
@@ -230,12 +202,7 @@ pub(super) async fn mark_segment_unused(
     State(s): State<AppState>,
     DataSourceSegment(ds, id): DataSourceSegment,
 ) -> ApiResult<Json<Value>> {
-    let selection = SegmentSelection::Ids(vec![id.to_string()]);
-    let marked = s
-        .store()
-        .mark_segments(&ds, &selection, false, Timestamp::now())
-        .await?;
-    Ok(changed(marked))
+    mark(&s, &ds, &SegmentSelection::Ids(vec![id.to_string()]), false).await
 }
 
 /// `DELETE pendingSegments/{ds}[?interval=]`: deletes the pending segments of the datasource

@@ -60,8 +60,8 @@ use steward_security::{guarded, Action, Resource};
 use crate::driver::Overlord;
 use crate::master::TaskMaster;
 use datasources::{
-    delete_pending_segments, mark_all_unused, mark_all_used, mark_segment_unused,
-    mark_segment_used, mark_unused, mark_used,
+    delete_pending_segments, mark_all_unused, mark_all_used, mark_filtered, mark_segment_unused,
+    mark_segment_used,
 };
 use dynamic_config::{get_worker_config, set_worker_config, worker_config_history};
 use listings::{list_state, list_tasks};
@@ -213,8 +213,14 @@ fn segment_changes(prefix: &str) -> Router<AppState> {
     let ds = format!("{prefix}/datasources/{{ds}}");
     Router::new()
         .route(&ds, post(mark_all_used).delete(mark_all_unused))
-        .route(&format!("{ds}/markUsed"), post(mark_used))
-        .route(&format!("{ds}/markUnused"), post(mark_unused))
+        .route(
+            &format!("{ds}/markUsed"),
+            post(|s, d, b| mark_filtered(s, d, b, true)),
+        )
+        .route(
+            &format!("{ds}/markUnused"),
+            post(|s, d, b| mark_filtered(s, d, b, false)),
+        )
         .route(
             &format!("{ds}/segments/{{segmentId}}"),
             post(mark_segment_used).delete(mark_segment_unused),

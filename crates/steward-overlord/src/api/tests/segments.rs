@@ -45,14 +45,18 @@ fn id(s: &DataSegment) -> String {
     s.id().to_string()
 }
 
-/// wiki: two partitions of DAY1 and one of DAY2 (sizes 10, 20, 30); koala: one of DAY1.
-fn published() -> (Vec<DataSegment>, DataSegment) {
+/// Publishes wiki: two partitions of DAY1 and one of DAY2 (sizes 10, 20, 30), and koala: one
+/// of DAY1; answers them.
+async fn publish_both(store: &SqliteStore) -> (Vec<DataSegment>, DataSegment) {
     let wiki = vec![
         segment("wiki", DAY1, V1, 0, 10),
         segment("wiki", DAY1, V1, 1, 20),
         segment("wiki", DAY2, V1, 0, 30),
     ];
-    (wiki, segment("koala", DAY1, V1, 0, 5))
+    let koala = segment("koala", DAY1, V1, 0, 5);
+    publish(store, &wiki).await;
+    publish(store, std::slice::from_ref(&koala)).await;
+    (wiki, koala)
 }
 
 async fn publish(store: &SqliteStore, segments: &[DataSegment]) {
@@ -118,6 +122,10 @@ impl Api {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
     /// A change that must succeed: its `numChangedSegments`.
     async fn changed(&self, method: Method, path: &str, body: Option<&str>) -> u64 {
         let (status, answer) = self.call(method, path, body).await;
@@ -148,9 +156,7 @@ fn ids(answer: &Value) -> Vec<String> {
 #[tokio::test]
 async fn metadata_reads_answer_druids_shapes_from_the_store() {
     let fx = Fixture::new().await;
-    let (wiki, koala) = published();
-    publish(&fx.store, &wiki).await;
-    publish(&fx.store, std::slice::from_ref(&koala)).await;
+    let (wiki, koala) = publish_both(&fx.store).await;
     let api = Api::new(&serve(fx.start().await).await);
 
     let (status, names) = api.get(&format!("{MD}/datasources")).await;
@@ -318,9 +324,7 @@ async fn metadata_reads_answer_druids_shapes_from_the_store() {
 #[tokio::test]
 async fn marking_counts_changed_segments_and_follows_druids_filter_rules() {
     let fx = Fixture::new().await;
-    let (wiki, koala) = published();
-    publish(&fx.store, &wiki).await;
-    publish(&fx.store, std::slice::from_ref(&koala)).await;
+    let (wiki, koala) = publish_both(&fx.store).await;
     let api = Api::new(&serve(fx.start().await).await);
 
     // The Overlord's paths and the Coordinator's deprecated ones do the same.
@@ -487,75 +491,46 @@ async fn pending_segments_are_deleted_unless_an_active_task_may_hold_them() {
     let api = Api::new(&serve(overlord).await);
     let pending = |ds: &str, query: &str| format!("{INDEXER}/pendingSegments/{ds}{query}");
 
-    let message = api
-        .refused(Method::DELETE, &pending("wiki", ""), None, 400)
-        .await;
-    assert!(
-        message.starts_with(
-            "Cannot delete pendingSegments for datasource[wiki] as there is at least one active task[w1] created at["
-        ),
-        "{message}"
-    );
-    api.refused(
-        Method::DELETE,
-        &pending("wiki", "?interval=2000-01-01/3000-01-01"),
-        None,
-        400,
-    )
-    .await;
-    // Before the task was created: allowed, and nothing was created then.
-    let (status, answer) = api
-        .call(
-            Method::DELETE,
-            &pending("wiki", "?interval=2000-01-01/2000-01-02"),
-            None,
-        )
-        .await;
-    assert_eq!((status, answer), (200, json!({"numDeleted": 0})));
-    let message = api
-        .refused(
-            Method::DELETE,
-            &pending("wiki", "?interval=later"),
-            None,
-            400,
-        )
-        .await;
+    let refused = |ds: &'static str, query: &'static str| {
+        let path = pending(ds, query);
+        let api = &api;
+        async move { api.refused(Method::DELETE, &path, None, 400).await }
+    };
+    for query in ["", "?interval=2000-01-01/3000-01-01"] {
+        let message = refused("wiki", query).await;
+        assert!(
+            message.starts_with(
+                "Cannot delete pendingSegments for datasource[wiki] as there is at least one active task[w1] created at["
+            ),
+            "{message}"
+        );
+    }
+    let message = refused("wiki", "?interval=later").await;
     assert!(message.contains("Invalid interval [later]"), "{message}");
-    api.refused(Method::DELETE, &pending(".x", ""), None, 400)
-        .await;
+    refused(".x", "").await;
+    // Created before the task: allowed, and nothing was created then.
+    let before = pending("wiki", "?interval=2000-01-01/2000-01-02");
+    assert_eq!(api.delete(&before).await, (200, json!({"numDeleted": 0})));
 
-    let (status, answer) = api
-        .call(
-            Method::DELETE,
-            &pending("koala", "?interval=2000-01-01/3000-01-01"),
-            None,
-        )
-        .await;
-    assert_eq!((status, answer), (200, json!({"numDeleted": 1})));
-    let (_, answer) = api.call(Method::DELETE, &pending("koala", ""), None).await;
-    assert_eq!(answer, json!({"numDeleted": 0}));
+    let all_time = pending("koala", "?interval=2000-01-01/3000-01-01");
+    assert_eq!(api.delete(&all_time).await, (200, json!({"numDeleted": 1})));
+    assert_eq!(
+        api.delete(&pending("koala", "")).await,
+        (200, json!({"numDeleted": 0}))
+    );
 }
 
 #[tokio::test]
 async fn a_standby_serves_the_coordinator_paths_and_redirects_the_overlords() {
     let fx = Fixture::new().await;
-    let (wiki, _) = published();
-    publish(&fx.store, &wiki).await;
+    publish_both(&fx.store).await;
     let (_elect, elected) = tokio::sync::watch::channel(leadership(None, Some(OTHER)));
     let master = TaskMaster::start(fx.parts(), elected);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = ApiConfig {
-        self_url: url.clone(),
-        recently_finished_threshold: Duration::from_secs(86_400),
-        security: None,
-    };
-    let app = router_with_master(master.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve_master(master.clone()).await;
     let api = Api::new(&url);
 
     let (status, names) = api.get(&format!("{MD}/datasources")).await;
-    assert_eq!((status, names), (200, json!(["wiki"])));
+    assert_eq!((status, names), (200, json!(["koala", "wiki"])));
     let filter = json!({"interval": DAY1}).to_string();
     let coordinator = format!("{COORDINATOR}/datasources/wiki/markUnused");
     assert_eq!(
@@ -589,29 +564,14 @@ const PASSWORD: &str = "pw";
 #[tokio::test]
 async fn datasource_permissions_guard_reads_and_changes_and_filter_listings() {
     let fx = Fixture::new().await;
-    let (wiki, koala) = published();
-    publish(&fx.store, &wiki).await;
-    publish(&fx.store, std::slice::from_ref(&koala)).await;
-    let properties: HashMap<&str, &str> = HashMap::from([
-        ("druid.auth.authenticatorChain", r#"["basic"]"#),
-        ("druid.auth.authenticator.basic.type", "basic"),
-        (
-            "druid.auth.authenticator.basic.initialAdminPassword",
-            "admin-pw",
-        ),
-        (
-            "druid.auth.authenticator.basic.initialInternalClientPassword",
-            "internal-pw",
-        ),
-        ("druid.auth.authenticator.basic.authorizerName", "basic"),
-        ("druid.auth.authenticator.basic.credentialIterations", "100"),
-        ("druid.auth.authorizers", r#"["basic"]"#),
-        ("druid.auth.authorizer.basic.type", "basic"),
-        ("druid.escalator.type", "basic"),
-        ("druid.escalator.internalClientUsername", "druid_system"),
-        ("druid.escalator.internalClientPassword", "internal-pw"),
-        ("druid.escalator.authorizerName", "basic"),
-    ]);
+    let (wiki, _) = publish_both(&fx.store).await;
+    // Few password hash iterations: the test logs three users in.
+    let text = steward_testkit::basic_security_properties("admin-pw", "internal-pw")
+        + "druid.auth.authenticator.basic.credentialIterations=100\n";
+    let properties: HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect();
     let config = SecurityConfig::from_properties(|key| properties.get(key).map(|v| v.to_string()))
         .unwrap()
         .unwrap();
@@ -723,9 +683,10 @@ async fn datasource_permissions_guard_reads_and_changes_and_filter_listings() {
     // Deleting pending segments needs both.
     let pending = format!("{INDEXER}/pendingSegments/wiki");
     for user in [&reader, &writer] {
-        let (status, _) = user.call(Method::DELETE, &pending, None).await;
-        assert_eq!(status, 403);
+        assert_eq!(user.delete(&pending).await.0, 403);
     }
-    let (status, answer) = admin.call(Method::DELETE, &pending, None).await;
-    assert_eq!((status, answer), (200, json!({"numDeleted": 0})));
+    assert_eq!(
+        admin.delete(&pending).await,
+        (200, json!({"numDeleted": 0}))
+    );
 }
