@@ -14,6 +14,11 @@
 /// 255 bytes on every filesystem Steward runs on.
 pub const MAX_ID_BYTES: usize = 255 - ".report.json.tmp".len();
 
+/// The longest segment id, in characters: Druid's segment tables key rows by a `VARCHAR(255)`
+/// id. Segment ids never become file names, so the file-name limit of [`MAX_ID_BYTES`] does not
+/// apply (a datasource name of the longest kind makes a longer segment id).
+pub const MAX_SEGMENT_ID_CHARS: usize = 255;
+
 /// Checks `value` against the id rules; `what` names the field in the error ("Task ID").
 pub fn validate_id(what: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {
@@ -25,6 +30,28 @@ pub fn validate_id(what: &str, value: &str) -> Result<(), String> {
             value.len()
         ));
     }
+    validate_characters(what, value)
+}
+
+/// Checks a segment id from a request before it reaches the store: the characters of the id
+/// rules (a segment id holds a datasource name and a version), at most
+/// [`MAX_SEGMENT_ID_CHARS`] of them.
+pub fn validate_segment_id(value: &str) -> Result<(), String> {
+    let what = "Segment ID";
+    if value.is_empty() {
+        return Err(format!("{what} must not be null or empty."));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_SEGMENT_ID_CHARS {
+        return Err(format!(
+            "{what} is {chars} characters long; the limit is {MAX_SEGMENT_ID_CHARS}."
+        ));
+    }
+    validate_characters(what, value)
+}
+
+/// The character rules every id follows, wherever it ends up.
+fn validate_characters(what: &str, value: &str) -> Result<(), String> {
     // An id with control characters is not echoed back: it would break the log line or the
     // terminal that shows the error.
     let shown = value.escape_debug();
@@ -56,7 +83,7 @@ fn is_illegal(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{validate_id, MAX_ID_BYTES};
+    use super::{validate_id, validate_segment_id, MAX_ID_BYTES, MAX_SEGMENT_ID_CHARS};
 
     #[test]
     fn accepts_druid_style_ids() {
@@ -123,5 +150,19 @@ mod tests {
         // Two bytes per character: half as many characters fit.
         assert!(validate_id("Task ID", &"é".repeat(MAX_ID_BYTES / 2)).is_ok());
         assert!(validate_id("Task ID", &"é".repeat(MAX_ID_BYTES / 2 + 1)).is_err());
+    }
+
+    #[test]
+    fn segment_ids_follow_the_character_rules_up_to_the_columns_width() {
+        let id = "wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_v1_3";
+        assert!(validate_segment_id(id).is_ok());
+        // Longer than a task id may be: the datasource name alone may take 239 bytes.
+        let long = format!("{}_{}", "w".repeat(200), &id[5..]);
+        assert_eq!(long.chars().count(), MAX_SEGMENT_ID_CHARS);
+        assert!(long.len() > MAX_ID_BYTES && validate_segment_id(&long).is_ok());
+        assert!(validate_segment_id(&"s".repeat(MAX_SEGMENT_ID_CHARS + 1)).is_err());
+        for bad in ["", "a/b", ".x", "nul\u{0}", "tab\tx", "\u{1F600}"] {
+            assert!(validate_segment_id(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::interval::Interval;
-use crate::time::format_ts;
+use crate::time::{format_ts, parse_instant};
 
 /// The segment format version Druid writes (`IndexIO.V9_VERSION`).
 pub const BINARY_VERSION_V9: i32 = 9;
@@ -190,6 +190,45 @@ pub struct SegmentId {
     pub interval: Interval,
     pub version: String,
     pub partition_num: u32,
+}
+
+impl SegmentId {
+    /// Druid's `SegmentId.tryParse`: reads `id` as a segment id of `data_source`, or `None`.
+    /// A last part of digits after the version is read as the partition number when it is
+    /// positive, as Druid prefers; read the other way (partition 0, the digits part of the
+    /// version) the id prints the same, so either reading names the same stored row.
+    pub fn try_parse(data_source: &str, id: &str) -> Option<SegmentId> {
+        let rest = id.strip_prefix(data_source)?.strip_prefix('_')?;
+        let parts: Vec<&str> = rest.split('_').collect();
+        let [start, end, version @ ..] = parts.as_slice() else {
+            return None;
+        };
+        let (start, end) = (parse_instant(start).ok()?, parse_instant(end).ok()?);
+        if start >= end {
+            return None;
+        }
+        // Guava's `Ints.tryParse`: digits, within an int.
+        let partition = match version {
+            [version @ .., last]
+                if !version.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                last.parse::<i32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(|n| (version, n.unsigned_abs()))
+            }
+            _ => None,
+        };
+        let (version, partition_num) = partition.unwrap_or((version, 0));
+        let version = version.join("_");
+        // Druid would read an empty version; no segment has one.
+        (!version.is_empty()).then(|| SegmentId {
+            data_source: data_source.to_string(),
+            interval: Interval::new(start, end),
+            version,
+            partition_num,
+        })
+    }
 }
 
 impl fmt::Display for SegmentId {
@@ -387,6 +426,56 @@ mod tests {
         assert_eq!(
             segment(0).id().to_string(),
             "wikipedia_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn segment_ids_parse_as_druid_reads_them() {
+        let parse = |id: &str| SegmentId::try_parse("wiki_pedia", id);
+        let with_partition = segment(3).id();
+        let text = with_partition
+            .to_string()
+            .replace("wikipedia", "wiki_pedia");
+        let parsed = parse(&text).unwrap();
+        assert_eq!(
+            (parsed.version.as_str(), parsed.partition_num),
+            ("2024-01-01T00:00:00.000Z", 3)
+        );
+        assert_eq!(parsed.to_string(), text);
+        // Partition 0 is not written; a version of several parts keeps its underscores.
+        let id = "wiki_pedia_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_v_1_0";
+        let parsed = parse(id).unwrap();
+        assert_eq!(
+            (parsed.version.as_str(), parsed.partition_num),
+            ("v_1_0", 0)
+        );
+        assert_eq!(parsed.to_string(), id);
+        // Short forms of the instants are read, and printed in Druid's form.
+        let parsed = parse("wiki_pedia_2015-09-12_2015-09-13_v").unwrap();
+        assert_eq!(parsed.interval, "2015-09-12/2015-09-13".parse().unwrap());
+        for bad in [
+            "wiki_pedia",
+            "wiki_pedia_2015-09-12_2015-09-13",
+            "wiki_pedia_2015-09-12_2015-09-13_",
+            "wiki_pedia_2015-09-12_2015-09-13__4",
+            "wikipedia_2015-09-12_2015-09-13_v",
+            "wiki_pedia_2015-09-13_2015-09-12_v",
+            "wiki_pedia_2015-09-12_2015-09-12_v",
+            "wiki_pedia_yesterday_2015-09-13_v",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        // Digits beyond an int, or signed, are part of the version.
+        let big = parse("wiki_pedia_2015-09-12_2015-09-13_v_3000000000").unwrap();
+        assert_eq!(
+            (big.version.as_str(), big.partition_num),
+            ("v_3000000000", 0)
+        );
+        assert_eq!(
+            parse("wiki_pedia_2015-09-12_2015-09-13_v_+2")
+                .unwrap()
+                .partition_num,
+            0
         );
     }
 

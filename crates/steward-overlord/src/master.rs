@@ -14,9 +14,11 @@
 //! Writes to ZooKeeper are fenced by the leader's latch node on top of that (see
 //! `steward_cluster::zookeeper`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use steward_cluster::{sleep_until, Leadership};
+use steward_metadata::MetadataStore;
 use steward_model::backoff::Backoff;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info};
@@ -34,6 +36,9 @@ pub struct TaskMaster {
     terms: watch::Receiver<Option<Overlord>>,
     /// Asks the lifecycle task to stop; `None` for a process that always leads.
     stop: Option<mpsc::UnboundedSender<oneshot::Sender<()>>>,
+    /// The metadata store every term uses, also while this process does not lead: what is
+    /// read from it alone (Druid's Coordinator metadata API) is served by every Overlord.
+    store: Arc<dyn MetadataStore>,
 }
 
 impl TaskMaster {
@@ -42,11 +47,13 @@ impl TaskMaster {
     pub fn start(parts: OverlordParts, leadership: watch::Receiver<Leadership>) -> TaskMaster {
         let (terms_tx, terms) = watch::channel(None);
         let (stop, stop_rx) = mpsc::unbounded_channel();
+        let store = parts.store.clone();
         tokio::spawn(lifecycle(parts, leadership.clone(), terms_tx, stop_rx));
         TaskMaster {
             leadership,
             terms,
             stop: Some(stop),
+            store,
         }
     }
 
@@ -55,11 +62,13 @@ impl TaskMaster {
         overlord: Overlord,
         leadership: watch::Receiver<Leadership>,
     ) -> TaskMaster {
+        let store = overlord.store().clone();
         let (_, terms) = watch::channel(Some(overlord));
         TaskMaster {
             leadership,
             terms,
             stop: None,
+            store,
         }
     }
 
@@ -71,6 +80,11 @@ impl TaskMaster {
             .as_ref()
             .filter(|o| o.term().is_current())
             .cloned()
+    }
+
+    /// The metadata store, whether this process leads or not.
+    pub(crate) fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
     }
 
     /// What this process knows about the leadership.

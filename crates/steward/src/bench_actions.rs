@@ -21,7 +21,13 @@ use tokio::task::JoinSet;
 
 use crate::client::{ClientOptions, OverlordClient};
 
-const DATA_SOURCE: &str = "bench_actions";
+/// Each run writes to a datasource of its own, so runs never meet each other's pending segments.
+fn data_source() -> String {
+    format!("bench_actions_{}", jiff::Timestamp::now().as_millisecond())
+}
+
+/// How long the tasks may take to end once shut down, before the pending segments are deleted.
+const END_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Options of `steward bench-actions`.
 #[derive(clap::Args, Debug)]
@@ -52,10 +58,11 @@ fn day(i: usize) -> Interval {
 pub async fn run(overlord: &ClientOptions, args: &ActionBenchArgs) -> anyhow::Result<()> {
     ensure!(args.tasks >= 1, "--tasks must be at least 1");
     let client = OverlordClient::new(overlord)?;
+    let ds = data_source();
     let mut ids = Vec::with_capacity(args.tasks);
     for i in 0..args.tasks {
-        let spec = json!({"type": "noop", "dataSource": DATA_SOURCE, "runTime": 3_600_000,
-                          "id": format!("bench_actions_{i}_{}", jiff::Timestamp::now().as_millisecond())});
+        let spec = json!({"type": "noop", "dataSource": ds, "runTime": 3_600_000,
+                          "id": format!("{ds}_{i}")});
         ids.push(
             client
                 .submit(spec.to_string())
@@ -82,36 +89,47 @@ pub async fn run(overlord: &ClientOptions, args: &ActionBenchArgs) -> anyhow::Re
         Ok(())
     })
     .await;
-    let allocations = timed(&client, &ids, phase, |client, id, i, n| async move {
-        // A new sequence each time, so every call allocates a new pending segment (the same
-        // sequence again would be answered with the id it already has).
-        let segment = client
-            .action(
-                &id,
-                &TaskAction::SegmentAllocate(SegmentAllocate {
-                    data_source: DATA_SOURCE.into(),
-                    timestamp: day(i).start,
-                    query_granularity: json!("NONE"),
-                    preferred_segment_granularity: json!("DAY"),
-                    sequence_name: format!("{id}_{n}"),
-                    previous_segment_id: None,
-                    skip_segment_lineage_check: true,
-                    partial_shard_spec: None,
-                    lock_granularity: None,
-                    task_lock_type: None,
-                }),
-            )
-            .await?;
-        anyhow::ensure!(!segment.is_null(), "task {id} got no segment id");
-        Ok(())
+    let allocating = ds.clone();
+    let allocations = timed(&client, &ids, phase, move |client, id, i, n| {
+        let ds = allocating.clone();
+        async move {
+            // A new sequence each time, so every call allocates a new pending segment (the same
+            // sequence again would be answered with the id it already has).
+            let segment = client
+                .action(
+                    &id,
+                    &TaskAction::SegmentAllocate(SegmentAllocate {
+                        data_source: ds,
+                        timestamp: day(i).start,
+                        query_granularity: json!("NONE"),
+                        preferred_segment_granularity: json!("DAY"),
+                        sequence_name: format!("{id}_{n}"),
+                        previous_segment_id: None,
+                        skip_segment_lineage_check: true,
+                        partial_shard_spec: None,
+                        lock_granularity: None,
+                        task_lock_type: None,
+                    }),
+                )
+                .await?;
+            anyhow::ensure!(!segment.is_null(), "task {id} got no segment id");
+            Ok(())
+        }
     })
     .await;
     for id in &ids {
         let _ = client.shutdown(id).await;
     }
-    let _ = client
-        .delete(&format!("pendingSegments/{DATA_SOURCE}"))
-        .await;
+    // The Overlord deletes pending segments only once no task of the datasource is active.
+    let ended = Instant::now() + END_DEADLINE;
+    while Instant::now() < ended {
+        let statuses = client.task_statuses(&ids).await?;
+        if statuses.values().all(|s| s.is_complete()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.delete(&format!("pendingSegments/{ds}")).await?;
     let report = json!({
         "tasks": args.tasks,
         "seconds": args.seconds,

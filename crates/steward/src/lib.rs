@@ -2,7 +2,7 @@
 //! unit-tested and reused by the binary's end-to-end tests.
 //!
 //! `client` talks to a running Overlord over Druid's HTTP API (`steward task ...`,
-//! `steward workers`); `bench` measures a running Overlord's latency and throughput, `bench_history` its answers
+//! `steward workers`, `steward datasources`, `steward segments ...`, `steward kill`); `bench` measures a running Overlord's latency and throughput, `bench_history` its answers
 //! over a large task history; `config`
 //! reads Druid-style properties; `settings` builds each role's parts from them; `quickstart`
 //! runs the single-process deployment, `cluster` the Overlord and MiddleManager processes.

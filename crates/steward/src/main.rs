@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use steward::bench::BenchArgs;
-use steward::client::{ClientOptions, TaskCommand};
+use steward::client::{ClientOptions, KillArgs, SegmentsArgs, TaskCommand};
 use steward::config::{defaults_text, Properties};
 
 #[derive(Parser, Debug)]
@@ -76,6 +76,25 @@ enum Command {
     Workers {
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// List the datasources with used segments: their segments, size and interval.
+    Datasources {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List a datasource's segments, or mark them used or unused.
+    Segments {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: SegmentsArgs,
+    },
+    /// Delete a datasource's unused segments in an interval (submits Druid's kill task).
+    Kill {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: KillArgs,
     },
     /// Measure submit→SUCCESS latency and throughput against a running Overlord.
     Bench {
@@ -179,6 +198,15 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Workers { client } => {
             steward::client::run_workers(&client.options, client.json).await
+        }
+        Command::Datasources { client } => {
+            steward::client::run_data_sources(&client.options, client.json).await
+        }
+        Command::Segments { client, args } => {
+            steward::client::run_segments(&client.options, client.json, args).await
+        }
+        Command::Kill { client, args } => {
+            steward::client::run_kill(&client.options, client.json, args).await
         }
         Command::Bench { overlord, args } => {
             match steward::bench::run_bench(&overlord, &args).await {

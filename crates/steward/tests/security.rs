@@ -1,7 +1,8 @@
-//! End-to-end: Druid's basic security on a real quickstart. Every endpoint of the Overlord and
-//! of the MiddleManager is called without credentials, with a wrong password, as a user without
-//! the permission and as one with it; users and roles are made through Druid's
-//! `/druid-ext/basic-security` API; the CLI logs in from its flags or environment.
+//! End-to-end: Druid's basic security on a real quickstart. Every endpoint of the Overlord (the
+//! segment metadata API it serves for Druid's Coordinator included) and of the MiddleManager
+//! is called without credentials, with a wrong password, as a user without the permission and
+//! as one with it; users and roles are made through Druid's `/druid-ext/basic-security` API;
+//! the CLI logs in from its flags or environment.
 
 mod common;
 
@@ -133,6 +134,7 @@ async fn every_endpoint_refuses_strangers_and_the_unpermitted_and_serves_the_per
     let s = Secured::start(dir.path()).await;
     let ovl = s.qs.url.clone();
     let v1 = |p: &str| format!("{ovl}/druid/indexer/v1/{p}");
+    let md = |p: &str| format!("{ovl}/druid/coordinator/v1/metadata/{p}");
     let mm = format!("http://127.0.0.1:{}", s.qs.worker_port);
     let worker_host = format!("127.0.0.1:{}", s.qs.worker_port);
     // A finished task and a running one, submitted by the administrator.
@@ -234,6 +236,63 @@ async fn every_endpoint_refuses_strangers_and_the_unpermitted_and_serves_the_per
         case(
             post.clone(),
             v1(&format!("worker/{worker_host}/enable")),
+            None,
+            200,
+            403,
+        ),
+        // Segment metadata (Druid's Coordinator API, served by the Overlord): listings show
+        // the powerless caller nothing, one datasource needs READ (GET) or WRITE.
+        case(get.clone(), md("datasources"), None, 200, 200),
+        case(get.clone(), md("datasources?full"), None, 200, 200),
+        case(get.clone(), md("segments"), None, 200, 200),
+        case(get.clone(), md("datasources/wiki"), None, 404, 403),
+        case(get.clone(), md("datasources/wiki/segments"), None, 404, 403),
+        case(
+            post.clone(),
+            md("datasources/wiki/segments"),
+            Some(json!(["2020-01-01/2020-02-01"])),
+            200,
+            403,
+        ),
+        case(
+            get.clone(),
+            md("datasources/wiki/segments/wiki_2020-01-01_2020-01-02_v1"),
+            None,
+            404,
+            403,
+        ),
+        case(
+            get.clone(),
+            md("datasources/wiki/unusedSegments"),
+            None,
+            200,
+            403,
+        ),
+        case(
+            post.clone(),
+            v1("datasources/wiki/markUnused"),
+            Some(json!({"interval": "2020-01-01/2020-02-01"})),
+            200,
+            403,
+        ),
+        case(
+            post.clone(),
+            format!("{ovl}/druid/coordinator/v1/datasources/wiki/markUsed"),
+            Some(json!({"interval": "2020-01-01/2020-02-01"})),
+            200,
+            403,
+        ),
+        case(
+            Method::DELETE,
+            v1("datasources/wiki/segments/wiki_2020-01-01_2020-01-02_v1"),
+            None,
+            200,
+            403,
+        ),
+        case(Method::DELETE, v1("datasources/wiki"), None, 200, 403),
+        case(
+            Method::DELETE,
+            v1("pendingSegments/nothing"),
             None,
             200,
             403,

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use steward_metadata::TaskQuery;
 use steward_model::time::parse_instant;
 use steward_model::{RunnerTaskState, TaskState, TaskStatusPlus};
-use steward_security::{Action, Identity, Resource};
+use steward_security::Identity;
 
 use super::errors::{bad_param, ApiError, ApiResult};
 use super::extract::Caller;
@@ -123,23 +123,12 @@ pub(super) async fn list(
     p: ListParams,
 ) -> ApiResult<Vec<TaskStatusPlus>> {
     if let Some(ds) = &p.data_source {
-        if !s.allows(who, &Resource::datasource(ds.clone()), Action::Read) {
+        if !s.may_read(who, ds) {
             return Err(ApiError::Forbidden);
         }
     }
     let mut out = list_unfiltered(s, p).await?;
-    if s.config.security.is_some() {
-        let mut readable: HashMap<String, bool> = HashMap::new();
-        out.retain(|t| {
-            *readable.entry(t.data_source.clone()).or_insert_with(|| {
-                s.allows(
-                    who,
-                    &Resource::datasource(t.data_source.clone()),
-                    Action::Read,
-                )
-            })
-        });
-    }
+    s.retain_readable(who, &mut out, |t| &t.data_source);
     Ok(out)
 }
 

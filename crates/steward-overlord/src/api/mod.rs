@@ -7,10 +7,21 @@
 //!
 //! One file per concept: `tasks` (one task at a time), `listings`, `workers`,
 //! `dynamic_config`, `status` (leader, `/status`), `actions` (the task action endpoint peons
-//! call), `locks` (what the lockbox holds); `extract` checks ids and per-task
-//! permissions before a handler runs, `errors` holds Druid's error shapes, `state` what
-//! the handlers share, `redirect` the standby's redirect. Modules depend downwards only
-//! (handlers on extract, state and errors; the router here on the handlers).
+//! call), `locks` (what the lockbox holds), `metadata` (Druid's Coordinator metadata
+//! API: datasources and segments), `datasources` (marking segments used or unused, deleting
+//! pending segments); `extract` checks ids and per-task and per-datasource permissions before
+//! a handler runs, `errors` holds Druid's error shapes, `state` what the handlers share,
+//! `redirect` the standby's redirect. Modules depend downwards only (handlers on extract,
+//! state and errors; the router here on the handlers).
+//!
+//! # No Coordinator
+//!
+//! Steward has no separate Coordinator: what Druid's Coordinator serves about segment metadata
+//! (`/druid/coordinator/v1/metadata/...` and its deprecated segment changes under
+//! `/druid/coordinator/v1/datasources/...`) every Overlord serves from the metadata store,
+//! whether it leads or not; those paths are never redirected. The Overlord's own segment
+//! changes (`/druid/indexer/v1/datasources/...`, `pendingSegments`) are task API paths like
+//! any other: redirected by a standby, served by the leader during its term.
 //!
 //! # Leadership
 //!
@@ -29,11 +40,13 @@
 //! caller may not read.
 
 mod actions;
+mod datasources;
 mod dynamic_config;
 mod errors;
 mod extract;
 mod listings;
 mod locks;
+mod metadata;
 mod redirect;
 mod state;
 mod status;
@@ -41,7 +54,7 @@ mod tasks;
 mod workers;
 
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use steward_cluster::{AlwaysLeader, LeaderElection};
 use steward_http::json_errors;
@@ -50,10 +63,18 @@ use steward_security::{guarded, Action, Resource};
 use crate::driver::Overlord;
 use crate::master::TaskMaster;
 use actions::do_action;
+use datasources::{
+    delete_pending_segments, mark_all_unused, mark_all_used, mark_filtered, mark_segment_unused,
+    mark_segment_used,
+};
 use dynamic_config::{get_worker_config, set_worker_config, worker_config_history};
 use listings::{list_state, list_tasks};
 use locks::{active_locks, locked_intervals};
-use redirect::redirect_to_leader;
+use metadata::{
+    get_data_source, get_segment, get_unused_segments, get_used_segments, list_data_sources,
+    list_segments, post_used_segments,
+};
+use redirect::{redirect_to_leader, require_term};
 pub use state::ApiConfig;
 use state::AppState;
 use status::{is_leader, leader, status};
@@ -157,8 +178,18 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
         )
         .route(&format!("{v1}/leader"), state_read(get(leader)))
         .route(&format!("{v1}/isLeader"), get(is_leader))
+        .route(
+            &format!("{v1}/pendingSegments/{{ds}}"),
+            delete(delete_pending_segments),
+        )
         .route("/status", state_read(get(status)))
         .route("/status/health", get(|| async { Json(true) }))
+        .merge(
+            segment_changes(v1)
+                .route_layer(middleware::from_fn_with_state(state.clone(), require_term)),
+        )
+        .merge(segment_changes(COORDINATOR_V1))
+        .merge(segment_metadata())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             redirect_to_leader,
@@ -170,6 +201,45 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
         None => api,
     };
     api.layer(middleware::from_fn(json_errors))
+}
+
+const COORDINATOR_V1: &str = "/druid/coordinator/v1";
+
+/// Druid's `MetadataResource`: reads of datasources and their segments.
+fn segment_metadata() -> Router<AppState> {
+    let metadata = format!("{COORDINATOR_V1}/metadata");
+    let ds = format!("{metadata}/datasources/{{ds}}");
+    Router::new()
+        .route(&format!("{metadata}/datasources"), get(list_data_sources))
+        .route(&ds, get(get_data_source))
+        .route(
+            &format!("{ds}/segments"),
+            get(get_used_segments).post(post_used_segments),
+        )
+        .route(&format!("{ds}/segments/{{segmentId}}"), get(get_segment))
+        .route(&format!("{ds}/unusedSegments"), get(get_unused_segments))
+        .route(&format!("{metadata}/segments"), get(list_segments))
+}
+
+/// Druid's segment changes of a datasource under `prefix`: the Overlord's
+/// (`OverlordDataSourcesResource`) and the Coordinator's deprecated ones
+/// (`DataSourcesResource`), the same paths below each.
+fn segment_changes(prefix: &str) -> Router<AppState> {
+    let ds = format!("{prefix}/datasources/{{ds}}");
+    Router::new()
+        .route(&ds, post(mark_all_used).delete(mark_all_unused))
+        .route(
+            &format!("{ds}/markUsed"),
+            post(|s, d, b| mark_filtered(s, d, b, true)),
+        )
+        .route(
+            &format!("{ds}/markUnused"),
+            post(|s, d, b| mark_filtered(s, d, b, false)),
+        )
+        .route(
+            &format!("{ds}/segments/{{segmentId}}"),
+            post(mark_segment_used).delete(mark_segment_unused),
+        )
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Druid's `RedirectFilter`: what an Overlord that does not lead answers in front of the task
-//! API.
+//! API; and the leadership check of routes that answer from the store alone.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -49,5 +49,15 @@ pub(super) async fn redirect_to_leader(
         )
             .into_response(),
         Err(_) => unavailable("The leader's URL cannot be used in a redirect"),
+    }
+}
+
+/// In front of an Overlord route whose handler needs only the store (its segment changes):
+/// 503 unless this Overlord's term runs, as Druid's `isHalfOrFullLeader` check answers, so that
+/// a leader whose term has not started yet does not act as one.
+pub(super) async fn require_term(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match s.overlord() {
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }

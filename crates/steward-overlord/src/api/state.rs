@@ -1,11 +1,13 @@
 //! What every handler shares: the Overlord behind the API (through the leadership's
 //! [`TaskMaster`]), the HTTP settings, and the permission checks that depend on the request.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::request::Parts;
 use jiff::Timestamp;
-use steward_metadata::TaskInfo;
+use steward_metadata::{MetadataStore, TaskInfo};
 use steward_model::time::format_ts;
 use steward_model::{RunnerTaskState, TaskStatusPlus};
 use steward_security::{Action, Identity, Resource, Security};
@@ -29,13 +31,18 @@ pub struct ApiConfig {
 #[derive(Clone)]
 pub(super) struct AppState {
     pub(super) master: TaskMaster,
-    pub(super) config: std::sync::Arc<ApiConfig>,
+    pub(super) config: Arc<ApiConfig>,
 }
 
 impl AppState {
     /// The running term's Overlord; 503 when there is none (Druid's "not (half) leader").
     pub(super) fn overlord(&self) -> ApiResult<Overlord> {
         self.master.overlord().ok_or_else(not_leading)
+    }
+
+    /// The metadata store, on a leader and on a standby alike.
+    pub(super) fn store(&self) -> &Arc<dyn MetadataStore> {
+        self.master.store()
     }
 
     /// Whether the caller may do `action` on `resource`; always, with security off.
@@ -49,6 +56,36 @@ impl AppState {
             None => true,
             Some(security) => caller.is_some_and(|who| security.authorize(who, resource, action)),
         }
+    }
+
+    /// Whether the caller may read datasource `ds`: what listings keep.
+    pub(super) fn may_read(&self, caller: Option<&Identity>, ds: &str) -> bool {
+        self.allows(caller, &Resource::datasource(ds), Action::Read)
+    }
+
+    /// Keeps the items of datasources the caller may read (`data_source` names an item's),
+    /// asking once per datasource.
+    pub(super) fn retain_readable<T>(
+        &self,
+        caller: Option<&Identity>,
+        items: &mut Vec<T>,
+        data_source: impl Fn(&T) -> &str,
+    ) {
+        if self.config.security.is_none() {
+            return;
+        }
+        let mut readable: HashMap<String, bool> = HashMap::new();
+        items.retain(|item| {
+            let ds = data_source(item);
+            match readable.get(ds) {
+                Some(known) => *known,
+                None => {
+                    let may = self.may_read(caller, ds);
+                    readable.insert(ds.to_string(), may);
+                    may
+                }
+            }
+        });
     }
 
     /// Druid's `TaskResourceFilter`, with security on: the task must exist (404 otherwise) and

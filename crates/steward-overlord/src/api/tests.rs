@@ -21,6 +21,8 @@ use crate::driver::{OverlordParts, SubmitError};
 use crate::queue::QueueError;
 use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
 
+mod segments;
+
 const A: &str = "mm-a:8091";
 
 fn at(instant: &str) -> Timestamp {
@@ -92,14 +94,32 @@ impl Fixture {
 
 /// Serves the API on a local port with connect info, as Druid records the peer's address.
 async fn serve(overlord: Overlord) -> String {
+    serve_with(overlord, None).await
+}
+
+/// [`serve`] with Druid's basic security on, or off (`None`).
+async fn serve_with(overlord: Overlord, security: Option<steward_security::Security>) -> String {
+    serve_router(security, |config| router(overlord, config)).await
+}
+
+/// Serves the API of an Overlord taking part in an election.
+async fn serve_master(master: TaskMaster) -> String {
+    serve_router(None, |config| router_with_master(master, config)).await
+}
+
+/// Serves the router `app` makes from the HTTP settings on a local port; answers its URL.
+async fn serve_router(
+    security: Option<steward_security::Security>,
+    app: impl FnOnce(ApiConfig) -> Router,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let config = ApiConfig {
         self_url: url.clone(),
         recently_finished_threshold: Duration::from_secs(86_400),
-        security: None,
+        security,
     };
-    let app = router(overlord, config).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(config).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
@@ -384,15 +404,7 @@ async fn a_follower_redirects_to_the_leader_and_a_leader_serves_in_its_term() {
     let fx = Fixture::new().await;
     let (elect, elected) = tokio::sync::watch::channel(leadership(None, Some(OTHER)));
     let master = TaskMaster::start(fx.parts(), elected);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = ApiConfig {
-        self_url: url.clone(),
-        recently_finished_threshold: Duration::from_secs(86_400),
-        security: None,
-    };
-    let app = router_with_master(master.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve_master(master.clone()).await;
     let http = steward_http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -158,7 +158,8 @@ pub(super) async fn task_command(
             if json {
                 print_json(&answer)?;
             } else {
-                let tasks: Vec<TaskStatusPlus> = from_answer(&client, &["tasks"], answer)?;
+                let tasks: Vec<TaskStatusPlus> =
+                    from_answer(client.indexer_url(&["tasks"]), answer)?;
                 if tasks.is_empty() {
                     print_line("no tasks")?;
                 } else {
@@ -176,7 +177,7 @@ pub(super) async fn workers(options: &ClientOptions, json: bool) -> anyhow::Resu
     if json {
         print_json(&answer)?;
     } else {
-        let workers: Vec<WorkerEntry> = from_answer(&client, &["workers"], answer)?;
+        let workers: Vec<WorkerEntry> = from_answer(client.indexer_url(&["workers"]), answer)?;
         if workers.is_empty() {
             print_line("no workers")?;
         } else {
@@ -287,13 +288,13 @@ pub(super) fn parse_status(answer: &Value) -> Result<TaskStatusPlus, ClientError
     TaskStatusPlus::deserialize(status).map_err(|e| bad(e.to_string()))
 }
 
+/// An answer read as `T`; `url` names where it came from if it is not one.
 pub(super) fn from_answer<T: DeserializeOwned>(
-    client: &OverlordClient,
-    path: &[&str],
+    url: reqwest::Url,
     answer: Value,
 ) -> Result<T, ClientError> {
     serde_json::from_value(answer).map_err(|e| ClientError::BadAnswer {
-        url: client.indexer_url(path).to_string(),
+        url: url.to_string(),
         detail: e.to_string(),
     })
 }

@@ -177,6 +177,14 @@ impl OverlordClient {
         self.url(&full)
     }
 
+    /// The URL of `path` below Druid's Coordinator API (`/druid/coordinator/v1`), which a
+    /// Steward Overlord serves itself.
+    pub(super) fn coordinator_url(&self, path: &[&str]) -> Url {
+        let mut full = vec!["druid", "coordinator", "v1"];
+        full.extend_from_slice(path);
+        self.url(&full)
+    }
+
     pub(super) fn unreachable(&self, err: &reqwest::Error) -> ClientError {
         ClientError::Unreachable {
             overlord: self.shown.clone(),
@@ -344,6 +352,60 @@ impl OverlordClient {
         let resp = self.send(self.http.delete(url)).await?;
         let body = resp.bytes().await.map_err(|e| self.unreachable(&e))?;
         Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// `GET /druid/coordinator/v1/metadata/datasources?full`: every datasource with used
+    /// segments, with those segments.
+    pub async fn data_sources_full(&self) -> Result<Value, ClientError> {
+        let mut url = self.coordinator_url(&["metadata", "datasources"]);
+        url.set_query(Some("full"));
+        self.json(self.http.get(url)).await
+    }
+
+    /// The used segments of a datasource, in full: `GET metadata/datasources/{ds}/segments?full`
+    /// (404 when it has none), or with an interval `POST` of `[interval]` there (those
+    /// overlapping it).
+    pub async fn used_segments(
+        &self,
+        data_source: &str,
+        interval: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut url = self.coordinator_url(&["metadata", "datasources", data_source, "segments"]);
+        url.set_query(Some("full"));
+        let req = match interval {
+            None => self.http.get(url),
+            Some(interval) => self.http.post(url).json(&[interval]),
+        };
+        self.json(req).await
+    }
+
+    /// `GET metadata/datasources/{ds}/unusedSegments[?interval=]`: the unused segments (lying
+    /// within the interval), each as Druid's `DataSegmentPlus`.
+    pub async fn unused_segments(
+        &self,
+        data_source: &str,
+        interval: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut url =
+            self.coordinator_url(&["metadata", "datasources", data_source, "unusedSegments"]);
+        if let Some(interval) = interval {
+            url.query_pairs_mut().append_pair("interval", interval);
+        }
+        self.json(self.http.get(url)).await
+    }
+
+    /// `POST /druid/indexer/v1/datasources/{ds}/markUsed` (or `markUnused`) with
+    /// `{"interval": ...}`; the answer is `{"numChangedSegments": n}`.
+    pub async fn mark_segments(
+        &self,
+        data_source: &str,
+        used: bool,
+        interval: &str,
+    ) -> Result<Value, ClientError> {
+        let action = if used { "markUsed" } else { "markUnused" };
+        let url = self.indexer_url(&["datasources", data_source, action]);
+        let body = serde_json::json!({ "interval": interval });
+        self.json(self.http.post(url).json(&body)).await
     }
 
     /// `GET workers`, as the server sent it.

@@ -1,20 +1,25 @@
-//! `steward task ...` and `steward workers`: a command-line client for the Overlord's HTTP API.
+//! `steward task ...`, `steward workers`, `steward datasources`, `steward segments ...` and
+//! `steward kill`: a command-line client for the Overlord's HTTP API.
 //!
-//! It speaks only Druid's public Overlord API (`/druid/indexer/v1/...`), so the same commands work
-//! against a Steward Overlord and, for that API, against Druid itself. Every failure becomes one
+//! It speaks only Druid's public APIs: the Overlord's (`/druid/indexer/v1/...`) and, for
+//! segments, the Coordinator's metadata API (`/druid/coordinator/v1/metadata/...`, which a
+//! Steward Overlord serves itself), so the same commands work against a Steward Overlord and,
+//! for those APIs, against Druid itself. Every failure becomes one
 //! `error:` line on stderr and an exit code scripts can rely on: 1 when the Overlord answered with
 //! an error (or the input was bad), 2 when it could not be reached at all. `--json` prints the
 //! server's own JSON, pretty-printed, so scripts are not tied to the human layout.
 //!
-//! [`http`] is the client and its errors, [`commands`] what each command does, [`tables`] how
-//! lists are shown.
+//! [`http`] is the client and its errors, [`commands`] what the task and worker commands do,
+//! [`segments`] the datasource and segment commands, [`tables`] how lists are shown.
 
 mod commands;
 mod http;
+mod segments;
 mod tables;
 
 pub use commands::{run_task_command, run_workers, TaskCommand};
 pub use http::{error_message, exit_code, ClientError, ClientOptions, OverlordClient, TaskFilter};
+pub use segments::{run_data_sources, run_kill, run_segments, KillArgs, SegmentsArgs};
 
 #[cfg(test)]
 mod tests {
@@ -201,6 +206,50 @@ mod tests {
             "mm1:8091  4         2     yes      a,b            2026-03-08 10:30:00  -"
         );
         assert_eq!(lines[2], "mm2:8091  1         0     no       -              2026-03-08 10:31:00  2026-03-08 11:00:00");
+    }
+
+    #[test]
+    fn data_source_and_segment_tables_read_druids_answers() {
+        let segment = |interval: &str, partition: u32, size: u64| {
+            serde_json::json!({"dataSource": "wiki", "interval": interval,
+                "version": "2024-01-01T00:00:00.000Z", "loadSpec": {"type": "local"},
+                "dimensions": "page", "metrics": "count",
+                "shardSpec": {"type": "numbered", "partitionNum": partition, "partitions": 2},
+                "binaryVersion": 9, "size": size})
+        };
+        let answer = serde_json::json!([
+            {"name": "wiki", "properties": {"created": "2026-03-08T10:30:00.000Z"},
+             "segments": [segment("2015-09-12/2015-09-13", 0, 1000),
+                          segment("2015-09-13/2015-09-14", 1, 2_000_000)]},
+            {"name": "empty", "properties": {}, "segments": []}
+        ]);
+        let entries: Vec<DataSourceEntry> = serde_json::from_value(answer).unwrap();
+        let table = data_source_table(&entries);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "NAME   SEGMENTS  SIZE     INTERVAL",
+                "wiki   2         1.9 MiB  2015-09-12T00:00:00.000Z/2015-09-14T00:00:00.000Z",
+                "empty  0         0 B      -",
+            ]
+        );
+        let segments: Vec<steward_model::DataSegment> = vec![
+            serde_json::from_value(segment("2015-09-12/2015-09-13", 0, 1000)).unwrap(),
+            serde_json::from_value(segment("2015-09-12/2015-09-13", 1, 1024)).unwrap(),
+        ];
+        let table = segment_table(&segments);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].starts_with("ID  ")
+                && lines[0].ends_with("VERSION                   PARTITION  SIZE"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[2].starts_with("wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z_1  2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z  2024-01-01T00:00:00.000Z  1          1.0 KiB"), "{}", lines[2]);
+        assert_eq!(format_bytes(1023), "1023 B");
+        assert_eq!(format_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 
     #[test]

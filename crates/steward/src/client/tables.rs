@@ -1,8 +1,9 @@
-//! Human-readable tables of tasks and workers, cut to a terminal's width.
+//! Human-readable tables of tasks, workers, datasources and segments, cut to a terminal's
+//! width.
 
 use serde::Deserialize;
-use steward_model::time::parse_instant;
-use steward_model::{TaskStatusPlus, Worker};
+use steward_model::time::{format_ts, parse_instant};
+use steward_model::{DataSegment, TaskStatusPlus, Worker};
 
 /// One entry of `GET /druid/indexer/v1/workers`.
 #[derive(Debug, Deserialize)]
@@ -17,6 +18,15 @@ pub(super) struct WorkerEntry {
     last_completed_task_time: Option<String>,
     #[serde(default)]
     blacklisted_until: Option<String>,
+}
+
+/// One datasource of `GET /druid/coordinator/v1/metadata/datasources?full` (Druid's
+/// `ImmutableDruidDataSource`).
+#[derive(Debug, Deserialize)]
+pub(super) struct DataSourceEntry {
+    name: String,
+    #[serde(default)]
+    segments: Vec<DataSegment>,
 }
 
 /// A table column: its title and the widest its cells may be before they are cut.
@@ -50,6 +60,61 @@ const WORKER_COLUMNS: [Column; 7] = [
     col("LAST COMPLETED", 19),
     col("BLACKLISTED UNTIL", 19),
 ];
+
+const DATA_SOURCE_COLUMNS: [Column; 4] = [
+    col("NAME", 60),
+    col("SEGMENTS", 8),
+    col("SIZE", 10),
+    col("INTERVAL", 49),
+];
+
+/// Segment ids are what users copy from this table (to mark or look one up), so the column
+/// fits a long one whole.
+const SEGMENT_COLUMNS: [Column; 5] = [
+    col("ID", 200),
+    col("INTERVAL", 49),
+    col("VERSION", 30),
+    col("PARTITION", 9),
+    col("SIZE", 10),
+];
+
+/// Datasources with the number and total size of their used segments and the interval they
+/// span.
+pub(super) fn data_source_table(entries: &[DataSourceEntry]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|ds| {
+            let start = ds.segments.iter().map(|s| s.interval.start).min();
+            let end = ds.segments.iter().map(|s| s.interval.end).max();
+            vec![
+                ds.name.clone(),
+                ds.segments.len().to_string(),
+                format_bytes(ds.segments.iter().map(|s| s.size).sum()),
+                match (start, end) {
+                    (Some(start), Some(end)) => format!("{}/{}", format_ts(start), format_ts(end)),
+                    _ => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    render_table(&DATA_SOURCE_COLUMNS, &rows)
+}
+
+pub(super) fn segment_table(segments: &[DataSegment]) -> String {
+    let rows: Vec<Vec<String>> = segments
+        .iter()
+        .map(|s| {
+            vec![
+                s.id().to_string(),
+                s.interval.to_string(),
+                s.version.clone(),
+                s.shard_spec.partition_num().to_string(),
+                format_bytes(s.size),
+            ]
+        })
+        .collect();
+    render_table(&SEGMENT_COLUMNS, &rows)
+}
 
 pub(super) fn task_table(tasks: &[TaskStatusPlus]) -> String {
     let rows: Vec<Vec<String>> = tasks
@@ -150,4 +215,19 @@ pub(super) fn format_millis(ms: i64) -> String {
         60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
         _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
     }
+}
+
+/// A size for people: bytes below 1 KiB, else binary units with one decimal.
+pub(super) fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }

@@ -43,19 +43,7 @@ pub const INTERNAL_PASSWORD: &str = "internal-secret";
 /// Druid's basic security with `admin` / [`ADMIN_PASSWORD`] and the internal client
 /// `druid_system` / [`INTERNAL_PASSWORD`], as properties.
 pub fn auth_properties() -> String {
-    format!(
-        "druid.auth.authenticatorChain=[\"basic\"]\n\
-         druid.auth.authenticator.basic.type=basic\n\
-         druid.auth.authenticator.basic.initialAdminPassword={ADMIN_PASSWORD}\n\
-         druid.auth.authenticator.basic.initialInternalClientPassword={INTERNAL_PASSWORD}\n\
-         druid.auth.authenticator.basic.authorizerName=basic\n\
-         druid.auth.authorizers=[\"basic\"]\n\
-         druid.auth.authorizer.basic.type=basic\n\
-         druid.escalator.type=basic\n\
-         druid.escalator.internalClientUsername=druid_system\n\
-         druid.escalator.internalClientPassword={INTERNAL_PASSWORD}\n\
-         druid.escalator.authorizerName=basic\n"
-    )
+    steward_testkit::basic_security_properties(ADMIN_PASSWORD, INTERNAL_PASSWORD)
 }
 
 /// A client for the tests' own calls: in a secured run it trusts the run's CA and logs in as
