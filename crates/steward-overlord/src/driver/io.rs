@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use steward_cluster::{CoordinatorError, OverlordCoordinator};
 use steward_http::path_segment;
-use steward_metadata::MetadataStore;
+use steward_metadata::{MetadataStore, StoreError};
 use steward_model::backoff::Backoff;
 use steward_model::Worker;
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::command::Command;
 use crate::core::IoEffect;
@@ -85,6 +85,12 @@ pub(super) fn lock_row_writer(
                     };
                     match written {
                         Ok(()) => break,
+                        // The rows contradict the change (a revoked lock whose row is not
+                        // there): a retry would fail alike and hold up every later change.
+                        Err(e @ (StoreError::Conflict(_) | StoreError::Rejected(_))) => {
+                            error!(change = ?change, error = %e, "task lock row not written");
+                            break;
+                        }
                         Err(e) => {
                             warn!(change = ?change, error = %e, "could not write task lock row; retrying");
                             tokio::time::sleep(backoff.next_wait()).await;

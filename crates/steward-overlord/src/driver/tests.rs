@@ -233,3 +233,46 @@ async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
     assert_eq!(gated.written.load(Ordering::SeqCst), 0);
     assert!(!overlord.term().is_current());
 }
+
+#[tokio::test]
+async fn a_lock_row_the_store_cannot_take_does_not_hold_up_the_later_ones() {
+    use steward_metadata::MetadataStore;
+    use steward_model::{TaskLock, TaskStatus};
+
+    use crate::lockbox::LockPersist;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn MetadataStore> = Arc::new(
+        SqliteStore::open(&dir.path().join("meta.db"), "druid")
+            .await
+            .unwrap(),
+    );
+    let task = Task::from_json(json!({"type": "noop", "id": "t1", "dataSource": "wiki"})).unwrap();
+    store
+        .insert_task(&task, jiff::Timestamp::now(), &TaskStatus::running("t1"))
+        .await
+        .unwrap();
+    let lock: TaskLock = serde_json::from_value(json!({"type": "EXCLUSIVE", "groupId": "t1",
+        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02", "version": "v1",
+        "priority": 50}))
+    .unwrap();
+    let rows = super::io::lock_row_writer(store.clone(), Term::unending());
+    // A revocation of a lock whose row is not there: the store refuses it for good.
+    rows.send(vec![
+        LockPersist::Replace {
+            task_id: "t1".into(),
+            old: lock.clone(),
+            new: lock.revoked(),
+        },
+        LockPersist::Insert {
+            task_id: "t1".into(),
+            lock: lock.clone(),
+        },
+    ])
+    .unwrap();
+    wait_for("the later row to be written", DEADLINE, || async {
+        let stored = store.active_task_locks().await.unwrap();
+        (stored == vec![("t1".to_string(), lock.clone())]).then_some(())
+    })
+    .await;
+}
