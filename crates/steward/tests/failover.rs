@@ -2,7 +2,8 @@
 //! overlord`s sharing one metadata store, `steward middle-manager`s — and the leader killed with
 //! SIGKILL. A standby must redirect to the leader, take over within the session timeout plus a
 //! few seconds, adopt what the workers run, and record every task's end exactly once, with no
-//! task run twice.
+//! task run twice. It must also take again the task locks the active tasks held (their rows in
+//! `druid_tasklocks`), and shut down a task whose lock it cannot.
 //!
 //! `failover_stress` kills the leader at random moments, round after round; it is not part of
 //! the default run. CI runs it at a reduced count:
@@ -538,4 +539,235 @@ async fn killing_the_leader_during_500_tasks_loses_none() {
         "500",
         "all 500 ends are in PostgreSQL"
     );
+}
+
+// ----- task locks across a failover ----------------------------------------------------------
+
+const DAY: &str = "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z";
+
+/// A noop of datasource `wiki` that runs until it is shut down, with a priority: it stands in
+/// for an ingestion task, whose peon the test plays through the action API.
+fn long_noop(id: &str, priority: i64) -> Value {
+    json!({"type": "noop", "id": id, "dataSource": "wiki", "runTime": 600_000,
+           "context": {"priority": priority}})
+}
+
+/// `POST /druid/indexer/v1/action` with the identity of task `task`.
+async fn action(api: &Api, task: &str, action: Value) -> reqwest::Response {
+    api.post(
+        "action",
+        json!({"task": {"type": "noop", "id": task}, "action": action}),
+    )
+    .await
+}
+
+/// An action that must succeed; its `result`.
+async fn action_ok(api: &Api, task: &str, act: Value) -> Value {
+    let r = action(api, task, act.clone()).await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{act}: {body}");
+    body["result"].clone()
+}
+
+fn segment(interval: &str, version: &str) -> Value {
+    json!({"dataSource": "wiki", "interval": interval, "version": version,
+           "loadSpec": {"type": "local", "path": "/nowhere/0/index/"},
+           "dimensions": "page", "metrics": "count",
+           "shardSpec": {"type": "numbered", "partitionNum": 0, "partitions": 1},
+           "binaryVersion": 9, "size": 100})
+}
+
+/// `POST activeLocks` for `wiki` at priority 0 and above.
+async fn active_locks(api: &Api) -> Vec<Value> {
+    let r = api
+        .post(
+            "activeLocks",
+            json!([{"datasource": "wiki", "priority": 0}]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["datasourceToLocks"]["wiki"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The lock rows of `task` in `druid_tasklocks`, as JSON, in the order they were written.
+fn lock_rows(c: &Cluster, task: &str) -> Vec<Value> {
+    let db = c.db.as_ref().expect("a PostgreSQL store");
+    let rows = db.scalar(&format!(
+        "SELECT coalesce(json_agg(convert_from(lock_payload, 'UTF8')::json ORDER BY id), '[]') \
+         FROM druid_tasklocks WHERE task_id = '{task}'"
+    ));
+    serde_json::from_str(&rows).unwrap()
+}
+
+#[tokio::test]
+async fn locks_survive_an_overlord_failover() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c =
+        Cluster::start_with_overlords(dir.path(), 2, 1, "", "druid.worker.capacity=2").await;
+    let leader = Api::new(c.overlords[0].url());
+    let new = Api::new(c.overlords[1].url());
+    let holder = leader.submit_ok(long_noop("holder", 50)).await;
+    leader.wait_runner_state(&holder, "RUNNING", T).await;
+
+    let lock = action_ok(
+        &leader,
+        &holder,
+        json!({"type": "lockTryAcquire", "lockType": "EXCLUSIVE", "interval": DAY}),
+    )
+    .await;
+    assert_eq!(lock["type"], "EXCLUSIVE", "{lock}");
+    assert_eq!(lock["groupId"], holder.as_str());
+    assert_eq!(lock["dataSource"], "wiki");
+    assert_eq!(lock["interval"], DAY);
+    assert_eq!(lock["priority"], 50);
+    assert_eq!(lock["revoked"], false);
+    let version = lock["version"].as_str().unwrap().to_string();
+    assert_eq!(active_locks(&leader).await, vec![lock.clone()]);
+    // Granted means stored: a leader that dies right after answering leaves the row behind.
+    assert_eq!(lock_rows(&c, &holder), vec![lock.clone()]);
+
+    c.overlords[0].signal(Signal::SIGKILL);
+    new.wait_leading().await;
+
+    // The new leader took the stored lock again, as it was, and the task still runs.
+    assert_eq!(active_locks(&new).await, vec![lock.clone()], "{}", c.logs());
+    let status = new.status(&holder).await;
+    assert_eq!(status["statusCode"], "RUNNING", "{status}");
+    assert_eq!(status["runnerStatusCode"], "RUNNING", "{status}");
+    assert_eq!(
+        action_ok(&new, &holder, json!({"type": "lockList"})).await,
+        json!([lock.clone()])
+    );
+    assert_eq!(lock_rows(&c, &holder), vec![lock.clone()], "rows untouched");
+
+    // The holder publishes into its day through the new leader, with its lock's version.
+    let published = action_ok(
+        &new,
+        &holder,
+        json!({"type": "segmentTransactionalInsert", "segments": [segment(DAY, &version)]}),
+    )
+    .await;
+    assert_eq!(published["success"], true, "{published}");
+    assert_eq!(published["segments"].as_array().unwrap().len(), 1);
+    let used = action_ok(
+        &new,
+        &holder,
+        json!({"type": "segmentListUsed", "dataSource": "wiki", "intervals": [DAY]}),
+    )
+    .await;
+    let used = used.as_array().unwrap();
+    assert_eq!(used.len(), 1, "{used:?}");
+    assert_eq!(used[0]["interval"], DAY);
+    assert_eq!(used[0]["version"], version.as_str());
+
+    // A task of lower priority cannot take the day from it.
+    let low = new.submit_ok(long_noop("low", 10)).await;
+    new.wait_runner_state(&low, "RUNNING", T).await;
+    let r = action(
+        &new,
+        &low,
+        json!({"type": "lockTryAcquire", "lockType": "EXCLUSIVE", "interval": DAY}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"result": null}));
+    assert_eq!(active_locks(&new).await, vec![lock.clone()]);
+    assert_eq!(lock_rows(&c, &low), Vec::<Value>::new());
+
+    // Its end releases the lock, row included.
+    let r = new
+        .post(&format!("task/{holder}/shutdown"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let ended = new.wait_complete(&holder, T).await;
+    assert_eq!(ended["statusCode"], "FAILED", "{ended}");
+    wait_for("the holder's lock row to be deleted", T, || async {
+        lock_rows(&c, &holder).is_empty().then_some(())
+    })
+    .await;
+    wait_for("the lock to be released", T, || async {
+        active_locks(&new).await.is_empty().then_some(())
+    })
+    .await;
+    let r = new.post(&format!("task/{low}/shutdown"), json!({})).await;
+    assert_eq!(r.status(), 200);
+    new.wait_complete(&low, T).await;
+}
+
+/// Druid's `TaskLock` JSON, as a lock row's payload.
+fn stored_lock(group: &str, interval: &str, version: &str, priority: i64) -> Value {
+    json!({"granularity": "timeChunk", "type": "EXCLUSIVE", "groupId": group,
+           "dataSource": "wiki", "interval": interval, "version": version,
+           "priority": priority, "revoked": false})
+}
+
+#[tokio::test]
+async fn a_task_whose_lock_a_new_leader_cannot_take_again_is_shut_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c =
+        Cluster::start_with_overlords(dir.path(), 2, 1, "", "druid.worker.capacity=2").await;
+    // The ids sort the other way round from the versions: the versions decide.
+    let newer = c.submit_ok(long_noop("a-newer", 50)).await;
+    let older = c.submit_ok(long_noop("b-older", 50)).await;
+    c.wait_runner_state(&newer, "RUNNING", T).await;
+    c.wait_runner_state(&older, "RUNNING", T).await;
+
+    // No Overlord runs: the standby is stopped, then the leader killed.
+    c.overlords[1].signal(Signal::SIGTERM);
+    c.overlords[0].signal(Signal::SIGKILL);
+    // Two tasks of different groups with overlapping EXCLUSIVE locks of the same priority, as
+    // no leader would have granted them: the one granted first (the older version) wins.
+    let older_lock = stored_lock(&older, DAY, "2024-06-01T00:00:00.000Z", 50);
+    let newer_lock = stored_lock(
+        &newer,
+        "2024-01-01T00:00:00.000Z/2024-01-03T00:00:00.000Z",
+        "2024-06-02T00:00:00.000Z",
+        50,
+    );
+    let db = c.db.as_ref().expect("a PostgreSQL store");
+    for (task, lock) in [(&newer, &newer_lock), (&older, &older_lock)] {
+        db.scalar(&format!(
+            "INSERT INTO druid_tasklocks (task_id, lock_payload) \
+             VALUES ('{task}', convert_to('{lock}', 'UTF8'))"
+        ));
+    }
+    c.overlords[1].spawn();
+    let new = Api::new(c.overlords[1].url());
+    new.wait_leading().await;
+
+    let failed = new.wait_complete(&newer, T).await;
+    assert_eq!(failed["statusCode"], "FAILED", "{failed}");
+    assert_eq!(
+        failed["errorMsg"],
+        "Shutting down forcefully as task failed to reacquire lock while becoming leader"
+    );
+    wait_for(
+        "the lock row it could not take to be deleted",
+        T,
+        || async { lock_rows(&c, &newer).is_empty().then_some(()) },
+    )
+    .await;
+
+    let status = new.status(&older).await;
+    assert_eq!(status["statusCode"], "RUNNING", "{status}");
+    assert_eq!(status["runnerStatusCode"], "RUNNING", "{status}");
+    assert_eq!(active_locks(&new).await, vec![older_lock.clone()]);
+    assert_eq!(
+        action_ok(&new, &older, json!({"type": "lockList"})).await,
+        json!([older_lock.clone()])
+    );
+    assert_eq!(lock_rows(&c, &older), vec![older_lock.clone()]);
+
+    let r = new.post(&format!("task/{older}/shutdown"), json!({})).await;
+    assert_eq!(r.status(), 200);
+    new.wait_complete(&older, T).await;
+    wait_for("the older lock's row to be deleted", T, || async {
+        lock_rows(&c, &older).is_empty().then_some(())
+    })
+    .await;
 }

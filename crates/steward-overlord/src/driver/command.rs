@@ -3,7 +3,7 @@
 //!
 //! Every change to the core arrives as one of these, on one channel, so the core sees one
 //! order of events whoever caused them; replies go back on a oneshot channel so a caller
-//! waits for its own answer only.
+//! waits for its own answer only (a lock action's once its lock rows are stored).
 
 use jiff::Timestamp;
 use steward_model::{Interval, Task, TaskLockType};
@@ -72,11 +72,24 @@ pub(super) enum Command {
     Stop(oneshot::Sender<()>),
 }
 
+/// A reply held back until the lock rows its command changed, and every lock change before,
+/// are written (see [`apply`]).
+pub(super) type AfterLockRows = Box<dyn FnOnce() + Send>;
+
 /// Applies a command other than `Stop` (which ends the loop) to the core; returns the I/O it
-/// asks for.
-pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
+/// asks for, and the reply to send once the lock rows are written, if it must wait for them.
+///
+/// A lock action is answered only once its rows are stored, as in Druid (whose lockbox stores
+/// a lock before it returns it): a peon told it holds a lock must find it held by the next
+/// leader if this one dies right after answering, and a released lock must not come back.
+/// Should the term end first, the reply is dropped and the caller learns that this Overlord no
+/// longer leads.
+pub(super) fn apply(
+    core: &mut OverlordCore,
+    cmd: Command,
+) -> (Vec<IoEffect>, Option<AfterLockRows>) {
     let now = Timestamp::now();
-    match cmd {
+    let effects = match cmd {
         Command::Reserve {
             task,
             created,
@@ -128,8 +141,10 @@ pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             reply,
         } => {
             let (result, effects) = core.lock_try_acquire(&task_id, &request, now);
-            let _ = reply.send(result);
-            effects
+            let reply: AfterLockRows = Box::new(move || {
+                let _ = reply.send(result);
+            });
+            return (effects, Some(reply));
         }
         Command::LockRelease {
             task_id,
@@ -137,8 +152,10 @@ pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             reply,
         } => {
             let (result, effects) = core.lock_release(&task_id, &interval, now);
-            let _ = reply.send(result);
-            effects
+            let reply: AfterLockRows = Box::new(move || {
+                let _ = reply.send(result);
+            });
+            return (effects, Some(reply));
         }
         Command::BeginPublish {
             task_id,
@@ -150,9 +167,10 @@ pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             let go = gate == Ok(PublishGate::Go);
             if reply.send(gate).is_err() && go {
                 // The caller is gone before it could run the transaction: let go of the pins.
-                return core.end_publish(&task_id, now);
+                core.end_publish(&task_id, now)
+            } else {
+                Vec::new()
             }
-            Vec::new()
         }
         Command::EndPublish(task_id) => core.end_publish(&task_id, now),
         Command::Query(q) => {
@@ -160,5 +178,6 @@ pub(super) fn apply(core: &mut OverlordCore, cmd: Command) -> Vec<IoEffect> {
             Vec::new()
         }
         Command::Stop(_) => unreachable!("handled by the loop"),
-    }
+    };
+    (effects, None)
 }

@@ -45,6 +45,7 @@ pub(super) async fn event_loop(
             }
             None => Duration::from_secs(3600),
         };
+        let mut after_lock_rows = None;
         let effects = tokio::select! {
             cmd = rx.recv() => match cmd {
                 None => break,
@@ -53,7 +54,11 @@ pub(super) async fn event_loop(
                     let _ = reply.send(());
                     break;
                 }
-                Some(cmd) => apply(&mut core, cmd),
+                Some(cmd) => {
+                    let (effects, reply) = apply(&mut core, cmd);
+                    after_lock_rows = reply;
+                    effects
+                }
             },
             event = events.recv(), if events_open => match event {
                 Some(event) => core.cluster_event(event, Timestamp::now()),
@@ -68,6 +73,9 @@ pub(super) async fn event_loop(
             () = ending.ended() => Vec::new(),
         };
         io.run_all(effects);
+        if let Some(reply) = after_lock_rows {
+            io.after_lock_rows(reply);
+        }
         lock_releases.send_if_modified(|seen| {
             let now = core.lock_releases();
             std::mem::replace(seen, now) != now

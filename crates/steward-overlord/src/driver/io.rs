@@ -54,21 +54,38 @@ pub(super) struct IoRunner {
     pub(super) coordinator: Arc<dyn OverlordCoordinator>,
     pub(super) http: reqwest::Client,
     /// The one writer of lock rows (see [`lock_row_writer`]).
-    pub(super) lock_rows: mpsc::UnboundedSender<Vec<LockPersist>>,
+    pub(super) lock_rows: mpsc::UnboundedSender<LockRowWork>,
     pub(super) term: Term,
     pub(super) lanes: Lanes,
 }
 
+/// What the lock row writer is sent.
+pub(super) enum LockRowWork {
+    /// Lock changes to write, in this order.
+    Write(Vec<LockPersist>),
+    /// Runs once every change sent before is written (never, if the term ends first).
+    Then(Box<dyn FnOnce() + Send>),
+}
+
 /// Starts the writer that mirrors lock changes in `druid_tasklocks`, one at a time in the order
 /// the core made them: a lock released right after it was taken must not have its delete land
-/// before its insert. A store outage is waited out; the order is kept meanwhile.
+/// before its insert. A store outage is waited out; the order is kept meanwhile. A change the
+/// store refuses (a row to replace that is not there) is logged and skipped: a retry would
+/// fail the same way, and would hold back every change and every [`LockRowWork::Then`] after it.
 pub(super) fn lock_row_writer(
     store: Arc<dyn MetadataStore>,
     term: Term,
-) -> mpsc::UnboundedSender<Vec<LockPersist>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<LockPersist>>();
+) -> mpsc::UnboundedSender<LockRowWork> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<LockRowWork>();
     tokio::spawn(term.run(async move {
-        while let Some(batch) = rx.recv().await {
+        while let Some(work) = rx.recv().await {
+            let batch = match work {
+                LockRowWork::Write(batch) => batch,
+                LockRowWork::Then(then) => {
+                    then();
+                    continue;
+                }
+            };
             for change in batch {
                 let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
                 loop {
@@ -85,15 +102,13 @@ pub(super) fn lock_row_writer(
                     };
                     match written {
                         Ok(()) => break,
-                        // The rows contradict the change (a revoked lock whose row is not
-                        // there): a retry would fail alike and hold up every later change.
-                        Err(e @ (StoreError::Conflict(_) | StoreError::Rejected(_))) => {
-                            error!(change = ?change, error = %e, "task lock row not written");
-                            break;
-                        }
-                        Err(e) => {
+                        Err(e @ StoreError::Unavailable(_)) => {
                             warn!(change = ?change, error = %e, "could not write task lock row; retrying");
                             tokio::time::sleep(backoff.next_wait()).await;
+                        }
+                        Err(e) => {
+                            error!(change = ?change, error = %e, "task lock row refused; skipping it");
+                            break;
                         }
                     }
                 }
@@ -104,6 +119,13 @@ pub(super) fn lock_row_writer(
 }
 
 impl IoRunner {
+    /// Runs `then` once every lock change started so far is written; drops it if the term ends
+    /// first.
+    pub(super) fn after_lock_rows(&self, then: impl FnOnce() + Send + 'static) {
+        // The writer outlives no term: if it is gone, so is `then`.
+        let _ = self.lock_rows.send(LockRowWork::Then(Box::new(then)));
+    }
+
     /// Starts the effects in the order given, the core's: each joins its lane now, so that
     /// effects with one target land in that order whenever their tasks get to run.
     pub(super) fn run_all(&self, effects: Vec<IoEffect>) {
@@ -136,7 +158,18 @@ impl IoRunner {
         match effect {
             IoEffect::Assign { worker, task } => {
                 let give_up = self.assignment_timeout;
+                // The locks a task was found ready with are stored before it can run (Druid
+                // stores them before the task is handed to its runner): a leader that dies
+                // meanwhile leaves them to the next, which takes them again.
+                let (stored, locks_stored) = oneshot::channel();
+                self.after_lock_rows(move || {
+                    let _ = stored.send(());
+                });
                 self.spawn(lane, async move {
+                    if locks_stored.await.is_err() {
+                        // The term is over; the next leader assigns the task.
+                        return;
+                    }
                     let task_id = task.id().to_string();
                     let started = std::time::Instant::now();
                     let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
@@ -237,7 +270,7 @@ impl IoRunner {
             IoEffect::PersistLocks(changes) => {
                 // The writer outlives no term: if it is gone, the term is over and the next
                 // leader takes the locks again from what was written.
-                let _ = self.lock_rows.send(changes);
+                let _ = self.lock_rows.send(LockRowWork::Write(changes));
             }
         }
     }
