@@ -39,5 +39,5 @@ else
   cargo test -p steward --test failover -- --ignored failover_stress
 fi
 # The whole cluster (Overlord core, MiddleManager cores, ZooKeeper's model, store, peons) under
-# random faults, one seed per run; a failing seed prints the command that replays it. About 15 s.
+# random faults, one seed per run; a failing seed prints the command that replays it. About 20 s.
 cargo run -q -p steward-simulation -- --seeds 1..1281 --steps 400

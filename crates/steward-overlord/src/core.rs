@@ -367,6 +367,14 @@ impl OverlordCore {
         &self.runner
     }
 
+    /// The locks the lockbox holds for the task (revoked ones included) whatever the task's
+    /// state, an ending task's too: what its rows in `druid_tasklocks` must mirror once the
+    /// writes asked for have landed. [`task_locks`](Self::task_locks) answers a peon, and only
+    /// for a task acting here.
+    pub fn held_locks(&self, task_id: &str) -> Vec<TaskLock> {
+        self.lockbox.find_locks(task_id)
+    }
+
     /// How many times a lock was released so far.
     pub fn lock_releases(&self) -> u64 {
         self.lock_releases

@@ -28,6 +28,7 @@ mod select;
 mod term;
 mod worker_config;
 
+pub use actions::{ActionRefused, PublishGate, SegmentCoverage};
 pub use config::{QueueConfig, RunnerConfig};
 pub use core::{IoEffect, OverlordCore};
 pub use driver::{Overlord, OverlordParts};

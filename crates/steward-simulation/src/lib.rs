@@ -12,7 +12,7 @@
 //! - `overlord`: the leading Overlord and its failover.
 //! - `mm`: a MiddleManager process, its session, its peons and its disk.
 //! - `zk`: the znodes and the two feeds.
-//! - `store`: the task rows and the conditional write of an end.
+//! - `store`: the task rows, the conditional write of an end, and the lock rows.
 //! - `rng`: the seeded generator.
 //! - `trace`: every step, event and effect, printed or hashed.
 

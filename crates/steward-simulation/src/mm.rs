@@ -386,6 +386,14 @@ impl Mm {
             .chain(self.peons.keys().map(String::as_str))
     }
 
+    /// The tasks of the peons whose process runs: they may call the Overlord.
+    pub fn running_peons(&self) -> impl Iterator<Item = &Task> {
+        self.peons
+            .values()
+            .filter(|p| p.state == PeonState::Running)
+            .map(|p| &p.task)
+    }
+
     pub fn live_peons(&self) -> impl Iterator<Item = &str> {
         self.peons
             .iter()

@@ -1,10 +1,10 @@
 //! The leading Overlord: its core, its feed, and the I/O it has asked for and the world has not
 //! carried out yet. A failover replaces it with a new one built the way `Overlord::start_term`
-//! builds a term: subscribe (the current state first), read the stored active tasks and the
-//! assignments nobody has picked up, adopt, start.
+//! builds a term: subscribe (the current state first), read the stored active tasks, their lock
+//! rows and the assignments nobody has picked up, adopt, start.
 
 use jiff::Timestamp;
-use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig};
+use steward_overlord::{IoEffect, OverlordCore, QueueConfig, RunnerConfig, SegmentCoverage};
 
 use crate::store::Store;
 use crate::zk::{OverlordFeed, Tree};
@@ -15,8 +15,13 @@ pub struct Leader {
     pub term: u64,
     pub feed: OverlordFeed,
     /// Effects asked for and not carried out, in the order the core emitted them: the driver
-    /// runs each on its own task, but those with one target in that order.
+    /// runs each on its own task, but those with one target in that order, and the lock rows
+    /// through one writer, in that order too.
     pub io: Vec<IoEffect>,
+    /// The publishes that passed `begin_publish` here and have not ended: the task and the
+    /// segments it writes (a task's sections nest). The pins are this leader's: they vanish
+    /// with it.
+    pub publishing: Vec<(String, Vec<SegmentCoverage>)>,
 }
 
 /// The runner's settings in the simulation: quick to blacklist, so blacklisting happens.
@@ -46,12 +51,13 @@ impl Leader {
         }
         let stored = store.active();
         io.extend(core.adopt_assignments(tree.assignment_ids(), &stored, now));
-        io.extend(core.start(stored, Vec::new(), now));
+        io.extend(core.start(stored, store.active_task_locks(), now));
         let leader = Leader {
             core,
             term,
             feed,
             io: Vec::new(),
+            publishing: Vec::new(),
         };
         (leader, io)
     }

@@ -10,8 +10,12 @@
 //! the worker is one it sees announced, enabled and not blacklisted, the task fits the worker's
 //! capacity and is the only one of its availability group there, and no other worker holds,
 //! is being assigned or has an assignment of it unless that copy was withdrawn. When an end is
-//! persisted: the queue holds it as completing. A user's shutdown finds exactly the tasks
-//! that are waiting or running, a resubmission is refused exactly while the task is active.
+//! persisted: the queue holds it as completing. The locks: a kill is handed to the runner only
+//! holding a lock on its interval, a publish in flight keeps its locks unrevoked, and once no
+//! lock write is in flight the store's lock rows of each active task are exactly the locks the
+//! leader holds; a new leader holds only locks it read from the store. A user's shutdown finds
+//! exactly the tasks that are waiting or running, a resubmission is refused exactly while the
+//! task is active.
 //! After the run, once everything is let finish: every stored task ended exactly once, every
 //! slot is free, no deadline or blacklisting is left, and every map of every core, every znode
 //! and every peon is gone.
@@ -25,8 +29,12 @@ use std::fmt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use steward_model::coordination::RunnerEvent;
-use steward_model::Task;
-use steward_overlord::{Entry, EntryState, IoEffect, QueueError, WorkerView};
+use steward_model::time::format_ts;
+use steward_model::{Interval, LockGranularity, Task, TaskKind, TaskLock, TaskLockType};
+use steward_overlord::{
+    ActionRefused, Entry, EntryState, IoEffect, LockPersist, LockRequest, LockResult, PublishGate,
+    QueueError, SegmentCoverage, WorkerView,
+};
 
 use crate::mm::Mm;
 use crate::overlord::Leader;
@@ -53,6 +61,17 @@ pub struct Stats {
     pub stale_copies: usize,
     /// Tasks held by a worker that was away when a new leader started (see `failover`).
     pub orphaned: usize,
+    /// Locks a peon's `lockTryAcquire` was granted.
+    pub locks_acquired: usize,
+    /// Lock rows marked revoked (one per task holding the lock).
+    pub revocations: usize,
+    /// Publishes that passed their lock check and pinned their locks.
+    pub publishes: usize,
+    /// Kill tasks assigned to a worker, which the Overlord does only once they hold their lock.
+    pub kills_run: usize,
+    /// Task groups a new leader shut down because it could not take one of their stored locks
+    /// again.
+    pub groups_failed_at_restore: usize,
 }
 
 impl Stats {
@@ -70,6 +89,11 @@ impl Stats {
         self.reconnects += other.reconnects;
         self.stale_copies += other.stale_copies;
         self.orphaned += other.orphaned;
+        self.locks_acquired += other.locks_acquired;
+        self.revocations += other.revocations;
+        self.publishes += other.publishes;
+        self.kills_run += other.kills_run;
+        self.groups_failed_at_restore += other.groups_failed_at_restore;
     }
 }
 
@@ -79,7 +103,9 @@ impl fmt::Display for Stats {
             f,
             "{} tasks, {} assignments, {} withdrawn, {} worker shutdowns, {} ends recorded, \
              {} session expiries, {} MiddleManager crashes, {} clean stops, {} peon crashes, \
-             {} failovers, {} reconnects, {} stale copies, {} orphaned by a failover",
+             {} failovers, {} reconnects, {} stale copies, {} orphaned by a failover, \
+             {} locks acquired, {} revocations, {} publishes, {} kills run, \
+             {} groups failed at restore",
             self.tasks,
             self.assigns,
             self.withdrawals,
@@ -92,7 +118,12 @@ impl fmt::Display for Stats {
             self.failovers,
             self.reconnects,
             self.stale_copies,
-            self.orphaned
+            self.orphaned,
+            self.locks_acquired,
+            self.revocations,
+            self.publishes,
+            self.kills_run,
+            self.groups_failed_at_restore
         )
     }
 }
@@ -108,6 +139,7 @@ enum Step {
     WorkerFeed,
     WorkerRun,
     Peon,
+    PeonAction,
     PeonCrash,
     Session,
     MmCrash,
@@ -123,7 +155,7 @@ enum Step {
     Reconcile,
 }
 
-const STEPS: [(Step, u64); 20] = [
+const STEPS: [(Step, u64); 21] = [
     (Step::Submit, 16),
     (Step::FinishInsert, 4),
     (Step::OverlordIo, 24),
@@ -131,6 +163,7 @@ const STEPS: [(Step, u64); 20] = [
     (Step::WorkerFeed, 16),
     (Step::WorkerRun, 16),
     (Step::Peon, 20),
+    (Step::PeonAction, 30),
     (Step::PeonCrash, 1),
     (Step::Session, 2),
     (Step::MmCrash, 1),
@@ -147,6 +180,19 @@ const STEPS: [(Step, u64); 20] = [
 ];
 
 const SHUTDOWN_BY_USER: &str = "Shutdown request from user";
+
+/// Druid's reason for shutting down a task whose stored lock a new leader could not take again.
+const LOCK_NOT_REACQUIRED: &str =
+    "Shutting down forcefully as task failed to reacquire lock while becoming leader";
+
+/// The intervals tasks lock and kill, few and overlapping so that they contend: two days, both
+/// together, and one straddling them.
+const INTERVALS: [&str; 4] = [
+    "2024-01-01/2024-01-02",
+    "2024-01-02/2024-01-03",
+    "2024-01-01/2024-01-03",
+    "2024-01-01T12:00:00Z/2024-01-02T12:00:00Z",
+];
 
 /// Whether a user's shutdown stops the task: it waits or runs, its end not yet decided.
 fn stoppable(entry: &Entry) -> bool {
@@ -224,6 +270,18 @@ impl World {
                     // assignment lands (see `overlord_io`): until then a new leader would not
                     // find it there.
                     self.stats.assigns += 1;
+                    if matches!(task.kind(), TaskKind::Kill(_)) {
+                        self.stats.kills_run += 1;
+                    }
+                }
+                IoEffect::PersistLocks(changes) => {
+                    self.stats.revocations += changes
+                        .iter()
+                        .filter(|c| {
+                            matches!(c, LockPersist::Replace { old, new, .. }
+                                if new.revoked && !old.revoked)
+                        })
+                        .count();
                 }
                 IoEffect::RemoveAssignment { worker, task_id } => {
                     self.stats.withdrawals += 1;
@@ -236,7 +294,6 @@ impl World {
                 }
                 IoEffect::RemoveStatus { .. }
                 | IoEffect::PersistStatus(_)
-                | IoEffect::PersistLocks(_)
                 | IoEffect::DeletePendingSegments { .. } => {}
             }
             self.leader.io.push(effect);
@@ -303,13 +360,19 @@ impl World {
 
     /// Carries out one of the leader's pending effects: any of them, as the driver runs each
     /// on its own task, except one behind an earlier effect with the same target, which the
-    /// driver's lane holds back until that one is done.
+    /// driver's lane holds back until that one is done, and lock rows behind earlier lock
+    /// rows, which the driver's one writer writes in order.
     fn overlord_io(&mut self) {
         let io = &self.leader.io;
         let ready: Vec<usize> = (0..io.len())
-            .filter(|&i| {
-                let target = io[i].target();
-                target.is_none() || io[..i].iter().all(|e| e.target() != target)
+            .filter(|&i| match &io[i] {
+                IoEffect::PersistLocks(_) => !io[..i]
+                    .iter()
+                    .any(|e| matches!(e, IoEffect::PersistLocks(_))),
+                effect => {
+                    let target = effect.target();
+                    target.is_none() || io[..i].iter().all(|e| e.target() != target)
+                }
             })
             .collect();
         if ready.is_empty() {
@@ -380,9 +443,16 @@ impl World {
                 }
                 self.leader.core.persisted(&status.id, changed, now)
             }
-            IoEffect::PersistLocks(_) | IoEffect::DeletePendingSegments { .. } => {
-                unreachable!("the simulation's noop tasks take no locks")
+            // The writer writes a batch change by change; a whole batch in one step differs
+            // only at a failover, where `failover` cuts it anywhere.
+            IoEffect::PersistLocks(changes) => {
+                for change in &changes {
+                    self.store.write_lock(change);
+                }
+                Vec::new()
             }
+            // No pending segments are modelled (no task here allocates any).
+            IoEffect::DeletePendingSegments { .. } => Vec::new(),
         };
         self.take(effects);
     }
@@ -404,11 +474,24 @@ impl World {
     /// The leader loses its session: a new term starts. Of the old leader's effects under way,
     /// some landed before the end of its term: its assignments did not (they are fenced), any
     /// other effect may have, unless one before it in its lane did not (the driver drops what
-    /// waits in a lane once the term is over).
+    /// waits in a lane once the term is over); of the lock rows, those its writer wrote before
+    /// it stopped, a prefix in the order emitted. The publishes in flight end with the term:
+    /// their pins were the old leader's.
     fn failover(&mut self) {
         self.stats.failovers += 1;
         let mut stopped: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut writer_stopped = false;
         for effect in std::mem::take(&mut self.leader.io) {
+            if let IoEffect::PersistLocks(changes) = &effect {
+                for change in changes {
+                    writer_stopped = writer_stopped || !self.rng.chance(75);
+                    if writer_stopped {
+                        break;
+                    }
+                    self.store.write_lock(change);
+                }
+                continue;
+            }
             let target = effect
                 .target()
                 .map(|(worker, task)| (worker.to_string(), task.to_string()));
@@ -437,9 +520,8 @@ impl World {
                     mm.shutdown(&task_id, &mut self.tree, self.now);
                 }
                 IoEffect::Assign { .. } => unreachable!("fenced: never landed"),
-                IoEffect::PersistLocks(_) | IoEffect::DeletePendingSegments { .. } => {
-                    unreachable!("the simulation's noop tasks take no locks")
-                }
+                IoEffect::PersistLocks(_) => unreachable!("written above"),
+                IoEffect::DeletePendingSegments { .. } => {}
             }
         }
         // Inserts under way with the old leader either landed (the new leader reads the task
@@ -468,10 +550,79 @@ impl World {
                 }
             }
         }
+        if self.rng.chance(10) {
+            self.store_a_segment_lock();
+        }
         let term = self.leader.term + 1;
+        let stored = self.store.active_task_locks();
         let (leader, effects) = Leader::elect(term, &mut self.tree, &self.store, self.now);
         self.leader = leader;
+        self.check_restored(&stored, &effects);
         self.take(effects);
+    }
+
+    /// A lock row Steward cannot take again: a segment lock of an active task, as a Druid
+    /// Overlord that ran the cluster before Steward leaves (Steward takes time-chunk locks
+    /// only). The new leader must shut the task's group down and delete the row.
+    fn store_a_segment_lock(&mut self) {
+        let active: Vec<Task> = self.store.active().into_iter().map(|(t, _)| t).collect();
+        if active.is_empty() {
+            return;
+        }
+        let task = &active[self.rng.below(active.len())];
+        let lock = TaskLock {
+            granularity: LockGranularity::Segment,
+            lock_type: TaskLockType::Exclusive,
+            group_id: task.group_id().to_string(),
+            data_source: task.data_source().to_string(),
+            interval: self.random_interval(),
+            version: format_ts(self.now),
+            priority: Some(task.priority()),
+            revoked: false,
+        };
+        trace::line(|| format!("  a segment lock of {} is stored: {lock:?}", task.id()));
+        self.store.write_lock(&LockPersist::Insert {
+            task_id: task.id().to_string(),
+            lock,
+        });
+    }
+
+    /// What a new leader holds right after its start: only locks it read from the store (as
+    /// stored, or revoked since, with a missing priority filled in), and the lock a kill takes
+    /// at start when its own was not stored; never a lock that was not stored. Counts the
+    /// groups it shut down for a lock it could not take again.
+    fn check_restored(&mut self, stored: &[(String, TaskLock)], effects: &[IoEffect]) {
+        let fresh = format_ts(self.now);
+        for (task, _) in self.store.active() {
+            for lock in self.leader.core.held_locks(task.id()) {
+                let was_stored = stored.iter().any(|(_, row)| {
+                    let row = TaskLock {
+                        priority: row.priority.or(lock.priority),
+                        ..row.clone()
+                    };
+                    row == lock || row.revoked() == lock
+                });
+                let kill_at_start = matches!(task.kind(), TaskKind::Kill(spec)
+                    if spec.interval == lock.interval && lock.version == fresh);
+                assert!(
+                    was_stored || kill_at_start,
+                    "{}: the new leader holds {lock:?}, which was not stored",
+                    task.id()
+                );
+            }
+        }
+        let failed: BTreeSet<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                IoEffect::PersistStatus(s)
+                    if s.error_msg.as_deref() == Some(LOCK_NOT_REACQUIRED) =>
+                {
+                    self.store.task(&s.id).map(Task::group_id)
+                }
+                _ => None,
+            })
+            .collect();
+        self.stats.groups_failed_at_restore += failed.len();
     }
 
     // ----- users ------------------------------------------------------------------------------
@@ -479,6 +630,17 @@ impl World {
     fn submit(&mut self) {
         self.next_id += 1;
         let id = format!("t{}", self.next_id);
+        if self.rng.chance(20) {
+            // Druid's kill: priority 0, an EXCLUSIVE lock on its interval before it runs.
+            let task = Task::from_json(json!({
+                "type": "kill",
+                "id": id,
+                "dataSource": format!("ds{}", self.rng.below(2)),
+                "interval": INTERVALS[self.rng.below(INTERVALS.len())],
+            }))
+            .expect("a valid kill task");
+            return self.submit_task(task);
+        }
         let group = if self.rng.chance(15) {
             format!("g{}", self.rng.below(3))
         } else {
@@ -500,12 +662,18 @@ impl World {
             "context": {"priority": priority},
         }))
         .expect("a valid noop task");
+        self.submit_task(task);
+    }
+
+    /// A user's submission: the core reserves its place, then the store's insert fails, is
+    /// under way or lands.
+    fn submit_task(&mut self, task: Task) {
         self.leader
             .core
             .reserve(&task, self.now)
             .expect("a fresh id is accepted");
         match self.rng.below(10) {
-            0 => self.leader.core.insert_failed(&id),
+            0 => self.leader.core.insert_failed(task.id()),
             1 | 2 => self.inserting.push(task),
             _ => self.insert(task),
         }
@@ -545,6 +713,120 @@ impl World {
                 self.leader.core.insert_failed(&id);
             }
             Err(e) => panic!("the resubmission of {id}: {e}"),
+        }
+    }
+
+    // ----- peons calling the Overlord -----------------------------------------------------------
+
+    /// A running peon calls the leader as a task that writes data does: it takes a lock
+    /// (EXCLUSIVE or SHARED on one of a few overlapping intervals of its datasource), lets one
+    /// go, or publishes under the locks it holds; or a publish in flight ends (its transaction
+    /// is done). Only `noop` peons act: a kill waits for its lock before it runs. A task that
+    /// is not acting on this leader is refused, and nothing changes.
+    fn peon_action(&mut self) {
+        if self.rng.chance(20) {
+            return self.end_a_publish();
+        }
+        let mut peons: Vec<Task> = self
+            .mms
+            .values()
+            .flat_map(Mm::running_peons)
+            .filter(|t| matches!(t.kind(), TaskKind::Noop(_)))
+            .cloned()
+            .collect();
+        let Some(task) = self.rng.take(&mut peons) else {
+            return;
+        };
+        match self.rng.below(10) {
+            0..=4 => self.acquire(&task),
+            5..=7 => self.release(&task),
+            _ => self.begin_publish(&task),
+        }
+    }
+
+    fn random_interval(&mut self) -> Interval {
+        INTERVALS[self.rng.below(INTERVALS.len())]
+            .parse()
+            .expect("a valid interval")
+    }
+
+    fn acquire(&mut self, task: &Task) {
+        let request = LockRequest {
+            lock_type: if self.rng.chance(50) {
+                TaskLockType::Exclusive
+            } else {
+                TaskLockType::Shared
+            },
+            interval: self.random_interval(),
+            preferred_version: None,
+        };
+        let id = task.id();
+        let (result, effects) = self.leader.core.lock_try_acquire(id, &request, self.now);
+        trace::line(|| format!("  peon {id} lockTryAcquire {request:?}: {result:?}"));
+        if let Ok(LockResult::Acquired(lock)) = &result {
+            assert!(
+                lock.lock_type == request.lock_type && lock.interval.contains(&request.interval),
+                "{id} asked for {request:?} and was granted {lock:?}"
+            );
+            self.stats.locks_acquired += 1;
+        }
+        self.take(effects);
+    }
+
+    /// Lets go of one of the task's locks, or of an interval it may not hold.
+    fn release(&mut self, task: &Task) {
+        let id = task.id();
+        let held = self.leader.core.task_locks(id).unwrap_or_default();
+        let interval = if held.is_empty() || self.rng.chance(10) {
+            self.random_interval()
+        } else {
+            held[self.rng.below(held.len())].interval
+        };
+        let (result, effects) = self.leader.core.lock_release(id, &interval, self.now);
+        trace::line(|| format!("  peon {id} lockRelease {interval}: {result:?}"));
+        self.take(effects);
+    }
+
+    /// Publishes a segment in each of some of the task's locks, with the lock's version (a
+    /// revoked one among them is refused). On success the locks are pinned until the publish
+    /// ends (`end_a_publish`).
+    fn begin_publish(&mut self, task: &Task) {
+        let id = task.id();
+        let Ok(held) = self.leader.core.task_locks(id) else {
+            return;
+        };
+        let mut segments: Vec<SegmentCoverage> = Vec::new();
+        for lock in &held {
+            if segments.is_empty() || self.rng.chance(50) {
+                segments.push(SegmentCoverage {
+                    id: format!("{}_{}_{}", lock.data_source, lock.interval, lock.version),
+                    data_source: lock.data_source.clone(),
+                    interval: lock.interval,
+                    version: lock.version.clone(),
+                });
+            }
+        }
+        if segments.is_empty() {
+            return;
+        }
+        let gate = self.leader.core.begin_publish(id, &segments, None);
+        trace::line(|| format!("  peon {id} publishes {segments:?}: {gate:?}"));
+        match gate {
+            Ok(PublishGate::Go) => {
+                self.stats.publishes += 1;
+                self.leader.publishing.push((id.to_string(), segments));
+            }
+            Ok(PublishGate::InvalidLocks) | Err(ActionRefused::Conflict(_)) => {}
+            Err(e) => panic!("{id} publishing under the locks it holds: {e}"),
+        }
+    }
+
+    /// A publish in flight ends: its pins go, and what they held back is released.
+    fn end_a_publish(&mut self) {
+        if let Some((id, _)) = self.rng.take(&mut self.leader.publishing) {
+            trace::line(|| format!("  publish of {id} ends"));
+            let effects = self.leader.core.end_publish(&id, self.now);
+            self.take(effects);
         }
     }
 
@@ -605,6 +887,7 @@ impl World {
                     .unwrap()
                     .advance_peon(&mut self.rng, success);
             }
+            Step::PeonAction => self.peon_action(),
             Step::PeonCrash => {
                 let mm = self.random_mm_of();
                 if self.mms.get_mut(&mm).unwrap().crash_peon(&mut self.rng) {
@@ -750,6 +1033,70 @@ impl World {
                 self.stats.stale_copies += 1;
             }
         }
+        self.check_locks();
+    }
+
+    /// The locks: a kill handed to the runner holds a lock on its interval; a publish in flight
+    /// keeps the locks it was checked against, unrevoked; and once every lock row the leader
+    /// asked for has landed (until then they legitimately lag behind), the stored rows of each
+    /// active task are exactly the locks the leader's lockbox holds for it.
+    fn check_locks(&self) {
+        let core = &self.leader.core;
+        for entry in core.queue().entries() {
+            if let TaskKind::Kill(spec) = entry.task.kind() {
+                let id = entry.task.id();
+                assert!(
+                    entry.state != EntryState::Submitted
+                        || core
+                            .held_locks(id)
+                            .iter()
+                            .any(|l| l.interval == spec.interval),
+                    "kill {id} runs without a lock on {}",
+                    spec.interval
+                );
+            }
+        }
+        for (id, segments) in &self.leader.publishing {
+            let held = core.held_locks(id);
+            for segment in segments {
+                assert!(
+                    held.iter().any(|l| !l.revoked
+                        && l.interval.contains(&segment.interval)
+                        && l.version >= segment.version),
+                    "{id} lost the lock of {} while publishing it: {held:?}",
+                    segment.id
+                );
+            }
+        }
+        if self
+            .leader
+            .io
+            .iter()
+            .any(|e| matches!(e, IoEffect::PersistLocks(_)))
+        {
+            return;
+        }
+        let mut rows: BTreeMap<&str, Vec<&TaskLock>> = BTreeMap::new();
+        for (id, lock) in self.store.active_lock_rows() {
+            rows.entry(id).or_default().push(lock);
+        }
+        for (id, row) in self.store.rows() {
+            if row.end.is_some() {
+                continue;
+            }
+            let stored = rows.remove(id.as_str()).unwrap_or_default();
+            let held = core.held_locks(id);
+            let mut unmatched = stored.clone();
+            let mirrored = held.len() == stored.len()
+                && held.iter().all(|lock| {
+                    let found = unmatched.iter().position(|s| *s == lock);
+                    found.map(|at| unmatched.swap_remove(at)).is_some()
+                });
+            assert!(
+                mirrored,
+                "{id}: the lock rows {stored:?} differ from the locks held {held:?}"
+            );
+        }
     }
 
     // ----- the end of a run ---------------------------------------------------------------------
@@ -758,17 +1105,22 @@ impl World {
         self.leader.core.queue().is_empty()
             && self.leader.core.runner().sizes() == (0, 0, 0)
             && self.leader.io.is_empty()
+            && self.leader.publishing.is_empty()
             && self.tree.pending_overlord_changes() == 0
             && self.tree.is_empty()
             && self.inserting.is_empty()
             && self.mms.values().all(|mm| mm.is_idle(&self.tree))
     }
 
-    /// Lets everything finish: every MiddleManager and session back, every worker enabled,
-    /// every watch event handled, every peon ended, every write landed, time past every
-    /// timeout. Tasks still waiting (never ready) are shut down, as an operator would.
+    /// Lets everything finish: every publish ended, every MiddleManager and session back,
+    /// every worker enabled, every watch event handled, every peon ended, every write landed,
+    /// time past every timeout. Tasks still waiting (never ready) are shut down, as an
+    /// operator would.
     fn drain(&mut self) {
         for _round in 0..60 {
+            while !self.leader.publishing.is_empty() {
+                self.end_a_publish();
+            }
             let now = self.now;
             for mm in self.mms.values_mut() {
                 if !mm.is_up() {
@@ -859,6 +1211,10 @@ impl World {
             );
         }
         assert!(self.leader.core.runner().known_task_ids().is_empty());
+        for id in self.store.ids() {
+            let held = self.leader.core.held_locks(&id);
+            assert!(held.is_empty(), "{id} ended holding {held:?}");
+        }
         assert_eq!(self.leader.core.next_deadline(), None, "a deadline left");
         for view in self.leader.core.workers() {
             assert_eq!(view.curr_capacity_used, 0, "slots leaked: {view:?}");

@@ -6,7 +6,7 @@
 use steward_simulation::{run_seed, run_seed_hashed, Stats, DEFAULT_STEPS};
 
 #[test]
-fn two_hundred_seeds_keep_every_invariant_and_exercise_every_fault() {
+fn two_hundred_seeds_keep_every_invariant_and_exercise_every_fault_and_lock() {
     let mut total = Stats::default();
     for seed in 1..=200 {
         match run_seed(seed, DEFAULT_STEPS) {
@@ -26,6 +26,8 @@ fn two_hundred_seeds_keep_every_invariant_and_exercise_every_fault() {
         total.stale_copies > 0,
         "no run had a withdrawn copy still running"
     );
+    assert!(total.locks_acquired > 0 && total.revocations > 0 && total.publishes > 0);
+    assert!(total.kills_run > 0 && total.groups_failed_at_restore > 0);
 }
 
 /// A failing seed is only worth its replay command if the replay is the same run: nothing may

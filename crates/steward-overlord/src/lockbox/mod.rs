@@ -411,7 +411,8 @@ impl TaskLockbox {
     }
 
     /// When no posse serves the request: whether a new lock may be created beside the
-    /// `overlapping` posses (Druid's three ways: compatible with them; compatible once the
+    /// `overlapping` posses (always for a revoked lock being restored; else Druid's three
+    /// ways: compatible with them; compatible once the
     /// incompatible ones, all of strictly lower priority and none pinned, are revoked, which
     /// this does; or all of them are the task group's locks on exactly this interval).
     fn make_room(
@@ -421,6 +422,13 @@ impl TaskLockbox {
         overlapping: &[PosseId],
         out: &mut Vec<LockPersist>,
     ) -> Option<()> {
+        // A revoked lock covers nothing and conflicts with nothing (the invariants skip it):
+        // a new leader restores a stored revoked lock beside whatever holds its interval now.
+        // Restoring it in order of version is not enough: two grants in one millisecond have
+        // one version, so the lock that revoked it may come back first.
+        if want.revoked {
+            return Some(());
+        }
         let held = overlapping.iter().map(|id| &self.posses[id].lock);
         if compat::can_coexist(want.lock_type, &want.interval, held) {
             return Some(());

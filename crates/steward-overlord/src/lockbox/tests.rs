@@ -1462,6 +1462,35 @@ fn restore_keeps_a_lock_with_the_task_priority() {
     assert_eq!(lockbox.find_locks("t"), vec![row]);
 }
 
+/// Found by the whole-cluster simulation: a kill's EXCLUSIVE lock revoked by a SHARED request
+/// of higher priority in the same millisecond, so both rows have one version and the revoking
+/// lock's task sorts first. The revoked lock came back after the SHARED one, conflicted with
+/// it, and the new leader shut the kill's group down; it is restored, revoked, as it was.
+#[test]
+fn restore_brings_back_a_revoked_lock_after_the_lock_that_revoked_it() {
+    let kill = task("t9", "t9", "ds", 0);
+    let reader = task("t8", "t8", "ds", 50);
+    let version = "2023-11-14T22:43:36.304Z";
+    let revoked =
+        stored_lock(Exclusive, &kill, "2024-01-01/2024-01-03", version, Some(0)).revoked();
+    let shared = stored_lock(Shared, &reader, "2024-01-01/2024-01-02", version, Some(50));
+    let mut lockbox = TaskLockbox::new();
+    let mut out = Vec::new();
+    let failed = lockbox.restore(
+        &[kill, reader],
+        vec![
+            ("t9".into(), revoked.clone()),
+            ("t8".into(), shared.clone()),
+        ],
+        &mut out,
+    );
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(lockbox.find_locks("t9"), vec![revoked]);
+    assert_eq!(lockbox.find_locks("t8"), vec![shared]);
+    lockbox.check_invariants();
+}
+
 #[test]
 fn restore_fails_the_group_of_a_lock_with_another_priority() {
     let task = task("t", "g", "ds", 50);
