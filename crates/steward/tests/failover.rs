@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::actions::{action, action_ok, active_locks, long_noop, segment, DAY};
 use common::cluster::Cluster;
 use common::{noop, wait_for, Api};
 use nix::sys::signal::Signal;
@@ -543,57 +544,6 @@ async fn killing_the_leader_during_500_tasks_loses_none() {
 
 // ----- task locks across a failover ----------------------------------------------------------
 
-const DAY: &str = "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z";
-
-/// A noop of datasource `wiki` that runs until it is shut down, with a priority: it stands in
-/// for an ingestion task, whose peon the test plays through the action API.
-fn long_noop(id: &str, priority: i64) -> Value {
-    json!({"type": "noop", "id": id, "dataSource": "wiki", "runTime": 600_000,
-           "context": {"priority": priority}})
-}
-
-/// `POST /druid/indexer/v1/action` with the identity of task `task`.
-async fn action(api: &Api, task: &str, action: Value) -> reqwest::Response {
-    api.post(
-        "action",
-        json!({"task": {"type": "noop", "id": task}, "action": action}),
-    )
-    .await
-}
-
-/// An action that must succeed; its `result`.
-async fn action_ok(api: &Api, task: &str, act: Value) -> Value {
-    let r = action(api, task, act.clone()).await;
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, 200, "{act}: {body}");
-    body["result"].clone()
-}
-
-fn segment(interval: &str, version: &str) -> Value {
-    json!({"dataSource": "wiki", "interval": interval, "version": version,
-           "loadSpec": {"type": "local", "path": "/nowhere/0/index/"},
-           "dimensions": "page", "metrics": "count",
-           "shardSpec": {"type": "numbered", "partitionNum": 0, "partitions": 1},
-           "binaryVersion": 9, "size": 100})
-}
-
-/// `POST activeLocks` for `wiki` at priority 0 and above.
-async fn active_locks(api: &Api) -> Vec<Value> {
-    let r = api
-        .post(
-            "activeLocks",
-            json!([{"datasource": "wiki", "priority": 0}]),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    body["datasourceToLocks"]["wiki"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// The lock rows of `task` in `druid_tasklocks`, as JSON, in the order they were written.
 fn lock_rows(c: &Cluster, task: &str) -> Vec<Value> {
     let db = c.db.as_ref().expect("a PostgreSQL store");
@@ -649,7 +599,7 @@ async fn locks_survive_an_overlord_failover() {
     let published = action_ok(
         &new,
         &holder,
-        json!({"type": "segmentTransactionalInsert", "segments": [segment(DAY, &version)]}),
+        json!({"type": "segmentTransactionalInsert", "segments": [segment(DAY, &version, 0)]}),
     )
     .await;
     assert_eq!(published["success"], true, "{published}");

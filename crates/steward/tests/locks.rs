@@ -6,58 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{wait_for, Api, Quickstart};
+use common::actions::{action, action_ok, active_locks, long_noop, segment, DAY};
+use common::{wait_for, Quickstart};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(30);
-const DAY: &str = "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z";
-
-/// A noop that runs until shut down, with a priority.
-fn long_noop(id: &str, priority: i64) -> Value {
-    json!({"type": "noop", "id": id, "dataSource": "wiki", "runTime": 600000,
-           "context": {"priority": priority}})
-}
-
-async fn action(api: &Api, task: &str, action: Value) -> reqwest::Response {
-    api.post(
-        "action",
-        json!({"task": {"type": "noop", "id": task}, "action": action}),
-    )
-    .await
-}
-
-/// An action that must succeed; its `result`.
-async fn action_ok(api: &Api, task: &str, act: Value) -> Value {
-    let r = action(api, task, act.clone()).await;
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(status, 200, "{act}: {body}");
-    body["result"].clone()
-}
-
-fn segment(interval: &str, version: &str, partition: u32) -> Value {
-    json!({"dataSource": "wiki", "interval": interval, "version": version,
-           "loadSpec": {"type": "local", "path": format!("/nowhere/{partition}/index/")},
-           "dimensions": "page", "metrics": "count",
-           "shardSpec": {"type": "numbered", "partitionNum": partition, "partitions": 1},
-           "binaryVersion": 9, "size": 100})
-}
-
-async fn active_locks(api: &Api) -> Vec<Value> {
-    let r = api
-        .post(
-            "activeLocks",
-            json!([{"datasource": "wiki", "priority": 0}]),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    body["datasourceToLocks"]["wiki"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_higher_priority_lock_revokes_a_lower_one_whose_publish_is_then_refused() {
     let dir = tempfile::tempdir().unwrap();

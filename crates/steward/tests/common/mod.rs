@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod actions;
 pub mod cluster;
 
 use std::net::TcpListener;
