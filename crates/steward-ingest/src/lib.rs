@@ -1,0 +1,17 @@
+//! Native batch ingestion as a library: rows in, rolled-up sorted rows out.
+//!
+//! The pipeline of an `index` task, with no knowledge of the Overlord or of processes:
+//! an input source yields bytes, an input format parses them into [`InputRow`]s, the
+//! transform spec rewrites and filters them, and the rollup index aggregates them within a
+//! memory bound, spilling sorted runs to disk and merging them into one sorted stream that the
+//! segment writer turns into segments. Everything here is synchronous: the task runs it on
+//! blocking threads.
+//!
+//! - [`row`]: the row and value types every stage shares.
+//! - [`error`]: a spec error names the field, a parse error is counted per row.
+
+pub mod error;
+pub mod row;
+
+pub use error::{ParseError, SpecError};
+pub use row::{InputRow, Value};

@@ -1,0 +1,8 @@
+//! Druid's v9 segment format: the files a Historical loads.
+//!
+//! A segment directory holds `version.bin` (the int 9), `meta.smoosh` (where each logical file
+//! lives) and `00000.smoosh`.. chunks holding `index.drd`, `metadata.drd` and one file per
+//! column. Each structure inside has a small typed writer and reader here, with a round-trip
+//! test, so the segment writer (the counterpart of Druid's `IndexMergerV9`) and the reader are both
+//! built from the same checked pieces. Plain files, no async: the ingestion pipeline calls it
+//! from blocking threads.
