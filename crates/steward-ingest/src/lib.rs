@@ -10,8 +10,13 @@
 //! - [`row`]: the row and value types every stage shares.
 //! - [`error`]: a spec error names the field, a parse error is counted per row.
 
+pub mod aggregate;
+pub mod dimensions;
 pub mod error;
+pub mod joda;
 pub mod row;
+pub mod timestamp;
+pub mod transform;
 
 pub use error::{ParseError, SpecError};
 pub use row::{InputRow, Value};
