@@ -12,6 +12,7 @@ pub mod end;
 pub mod files;
 pub mod granularity;
 pub mod ids;
+pub mod ingest;
 pub mod interval;
 pub mod lock;
 pub mod peon;
@@ -24,9 +25,12 @@ pub mod worker;
 pub use action::{TaskAction, TaskActionHolder};
 pub use api::{DruidError, TaskStatusPlus};
 pub use granularity::Granularity;
+pub use ingest::{BatchIngestSpec, IngestionMode};
 pub use interval::Interval;
 pub use lock::{LockGranularity, TaskLock, TaskLockType};
 pub use segment::{DataSegment, PartialShardSpec, SegmentId, SegmentIdWithShardSpec, ShardSpec};
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
-pub use task::{KillSpec, NoopSpec, ReadyResult, Task, TaskError, TaskKind, TaskResource};
+pub use task::{
+    KillSpec, NoopSpec, ReadyResult, SubTaskSpec, Task, TaskError, TaskKind, TaskResource,
+};
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::validate_id;
+use crate::ingest::{context_flag, invalid_lock_type, BatchIngestSpec, IngestionMode};
 use crate::interval::Interval;
 use crate::lock::TaskLockType;
 use crate::time::{format_ts, now_iso, parse_instant, Timestamp};
@@ -90,35 +91,37 @@ impl KillSpec {
     /// EXCLUSIVE. Read from the context as the Overlord holds it (submitted and enriched with
     /// `druid.indexer.task.default.context`), so an unreadable value can still arrive here.
     pub fn lock_type(context: &Map<String, Value>) -> Result<TaskLockType, String> {
-        let concurrent = match context.get("useConcurrentLocks") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "Task context [useConcurrentLocks] must be true or false, not [{other}]"
-                ))
-            }
-        };
-        if concurrent {
+        if context_flag(context, "useConcurrentLocks")? {
             return Ok(TaskLockType::Replace);
         }
         match context.get("taskLockType") {
             None | Some(Value::Null) => Ok(TaskLockType::Exclusive),
             Some(Value::String(s)) => TaskLockType::parse(s),
-            Some(other) => Err(format!(
-                "Invalid taskLockType [{other}]: must be one of [EXCLUSIVE, SHARED, REPLACE, APPEND]"
-            )),
+            Some(other) => Err(invalid_lock_type(other)),
         }
     }
 }
 
 /// The task types Steward runs, with their parsed specs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TaskKind {
     Noop(NoopSpec),
     Kill(KillSpec),
+    /// `index`: a batch ingestion run in one peon.
+    Index(BatchIngestSpec),
+    /// `index_parallel`: a batch ingestion its supervisor task may split into sub-tasks.
+    IndexParallel(BatchIngestSpec),
+    /// `single_phase_sub_task`: one split of an `index_parallel` task, in its group.
+    SinglePhaseSubTask(SubTaskSpec),
+}
+
+/// Druid's `SinglePhaseSubTask`: its split's spec, and the supervisor it reports to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubTaskSpec {
+    pub ingest: BatchIngestSpec,
+    pub supervisor_task_id: String,
+    /// Zero-based: how many attempts of this split came before.
+    pub num_attempts: u32,
 }
 
 impl TaskKind {
@@ -126,8 +129,31 @@ impl TaskKind {
     /// 50, "everything else", kill among them, 0).
     fn default_priority(&self) -> i64 {
         match self {
-            TaskKind::Noop(_) => BATCH_PRIORITY,
             TaskKind::Kill(_) => OTHER_PRIORITY,
+            TaskKind::Noop(_)
+            | TaskKind::Index(_)
+            | TaskKind::IndexParallel(_)
+            | TaskKind::SinglePhaseSubTask(_) => BATCH_PRIORITY,
+        }
+    }
+
+    /// The batch ingestion facts of an ingestion task.
+    pub fn batch_ingest(&self) -> Option<&BatchIngestSpec> {
+        match self {
+            TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => Some(spec),
+            TaskKind::SinglePhaseSubTask(sub) => Some(&sub.ingest),
+            TaskKind::Noop(_) | TaskKind::Kill(_) => None,
+        }
+    }
+
+    /// The group of a task submitted without one: Druid's `index` tasks that append share
+    /// `index_append_<dataSource>`, since they may run side by side; others are their own.
+    fn default_group_id(&self, id: &str, data_source: &str) -> String {
+        match self {
+            TaskKind::Index(spec) if spec.mode == IngestionMode::Append => {
+                format!("index_append_{data_source}")
+            }
+            _ => id.to_string(),
         }
     }
 
@@ -135,6 +161,14 @@ impl TaskKind {
     fn default_id(&self, task_type: &str, data_source: &str) -> String {
         match self {
             TaskKind::Noop(_) => format!("{task_type}_{}_{}", now_iso(), uuid::Uuid::new_v4()),
+            // `AbstractTask.getOrMakeId`: type, datasource, 8 random letters a..p, now.
+            TaskKind::Index(_) | TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_) => {
+                format!(
+                    "{task_type}_{data_source}_{}_{}",
+                    random_letters(),
+                    now_iso()
+                )
+            }
             // `IdUtils.newTaskId`: type, datasource, 8 random letters a..p, the interval's
             // ends, now.
             TaskKind::Kill(spec) => format!(
@@ -147,9 +181,15 @@ impl TaskKind {
         }
     }
 
-    /// Whether the submitted `groupId` and `resource` are ignored: Druid's fixed-interval
-    /// tasks (kill) always form a group and an availability group of their own.
-    fn has_own_group(&self) -> bool {
+    /// Whether the submitted `groupId` is ignored: Druid's kill task is always a group of its
+    /// own, and an `index` task's group follows from its ingestion mode.
+    fn ignores_group_id(&self) -> bool {
+        matches!(self, TaskKind::Kill(_) | TaskKind::Index(_))
+    }
+
+    /// Whether the submitted `resource` is ignored: Druid's fixed-interval tasks (kill) always
+    /// form an availability group of their own.
+    fn ignores_resource(&self) -> bool {
         matches!(self, TaskKind::Kill(_))
     }
 
@@ -166,6 +206,15 @@ type ParseKind = fn(&mut Map<String, Value>, Option<&str>) -> Result<TaskKind, T
 const TASK_TYPES: &[(&str, ParseKind)] = &[
     ("noop", |obj, _| Ok(TaskKind::Noop(parse_noop(obj)?))),
     ("kill", |obj, ds| Ok(TaskKind::Kill(parse_kill(obj, ds)?))),
+    ("index", |obj, _| {
+        Ok(TaskKind::Index(BatchIngestSpec::parse(obj)?))
+    }),
+    ("index_parallel", |obj, _| {
+        Ok(TaskKind::IndexParallel(BatchIngestSpec::parse(obj)?))
+    }),
+    ("single_phase_sub_task", |obj, _| {
+        Ok(TaskKind::SinglePhaseSubTask(parse_sub_task(obj)?))
+    }),
 ];
 
 /// The type names Steward accepts.
@@ -232,6 +281,21 @@ impl Task {
         };
         let submitted_data_source = optional_string(&obj, "dataSource")?;
         let kind = parse_kind(&mut obj, submitted_data_source.as_deref())?;
+        // An ingestion task's datasource is its spec's: Druid ignores a top-level one.
+        let submitted_data_source = match kind.batch_ingest() {
+            None => submitted_data_source,
+            Some(_) => match obj
+                .get("spec")
+                .and_then(|s| s.pointer("/dataSchema/dataSource"))
+            {
+                Some(Value::String(ds)) => Some(ds.clone()),
+                _ => {
+                    return Err(TaskError::Mapping(
+                        "Task field [spec.dataSchema.dataSource] is required".into(),
+                    ))
+                }
+            },
+        };
         let data_source = submitted_data_source.unwrap_or_else(|| "none".into());
         validate_id("dataSource", &data_source).map_err(TaskError::Invalid)?;
         let id = match obj.get("id") {
@@ -244,12 +308,13 @@ impl Task {
             }
         };
         validate_id("Task ID", &id).map_err(TaskError::Invalid)?;
-        let group_id = match kind.has_own_group() {
-            true => id.clone(),
-            false => optional_string(&obj, "groupId")?.unwrap_or_else(|| id.clone()),
+        let group_id = match kind.ignores_group_id() {
+            true => kind.default_group_id(&id, &data_source),
+            false => optional_string(&obj, "groupId")?
+                .unwrap_or_else(|| kind.default_group_id(&id, &data_source)),
         };
         validate_id("Group ID", &group_id).map_err(TaskError::Invalid)?;
-        let submitted_resource = obj.get("resource").filter(|_| !kind.has_own_group());
+        let submitted_resource = obj.get("resource").filter(|_| !kind.ignores_resource());
         let resource = match submitted_resource {
             None | Some(Value::Null) => TaskResource::default_for(&id),
             Some(v) => {
@@ -279,8 +344,13 @@ impl Task {
                 TaskError::Mapping("Task context [priority] must be an integer".into())
             })?,
         };
-        if matches!(kind, TaskKind::Kill(_)) {
-            KillSpec::lock_type(&context).map_err(TaskError::Invalid)?;
+        match &kind {
+            TaskKind::Kill(_) => drop(KillSpec::lock_type(&context).map_err(TaskError::Invalid)?),
+            other => {
+                if let Some(ingest) = other.batch_ingest() {
+                    ingest.lock_type(&context).map_err(TaskError::Invalid)?;
+                }
+            }
         }
         obj.insert("id".into(), Value::String(id.clone()));
         obj.insert("groupId".into(), Value::String(group_id.clone()));
@@ -464,6 +534,20 @@ fn parse_kill(
         batch_size,
         limit,
         max_used_status_last_updated_time,
+    })
+}
+
+fn parse_sub_task(obj: &mut Map<String, Value>) -> Result<SubTaskSpec, TaskError> {
+    let ingest = BatchIngestSpec::parse(obj)?;
+    let supervisor_task_id = optional_string(obj, "supervisorTaskId")?
+        .ok_or_else(|| TaskError::Mapping("Task field [supervisorTaskId] is required".into()))?;
+    let num_attempts = optional_int(obj, "numAttempts")?.unwrap_or(0);
+    let num_attempts = u32::try_from(num_attempts)
+        .map_err(|_| TaskError::Mapping("Task field [numAttempts] must not be negative".into()))?;
+    Ok(SubTaskSpec {
+        ingest,
+        supervisor_task_id,
+        num_attempts,
     })
 }
 
@@ -740,5 +824,64 @@ mod tests {
             Ok(TaskLockType::Append)
         );
         assert!(lock(json!({"taskLockType":7})).is_err());
+    }
+
+    #[test]
+    fn index_tasks_take_datasource_group_and_id_from_their_spec() {
+        let spec = |io: Value| {
+            json!({"dataSchema": {"dataSource": "wiki", "granularitySpec":
+                {"intervals": ["2015-09-12/2015-09-13"]}}, "ioConfig": io})
+        };
+        let t = Task::from_json(json!({"type": "index", "dataSource": "ignored",
+            "groupId": "ignored", "spec": spec(json!({}))}))
+        .unwrap();
+        assert_eq!(t.data_source(), "wiki");
+        assert!(t.id().starts_with("index_wiki_"), "{}", t.id());
+        assert_eq!(t.group_id(), t.id());
+        assert_eq!(t.priority(), 50);
+        assert!(t.kind().uses_task_actions());
+        let append = Task::from_json(json!({"type": "index", "id": "a",
+            "spec": spec(json!({"appendToExisting": true}))}))
+        .unwrap();
+        assert_eq!(append.group_id(), "index_append_wiki");
+        let parallel = Task::from_json(json!({"type": "index_parallel", "groupId": "g",
+            "spec": spec(json!({"appendToExisting": true}))}))
+        .unwrap();
+        assert_eq!(parallel.group_id(), "g");
+        assert!(parallel.id().starts_with("index_parallel_wiki_"));
+        let sub = Task::from_json(json!({"type": "single_phase_sub_task", "id": "s",
+            "groupId": "g", "supervisorTaskId": "p", "numAttempts": 2, "spec": spec(json!({}))}))
+        .unwrap();
+        let TaskKind::SinglePhaseSubTask(sub_spec) = sub.kind() else {
+            panic!("a sub-task")
+        };
+        assert_eq!(
+            (sub_spec.supervisor_task_id.as_str(), sub_spec.num_attempts),
+            ("p", 2)
+        );
+        assert_eq!(sub.group_id(), "g");
+    }
+
+    #[test]
+    fn index_tasks_without_a_spec_datasource_or_readable_lock_type_are_refused() {
+        let err = |v: Value| Task::from_json(v).unwrap_err().to_string();
+        assert_eq!(
+            err(json!({"type": "index", "dataSource": "wiki", "spec": {"dataSchema": {}}})),
+            "Task field [spec.dataSchema.dataSource] is required"
+        );
+        assert_eq!(
+            err(json!({"type": "index"})),
+            "Task field [spec] is required"
+        );
+        assert_eq!(
+            err(json!({"type": "single_phase_sub_task",
+                "spec": {"dataSchema": {"dataSource": "w"}}})),
+            "Task field [supervisorTaskId] is required"
+        );
+        assert!(
+            err(json!({"type": "index", "context": {"taskLockType": "nope"},
+            "spec": {"dataSchema": {"dataSource": "w"}}}))
+            .contains("nope")
+        );
     }
 }

@@ -13,7 +13,7 @@
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
-use steward_model::{KillSpec, ReadyResult, Task, TaskKind};
+use steward_model::{BatchIngestSpec, KillSpec, ReadyResult, Task, TaskKind};
 
 use crate::lockbox::{LockPersist, LockRequest, LockResult, TaskLockbox};
 
@@ -37,10 +37,7 @@ impl Readiness for LockReadiness<'_> {
         match task.kind() {
             TaskKind::Noop(spec) => noop_ready(spec.is_ready_result),
             TaskKind::Kill(spec) => {
-                let lock_type = match task.payload().get("context") {
-                    Some(Value::Object(context)) => KillSpec::lock_type(context)?,
-                    _ => KillSpec::lock_type(&Map::new())?,
-                };
+                let lock_type = KillSpec::lock_type(context(task))?;
                 self.lock_all(
                     task,
                     &[LockRequest {
@@ -50,11 +47,30 @@ impl Readiness for LockReadiness<'_> {
                     }],
                 )
             }
+            // A batch ingestion locks the buckets of its intervals before it runs; one that
+            // finds its intervals in its input locks them as it goes (Druid's
+            // `determineLockGranularityAndTryLock` with no intervals: ready at once).
+            TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => self.lock_ingest(task, spec),
+            TaskKind::SinglePhaseSubTask(sub) => self.lock_ingest(task, &sub.ingest),
         }
     }
 }
 
 impl LockReadiness<'_> {
+    fn lock_ingest(&mut self, task: &Task, spec: &BatchIngestSpec) -> Result<bool, String> {
+        let lock_type = spec.lock_type(context(task))?;
+        let requests: Vec<LockRequest> = spec
+            .lock_intervals()
+            .into_iter()
+            .map(|interval| LockRequest {
+                lock_type,
+                interval,
+                preferred_version: None,
+            })
+            .collect();
+        self.lock_all(task, &requests)
+    }
+
     /// Druid's `tryTimeChunkLock` over a task's intervals: all or nothing.
     fn lock_all(&mut self, task: &Task, requests: &[LockRequest]) -> Result<bool, String> {
         for request in requests {
@@ -75,6 +91,15 @@ impl LockReadiness<'_> {
             }
         }
         Ok(true)
+    }
+}
+
+/// The task's context as the Overlord holds it (an empty one if the payload has none).
+fn context(task: &Task) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    match task.payload().get("context") {
+        Some(Value::Object(context)) => context,
+        _ => EMPTY.get_or_init(Map::new),
     }
 }
 

@@ -68,6 +68,15 @@ pub async fn run_task(
             // Stopping between two awaits of a batch leaves at worst files without rows.
             _ = stop => TaskOutcome::without_reports(TaskEnd::Stopped.status(id)),
         },
+        (TaskKind::Index(_) | TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_), _) => {
+            TaskOutcome::without_reports(TaskStatus::failure(
+                id,
+                format!(
+                    "Task type [{}] is not supported by Steward yet",
+                    task.task_type()
+                ),
+            ))
+        }
         (_, None) => TaskOutcome::without_reports(TaskStatus::failure(
             id,
             format!(

@@ -45,6 +45,12 @@ pub(super) async fn submit_task(
         TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
         TaskError::Invalid(m) => invalid_input(m),
     })?;
+    if task.kind().batch_ingest().is_some() {
+        return Err(invalid_input(format!(
+            "Task type [{}] is not supported by Steward yet",
+            task.task_type()
+        )));
+    }
     // Druid's check: WRITE on the datasource the task writes to.
     if !s.allows(
         who.as_ref(),
