@@ -9,11 +9,13 @@
 //!
 //! - [`row`]: the row and value types every stage shares.
 //! - [`error`]: a spec error names the field, a parse error is counted per row.
+//! - [`meters`]: the row counters and the handling of bad rows a task reports.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
 pub mod joda;
+pub mod meters;
 pub mod row;
 pub mod timestamp;
 pub mod transform;
