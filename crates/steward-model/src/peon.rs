@@ -34,6 +34,30 @@ pub struct PeonConfig {
     /// PEM CA certificates to trust besides the system's (`steward.client.https.caPath`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_path: Option<PathBuf>,
+    /// How the peon serves its chat handler (live reports, row stats) on the port the
+    /// MiddleManager gave it.
+    #[serde(default)]
+    pub chat: ChatConfig,
+}
+
+/// Where and how a peon serves its chat handler: like its MiddleManager, on the same address
+/// and over HTTPS when the MiddleManager serves HTTPS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatConfig {
+    /// `steward.bindAddress` of the MiddleManager; every address when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_address: Option<String>,
+    /// PEM certificate chain and key (`steward.server.https.certPath`/`keyPath`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ChatTls>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatTls {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
 }
 
 /// Druid's `druid.storage.type` and the settings of that type.
@@ -144,6 +168,7 @@ mod tests {
                 password: "s3cret".into(),
             }),
             ca_path: None,
+            chat: ChatConfig::default(),
         };
         let v = serde_json::to_value(&config).unwrap();
         assert_eq!(
@@ -151,7 +176,8 @@ mod tests {
             json!({"overlordUrls":["http://o1:8090"],
                 "storage":{"type":"local","storageDirectory":"/var/segments","zip":true},
                 "retry":{"minWait":"PT5S","maxWait":"PT1M","maxRetryCount":13},
-                "escalator":{"username":"druid_system","password":"s3cret"}})
+                "escalator":{"username":"druid_system","password":"s3cret"},
+                "chat":{}})
         );
         assert_eq!(serde_json::from_value::<PeonConfig>(v).unwrap(), config);
         assert!(!format!("{config:?}").contains("s3cret"));

@@ -6,10 +6,12 @@
 //!
 //! - [`actions`]: the task-action client, how a task talks to the Overlord.
 //! - [`storage`]: deep storage, where segments' files go.
-//! - [`Toolbox`]: both, as a task gets them (from the task dir's `peon.json`).
+//! - [`chat`]: the HTTP endpoints a running task serves (live reports, row stats).
+//! - [`Toolbox`]: all of these, as a task gets them (from the task dir's `peon.json`).
 //! - `noop`, `kill`: the task types.
 
 pub mod actions;
+pub mod chat;
 mod kill;
 mod log;
 mod noop;

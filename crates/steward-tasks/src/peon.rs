@@ -87,7 +87,7 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
     // ends FAILED saying why, with its status and report written as for any end.
     let outcome = match task.kind().uses_task_actions() {
         false => run_task(&task, None, stopped).await,
-        true => match Toolbox::load(task_dir, &task) {
+        true => match Toolbox::load(task_dir, &task, u16::try_from(location.port).ok()) {
             Ok(toolbox) => run_task(&task, Some(&toolbox), stopped).await,
             Err(msg) => TaskOutcome {
                 status: TaskStatus::failure(task.id(), msg),

@@ -1,6 +1,6 @@
 //! [`Toolbox`]: what a task uses besides its spec (Druid's `TaskToolbox`, reduced to what
-//! Steward's tasks need): the task-action client and deep storage, built from the `peon.json`
-//! the MiddleManager wrote into the task directory.
+//! Steward's tasks need): the task-action client, deep storage and the chat handler's server,
+//! built from the `peon.json` the MiddleManager wrote into the task directory.
 
 use std::path::Path;
 
@@ -9,17 +9,24 @@ use steward_model::peon::{PeonConfig, PEON_CONFIG_FILE};
 use steward_model::Task;
 
 use crate::actions::{OverlordLocator, TaskActionClient};
+use crate::chat::ChatServer;
 use crate::storage::{self, DeepStorage};
 
-/// The task-action client and deep storage of one task.
+/// The task-action client, deep storage and chat server of one task.
 pub struct Toolbox {
     pub actions: TaskActionClient,
     pub storage: Box<dyn DeepStorage>,
+    /// `None` when the MiddleManager gave the peon no port (a peon run by hand).
+    pub chat: Option<ChatServer>,
 }
 
 impl Toolbox {
-    /// Builds the toolbox of `task` from `config`.
-    pub fn new(config: &PeonConfig, task: &Task) -> Result<Toolbox, String> {
+    /// Builds the toolbox of `task` from `config`; the chat handler listens on `chat_port`.
+    pub fn new(
+        config: &PeonConfig,
+        task: &Task,
+        chat_port: Option<u16>,
+    ) -> Result<Toolbox, String> {
         let ca = match &config.ca_path {
             Some(path) => load_ca(path).map_err(|e| e.to_string())?,
             None => Vec::new(),
@@ -37,14 +44,18 @@ impl Toolbox {
         let locator = OverlordLocator::new(&config.overlord_urls).map_err(|e| e.to_string())?;
         let actions = TaskActionClient::new(locator, task, &internal, config.retry)
             .map_err(|e| e.to_string())?;
+        let chat = chat_port
+            .map(|port| ChatServer::new(config, port))
+            .transpose()?;
         Ok(Toolbox {
             actions,
             storage: storage::from_config(&config.storage),
+            chat,
         })
     }
 
     /// Reads `<task_dir>/peon.json` and builds the toolbox of `task` from it.
-    pub fn load(task_dir: &Path, task: &Task) -> Result<Toolbox, String> {
+    pub fn load(task_dir: &Path, task: &Task, chat_port: Option<u16>) -> Result<Toolbox, String> {
         let path = task_dir.join(PEON_CONFIG_FILE);
         let config: PeonConfig = std::fs::read(&path)
             .map_err(|e| e.to_string())
@@ -55,6 +66,6 @@ impl Toolbox {
                     path.display()
                 )
             })?;
-        Toolbox::new(&config, task)
+        Toolbox::new(&config, task, chat_port)
     }
 }

@@ -221,6 +221,7 @@ fn peon_config(overlord: &Overlord, deep: &Path) -> PeonConfig {
         },
         escalator: None,
         ca_path: None,
+        chat: Default::default(),
     }
 }
 
@@ -234,7 +235,7 @@ fn kill_task(extra: Value) -> Task {
 }
 
 async fn run(overlord: &Overlord, setup: &Setup, task: &Task) -> steward_tasks::TaskOutcome {
-    let toolbox = Toolbox::new(&peon_config(overlord, &setup.deep), task).unwrap();
+    let toolbox = Toolbox::new(&peon_config(overlord, &setup.deep), task, None).unwrap();
     run_task(task, Some(&toolbox), std::future::pending()).await
 }
 

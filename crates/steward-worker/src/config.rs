@@ -92,6 +92,7 @@ impl WorkerConfig {
                 retry: RetryPolicy::default(),
                 escalator: None,
                 ca_path: None,
+                chat: Default::default(),
             },
         }
     }

@@ -14,7 +14,9 @@ use steward_http::{
     TlsServerConfig,
 };
 use steward_metadata::MetadataStore;
-use steward_model::peon::{BasicCredentials, PeonConfig, RetryPolicy, StorageConfig};
+use steward_model::peon::{
+    BasicCredentials, ChatConfig, ChatTls, PeonConfig, RetryPolicy, StorageConfig,
+};
 use steward_overlord::api::ApiConfig;
 use steward_overlord::{QueueConfig, RetentionConfig, RunnerConfig};
 use steward_security::{Security, SecurityConfig};
@@ -157,6 +159,24 @@ pub fn peon_settings(
             password: s.escalator().password().to_string(),
         }),
         ca_path: p.get("steward.client.https.caPath").map(PathBuf::from),
+        chat: ChatConfig {
+            bind_address: Some(http.bind.to_string()),
+            // The certificate and key were read once already: the paths are there. Absolute,
+            // since a peon does not run in the MiddleManager's directory.
+            tls: match &http.tls {
+                None => None,
+                Some(_) => Some(ChatTls {
+                    cert_path: std::path::absolute(
+                        p.path_or("steward.server.https.certPath", PathBuf::new()),
+                    )
+                    .context("steward.server.https.certPath")?,
+                    key_path: std::path::absolute(
+                        p.path_or("steward.server.https.keyPath", PathBuf::new()),
+                    )
+                    .context("steward.server.https.keyPath")?,
+                }),
+            },
+        },
     })
 }
 
