@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use steward_http::path_segment;
 use steward_model::ids::validate_id;
 use steward_model::{Task, TaskError, TaskStatus, TaskStatusPlus};
 use steward_security::{Action, Resource};
@@ -170,6 +171,29 @@ pub(super) async fn get_task_reports(
     State(s): State<AppState>,
     TaskId(id, _): TaskId,
 ) -> ApiResult<Response> {
+    // A running task reports live from its peon's chat handler (Druid's `liveReports`); one
+    // that serves none, or has just ended, has its report in the task-log store.
+    let key = id.clone();
+    let peon = s
+        .overlord()?
+        .query(move |c| c.runner().peon_url_of(&key))
+        .await
+        .flatten();
+    if let Some(peon) = peon {
+        let url = format!(
+            "{peon}/druid/worker/v1/chat/{}/liveReports",
+            path_segment(&id)
+        );
+        if let Ok(r) = s.overlord()?.http().get(&url).send().await {
+            if r.status().is_success() {
+                if let Ok(bytes) = r.bytes().await {
+                    return Ok(
+                        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+                    );
+                }
+            }
+        }
+    }
     let logs = s.overlord()?.task_logs().clone();
     let key = id.clone();
     let report = tokio::task::spawn_blocking(move || logs.report(&key))

@@ -73,6 +73,16 @@ impl TaskRunner {
         self.workers.get(host).map(|w| &w.worker)
     }
 
+    /// Where a running task's peon serves its chat handler: the task's location, reached
+    /// with its worker's scheme (a peon serves HTTPS when its MiddleManager does).
+    pub(crate) fn peon_url_of(&self, task_id: &str) -> Option<String> {
+        let running = self.running.get(task_id)?;
+        let worker = &self.workers.get(&running.worker)?.worker;
+        let host = running.location.host.as_ref()?;
+        (running.location.port > 0)
+            .then(|| format!("{}://{host}:{}", worker.scheme, running.location.port))
+    }
+
     /// Every task id the runner knows (pending, running, complete), sorted: the queue's
     /// reconciliation shuts down in this order, which must not be the maps' hash order.
     pub fn known_task_ids(&self) -> Vec<String> {
