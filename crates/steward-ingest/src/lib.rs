@@ -9,10 +9,13 @@
 //!
 //! - [`row`]: the row and value types every stage shares.
 //! - [`error`]: a spec error names the field, a parse error is counted per row.
+//! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
+//! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
+pub mod index;
 pub mod joda;
 pub mod row;
 pub mod timestamp;
