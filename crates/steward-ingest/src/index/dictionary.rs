@@ -64,7 +64,11 @@ impl StringDictionary {
     }
 
     pub fn ranks(&self) -> Ranks {
-        ranks(self.len(), |a, b| compare_utf16(self.get(a), self.get(b)))
+        let mut order: Vec<(&str, u32)> = (1..=self.len() as u32)
+            .map(|id| (self.get(id), id))
+            .collect();
+        order.sort_unstable_by(|a, b| compare_utf16(a.0, b.0));
+        ranks_of(order.into_iter().map(|(_, id)| id), self.len())
     }
 
     pub fn clear(&mut self) {
@@ -185,8 +189,13 @@ fn array<'a>(ids: &'a [u32], ends: &[usize], index: u32) -> &'a [u32] {
 fn ranks(len: usize, compare: impl Fn(u32, u32) -> Ordering) -> Ranks {
     let mut order: Vec<u32> = (1..=len as u32).collect();
     order.sort_unstable_by(|&a, &b| compare(a, b));
+    ranks_of(order.into_iter(), len)
+}
+
+/// The rank table of ids listed in sort order.
+fn ranks_of(sorted: impl Iterator<Item = u32>, len: usize) -> Ranks {
     let mut ranks = vec![0; len + 1];
-    for (rank, id) in order.into_iter().enumerate() {
+    for (rank, id) in sorted.enumerate() {
         ranks[id as usize] = rank as u32 + 1;
     }
     ranks

@@ -12,7 +12,8 @@ use std::hash::BuildHasher;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::dimension::DimensionIndexer;
+use super::dictionary::Ranks;
+use super::dimension::{DimensionIndexer, MULTI_FLAG};
 use super::metrics::MetricLayout;
 
 pub struct Facts {
@@ -79,9 +80,7 @@ impl Facts {
     fn push(&mut self, key: &[u32], layout: &MetricLayout) -> usize {
         self.keys.extend_from_slice(key);
         self.ends.push(self.keys.len());
-        let start = self.states.len();
-        self.states.resize(start + self.stride, 0);
-        layout.init(&mut self.states[start..]);
+        self.states.extend_from_slice(layout.initial());
         self.ends.len() - 1
     }
 
@@ -119,16 +118,29 @@ impl Facts {
     pub fn sorted(&self, indexers: &[DimensionIndexer]) -> Vec<u32> {
         let ranks: Vec<_> = indexers.iter().map(DimensionIndexer::ranks).collect();
         let mut order: Vec<u32> = (0..self.len() as u32).collect();
-        let compare = |a: &u32, b: &u32| -> Ordering {
+        let sort = |order: &mut Vec<u32>, compare: &dyn Fn(&u32, &u32) -> Ordering| {
+            if self.rollup {
+                order.sort_unstable_by(compare);
+            } else {
+                order.sort_by(compare);
+            }
+        };
+        if let Some(rank_keys) = self.rank_keys(&ranks) {
+            // Without multi-value rows a key sorts as its words mapped to ranks: compare those
+            // side by side instead of looking ranks up at every comparison.
+            let width = 2 + ranks.len();
+            let key = |row: u32| &rank_keys[row as usize * width..(row as usize + 1) * width];
+            sort(&mut order, &|a, b| key(*a).cmp(key(*b)));
+            return order;
+        }
+        sort(&mut order, &|a, b| {
             let (ka, kb) = (self.key(*a as usize), self.key(*b as usize));
             key_time(ka).cmp(&key_time(kb)).then_with(|| {
                 let width = ka.len().max(kb.len());
                 (2..width)
                     .map(|i| {
-                        let (ca, cb) = (
-                            ka.get(i).copied().unwrap_or(0),
-                            kb.get(i).copied().unwrap_or(0),
-                        );
+                        let ca = ka.get(i).copied().unwrap_or(0);
+                        let cb = kb.get(i).copied().unwrap_or(0);
                         if ca == cb {
                             Ordering::Equal
                         } else {
@@ -138,13 +150,28 @@ impl Facts {
                     .find(|o| o.is_ne())
                     .unwrap_or(Ordering::Equal)
             })
-        };
-        if self.rollup {
-            order.sort_unstable_by(compare);
-        } else {
-            order.sort_by(compare);
-        }
+        });
         order
+    }
+
+    /// Every row's key as words that compare in sort order (time with its sign flipped, then
+    /// each component's rank), or `None` if a row holds a multi-value list.
+    fn rank_keys(&self, ranks: &[Ranks]) -> Option<Vec<u32>> {
+        let width = 2 + ranks.len();
+        let mut out = Vec::with_capacity(self.len() * width);
+        for row in 0..self.len() {
+            let key = self.key(row);
+            out.push(key[0] ^ 0x8000_0000);
+            out.push(key[1]);
+            for (d, ranks) in ranks.iter().enumerate() {
+                let component = key.get(2 + d).copied().unwrap_or(0);
+                if component & MULTI_FLAG != 0 {
+                    return None;
+                }
+                out.push(ranks[component as usize]);
+            }
+        }
+        Some(out)
     }
 
     pub fn clear(&mut self) {

@@ -15,7 +15,12 @@ use crate::row::Value;
 
 /// Compares as Java's `String.compareTo`: by UTF-16 code units.
 pub fn compare_utf16(a: &str, b: &str) -> Ordering {
-    let (x, y) = (a.as_bytes(), b.as_bytes());
+    compare_utf16_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`compare_utf16`] on UTF-8 bytes, so that spilled values compare without being checked
+/// again.
+pub fn compare_utf16_bytes(x: &[u8], y: &[u8]) -> Ordering {
     let Some(i) = x.iter().zip(y).position(|(p, q)| p != q) else {
         return x.len().cmp(&y.len());
     };
@@ -24,16 +29,29 @@ pub fn compare_utf16(a: &str, b: &str) -> Ordering {
     if x[i] < 0xEE && y[i] < 0xEE {
         return x[i].cmp(&y[i]);
     }
-    let start = (0..=i).rev().find(|&j| a.is_char_boundary(j)).unwrap_or(0);
-    let ca = a[start..].chars().next().map_or(0, utf16_rank);
-    let cb = b[start..].chars().next().map_or(0, utf16_rank);
-    ca.cmp(&cb)
+    // Equal up to `i`, so both characters start at the same place.
+    let start = (0..=i).rev().find(|&j| x[j] & 0xC0 != 0x80).unwrap_or(0);
+    utf16_rank(decode(&x[start..])).cmp(&utf16_rank(decode(&y[start..])))
+}
+
+/// The code point a UTF-8 sequence starts with (0 for a truncated one).
+fn decode(bytes: &[u8]) -> u32 {
+    let lead = u32::from(bytes[0]);
+    let (len, bits) = match lead {
+        0..=0x7F => return lead,
+        0xC0..=0xDF => (2, lead & 0x1F),
+        0xE0..=0xEF => (3, lead & 0x0F),
+        _ => (4, lead & 0x07),
+    };
+    bytes.get(1..len).map_or(0, |rest| {
+        rest.iter()
+            .fold(bits, |c, b| (c << 6) | u32::from(b & 0x3F))
+    })
 }
 
 /// A code point's place in UTF-16 order: supplementary characters (surrogates D800..DFFF in
 /// UTF-16) sort between U+D7FF and U+E000.
-fn utf16_rank(c: char) -> u32 {
-    let c = c as u32;
+fn utf16_rank(c: u32) -> u32 {
     if (0xE000..=0xFFFF).contains(&c) {
         c + 0x10_0000
     } else {

@@ -12,7 +12,7 @@ use std::io;
 
 use super::dimension::{compare_double, compare_float, compare_long, Component, DimensionIndexer};
 use super::facts::Facts;
-use super::java::compare_utf16;
+use super::java::{compare_utf16, compare_utf16_bytes};
 use super::metrics::{MetricLayout, MetricValue};
 use super::run::{self, Run, RunReader, RunWriter, Slot};
 use crate::dimensions::DimensionType;
@@ -362,7 +362,7 @@ fn compare_slots(
         (Slot::Null, Slot::Number(_)) => Ordering::Less,
         (Slot::Number(_), Slot::Null) => Ordering::Greater,
         (Slot::String { start: s1, len: l1 }, Slot::String { start: s2, len: l2 }) => {
-            compare_utf16(run::string(block_a, s1, l1), run::string(block_b, s2, l2))
+            compare_utf16_bytes(run::bytes(block_a, s1, l1), run::bytes(block_b, s2, l2))
         }
         _ => {
             let (mut x, mut y) = (slot_elements(a, block_a), slot_elements(b, block_b));

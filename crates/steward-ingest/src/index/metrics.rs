@@ -40,6 +40,8 @@ pub struct MetricLayout {
     kinds: Vec<AggregatorKind>,
     offsets: Vec<usize>,
     stride: usize,
+    /// A row's words before any input.
+    initial: Vec<u64>,
 }
 
 impl MetricLayout {
@@ -52,10 +54,19 @@ impl MetricLayout {
             offsets.push(next);
             next += if kind.is_first_last() { 2 } else { 1 };
         }
+        let mut initial = vec![0; next];
+        for (kind, (m, &at)) in kinds.iter().zip(offsets.iter().enumerate()) {
+            match kind {
+                AggregatorKind::Count => set_non_null(&mut initial, m),
+                k if k.is_first_last() => initial[at] = initial_time(*k) as u64,
+                _ => {}
+            }
+        }
         MetricLayout {
             kinds,
             offsets,
             stride: next,
+            initial,
         }
     }
 
@@ -69,17 +80,9 @@ impl MetricLayout {
         self.kinds.iter().map(|k| k.estimated_size() + 8).sum()
     }
 
-    /// Sets a row's words to the aggregators' initial state.
-    pub fn init(&self, row: &mut [u64]) {
-        row.fill(0);
-        for (m, kind) in self.kinds.iter().enumerate() {
-            let at = self.offsets[m];
-            match kind {
-                AggregatorKind::Count => set_non_null(row, m),
-                k if k.is_first_last() => row[at] = initial_time(*k) as u64,
-                _ => {}
-            }
-        }
+    /// The words of a row before any input.
+    pub fn initial(&self) -> &[u64] {
+        &self.initial
     }
 
     /// Folds one input into metric `m` of `row`; `time` is the row's time for first/last (the
@@ -289,8 +292,7 @@ mod tests {
 
     fn run(kind: AggregatorKind, inputs: &[(i64, Input)]) -> MetricValue {
         let l = layout(&[kind]);
-        let mut row = vec![0; l.stride()];
-        l.init(&mut row);
+        let mut row = l.initial().to_vec();
         for (time, input) in inputs {
             let input = match input {
                 Input::Null => Input::Null,
@@ -384,8 +386,7 @@ mod tests {
         );
         // No time: the row is skipped.
         let l = layout(&[LongFirst]);
-        let mut row = vec![0; l.stride()];
-        l.init(&mut row);
+        let mut row = l.initial().to_vec();
         l.aggregate(&mut row, 0, lv(1), None);
         assert_eq!(l.value(&row, 0), MetricValue::LongPair(i64::MAX, None));
     }
@@ -393,10 +394,8 @@ mod tests {
     #[test]
     fn combine_is_druid_combining_aggregators() {
         let l = layout(&[Count, LongSum, DoubleMax, LongFirst, LongLast]);
-        let mut a = vec![0; l.stride()];
-        let mut b = vec![0; l.stride()];
-        l.init(&mut a);
-        l.init(&mut b);
+        let mut a = l.initial().to_vec();
+        let mut b = l.initial().to_vec();
         for (row, t, v) in [(&mut a, 10, 1), (&mut b, 10, 2)] {
             l.aggregate(row, 0, N, None);
             l.aggregate(row, 3, lv(v), Some(t));

@@ -424,10 +424,14 @@ pub fn elements(block: &[u8], start: u32, count: u32) -> impl Iterator<Item = Op
 
 /// The string of a [`Slot::String`], already checked when the row was decoded.
 pub fn string(block: &[u8], start: u32, len: u32) -> &str {
-    let bytes = block
+    std::str::from_utf8(bytes(block, start, len)).unwrap_or_default()
+}
+
+/// The UTF-8 bytes of a [`Slot::String`].
+pub fn bytes(block: &[u8], start: u32, len: u32) -> &[u8] {
+    block
         .get(start as usize..start as usize + len as usize)
-        .unwrap_or_default();
-    std::str::from_utf8(bytes).unwrap_or_default()
+        .unwrap_or_default()
 }
 
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {
