@@ -66,7 +66,8 @@ pub const MERGE_FAN_IN: usize = 64;
 
 /// Druid's per-row overhead of the facts map entry (`ROUGH_OVERHEAD_PER_MAP_ENTRY`).
 const ROUGH_OVERHEAD_PER_MAP_ENTRY: u64 = 5 * 8 + 4;
-/// A dictionary nearing the id space (ids share 32 bits with the multi-value flag) spills.
+/// A dictionary nearing the id space (ids share 32 bits with the multi-value flag) spills;
+/// rows in memory are bounded by the same.
 const MAX_DICTIONARY_SIZE: usize = 1 << 30;
 
 /// What the index makes of rows.
@@ -262,7 +263,8 @@ impl RollupIndex {
             dim_slots,
             metric_slots,
             time_slots,
-            max_rows: limits.max_rows_in_memory.max(1),
+            // Row numbers and ids are 32-bit.
+            max_rows: limits.max_rows_in_memory.clamp(1, MAX_DICTIONARY_SIZE),
             max_bytes: limits.max_bytes(),
             bytes_in_memory: 0,
             spill_dir: spill_dir.to_path_buf(),

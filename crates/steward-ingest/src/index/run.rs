@@ -329,7 +329,7 @@ impl RunReader {
         }
         let compressed = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let raw = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        if raw > 64 * BLOCK_SIZE || compressed > lz4_flex::block::get_maximum_output_size(raw) {
+        if compressed > lz4_flex::block::get_maximum_output_size(raw) {
             return Err(corrupt(format!("block sizes {compressed}/{raw}")));
         }
         self.compressed.resize(compressed, 0);

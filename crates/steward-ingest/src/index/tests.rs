@@ -472,6 +472,26 @@ fn query_granularity_truncates_time_and_min_timestamp_bounds_it() {
             .collect();
         assert_eq!(got, expected, "{granularity}");
     }
+    // Times before the epoch sort before it (the spill sort compares time words unsigned).
+    let mut sch = schema(json!({"dimensions": ["d"]}), json!([]));
+    sch.query_granularity = Granularity::None;
+    let mut ix = index(
+        sch,
+        MemoryLimits {
+            max_rows_in_memory: 2,
+            max_bytes_in_memory: 0,
+        },
+        dir.path(),
+    );
+    for t in [5, -HOUR, 0, -1, i64::MIN / 4] {
+        ix.add(&row(t, &[("d", s("x"))])).unwrap();
+    }
+    let got: Vec<i64> = collect(ix.finish().unwrap())
+        .iter()
+        .map(|r| r.time)
+        .collect();
+    assert_eq!(got, [i64::MIN / 4, -HOUR, -1, 0, 5]);
+
     let mut sch = schema(json!({}), json!([]));
     sch.min_timestamp = Some(T0);
     let mut ix = index(sch, MemoryLimits::default(), dir.path());
