@@ -110,12 +110,28 @@ impl DimensionIndexer {
                 (number.map_or(NULL_ID, |n| dict.intern(n as u64).0), 8)
             }
             DimensionIndexer::Double(dict) => {
-                let number = numeric(value, name, "double", errors, guava_double, |d| d);
+                let number = numeric(
+                    value,
+                    name,
+                    "double",
+                    errors,
+                    guava_double,
+                    |n| n as f64,
+                    |d| d,
+                );
                 let bits = number.map(|d| if d.is_nan() { NAN64 } else { d.to_bits() });
                 (bits.map_or(NULL_ID, |b| dict.intern(b).0), 8)
             }
             DimensionIndexer::Float(dict) => {
-                let number = numeric(value, name, "float", errors, guava_float, |d| d as f32);
+                let number = numeric(
+                    value,
+                    name,
+                    "float",
+                    errors,
+                    guava_float,
+                    |n| n as f32,
+                    |d| d as f32,
+                );
                 let bits = number.map(|f| if f.is_nan() { NAN32 } else { f.to_bits() });
                 (bits.map_or(NULL_ID, |b| dict.intern(u64::from(b)).0), 4)
             }
@@ -306,11 +322,12 @@ fn numeric<T>(
     type_name: &str,
     errors: &mut Vec<String>,
     parse: fn(&str) -> Option<T>,
+    from_long: fn(i64) -> T,
     from_double: fn(f64) -> T,
 ) -> Option<T> {
     match value {
         None | Some(Value::Null) => None,
-        Some(Value::Long(n)) => Some(from_double(*n as f64)),
+        Some(Value::Long(n)) => Some(from_long(*n)),
         Some(Value::Double(d)) => Some(from_double(*d)),
         Some(Value::String(s)) => parse(s).or_else(|| {
             errors.push(format!(
