@@ -10,10 +10,13 @@
 //! - [`row`]: the row and value types every stage shares.
 //! - [`error`]: a spec error names the field, a parse error is counted per row.
 //! - [`meters`]: the row counters and the handling of bad rows a task reports.
+//! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
+//! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
+pub mod index;
 pub mod joda;
 pub mod meters;
 pub mod row;
