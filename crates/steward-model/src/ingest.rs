@@ -122,7 +122,7 @@ impl BatchIngestSpec {
                 .collect(),
             None => intervals,
         };
-        condense(buckets)
+        Interval::condense(buckets)
     }
 
     /// The lock type of the task's time-chunk locks (Druid's
@@ -168,19 +168,6 @@ pub(crate) fn context_flag(context: &Map<String, Value>, key: &str) -> Result<bo
 
 pub(crate) fn invalid_lock_type(value: &Value) -> String {
     format!("Invalid taskLockType [{value}]: must be one of [EXCLUSIVE, SHARED, REPLACE, APPEND]")
-}
-
-/// Druid's `JodaUtils.condenseIntervals`: sorted, overlapping or adjacent intervals merged.
-fn condense(mut intervals: Vec<Interval>) -> Vec<Interval> {
-    intervals.sort();
-    let mut out: Vec<Interval> = Vec::with_capacity(intervals.len());
-    for interval in intervals {
-        match out.last_mut() {
-            Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
-            _ => out.push(interval),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

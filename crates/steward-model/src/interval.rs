@@ -31,6 +31,20 @@ impl Interval {
         Interval::new(Timestamp::MIN, Timestamp::MAX)
     }
 
+    /// Druid's `JodaUtils.condenseIntervals`: sorted, with overlapping or adjacent intervals
+    /// merged into one.
+    pub fn condense(mut intervals: Vec<Interval>) -> Vec<Interval> {
+        intervals.sort();
+        let mut out: Vec<Interval> = Vec::with_capacity(intervals.len());
+        for interval in intervals {
+            match out.last_mut() {
+                Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
+                _ => out.push(interval),
+            }
+        }
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }

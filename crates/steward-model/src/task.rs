@@ -414,6 +414,13 @@ impl Task {
     pub fn payload(&self) -> &Map<String, Value> {
         &self.payload
     }
+    /// The task's context (an object in every validated payload).
+    pub fn context(&self) -> &Map<String, Value> {
+        self.payload
+            .get("context")
+            .and_then(Value::as_object)
+            .expect("a validated task has a context object")
+    }
     pub fn to_json(&self) -> Value {
         Value::Object((*self.payload).clone())
     }

@@ -12,7 +12,6 @@
 //! so a waiting task holds nothing; a task whose own lock was revoked fails, as in Druid.
 
 use jiff::Timestamp;
-use serde_json::{Map, Value};
 use steward_model::{BatchIngestSpec, KillSpec, ReadyResult, Task, TaskKind};
 
 use crate::lockbox::{LockPersist, LockRequest, LockResult, TaskLockbox};
@@ -37,7 +36,7 @@ impl Readiness for LockReadiness<'_> {
         match task.kind() {
             TaskKind::Noop(spec) => noop_ready(spec.is_ready_result),
             TaskKind::Kill(spec) => {
-                let lock_type = KillSpec::lock_type(context(task))?;
+                let lock_type = KillSpec::lock_type(task.context())?;
                 self.lock_all(
                     task,
                     &[LockRequest {
@@ -58,7 +57,7 @@ impl Readiness for LockReadiness<'_> {
 
 impl LockReadiness<'_> {
     fn lock_ingest(&mut self, task: &Task, spec: &BatchIngestSpec) -> Result<bool, String> {
-        let lock_type = spec.lock_type(context(task))?;
+        let lock_type = spec.lock_type(task.context())?;
         let requests: Vec<LockRequest> = spec
             .lock_intervals()
             .into_iter()
@@ -91,15 +90,6 @@ impl LockReadiness<'_> {
             }
         }
         Ok(true)
-    }
-}
-
-/// The task's context as the Overlord holds it (an empty one if the payload has none).
-fn context(task: &Task) -> &Map<String, Value> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    match task.payload().get("context") {
-        Some(Value::Object(context)) => context,
-        _ => EMPTY.get_or_init(Map::new),
     }
 }
 

@@ -16,8 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use steward_model::{DataSegment, KillSpec, Task, TaskLock, TaskLockType};
 
 use crate::actions::{TaskAction, Visibility};
@@ -86,9 +85,7 @@ pub(crate) async fn run(
         if batch_size == 0 {
             break;
         }
-        let unused: Vec<DataSegment> = act(
-            toolbox,
-            TaskAction::RetrieveUnusedSegments {
+        let unused: Vec<DataSegment> = toolbox.act(TaskAction::RetrieveUnusedSegments {
                 data_source: data_source.to_string(),
                 interval: spec.interval,
                 versions: spec.versions.clone(),
@@ -98,7 +95,7 @@ pub(crate) async fn run(
         )
         .await?;
         // A lock may have been revoked since the last batch.
-        let locks: Vec<TaskLock> = act(toolbox, TaskAction::LockList).await?;
+        let locks: Vec<TaskLock> = toolbox.act(TaskAction::LockList).await?;
         if !locks_cover(&locks, &unused) {
             return Err(format!(
                 "Locks[{}] for task[{id}] can't cover segments[{}]",
@@ -107,9 +104,7 @@ pub(crate) async fn run(
             ));
         }
         if !unused.is_empty() {
-            let () = act(
-                toolbox,
-                TaskAction::SegmentNuke {
+            let () = toolbox.act(TaskAction::SegmentNuke {
                     segments: unused.clone(),
                 },
             )
@@ -153,16 +148,8 @@ pub(crate) async fn run(
 /// Druid's `isReady` for a kill, which its peon runs again before the task: a time-chunk lock
 /// on the interval, not revoked.
 async fn take_lock(task: &Task, spec: &KillSpec, toolbox: &Toolbox) -> Result<(), String> {
-    let empty = Map::new();
-    let context = task
-        .payload()
-        .get("context")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let lock_type = KillSpec::lock_type(context)?;
-    let lock: Option<TaskLock> = act(
-        toolbox,
-        TaskAction::LockTryAcquire {
+    let lock_type = KillSpec::lock_type(task.context())?;
+    let lock: Option<TaskLock> = toolbox.act(TaskAction::LockTryAcquire {
             lock_type,
             interval: spec.interval,
         },
@@ -191,9 +178,7 @@ async fn unreferenced(
     let mut intervals: Vec<_> = batch.iter().map(|s| s.interval).collect();
     intervals.sort();
     intervals.dedup();
-    let used: Vec<DataSegment> = act(
-        toolbox,
-        TaskAction::RetrieveUsedSegments {
+    let used: Vec<DataSegment> = toolbox.act(TaskAction::RetrieveUsedSegments {
             data_source: data_source.to_string(),
             intervals,
             visibility: Some(Visibility::IncludingOvershadowed),
@@ -245,13 +230,6 @@ fn ids(segments: &[DataSegment]) -> String {
 }
 
 /// Submits `action`; a failure names the action.
-async fn act<T: DeserializeOwned>(toolbox: &Toolbox, action: TaskAction) -> Result<T, String> {
-    toolbox
-        .actions
-        .submit(&action)
-        .await
-        .map_err(|e| format!("Task action [{}] failed: {e}", action.type_name()))
-}
 
 #[cfg(test)]
 mod tests {

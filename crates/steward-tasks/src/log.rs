@@ -7,6 +7,10 @@ pub(crate) fn info(msg: &str) {
     println!("{} INFO [peon] {msg}", now_iso());
 }
 
+pub(crate) fn warn(msg: &str) {
+    eprintln!("{} WARN [peon] {msg}", now_iso());
+}
+
 pub(crate) fn error(msg: &str) {
     eprintln!("{} ERROR [peon] {msg}", now_iso());
 }

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+
 use steward_http::{basic_authorization, load_ca, InternalClient};
 use steward_model::peon::{PeonConfig, PEON_CONFIG_FILE};
-use steward_model::Task;
+use steward_model::{Task, TaskAction};
 
 use crate::actions::{OverlordLocator, TaskActionClient};
 use crate::chat::ChatServer;
@@ -52,6 +54,14 @@ impl Toolbox {
             storage: storage::from_config(&config.storage),
             chat,
         })
+    }
+
+    /// Submits a task action to the Overlord; the error names the action.
+    pub(crate) async fn act<T: DeserializeOwned>(&self, action: TaskAction) -> Result<T, String> {
+        self.actions
+            .submit(&action)
+            .await
+            .map_err(|e| format!("Task action [{}] failed: {e}", action.type_name()))
     }
 
     /// Reads `<task_dir>/peon.json` and builds the toolbox of `task` from it.

@@ -1,0 +1,189 @@
+//! The `index` task (Druid's `IndexTask`): one peon reads the input, rolls it up, writes the
+//! segments, pushes them and publishes them in one transaction.
+//!
+//! The order is what keeps a failed or stopped task invisible: the input is read once, into
+//! the rollup index (bounded memory, spilled runs), while only counting; segments are written
+//! under the task's work directory; then the task holds its locks (taken at `isReady` when the
+//! spec names its intervals, otherwise now, for the chunks its rows fell in), names the
+//! segments with its locks' versions, pushes their files and publishes them all in one
+//! `segmentTransactionalInsert`. A task stopped or failing before the publish leaves no
+//! metadata row, and removes the files it pushed.
+//!
+//! - `report`: row counters, live and final reports.
+//! - `publish`: versions, partitions, push and publish.
+
+mod publish;
+mod report;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use steward_ingest::meters::ParseExceptionHandler;
+use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
+use steward_ingest::spec::IngestionSpec;
+use steward_model::end::TaskEnd;
+use steward_model::{BatchIngestSpec, IngestionMode, Interval, Task, TaskStatus};
+
+use crate::log::{info, warn};
+use crate::{TaskOutcome, Toolbox};
+use publish::LocalSegment;
+use report::{IngestionProgress, IngestionState};
+
+/// Druid's `Tasks.DEFAULT_LOCK_TIMEOUT_MILLIS`: how long a task waits for a lock it takes
+/// while running (`taskLockTimeout` in the context).
+const DEFAULT_LOCK_TIMEOUT_MS: u64 = 300_000;
+
+/// Runs an `index` task in `work_dir` to its end.
+pub(crate) async fn run(
+    task: &Task,
+    facts: &BatchIngestSpec,
+    toolbox: &Toolbox,
+    work_dir: &Path,
+    stop: impl Future<Output = ()>,
+) -> TaskOutcome {
+    let id = task.id();
+    let spec = match IngestionSpec::from_task_json(&task.to_json()) {
+        Ok(spec) => spec,
+        Err(e) => return TaskOutcome::failed(TaskStatus::failure(id, e.to_string())),
+    };
+    let tuning = &spec.tuning_config;
+    let progress = Arc::new(IngestionProgress::new(
+        id,
+        ParseExceptionHandler::new(
+            tuning.log_parse_exceptions,
+            u64::try_from(tuning.max_parse_exceptions).unwrap_or(0),
+            usize::try_from(tuning.max_saved_parse_exceptions).unwrap_or(0),
+        ),
+    ));
+    let chat = toolbox
+        .chat
+        .as_ref()
+        .map(|chat| chat.serve(id, progress.clone().routes()));
+    if let Some(Err(e)) = &chat {
+        warn(&format!("Live reports are not served: {e}"));
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let outcome = tokio::select! {
+        result = ingest(task, facts, &spec, toolbox, work_dir, &progress, &cancel) => result,
+        _ = stop => {
+            // The reading thread sees the flag at its next row and stops writing.
+            cancel.store(true, Ordering::Relaxed);
+            Err(TaskEnd::Stopped.status(id).error_msg.unwrap_or_default())
+        }
+    };
+    if let Some(Ok(handle)) = chat {
+        handle.abort();
+    }
+    let (status, published) = match outcome {
+        Ok(published) => {
+            progress.set_state(IngestionState::Completed);
+            (TaskStatus::success(id), Some(published))
+        }
+        Err(msg) => (TaskStatus::failure(id, msg), None),
+    };
+    let (key, report) = progress.completion_report(status.error_msg.as_deref(), published);
+    TaskOutcome {
+        status,
+        reports: Map::from_iter([(key, report)]),
+    }
+}
+
+/// Reads, builds, locks, names, pushes and publishes; the number of segments published.
+async fn ingest(
+    task: &Task,
+    facts: &BatchIngestSpec,
+    spec: &IngestionSpec,
+    toolbox: &Toolbox,
+    work_dir: &Path,
+    progress: &Arc<IngestionProgress>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<u64, String> {
+    let lock_type = facts.lock_type(task.context())?;
+    let appending = facts.mode == IngestionMode::Append;
+    // Locks taken at isReady: held already, asked again for their versions.
+    let mut locks = match facts.intervals.is_empty() || appending {
+        true => Vec::new(),
+        false => {
+            publish::lock_intervals(task, toolbox, lock_type, &facts.lock_intervals(), None)
+                .await?
+        }
+    };
+    progress.set_state(IngestionState::BuildSegments);
+    let built = {
+        let (spec, progress, cancel) = (spec.clone(), progress.clone(), cancel.clone());
+        let segments_dir = work_dir.join("segments");
+        tokio::task::spawn_blocking(move || {
+            pipeline::build_segments(BuildRequest {
+                spec: &spec,
+                input: &spec.io_config.input_source,
+                work_dir: &segments_dir,
+                meters: &progress.build_segments,
+                parse_exceptions: &progress.parse_exceptions,
+                cancel: &cancel,
+            })
+        })
+        .await
+        .map_err(|e| format!("The ingestion thread failed: {e}"))?
+        .map_err(|e| e.to_string())?
+    };
+    let totals = progress.build_segments.totals();
+    info(&format!(
+        "Processed[{}] events, unparseable[{}], thrownAway[{}]; built [{}] segments.",
+        totals.processed,
+        totals.unparseable,
+        totals.thrown_away,
+        built.len()
+    ));
+    let local: Vec<LocalSegment> = built.into_iter().map(local_segment).collect();
+    let named = if appending {
+        let granularity = &spec_json(task, "/spec/dataSchema/granularitySpec/segmentGranularity")
+            .unwrap_or_else(|| Value::String("DAY".into()));
+        let query = &spec_json(task, "/spec/dataSchema/granularitySpec/queryGranularity")
+            .unwrap_or_else(|| Value::String("NONE".into()));
+        publish::name_appended(task, toolbox, lock_type, query, granularity, &local).await?
+    } else {
+        if facts.intervals.is_empty() {
+            // Druid's determined intervals: the chunks the rows fell in, locked now.
+            let wait = match task.context().get("taskLockTimeout") {
+                Some(v) => v.as_u64().ok_or("Task context [taskLockTimeout] must be a number")?,
+                None => DEFAULT_LOCK_TIMEOUT_MS,
+            };
+            let chunks = Interval::condense(local.iter().map(|s| s.bucket).collect());
+            locks = publish::lock_intervals(task, toolbox, lock_type, &chunks, Some(wait)).await?;
+        }
+        publish::name_overwriting(task, &locks, &local)?
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Err("Canceled".into());
+    }
+    let to_push = named
+        .into_iter()
+        .zip(local)
+        .map(|(segment, local)| (segment, local.dir))
+        .collect();
+    let pushed = publish::push_all(toolbox, to_push).await?;
+    match publish::publish(toolbox, lock_type, pushed.clone()).await {
+        Ok(published) => Ok(published.len() as u64),
+        Err(e) => {
+            publish::remove_pushed(toolbox, &pushed);
+            Err(e)
+        }
+    }
+}
+
+fn local_segment(built: BuiltSegment) -> LocalSegment {
+    LocalSegment {
+        bucket: built.bucket,
+        dir: built.dir,
+        dimensions: built.dimensions,
+        metrics: built.metrics,
+    }
+}
+
+/// A part of the submitted spec as written (granularities go to the Overlord as submitted).
+fn spec_json(task: &Task, pointer: &str) -> Option<Value> {
+    task.to_json().pointer(pointer).filter(|v| !v.is_null()).cloned()
+}
