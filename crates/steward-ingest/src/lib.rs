@@ -9,12 +9,16 @@
 //!
 //! - [`row`]: the row and value types every stage shares.
 //! - [`error`]: a spec error names the field, a parse error is counted per row.
+//! - [`spec`]: the ingestion spec of `index`/`index_parallel` tasks, checked as at submit.
+//! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
+pub mod input;
 pub mod joda;
 pub mod row;
+pub mod spec;
 pub mod timestamp;
 pub mod transform;
 
