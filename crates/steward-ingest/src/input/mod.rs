@@ -417,3 +417,6 @@ impl TextReader {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

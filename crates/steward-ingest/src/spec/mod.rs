@@ -192,3 +192,6 @@ impl IngestionSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
