@@ -49,7 +49,9 @@ impl JsonLines {
         out.clear();
         match &self.flatten {
             None => {
-                let mut de = serde_json::Deserializer::from_slice(line);
+                // One UTF-8 check of the whole line is cheaper than one per string.
+                let text = std::str::from_utf8(line).map_err(|_| NotJson)?;
+                let mut de = serde_json::Deserializer::from_str(text);
                 RowSeed {
                     names,
                     keep_nulls: self.keep_nulls,
@@ -108,7 +110,8 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         })? {
             position += 1;
             let value = map.next_value_seed(ValueSeed)?;
-            if let Some(slot) = self.out.iter_mut().find(|(n, _)| *n == name) {
+            // Interned names are equal exactly when they are the same allocation.
+            if let Some(slot) = self.out.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &name)) {
                 slot.1 = value;
             } else if self.keep_nulls || !value.is_null() {
                 self.out.push((name, value));

@@ -456,3 +456,9 @@ fn http_sources_authenticate_decompress_and_fail_clearly() {
         "{items:?}"
     );
 }
+
+#[test]
+fn a_reader_can_move_to_a_blocking_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<InputRowReader>();
+}
