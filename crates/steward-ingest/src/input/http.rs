@@ -15,12 +15,27 @@ use super::InputError;
 use crate::spec::fields::Obj;
 use crate::SpecError;
 
-/// Druid's `PasswordProvider`, in its JSON shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Druid's `PasswordProvider`, in its JSON shape. Its `Debug` hides the password, as
+/// Druid's `toString` does, so a logged spec does not leak it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum PasswordProvider {
     Default { password: String },
     Environment { variable: String },
+}
+
+impl std::fmt::Debug for PasswordProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordProvider::Default { .. } => f.write_str("DefaultPasswordProvider"),
+            PasswordProvider::Environment { variable } => {
+                write!(
+                    f,
+                    "EnvironmentVariablePasswordProvider{{variable='{variable}'}}"
+                )
+            }
+        }
+    }
 }
 
 impl PasswordProvider {
@@ -87,4 +102,30 @@ pub(crate) fn open(
         .call()
         .map_err(|e| InputError::new(format!("Failed to open [{uri}]: {e}")))?;
     Ok(Box::new(response.into_body().into_reader()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn providers_read_as_druid_writes_them_and_debug_hides_the_secret() {
+        let plain = PasswordProvider::from_json(&json!("s3cret")).unwrap();
+        assert_eq!(plain.password().as_deref(), Some("s3cret"));
+        assert!(!format!("{plain:?}").contains("s3cret"));
+        let typed =
+            PasswordProvider::from_json(&json!({"type": "default", "password": "p"})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            json!({"type": "default", "password": "p"})
+        );
+        let untyped = PasswordProvider::from_json(&json!({"password": "p"})).unwrap();
+        assert_eq!(untyped, typed);
+        let env = PasswordProvider::from_json(&json!({"type": "environment", "variable": "PATH"}))
+            .unwrap();
+        assert_eq!(env.password(), std::env::var("PATH").ok());
+        let err = PasswordProvider::from_json(&json!({"type": "vault"})).unwrap_err();
+        assert_eq!(err.path, "type");
+    }
 }
