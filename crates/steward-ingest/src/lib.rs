@@ -12,14 +12,18 @@
 //! - [`meters`]: the row counters and the handling of bad rows a task reports.
 //! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
 //! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
+//! - [`spec`]: the ingestion spec of `index`/`index_parallel` tasks, checked as at submit.
+//! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
 pub mod index;
+pub mod input;
 pub mod joda;
 pub mod meters;
 pub mod row;
+pub mod spec;
 pub mod timestamp;
 pub mod transform;
 

@@ -1,0 +1,244 @@
+//! The granularity spec: how rows fall into segments, how their timestamps are truncated, and
+//! which time ranges the task covers.
+//!
+//! Druid's `UniformGranularitySpec` (`type: uniform`, the default: `segmentGranularity` DAY,
+//! `queryGranularity` NONE, `rollup` true, `intervals` optional) and `ArbitraryGranularitySpec`
+//! (`type: arbitrary`: the intervals themselves are the segments and must not overlap). Without
+//! intervals the task finds them from the data; a row is kept only if its bucket is one the
+//! spec covers ([`GranularitySpec::bucket_interval`], Druid's `bucketInterval`).
+
+use jiff::Timestamp;
+use steward_model::granularity::Granularity;
+use steward_model::interval::Interval;
+
+use super::fields::{within, Obj};
+use crate::SpecError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GranularitySpec {
+    /// `None` for an arbitrary spec, whose intervals are the segments.
+    pub segment_granularity: Option<Granularity>,
+    pub query_granularity: Granularity,
+    pub rollup: bool,
+    /// The input intervals as given; empty when the task determines them from the data.
+    pub intervals: Vec<Interval>,
+}
+
+impl Default for GranularitySpec {
+    fn default() -> Self {
+        GranularitySpec {
+            segment_granularity: Some(day()),
+            query_granularity: Granularity::None,
+            rollup: true,
+            intervals: Vec::new(),
+        }
+    }
+}
+
+fn day() -> Granularity {
+    Granularity::from_name("DAY").expect("DAY is a granularity")
+}
+
+impl GranularitySpec {
+    /// Reads a `granularitySpec` object; error paths are relative to it.
+    pub fn from_json(v: &serde_json::Value) -> Result<GranularitySpec, SpecError> {
+        let obj = Obj::new(v, "a granularitySpec")?;
+        let granularity = |key: &str, default: Granularity| -> Result<Granularity, SpecError> {
+            obj.get(key).map_or(Ok(default), |g| {
+                Granularity::from_json(g).map_err(|e| SpecError::new(key, e))
+            })
+        };
+        let query_granularity = granularity("queryGranularity", Granularity::None)?;
+        let rollup = obj.bool("rollup")?.unwrap_or(true);
+        let texts: Vec<String> = obj.typed("intervals")?.unwrap_or_default();
+        let mut intervals = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            let interval: Interval = text
+                .parse()
+                .map_err(|e: String| within(SpecError::new(format!("[{i}]"), e), "intervals"))?;
+            intervals.push(interval);
+        }
+        match obj.type_name(Some("uniform"))? {
+            "uniform" => Ok(GranularitySpec {
+                segment_granularity: Some(granularity("segmentGranularity", day())?),
+                query_granularity,
+                rollup,
+                intervals,
+            }),
+            "arbitrary" => {
+                if intervals.is_empty() {
+                    return Err(SpecError::new(
+                        "intervals",
+                        "An arbitrary granularitySpec needs [intervals]: they are its segments",
+                    ));
+                }
+                let mut sorted = intervals.clone();
+                sorted.sort();
+                if let Some(pair) = sorted.windows(2).find(|w| w[0].overlaps(&w[1])) {
+                    return Err(SpecError::new(
+                        "intervals",
+                        format!("Overlapping intervals: {}, {}", pair[0], pair[1]),
+                    ));
+                }
+                Ok(GranularitySpec {
+                    segment_granularity: None,
+                    query_granularity,
+                    rollup,
+                    intervals: sorted,
+                })
+            }
+            other => Err(SpecError::new(
+                "type",
+                format!(
+                    "Could not resolve type id '{other}' as a subtype of `GranularitySpec`: known type ids = [arbitrary, uniform]"
+                ),
+            )),
+        }
+    }
+
+    /// The segment interval of a row at `millis`, or `None` if the spec's intervals leave it
+    /// out (Druid's `bucketInterval`: a uniform spec keeps a row whose bucket overlaps an input
+    /// interval, an arbitrary one a row inside one).
+    pub fn bucket_interval(&self, millis: i64) -> Option<Interval> {
+        let t = Timestamp::from_millisecond(millis).ok()?;
+        match &self.segment_granularity {
+            Some(granularity) => {
+                let bucket = granularity.bucket(t);
+                (self.intervals.is_empty() || self.intervals.iter().any(|i| i.overlaps(&bucket)))
+                    .then_some(bucket)
+            }
+            None => self
+                .intervals
+                .iter()
+                .find(|i| i.contains_instant(t))
+                .copied(),
+        }
+    }
+
+    /// The intervals a replacing task locks: the input intervals widened to whole segment
+    /// buckets, then merged where they overlap or touch (Druid's `tryTimeChunkLock`).
+    pub fn lock_intervals(&self) -> Vec<Interval> {
+        let mut buckets: Vec<Interval> = match &self.segment_granularity {
+            Some(granularity) => self
+                .intervals
+                .iter()
+                .flat_map(|i| granularity.buckets(i))
+                .collect(),
+            None => self.intervals.clone(),
+        };
+        buckets.sort();
+        let mut condensed: Vec<Interval> = Vec::with_capacity(buckets.len());
+        for interval in buckets {
+            match condensed.last_mut() {
+                Some(last) if interval.start <= last.end => {
+                    last.end = last.end.max(interval.end);
+                }
+                _ => condensed.push(interval),
+            }
+        }
+        condensed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn iv(s: &str) -> Interval {
+        s.parse().unwrap()
+    }
+
+    fn ms(s: &str) -> i64 {
+        steward_model::time::parse_instant(s)
+            .unwrap()
+            .as_millisecond()
+    }
+
+    #[test]
+    fn defaults_are_uniform_day_none_rollup() {
+        let spec = GranularitySpec::from_json(&json!({})).unwrap();
+        assert_eq!(spec, GranularitySpec::default());
+        assert_eq!(
+            GranularitySpec::from_json(&serde_json::Value::Null).unwrap(),
+            spec
+        );
+    }
+
+    #[test]
+    fn uniform_buckets_keep_rows_whose_bucket_touches_an_interval() {
+        let spec = GranularitySpec::from_json(&json!({
+            "segmentGranularity": "day", "intervals": ["2015-09-12T00:00Z/2015-09-12T12:00Z"]
+        }))
+        .unwrap();
+        // Druid keeps a row in the bucket even past the interval's end.
+        assert_eq!(
+            spec.bucket_interval(ms("2015-09-12T23:00Z")),
+            Some(iv("2015-09-12/2015-09-13"))
+        );
+        assert_eq!(spec.bucket_interval(ms("2015-09-13T01:00Z")), None);
+        assert_eq!(spec.lock_intervals(), vec![iv("2015-09-12/2015-09-13")]);
+    }
+
+    #[test]
+    fn lock_intervals_are_bucketed_and_condensed() {
+        let spec = GranularitySpec::from_json(&json!({
+            "segmentGranularity": "HOUR",
+            "intervals": ["2015-09-12T01:30Z/2015-09-12T03:10Z", "2015-09-12T03:00Z/2015-09-12T05:00Z",
+                          "2015-09-13T00:00Z/2015-09-13T01:00Z"]
+        }))
+        .unwrap();
+        assert_eq!(
+            spec.lock_intervals(),
+            vec![
+                iv("2015-09-12T01:00Z/2015-09-12T05:00Z"),
+                iv("2015-09-13T00:00Z/2015-09-13T01:00Z")
+            ]
+        );
+    }
+
+    #[test]
+    fn arbitrary_intervals_are_the_segments_and_must_not_overlap() {
+        let spec = GranularitySpec::from_json(&json!({
+            "type": "arbitrary", "intervals": ["2015-09-12T06:00Z/2015-09-13", "2015-09-12/2015-09-12T06:00Z"]
+        }))
+        .unwrap();
+        assert_eq!(spec.segment_granularity, None);
+        assert_eq!(
+            spec.bucket_interval(ms("2015-09-12T07:00Z")),
+            Some(iv("2015-09-12T06:00Z/2015-09-13"))
+        );
+        let err = GranularitySpec::from_json(&json!({
+            "type": "arbitrary", "intervals": ["2015-09-12/2015-09-14", "2015-09-13/2015-09-15"]
+        }))
+        .unwrap_err();
+        assert_eq!(err.path, "intervals");
+        assert!(err
+            .message
+            .starts_with("Overlapping intervals: 2015-09-12T00:00:00.000Z/2015-09-14"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        for (spec, path) in [
+            (
+                json!({"segmentGranularity": "fortnight"}),
+                "segmentGranularity",
+            ),
+            (json!({"queryGranularity": 5}), "queryGranularity"),
+            (json!({"rollup": "yes"}), "rollup"),
+            (
+                json!({"intervals": ["2015-09-12/2015-09-13", "nope"]}),
+                "intervals[1]",
+            ),
+            (json!({"intervals": "2015-09-12/2015-09-13"}), "intervals"),
+            (json!({"type": "magic"}), "type"),
+        ] {
+            assert_eq!(
+                GranularitySpec::from_json(&spec).unwrap_err().path,
+                path,
+                "{spec}"
+            );
+        }
+    }
+}
