@@ -114,30 +114,6 @@ impl GranularitySpec {
                 .copied(),
         }
     }
-
-    /// The intervals a replacing task locks: the input intervals widened to whole segment
-    /// buckets, then merged where they overlap or touch (Druid's `tryTimeChunkLock`).
-    pub fn lock_intervals(&self) -> Vec<Interval> {
-        let mut buckets: Vec<Interval> = match &self.segment_granularity {
-            Some(granularity) => self
-                .intervals
-                .iter()
-                .flat_map(|i| granularity.buckets(i))
-                .collect(),
-            None => self.intervals.clone(),
-        };
-        buckets.sort();
-        let mut condensed: Vec<Interval> = Vec::with_capacity(buckets.len());
-        for interval in buckets {
-            match condensed.last_mut() {
-                Some(last) if interval.start <= last.end => {
-                    last.end = last.end.max(interval.end);
-                }
-                _ => condensed.push(interval),
-            }
-        }
-        condensed
-    }
 }
 
 #[cfg(test)]
@@ -177,24 +153,6 @@ mod tests {
             Some(iv("2015-09-12/2015-09-13"))
         );
         assert_eq!(spec.bucket_interval(ms("2015-09-13T01:00Z")), None);
-        assert_eq!(spec.lock_intervals(), vec![iv("2015-09-12/2015-09-13")]);
-    }
-
-    #[test]
-    fn lock_intervals_are_bucketed_and_condensed() {
-        let spec = GranularitySpec::from_json(&json!({
-            "segmentGranularity": "HOUR",
-            "intervals": ["2015-09-12T01:30Z/2015-09-12T03:10Z", "2015-09-12T03:00Z/2015-09-12T05:00Z",
-                          "2015-09-13T00:00Z/2015-09-13T01:00Z"]
-        }))
-        .unwrap();
-        assert_eq!(
-            spec.lock_intervals(),
-            vec![
-                iv("2015-09-12T01:00Z/2015-09-12T05:00Z"),
-                iv("2015-09-13T00:00Z/2015-09-13T01:00Z")
-            ]
-        );
     }
 
     #[test]

@@ -19,8 +19,6 @@ pub mod granularity_spec;
 pub mod io_config;
 pub mod tuning;
 
-use steward_model::granularity::Granularity;
-use steward_model::interval::Interval;
 
 pub use data_schema::DataSchema;
 pub use granularity_spec::GranularitySpec;
@@ -51,39 +49,12 @@ impl IngestionTaskType {
     }
 }
 
-/// Druid's `IngestionMode`, from `appendToExisting` and `dropExisting`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IngestionMode {
-    /// `appendToExisting`: new segments beside the existing ones.
-    Append,
-    /// `dropExisting`: the intervals hold only the new segments afterwards.
-    Replace,
-    /// Neither: the new segments overshadow the old ones where they overlap.
-    ReplaceLegacy,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestionSpec {
     pub task_type: IngestionTaskType,
     pub data_schema: DataSchema,
     pub io_config: IoConfig,
     pub tuning_config: TuningConfig,
-}
-
-/// What the Overlord needs to know about a batch ingestion task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchTaskFacts {
-    pub data_source: String,
-    /// The input intervals, `None` when the task finds them in the data.
-    pub intervals: Option<Vec<Interval>>,
-    /// The intervals to lock: the input intervals widened to segment buckets and condensed.
-    pub lock_intervals: Vec<Interval>,
-    pub append_to_existing: bool,
-    pub drop_existing: bool,
-    /// `None` for an arbitrary granularity spec.
-    pub segment_granularity: Option<Granularity>,
-    /// `forceGuaranteedRollup` with hashed partitions.
-    pub perfect_rollup: bool,
 }
 
 impl IngestionSpec {
@@ -139,57 +110,30 @@ impl IngestionSpec {
             io_config,
             tuning_config,
         };
-        let mode = parsed.ingestion_mode().ok_or_else(|| {
-            SpecError::new(
+        let (append, drop) = (
+            parsed.io_config.append_to_existing,
+            parsed.io_config.drop_existing,
+        );
+        if append && drop {
+            return Err(SpecError::new(
                 "spec.ioConfig.dropExisting",
                 "Cannot simultaneously replace and append to existing segments. Either dropExisting or appendToExisting should be set to false",
-            )
-        })?;
-        if mode == IngestionMode::Replace
-            && parsed.data_schema.granularity_spec.intervals.is_empty()
+            ));
+        }
+        if drop && parsed.data_schema.granularity_spec.intervals.is_empty()
         {
             return Err(SpecError::new(
                 "spec.dataSchema.granularitySpec.intervals",
                 "GranularitySpec's intervals cannot be empty for replace.",
             ));
         }
-        if mode == IngestionMode::Append && parsed.tuning_config.force_guaranteed_rollup {
+        if append && parsed.tuning_config.force_guaranteed_rollup {
             return Err(SpecError::new(
                 "spec.tuningConfig.forceGuaranteedRollup",
                 "Perfect rollup cannot be guaranteed when appending to existing dataSources",
             ));
         }
         Ok(parsed)
-    }
-
-    /// `None` when both `appendToExisting` and `dropExisting` are set, which Druid refuses.
-    pub fn ingestion_mode(&self) -> Option<IngestionMode> {
-        match (
-            self.io_config.append_to_existing,
-            self.io_config.drop_existing,
-        ) {
-            (true, true) => None,
-            (true, false) => Some(IngestionMode::Append),
-            (false, true) => Some(IngestionMode::Replace),
-            (false, false) => Some(IngestionMode::ReplaceLegacy),
-        }
-    }
-
-    pub fn facts(&self) -> BatchTaskFacts {
-        let granularity = &self.data_schema.granularity_spec;
-        BatchTaskFacts {
-            data_source: self.data_schema.data_source.clone(),
-            intervals: (!granularity.intervals.is_empty()).then(|| granularity.intervals.clone()),
-            lock_intervals: granularity.lock_intervals(),
-            append_to_existing: self.io_config.append_to_existing,
-            drop_existing: self.io_config.drop_existing,
-            segment_granularity: granularity.segment_granularity.clone(),
-            perfect_rollup: self.tuning_config.force_guaranteed_rollup
-                && matches!(
-                    self.tuning_config.partitions_spec,
-                    PartitionsSpec::Hashed(_)
-                ),
-        }
     }
 }
 

@@ -6,6 +6,13 @@ use serde_json::{json, Value};
 use super::*;
 use crate::input::{InputFormatSpec, InputSourceSpec};
 use crate::timestamp::TimestampFormat;
+use steward_model::{BatchIngestSpec, Granularity, IngestionMode, Interval, Task};
+
+/// What the Overlord reads of the same task: it must agree with the full spec.
+fn model_facts(task: &Value) -> BatchIngestSpec {
+    let task = Task::from_json(task.clone()).unwrap();
+    task.kind().batch_ingest().unwrap().clone()
+}
 
 const WIKITICKER_TASK: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -97,18 +104,12 @@ fn druids_wikiticker_task_reads_with_its_defaults() {
             max_total_rows: 20_000_000
         }
     );
-    assert_eq!(spec.ingestion_mode(), Some(IngestionMode::ReplaceLegacy));
+    let facts = model_facts(&wikiticker());
+    assert_eq!(facts.mode, IngestionMode::ReplaceLegacy);
+    assert_eq!(facts.lock_intervals(), vec![iv("2015-09-12/2015-09-13")]);
     assert_eq!(
-        spec.facts(),
-        BatchTaskFacts {
-            data_source: "wikipedia".into(),
-            intervals: Some(vec![iv("2015-09-12/2015-09-13")]),
-            lock_intervals: vec![iv("2015-09-12/2015-09-13")],
-            append_to_existing: false,
-            drop_existing: false,
-            segment_granularity: Some(Granularity::from_name("DAY").unwrap()),
-            perfect_rollup: false,
-        }
+        facts.segment_granularity,
+        spec.data_schema.granularity_spec.segment_granularity
     );
 }
 
@@ -132,9 +133,7 @@ fn a_minimal_spec_gets_every_default() {
         spec.tuning_config,
         TuningConfig::from_json(None, IngestionTaskType::Index).unwrap()
     );
-    let facts = spec.facts();
-    assert_eq!(facts.intervals, None);
-    assert!(facts.lock_intervals.is_empty());
+    assert!(model_facts(&task).lock_intervals().is_empty());
 }
 
 #[test]
@@ -157,10 +156,9 @@ fn parallel_perfect_rollup_facts() {
     );
     let spec = IngestionSpec::from_task_json(&task).unwrap();
     assert_eq!(spec.tuning_config.max_num_concurrent_sub_tasks, 4);
-    let facts = spec.facts();
-    assert!(facts.perfect_rollup);
+    assert!(spec.tuning_config.force_guaranteed_rollup);
     assert_eq!(
-        facts.lock_intervals,
+        model_facts(&task).lock_intervals(),
         vec![iv("2015-09-12T01:00Z/2015-09-12T03:00Z")]
     );
     // A sub-task's spec has the same shape.
@@ -179,12 +177,12 @@ fn append_and_replace_modes() {
         json!(true),
     );
     let spec = IngestionSpec::from_task_json(&append).unwrap();
-    assert_eq!(spec.ingestion_mode(), Some(IngestionMode::Append));
-    assert!(spec.facts().append_to_existing);
+    assert!(spec.io_config.append_to_existing);
+    assert_eq!(model_facts(&append).mode, IngestionMode::Append);
     let replace = with(minimal("index"), "spec.ioConfig.dropExisting", json!(true));
     let spec = IngestionSpec::from_task_json(&replace).unwrap();
-    assert_eq!(spec.ingestion_mode(), Some(IngestionMode::Replace));
-    assert!(spec.facts().drop_existing);
+    assert!(spec.io_config.drop_existing);
+    assert_eq!(model_facts(&replace).mode, IngestionMode::Replace);
 }
 
 #[test]
