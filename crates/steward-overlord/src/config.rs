@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use steward_ingest::input::InputSourceConfig;
+
 /// `druid.indexer.runner.*` settings the task runner honours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerConfig {
@@ -46,6 +48,8 @@ pub struct QueueConfig {
     pub max_task_payload_size: usize,
     /// `druid.indexer.task.default.context`: keys added to every task's context when absent.
     pub default_context: serde_json::Map<String, serde_json::Value>,
+    /// `druid.ingestion.http.*`: what a submitted `http` input source may use.
+    pub input_sources: InputSourceConfig,
 }
 
 impl Default for QueueConfig {
@@ -58,6 +62,7 @@ impl Default for QueueConfig {
             max_size: usize::MAX,
             max_task_payload_size: 64 * 1024 * 1024,
             default_context,
+            input_sources: InputSourceConfig::default(),
         }
     }
 }

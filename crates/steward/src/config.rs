@@ -214,6 +214,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "Largest accepted task payload; larger answer 400.",
     ),
     (
+        "druid.ingestion.http.allowedProtocols",
+        "[\"http\", \"https\"]",
+        "Protocols an `http` input source may use (a JSON list); others are refused at submit.",
+    ),
+    (
         "druid.indexer.storage.recentlyFinishedThreshold",
         "PT24H",
         "Complete tasks listed without createdTimeInterval are those created within this period.",

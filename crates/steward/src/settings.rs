@@ -13,6 +13,7 @@ use steward_http::{
     load_ca, serve, server_tls_config, Connections, InternalClient, ServerHandle, ServerLimits,
     TlsServerConfig,
 };
+use steward_ingest::input::InputSourceConfig;
 use steward_metadata::MetadataStore;
 use steward_model::peon::{
     BasicCredentials, ChatConfig, ChatTls, PeonConfig, RetryPolicy, StorageConfig,
@@ -39,6 +40,16 @@ pub fn overlord_settings(p: &Properties) -> anyhow::Result<(QueueConfig, RunnerC
     let queue = QueueConfig {
         max_size: p.number("druid.indexer.queue.maxSize")?,
         max_task_payload_size: p.bytes("druid.indexer.queue.maxTaskPayloadSize")?,
+        input_sources: InputSourceConfig {
+            allowed_protocols: serde_json::from_str::<Vec<String>>(
+                &p.string("druid.ingestion.http.allowedProtocols"),
+            )
+            .context("druid.ingestion.http.allowedProtocols must be a JSON list of strings")?
+            .into_iter()
+            .map(|protocol| protocol.to_ascii_lowercase())
+            .collect(),
+            ..InputSourceConfig::default()
+        },
         ..QueueConfig::default()
     };
     let runner = RunnerConfig {

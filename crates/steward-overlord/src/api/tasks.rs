@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use steward_http::path_segment;
+use steward_ingest::spec::IngestionSpec;
 use steward_model::ids::validate_id;
 use steward_model::{Task, TaskError, TaskStatus, TaskStatusPlus};
 use steward_security::{Action, Resource};
@@ -46,11 +47,13 @@ pub(super) async fn submit_task(
         TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
         TaskError::Invalid(m) => invalid_input(m),
     })?;
+    // An ingestion spec is checked in full now, as Druid does when it reads the task: a bad
+    // one is never stored.
     if task.kind().batch_ingest().is_some() {
-        return Err(invalid_input(format!(
-            "Task type [{}] is not supported by Steward yet",
-            task.task_type()
-        )));
+        let overlord = s.overlord()?;
+        let config = &overlord.queue_config().input_sources;
+        IngestionSpec::from_task_json_with(&task.to_json(), config)
+            .map_err(|e| ApiError::Simple(StatusCode::BAD_REQUEST, e.to_string()))?;
     }
     // Druid's check: WRITE on the datasource the task writes to.
     if !s.allows(
