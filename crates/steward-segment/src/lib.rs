@@ -6,3 +6,17 @@
 //! test, so the segment writer (the counterpart of Druid's `IndexMergerV9`) and the reader are both
 //! built from the same checked pieces. Plain files, no async: the ingestion pipeline calls it
 //! from blocking threads.
+
+pub mod bitmap;
+mod buffer;
+mod compressed;
+mod compression;
+mod error;
+mod generic_indexed;
+mod smoosh;
+mod spool;
+mod string_order;
+mod vsize;
+
+pub use buffer::ByteOrder;
+pub use error::SegmentError;
