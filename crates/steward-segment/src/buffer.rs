@@ -5,7 +5,7 @@
 use crate::error::{Result, SegmentError};
 
 #[derive(Clone)]
-pub(crate) struct Cursor<'a> {
+pub struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
     what: &'a str,
@@ -22,10 +22,6 @@ impl<'a> Cursor<'a> {
 
     pub fn what(&self) -> &'a str {
         self.what
-    }
-
-    pub fn position(&self) -> usize {
-        self.pos
     }
 
     pub fn remaining(&self) -> usize {

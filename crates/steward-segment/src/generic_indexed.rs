@@ -35,7 +35,6 @@ const MAX_FILE_SIZE: u64 = i32::MAX as u64 - 4096;
 /// A read `GenericIndexed`, borrowing the segment's bytes.
 pub struct GenericIndexed<'a> {
     len: usize,
-    sorted: bool,
     layout: Layout<'a>,
 }
 
@@ -64,7 +63,7 @@ impl<'a> GenericIndexed<'a> {
     }
 
     fn read_v1(cur: &mut Cursor<'a>) -> Result<Self> {
-        let sorted = cur.u8()? == 1;
+        cur.u8()?; // the sorted flag: not needed to read
         let num_bytes = cur.count("GenericIndexed size")?;
         let body = cur.take(num_bytes)?;
         let mut body_cur = Cursor::new(body, cur.what());
@@ -76,7 +75,6 @@ impl<'a> GenericIndexed<'a> {
         let values = body_cur.rest();
         let indexed = GenericIndexed {
             len,
-            sorted,
             layout: Layout::V1 { offsets, values },
         };
         indexed.validate(cur)?;
@@ -86,7 +84,7 @@ impl<'a> GenericIndexed<'a> {
     fn read_v2(cur: &mut Cursor<'a>, files: Option<&'a SmooshedFiles>) -> Result<Self> {
         let files =
             files.ok_or_else(|| cur.error("version 2 GenericIndexed needs the smoosh files"))?;
-        let sorted = cur.u8()? == 1;
+        cur.u8()?; // the sorted flag
         let log2 = cur.i32_be()?;
         if !(0..31).contains(&log2) {
             return Err(cur.error(format!("bad elements-per-file power [{log2}]")));
@@ -108,7 +106,6 @@ impl<'a> GenericIndexed<'a> {
         }
         let indexed = GenericIndexed {
             len,
-            sorted,
             layout: Layout::V2 {
                 header,
                 value_files,
@@ -169,15 +166,6 @@ impl<'a> GenericIndexed<'a> {
 
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether the writer marked the values sorted and unique (reverse lookup allowed).
-    pub fn is_sorted(&self) -> bool {
-        self.sorted
     }
 
     /// The bytes of value `i`, `None` for a null.
@@ -248,10 +236,6 @@ impl GenericIndexedWriter {
         }
     }
 
-    pub fn len(&self) -> u32 {
-        self.count
-    }
-
     pub fn write_str(&mut self, value: Option<&str>) -> Result<()> {
         if let Some(t) = self.order.as_mut() {
             if t.sorted {
@@ -312,7 +296,7 @@ impl GenericIndexedWriter {
     }
 
     /// The whole serialized form in memory (for small lists such as `index.drd`'s).
-    pub fn to_vec(mut self) -> Result<Vec<u8>> {
+    pub fn into_vec(mut self) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(self.serialized_size() as usize);
         self.write_to(&mut out, Path::new("(memory)"))?;
         Ok(out)
@@ -325,7 +309,7 @@ pub fn strings_to_vec<'s>(values: impl IntoIterator<Item = Option<&'s str>>) -> 
     for v in values {
         w.write_str(v)?;
     }
-    w.to_vec()
+    w.into_vec()
 }
 
 #[cfg(test)]
@@ -376,7 +360,7 @@ mod tests {
         let empty = strings_to_vec([]).unwrap();
         assert_eq!(empty, [1, 1, 0, 0, 0, 4, 0, 0, 0, 0]);
         let gi = GenericIndexed::read(&mut Cursor::new(&empty, "t"), None).unwrap();
-        assert!(gi.is_empty());
+        assert_eq!(gi.len(), 0);
     }
 
     #[test]

@@ -9,14 +9,23 @@
 
 pub mod bitmap;
 mod buffer;
+pub mod column;
 mod compressed;
 mod compression;
 mod error;
 mod generic_indexed;
+mod index_drd;
+mod reader;
 mod smoosh;
 mod spool;
 mod string_order;
 mod vsize;
+mod writer;
+mod zip;
 
 pub use buffer::ByteOrder;
 pub use error::SegmentError;
+pub use reader::{QueryableIndex, TIME_COLUMN};
+pub use writer::{
+    ColumnSchema, ColumnType, ColumnValue, SegmentSchema, SegmentWriter, WrittenSegment,
+};

@@ -11,7 +11,7 @@ use crate::error::{Result, SegmentError};
 /// Bytes held in memory before they go to the temp file.
 const SPILL_AT: usize = 1 << 20;
 
-pub(crate) struct Spool {
+pub struct Spool {
     memory: Vec<u8>,
     file: Option<File>,
     dir: Option<PathBuf>,
@@ -114,7 +114,7 @@ fn spool_error(dir: &Path, e: std::io::Error) -> SegmentError {
 }
 
 /// A spool of `u32`s (dictionary ids, row lengths), little-endian.
-pub(crate) struct IntSpool {
+pub struct IntSpool {
     bytes: Spool,
 }
 

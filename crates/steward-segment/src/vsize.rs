@@ -41,7 +41,7 @@ pub fn read_vsize_columnar_ints(cur: &mut Cursor<'_>) -> Result<Vec<u32>> {
     let size = cur.count("size")?;
     let body = cur.take(size)?;
     let padding = 4 - width;
-    if body.len() < padding || (body.len() - padding) % width != 0 {
+    if body.len() < padding || !(body.len() - padding).is_multiple_of(width) {
         return Err(cur.error(format!("{size} bytes are not whole {width}-byte values")));
     }
     Ok(be_values(&body[..body.len() - padding], width).collect())
@@ -68,7 +68,7 @@ pub fn read_vsize_columnar_multi_ints(cur: &mut Cursor<'_>) -> Result<MultiInts>
     let mut values = Vec::new();
     let mut start = 0usize;
     for (i, &end) in ends.iter().enumerate() {
-        if end < start || end > values_area.len() || (end - start) % width != 0 {
+        if end < start || end > values_area.len() || !(end - start).is_multiple_of(width) {
             return Err(cur.error(format!("row {i} ends at [{end}], outside its values")));
         }
         values.extend(be_values(&values_area[start..end], width));

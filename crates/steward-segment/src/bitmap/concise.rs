@@ -9,7 +9,7 @@
 use crate::error::{Result, SegmentError};
 
 pub fn deserialize(bytes: &[u8]) -> Result<Vec<u32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(SegmentError::corrupt(
             "concise bitmap",
             format!("{} bytes are not whole 32-bit words", bytes.len()),

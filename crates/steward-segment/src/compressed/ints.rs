@@ -1,7 +1,8 @@
 //! Compressed dictionary ids: `CompressedVSizeColumnarIntsSupplier` (one id per row, each
 //! stored in as few bytes as the largest id needs), `CompressedColumnarIntsSupplier` (plain
 //! 4-byte ints; the row offsets of a multi-value column) and
-//! `V3CompressedVSizeColumnarMultiIntsSupplier` (multi-value rows: offsets then values).
+//! `V3CompressedVSizeColumnarMultiIntsSupplier` (multi-value rows: offsets then values; its
+//! version-2 predecessor stored the offsets as VSize ints).
 //!
 //! ```text
 //! VSize:   byte 0x2, byte numBytes, int count, int valuesPerBlock, byte compression, blocks
@@ -127,7 +128,7 @@ impl MultiInts {
     }
 
     /// Checks offsets start at 0, never decrease and end at the number of values.
-    pub fn validate(&self, cur: &Cursor<'_>) -> Result<()> {
+    pub(crate) fn validate(&self, cur: &Cursor<'_>) -> Result<()> {
         let ok = self.offsets.first() == Some(&0)
             && self.offsets.windows(2).all(|w| w[0] <= w[1])
             && self.offsets.last().map(|l| *l as usize) == Some(self.values.len());
@@ -142,17 +143,19 @@ impl MultiInts {
     }
 }
 
-/// Reads `V3CompressedVSizeColumnarMultiIntsSupplier`.
-pub fn read_v3_multi_ints<'a>(
+/// Reads `V3CompressedVSizeColumnarMultiIntsSupplier` (version 3: plain int offsets) or its
+/// predecessor `CompressedVSizeColumnarMultiIntsSupplier` (version 2: VSize offsets).
+pub fn read_multi_ints<'a>(
     cur: &mut Cursor<'a>,
     order: ByteOrder,
     files: Option<&'a SmooshedFiles>,
 ) -> Result<MultiInts> {
     let version = cur.u8()?;
-    if version != V3_VERSION {
-        return Err(cur.error(format!("unknown multi-value version [{version}]")));
-    }
-    let offsets = read_ints(cur, order, files)?;
+    let offsets = match version {
+        V3_VERSION => read_ints(cur, order, files)?,
+        VERSION => read_vsize_ints(cur, order, files)?,
+        v => return Err(cur.error(format!("unknown multi-value version [{v}]"))),
+    };
     let values = read_vsize_ints(cur, order, files)?;
     let multi = MultiInts { offsets, values };
     multi.validate(cur)?;
@@ -336,7 +339,7 @@ mod tests {
         w.write_to(&mut bytes, Path::new("t")).unwrap();
         assert_eq!(bytes.len() as u64, w.serialized_size());
         let mut cur = Cursor::new(&bytes, "t");
-        let m = read_v3_multi_ints(&mut cur, ByteOrder::LittleEndian, None).unwrap();
+        let m = read_multi_ints(&mut cur, ByteOrder::LittleEndian, None).unwrap();
         assert!(!cur.has_remaining());
         assert_eq!(m.rows(), rows.len());
         for (i, r) in rows.iter().enumerate() {

@@ -347,7 +347,7 @@ mod tests {
             read_floats(&mut Cursor::new(&bytes, "t"), ByteOrder::LittleEndian, None).unwrap(),
             fs
         );
-        let ds = vec![f64::MIN, 0.0, -0.0, 1e300, f64::INFINITY];
+        let ds = [f64::MIN, 0.0, -0.0, 1e300, f64::INFINITY];
         let mut w = NumericWriter::new(8, None);
         ds.iter().for_each(|v| w.push_double(*v).unwrap());
         let bytes = written(w);
