@@ -12,6 +12,7 @@ mod buffer;
 pub mod column;
 mod compressed;
 mod compression;
+mod dump;
 mod error;
 mod generic_indexed;
 mod index_drd;
@@ -24,6 +25,7 @@ mod writer;
 mod zip;
 
 pub use buffer::ByteOrder;
+pub use dump::{dump, DumpOptions, DumpType};
 pub use error::SegmentError;
 pub use reader::{QueryableIndex, TIME_COLUMN};
 pub use writer::{
