@@ -572,8 +572,10 @@ fn build_string_part(
 
 /// Calls `f` once per distinct final id of a row (id 0 for an empty row).
 fn count_row(row: &[u32], remap: &[u32], scratch: &mut Vec<u32>, mut f: impl FnMut(u32)) {
-    if row.is_empty() {
-        return f(0);
+    match row {
+        [] => return f(0),
+        [one] => return f(remap[*one as usize]),
+        _ => {}
     }
     scratch.clear();
     for p in row {

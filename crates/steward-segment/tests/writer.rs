@@ -314,3 +314,64 @@ fn refuses_bad_rows() {
     };
     assert!(SegmentWriter::new(dir.path(), dup).is_err());
 }
+
+/// The column file of a one-row string dimension, byte for byte as Druid's layouts give it:
+/// ColumnDescriptor JSON, DictionaryEncodedColumnPartSerde (version 2, flags 0), the dictionary
+/// GenericIndexed, CompressedVSizeColumnarInts (1 byte per id, 65536 per block, LZ4) and the
+/// bitmap GenericIndexed holding RoaringBitmap's serialization of {0}.
+#[test]
+fn golden_bytes_of_a_tiny_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = SegmentSchema {
+        dimensions: vec![col("dim", ColumnType::String { multi_value: false })],
+        metrics: vec![col("count", ColumnType::Long)],
+    };
+    let mut w = SegmentWriter::new(dir.path(), schema).unwrap();
+    w.add_row(0, &[ColumnValue::String("a"), ColumnValue::Long(1)])
+        .unwrap();
+    let out = dir.path().join("seg");
+    w.finish(&out, (0, 1), &json!({})).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("version.bin")).unwrap(),
+        [0, 0, 0, 9]
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("factory.json")).unwrap(),
+        r#"{"type":"mMapSegmentFactory"}"#
+    );
+    let meta = std::fs::read_to_string(out.join("meta.smoosh")).unwrap();
+    let names: Vec<&str> = meta
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["__time", "count", "dim", "index.drd", "metadata.drd"]
+    );
+    assert!(meta.starts_with("v1,2147483647,1\n"));
+    let line = meta.lines().find(|l| l.starts_with("dim,")).unwrap();
+    let f: Vec<usize> = line
+        .split(',')
+        .skip(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let chunk = std::fs::read(out.join("00000.smoosh")).unwrap();
+    let file = &chunk[f[0]..f[1]];
+    let desc = r#"{"valueType":"STRING","hasMultipleValues":false,"parts":[{"type":"stringDictionary","bitmapSerdeFactory":{"type":"roaring"},"byteOrder":"LITTLE_ENDIAN"}]}"#;
+    let mut expected = (desc.len() as u32).to_be_bytes().to_vec();
+    expected.extend_from_slice(desc.as_bytes());
+    #[rustfmt::skip]
+    expected.extend_from_slice(&[
+        2, 0, 0, 0, 0,                                    // COMPRESSED, flags 0
+        1, 1, 0, 0, 0, 13, 0, 0, 0, 1, 0, 0, 0, 5,        // dictionary: sorted, 4 + 4 + 5 bytes, 1 value
+        0, 0, 0, 0, b'a',
+        2, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1,                  // ids: 1 byte each, 1 row, 65536 per block, LZ4
+        1, 0, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 6,        // blocks GenericIndexed, not sorted
+        0, 0, 0, 0, 0x10, 0x00,                           // LZ4 block: 1 literal byte, id 0
+        1, 0, 0, 0, 0, 30, 0, 0, 0, 1, 0, 0, 0, 22,       // bitmaps GenericIndexed
+        0, 0, 0, 0,
+        0x3A, 0x30, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0,  // roaring {0}
+    ]);
+    assert_eq!(file, expected.as_slice());
+}
