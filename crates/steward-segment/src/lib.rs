@@ -6,3 +6,28 @@
 //! test, so the segment writer (the counterpart of Druid's `IndexMergerV9`) and the reader are both
 //! built from the same checked pieces. Plain files, no async: the ingestion pipeline calls it
 //! from blocking threads.
+
+pub mod bitmap;
+mod buffer;
+pub mod column;
+mod compressed;
+mod compression;
+mod dump;
+mod error;
+mod generic_indexed;
+mod index_drd;
+mod reader;
+mod smoosh;
+mod spool;
+mod string_order;
+mod vsize;
+mod writer;
+mod zip;
+
+pub use buffer::ByteOrder;
+pub use dump::{dump, DumpOptions, DumpType};
+pub use error::SegmentError;
+pub use reader::{QueryableIndex, TIME_COLUMN};
+pub use writer::{
+    ColumnSchema, ColumnType, ColumnValue, SegmentSchema, SegmentWriter, WrittenSegment,
+};

@@ -1,5 +1,7 @@
 //! The `steward` binary: every role (quickstart, peon) and the command-line client.
 
+mod dump_segment;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -117,6 +119,8 @@ enum Command {
         #[command(flatten)]
         args: steward::bench_history::HistoryArgs,
     },
+    /// Print a segment's rows, metadata or bitmaps (Druid's DumpSegment tool).
+    DumpSegment(dump_segment::DumpSegmentArgs),
     /// Show configuration.
     Config {
         /// Print every property with its default and meaning.
@@ -127,6 +131,14 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // A local file tool: no logging setup and no runtime.
+    if let Command::DumpSegment(args) = &cli.command {
+        if let Err(e) = dump_segment::run(args) {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // The peon stays lean: no logging setup, no multi-threaded runtime, its own exit code.
     if let Command::Peon {
         task_dir,
@@ -192,7 +204,9 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             steward::cluster::run_middle_manager(load(config)?).await?;
             Ok(0)
         }
-        Command::Peon { .. } => unreachable!("handled before the runtime starts"),
+        Command::Peon { .. } | Command::DumpSegment(_) => {
+            unreachable!("handled before the runtime starts")
+        }
         Command::Task { client, command } => {
             steward::client::run_task_command(&client.options, client.json, command).await
         }
