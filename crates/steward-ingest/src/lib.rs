@@ -12,6 +12,7 @@
 //! - [`meters`]: the row counters and the handling of bad rows a task reports.
 //! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
 //! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
+//! - [`pipeline`]: all of it from input to segment files, cut by bucket and partition size.
 //! - [`spec`]: the ingestion spec of `index`/`index_parallel` tasks, checked as at submit.
 //! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
 
@@ -22,6 +23,7 @@ pub mod index;
 pub mod input;
 pub mod joda;
 pub mod meters;
+pub mod pipeline;
 pub mod row;
 pub mod spec;
 pub mod timestamp;

@@ -73,15 +73,18 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
         PartitionsSpec::Dynamic {
             max_rows_per_segment,
             ..
-        } => u64::try_from(*max_rows_per_segment).unwrap_or(u64::MAX).max(1),
+        } => u64::try_from(*max_rows_per_segment)
+            .unwrap_or(u64::MAX)
+            .max(1),
         PartitionsSpec::Hashed(_) => {
             return Err(BuildError(
                 "hashed partitionsSpec is not supported by Steward yet; use dynamic".into(),
             ))
         }
     };
-    std::fs::create_dir_all(req.work_dir)
-        .map_err(|e| BuildError(format!("Cannot create [{}]: {e}", req.work_dir.display())))?;
+    let spill_dir = req.work_dir.join("spill");
+    std::fs::create_dir_all(&spill_dir)
+        .map_err(|e| BuildError(format!("Cannot create [{}]: {e}", spill_dir.display())))?;
     let transformer = schema.transform_spec.compile().map_err(BuildError::of)?;
     let mut index = RollupIndex::new(
         IndexSchema {
@@ -98,7 +101,7 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
                 .max(1),
             max_bytes_in_memory: spec.tuning_config.max_bytes_in_memory,
         },
-        &req.work_dir.join("spill"),
+        &spill_dir,
     )
     .map_err(BuildError::of)?;
 
@@ -122,7 +125,7 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
     };
     while let Some(next) = reader.next() {
         rows += 1;
-        if rows % CHECK_EVERY == 0 {
+        if rows.is_multiple_of(CHECK_EVERY) {
             count_bytes(&reader);
             if req.cancel.load(Ordering::Relaxed) {
                 return Err(BuildError("Canceled".into()));
@@ -194,12 +197,10 @@ impl SegmentCutter<'_> {
         let schema = segment_schema(&merged);
         let mut built = Vec::new();
         let mut open: Option<(Interval, SegmentWriter, u64)> = None;
-        let mut values: Vec<ColumnValue<'_>> = Vec::new();
-        let mut strings: Vec<Vec<&str>> = Vec::new();
         let mut written = 0u64;
         while let Some(row) = merged.next_row().map_err(BuildError::of)? {
             written += 1;
-            if written % CHECK_EVERY == 0 && self.cancel.load(Ordering::Relaxed) {
+            if written.is_multiple_of(CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
                 return Err(BuildError("Canceled".into()));
             }
             let time = row.time();
@@ -217,11 +218,10 @@ impl SegmentCutter<'_> {
                 open = Some((bucket, writer, 0));
             }
             let (_, writer, n) = open.as_mut().expect("an open segment");
-            row_values(&row, &schema, &mut values, &mut strings);
+            let multi = multi_values(&row, schema.dimensions.len());
+            let values = row_values(&row, &schema, &multi);
             writer.add_row(time, &values).map_err(BuildError::of)?;
             *n += 1;
-            // The borrowed values die with the row.
-            values.clear();
         }
         if let Some((bucket, writer, _)) = open {
             built.push(self.finish(bucket, writer, built.len())?);
@@ -295,14 +295,47 @@ fn segment_schema(merged: &MergedRows) -> SegmentSchema {
     }
 }
 
-/// The row's values in schema order, borrowed from the row.
+/// The elements of the row's multi-value dimensions, by dimension (empty for the others).
+fn multi_values<'r>(row: &MergedRow<'r>, dimensions: usize) -> Vec<Vec<Option<&'r str>>> {
+    (0..dimensions)
+        .map(|i| match row.dimension(i) {
+            DimValue::Strings(elements) => elements.iter().collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The row's values in schema order: dimensions, then metrics.
 fn row_values<'r>(
     row: &MergedRow<'r>,
     schema: &SegmentSchema,
-    values: &mut Vec<ColumnValue<'r>>,
-    strings: &'r mut Vec<Vec<&'r str>>,
-) {
-    let _ = (row, schema, values, strings);
+    multi: &'r [Vec<Option<&'r str>>],
+) -> Vec<ColumnValue<'r>> {
+    let mut values = Vec::with_capacity(schema.dimensions.len() + schema.metrics.len());
+    for (i, elements) in multi.iter().enumerate() {
+        values.push(match row.dimension(i) {
+            DimValue::Null => ColumnValue::Null,
+            DimValue::String(s) => ColumnValue::String(s),
+            DimValue::Strings(_) => ColumnValue::Strings(elements),
+            DimValue::Long(v) => ColumnValue::Long(v),
+            DimValue::Float(v) => ColumnValue::Float(v),
+            DimValue::Double(v) => ColumnValue::Double(v),
+        });
+    }
+    for i in 0..schema.metrics.len() {
+        values.push(match row.metric(i) {
+            MetricValue::Null => ColumnValue::Null,
+            MetricValue::Long(v) => ColumnValue::Long(v),
+            MetricValue::Float(v) => ColumnValue::Float(v),
+            MetricValue::Double(v) => ColumnValue::Double(v),
+            MetricValue::LongPair(..)
+            | MetricValue::FloatPair(..)
+            | MetricValue::DoublePair(..) => {
+                unreachable!("first/last metrics are refused at submit")
+            }
+        });
+    }
+    values
 }
 
 /// Druid's `Metadata` for `metadata.drd`: the combining aggregators, the timestamp spec, the

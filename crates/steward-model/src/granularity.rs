@@ -18,7 +18,7 @@ use jiff::{Span, Timestamp, ToSpan, Unit, ZonedDateTime, ZonedDateTimeDifference
 use serde_json::Value;
 
 use crate::interval::Interval;
-use crate::time::parse_instant;
+use crate::time::{format_ts, parse_instant};
 
 /// An ISO-8601 period with every field Joda's `Period` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -293,6 +293,40 @@ impl Granularity {
         }
     }
 
+    /// Druid's JSON of this granularity (as in a segment's `metadata.drd`): the name of a
+    /// standard one (a simple period in UTC from the default origin), else an object.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Granularity::All => serde_json::json!({"type": "all"}),
+            Granularity::None => serde_json::json!({"type": "none"}),
+            Granularity::Period {
+                period,
+                time_zone,
+                origin,
+            } => {
+                let text = period.to_string();
+                let standard = SIMPLE
+                    .iter()
+                    .find(|(_, p)| *p == text)
+                    .filter(|_| origin.is_none() && time_zone == &TimeZone::UTC);
+                match standard {
+                    Some((name, _)) => Value::String(name.to_string()),
+                    None => serde_json::json!({
+                        "type": "period",
+                        "period": text,
+                        "timeZone": time_zone.iana_name().unwrap_or("UTC"),
+                        "origin": origin.map(format_ts),
+                    }),
+                }
+            }
+            Granularity::Duration { millis, origin } => serde_json::json!({
+                "type": "duration",
+                "duration": millis,
+                "origin": format_ts(*origin),
+            }),
+        }
+    }
+
     /// The start of the bucket holding `t`.
     pub fn bucket_start(&self, t: Timestamp) -> Timestamp {
         match self {
@@ -543,6 +577,27 @@ mod tests {
         for bad in ["", "P", "1D", "PT", "P1H", "PT1D", "P0D", "PTS", "P1.5D"] {
             assert!(Period::parse(bad).is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn druids_json_of_a_granularity_reads_back() {
+        for text in [
+            json!("HOUR"),
+            json!({"type": "none"}),
+            json!({"type": "all"}),
+            json!({"type": "period", "period": "PT2H", "timeZone": "America/Los_Angeles",
+                   "origin": null}),
+            json!({"type": "period", "period": "P1D", "timeZone": "UTC",
+                   "origin": "2015-01-01T06:00:00.000Z"}),
+            json!({"type": "duration", "duration": 5000, "origin": "1970-01-01T00:00:00.000Z"}),
+        ] {
+            let g = Granularity::from_json(&text).unwrap();
+            assert_eq!(g.to_json(), text);
+        }
+        assert_eq!(
+            Granularity::from_name("fifteen_minute").unwrap().to_json(),
+            json!("FIFTEEN_MINUTE")
+        );
     }
 
     #[test]

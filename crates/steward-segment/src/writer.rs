@@ -61,7 +61,8 @@ pub enum ColumnValue<'a> {
     Null,
     String(&'a str),
     /// A multi-value row, already sorted/deduplicated as the column's multiValueHandling asks.
-    Strings(&'a [&'a str]),
+    /// A null element is Druid's null, like a null row.
+    Strings(&'a [Option<&'a str>]),
     Long(i64),
     Float(f32),
     Double(f64),
@@ -118,6 +119,13 @@ impl StringColumnWriter {
         id
     }
 
+    fn value_id(&mut self, s: Option<&str>) -> u32 {
+        match s {
+            Some(s) => self.intern(s),
+            None => self.null(),
+        }
+    }
+
     fn null(&mut self) -> u32 {
         *self.null_id.get_or_insert_with(|| {
             self.values.push(None);
@@ -130,7 +138,7 @@ impl StringColumnWriter {
             ColumnValue::Null => Some(self.null()),
             ColumnValue::String(s) => Some(self.intern(s)),
             ColumnValue::Strings([]) => None,
-            ColumnValue::Strings([s]) => Some(self.intern(s)),
+            ColumnValue::Strings([s]) => Some(self.value_id(*s)),
             ColumnValue::Strings(many) => {
                 if !self.multi_value {
                     return Err(SegmentError::Invalid(format!(
@@ -141,7 +149,7 @@ impl StringColumnWriter {
                 self.saw_many = true;
                 self.spool.push(many.len() as u32)?;
                 for s in many.iter() {
-                    let id = self.intern(s);
+                    let id = self.value_id(*s);
                     self.spool.push(id)?;
                 }
                 return Ok(());

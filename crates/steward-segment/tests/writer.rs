@@ -94,10 +94,10 @@ fn every_column_type_and_null_pattern_round_trips() {
             col("avg_float", ColumnType::Float),
         ],
     };
-    let ab: &[&str] = &["a", "b"];
-    let emoji: &[&str] = &["\u{1F600}", "\u{FF5E}", ""];
-    let none: &[&str] = &[];
-    let one: &[&str] = &["x"];
+    let ab: &[Option<&str>] = &[Some("a"), None, Some("b")];
+    let emoji: &[Option<&str>] = &[Some("\u{1F600}"), Some("\u{FF5E}"), Some("")];
+    let none: &[Option<&str>] = &[];
+    let one: &[Option<&str>] = &[Some("x")];
     use ColumnValue::*;
     let rows = vec![
         (
@@ -186,8 +186,9 @@ fn every_column_type_and_null_pattern_round_trips() {
         unreachable!()
     };
     assert!(tags.multi_value);
-    // null's bitmap holds the empty row (1) and the null row (2).
-    assert_eq!(tags.bitmaps.as_ref().unwrap()[0].rows, vec![1, 2]);
+    // null's bitmap holds the row with a null element (0), the empty row (1) and the null
+    // row (2).
+    assert_eq!(tags.bitmaps.as_ref().unwrap()[0].rows, vec![0, 1, 2]);
     let ColumnData::String(single) = &index.column("single_in_multi").unwrap().data else {
         unreachable!()
     };
@@ -236,7 +237,9 @@ fn many_rows_span_many_blocks_and_bitmaps_match_the_rows() {
     let n = 150_000i64;
     let names: Vec<String> = (0..70_000).map(|i| format!("user-{i}")).collect();
     let tags = ["t0", "t1", "t2", "t3"];
-    let pairs: Vec<[&str; 2]> = (0..4).map(|i| [tags[i], tags[(i + 1) % 4]]).collect();
+    let pairs: Vec<[Option<&str>; 2]> = (0..4)
+        .map(|i| [Some(tags[i]), Some(tags[(i + 1) % 4])])
+        .collect();
     let rows: Vec<(i64, Vec<ColumnValue<'_>>)> = (0..n)
         .map(|i| {
             let tag = if i % 3 == 0 {
@@ -287,7 +290,10 @@ fn refuses_bad_rows() {
     assert!(
         w.add_row(
             0,
-            &[ColumnValue::Strings(&["a", "b"]), ColumnValue::Long(1)]
+            &[
+                ColumnValue::Strings(&[Some("a"), Some("b")]),
+                ColumnValue::Long(1)
+            ]
         )
         .is_err(),
         "single-valued"

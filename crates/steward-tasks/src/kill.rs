@@ -85,15 +85,15 @@ pub(crate) async fn run(
         if batch_size == 0 {
             break;
         }
-        let unused: Vec<DataSegment> = toolbox.act(TaskAction::RetrieveUnusedSegments {
+        let unused: Vec<DataSegment> = toolbox
+            .act(TaskAction::RetrieveUnusedSegments {
                 data_source: data_source.to_string(),
                 interval: spec.interval,
                 versions: spec.versions.clone(),
                 limit: Some(batch_size),
                 max_used_status_last_updated_time: spec.max_used_status_last_updated_time,
-            },
-        )
-        .await?;
+            })
+            .await?;
         // A lock may have been revoked since the last batch.
         let locks: Vec<TaskLock> = toolbox.act(TaskAction::LockList).await?;
         if !locks_cover(&locks, &unused) {
@@ -104,11 +104,11 @@ pub(crate) async fn run(
             ));
         }
         if !unused.is_empty() {
-            let () = toolbox.act(TaskAction::SegmentNuke {
+            let () = toolbox
+                .act(TaskAction::SegmentNuke {
                     segments: unused.clone(),
-                },
-            )
-            .await?;
+                })
+                .await?;
         }
         let killable = unreferenced(toolbox, data_source, &unused).await?;
         if killable.len() < unused.len() {
@@ -149,12 +149,12 @@ pub(crate) async fn run(
 /// on the interval, not revoked.
 async fn take_lock(task: &Task, spec: &KillSpec, toolbox: &Toolbox) -> Result<(), String> {
     let lock_type = KillSpec::lock_type(task.context())?;
-    let lock: Option<TaskLock> = toolbox.act(TaskAction::LockTryAcquire {
+    let lock: Option<TaskLock> = toolbox
+        .act(TaskAction::LockTryAcquire {
             lock_type,
             interval: spec.interval,
-        },
-    )
-    .await?;
+        })
+        .await?;
     match lock {
         None => Err(format!("Task[{}] is not ready to run yet!", task.id())),
         Some(lock) if lock.revoked => Err(format!(
@@ -178,13 +178,13 @@ async fn unreferenced(
     let mut intervals: Vec<_> = batch.iter().map(|s| s.interval).collect();
     intervals.sort();
     intervals.dedup();
-    let used: Vec<DataSegment> = toolbox.act(TaskAction::RetrieveUsedSegments {
+    let used: Vec<DataSegment> = toolbox
+        .act(TaskAction::RetrieveUsedSegments {
             data_source: data_source.to_string(),
             intervals,
             visibility: Some(Visibility::IncludingOvershadowed),
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(batch
         .iter()
         .filter(|segment| {
@@ -228,8 +228,6 @@ fn ids(segments: &[DataSegment]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// Submits `action`; a failure names the action.
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,11 @@
 //! - [`storage`]: deep storage, where segments' files go.
 //! - [`chat`]: the HTTP endpoints a running task serves (live reports, row stats).
 //! - [`Toolbox`]: all of these, as a task gets them (from the task dir's `peon.json`).
-//! - `noop`, `kill`: the task types.
+//! - `noop`, `kill`, `index`: the task types.
 
 pub mod actions;
 pub mod chat;
+mod index;
 mod kill;
 mod log;
 mod noop;
@@ -70,7 +71,8 @@ pub async fn run_task(
             // Stopping between two awaits of a batch leaves at worst files without rows.
             _ = stop => TaskOutcome::without_reports(TaskEnd::Stopped.status(id)),
         },
-        (TaskKind::Index(_) | TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_), _) => {
+        (TaskKind::Index(facts), Some(toolbox)) => index::run(task, facts, toolbox, stop).await,
+        (TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_), _) => {
             TaskOutcome::without_reports(TaskStatus::failure(
                 id,
                 format!(

@@ -2,7 +2,7 @@
 //! Steward's tasks need): the task-action client, deep storage and the chat handler's server,
 //! built from the `peon.json` the MiddleManager wrote into the task directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
@@ -20,6 +20,9 @@ pub struct Toolbox {
     pub storage: Box<dyn DeepStorage>,
     /// `None` when the MiddleManager gave the peon no port (a peon run by hand).
     pub chat: Option<ChatServer>,
+    /// Scratch space of the task (spills, segments before they are pushed), inside its task
+    /// directory, so the MiddleManager removes it with the directory.
+    pub work_dir: PathBuf,
 }
 
 impl Toolbox {
@@ -28,6 +31,7 @@ impl Toolbox {
         config: &PeonConfig,
         task: &Task,
         chat_port: Option<u16>,
+        work_dir: PathBuf,
     ) -> Result<Toolbox, String> {
         let ca = match &config.ca_path {
             Some(path) => load_ca(path).map_err(|e| e.to_string())?,
@@ -53,6 +57,7 @@ impl Toolbox {
             actions,
             storage: storage::from_config(&config.storage),
             chat,
+            work_dir,
         })
     }
 
@@ -76,6 +81,6 @@ impl Toolbox {
                     path.display()
                 )
             })?;
-        Toolbox::new(&config, task, chat_port)
+        Toolbox::new(&config, task, chat_port, task_dir.join("work"))
     }
 }

@@ -235,7 +235,13 @@ fn kill_task(extra: Value) -> Task {
 }
 
 async fn run(overlord: &Overlord, setup: &Setup, task: &Task) -> steward_tasks::TaskOutcome {
-    let toolbox = Toolbox::new(&peon_config(overlord, &setup.deep), task, None).unwrap();
+    let toolbox = Toolbox::new(
+        &peon_config(overlord, &setup.deep),
+        task,
+        None,
+        setup.deep.join("work"),
+    )
+    .unwrap();
     run_task(task, Some(&toolbox), std::future::pending()).await
 }
 

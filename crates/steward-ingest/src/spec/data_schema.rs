@@ -11,7 +11,7 @@ use steward_model::ids::validate_id;
 
 use super::fields::{within, Obj};
 use super::granularity_spec::GranularitySpec;
-use crate::aggregate::AggregatorFactory;
+use crate::aggregate::{AggregatorFactory, MetricType};
 use crate::dimensions::DimensionsSpec;
 use crate::timestamp::TimestampSpec;
 use crate::transform::TransformSpec;
@@ -55,6 +55,20 @@ impl DataSchema {
             metric
                 .validate()
                 .map_err(|e| within(e, &format!("metricsSpec[{i}]")))?;
+            // The rollup index keeps first/last pairs, but the segment writer has no
+            // `serializablePair*` column yet.
+            if let column @ MetricType::Pair(_) = metric.metric_type() {
+                return Err(SpecError::new(
+                    format!("metricsSpec[{i}].type"),
+                    format!(
+                        "Aggregator [{}] of type [{}] is not supported by Steward yet: its \
+                         column type [{}] cannot be written to segments",
+                        metric.name(),
+                        metric.kind.type_name(),
+                        column.type_name()
+                    ),
+                ));
+            }
         }
         let granularity_spec = obj
             .get("granularitySpec")

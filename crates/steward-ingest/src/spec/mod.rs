@@ -19,7 +19,6 @@ pub mod granularity_spec;
 pub mod io_config;
 pub mod tuning;
 
-
 pub use data_schema::DataSchema;
 pub use granularity_spec::GranularitySpec;
 pub use io_config::IoConfig;
@@ -120,8 +119,7 @@ impl IngestionSpec {
                 "Cannot simultaneously replace and append to existing segments. Either dropExisting or appendToExisting should be set to false",
             ));
         }
-        if drop && parsed.data_schema.granularity_spec.intervals.is_empty()
-        {
+        if drop && parsed.data_schema.granularity_spec.intervals.is_empty() {
             return Err(SpecError::new(
                 "spec.dataSchema.granularitySpec.intervals",
                 "GranularitySpec's intervals cannot be empty for replace.",

@@ -22,14 +22,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use steward_ingest::meters::ParseExceptionHandler;
-use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
+use steward_ingest::pipeline::{self, BuildRequest};
 use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
 use steward_model::{BatchIngestSpec, IngestionMode, Interval, Task, TaskStatus};
 
 use crate::log::{info, warn};
 use crate::{TaskOutcome, Toolbox};
-use publish::LocalSegment;
 use report::{IngestionProgress, IngestionState};
 
 /// Druid's `Tasks.DEFAULT_LOCK_TIMEOUT_MILLIS`: how long a task waits for a lock it takes
@@ -41,13 +40,13 @@ pub(crate) async fn run(
     task: &Task,
     facts: &BatchIngestSpec,
     toolbox: &Toolbox,
-    work_dir: &Path,
     stop: impl Future<Output = ()>,
 ) -> TaskOutcome {
+    let work_dir = &toolbox.work_dir;
     let id = task.id();
     let spec = match IngestionSpec::from_task_json(&task.to_json()) {
         Ok(spec) => spec,
-        Err(e) => return TaskOutcome::failed(TaskStatus::failure(id, e.to_string())),
+        Err(e) => return TaskOutcome::without_reports(TaskStatus::failure(id, e.to_string())),
     };
     let tuning = &spec.tuning_config;
     let progress = Arc::new(IngestionProgress::new(
@@ -107,8 +106,7 @@ async fn ingest(
     let mut locks = match facts.intervals.is_empty() || appending {
         true => Vec::new(),
         false => {
-            publish::lock_intervals(task, toolbox, lock_type, &facts.lock_intervals(), None)
-                .await?
+            publish::lock_intervals(task, toolbox, lock_type, &facts.lock_intervals(), None).await?
         }
     };
     progress.set_state(IngestionState::BuildSegments);
@@ -137,7 +135,7 @@ async fn ingest(
         totals.thrown_away,
         built.len()
     ));
-    let local: Vec<LocalSegment> = built.into_iter().map(local_segment).collect();
+    let local = built;
     let named = if appending {
         let granularity = &spec_json(task, "/spec/dataSchema/granularitySpec/segmentGranularity")
             .unwrap_or_else(|| Value::String("DAY".into()));
@@ -148,7 +146,9 @@ async fn ingest(
         if facts.intervals.is_empty() {
             // Druid's determined intervals: the chunks the rows fell in, locked now.
             let wait = match task.context().get("taskLockTimeout") {
-                Some(v) => v.as_u64().ok_or("Task context [taskLockTimeout] must be a number")?,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or("Task context [taskLockTimeout] must be a number")?,
                 None => DEFAULT_LOCK_TIMEOUT_MS,
             };
             let chunks = Interval::condense(local.iter().map(|s| s.bucket).collect());
@@ -174,16 +174,10 @@ async fn ingest(
     }
 }
 
-fn local_segment(built: BuiltSegment) -> LocalSegment {
-    LocalSegment {
-        bucket: built.bucket,
-        dir: built.dir,
-        dimensions: built.dimensions,
-        metrics: built.metrics,
-    }
-}
-
 /// A part of the submitted spec as written (granularities go to the Overlord as submitted).
 fn spec_json(task: &Task, pointer: &str) -> Option<Value> {
-    task.to_json().pointer(pointer).filter(|v| !v.is_null()).cloned()
+    task.to_json()
+        .pointer(pointer)
+        .filter(|v| !v.is_null())
+        .cloned()
 }

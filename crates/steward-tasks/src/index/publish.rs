@@ -13,22 +13,14 @@ use std::path::PathBuf;
 use steward_model::action::{SegmentAllocate, SegmentPublishResult};
 use steward_model::segment::BINARY_VERSION_V9;
 use steward_model::{
-    DataSegment, Interval, SegmentIdWithShardSpec, ShardSpec, Task, TaskAction,
-    TaskLock, TaskLockType,
+    DataSegment, Interval, SegmentIdWithShardSpec, ShardSpec, Task, TaskAction, TaskLock,
+    TaskLockType,
 };
+
+use steward_ingest::pipeline::BuiltSegment;
 
 use crate::log::{info, warn};
 use crate::Toolbox;
-
-/// A segment written to local disk, not yet named.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LocalSegment {
-    /// The segment-granularity bucket its rows fall in.
-    pub bucket: Interval,
-    pub dir: PathBuf,
-    pub dimensions: Vec<String>,
-    pub metrics: Vec<String>,
-}
 
 /// Takes (`wait_ms` `None`: tries once) or confirms the time-chunk lock on each of
 /// `intervals` and returns them: each holds the version segments of its interval get.
@@ -77,7 +69,7 @@ pub(crate) async fn lock_intervals(
 pub(crate) fn name_overwriting(
     task: &Task,
     locks: &[TaskLock],
-    segments: &[LocalSegment],
+    segments: &[BuiltSegment],
 ) -> Result<Vec<DataSegment>, String> {
     let mut named = Vec::with_capacity(segments.len());
     for chunk in segments.chunk_by(|a, b| a.bucket == b.bucket) {
@@ -116,7 +108,7 @@ pub(crate) async fn name_appended(
     lock_type: TaskLockType,
     query_granularity: &serde_json::Value,
     segment_granularity: &serde_json::Value,
-    segments: &[LocalSegment],
+    segments: &[BuiltSegment],
 ) -> Result<Vec<DataSegment>, String> {
     let mut named = Vec::with_capacity(segments.len());
     let mut previous: Option<String> = None;
@@ -167,7 +159,7 @@ pub(crate) async fn name_appended(
 
 fn segment(
     task: &Task,
-    local: &LocalSegment,
+    local: &BuiltSegment,
     interval: Interval,
     version: &str,
     shard_spec: ShardSpec,
@@ -236,7 +228,10 @@ pub(crate) async fn publish(
     if !result.success {
         return Err(format!(
             "Failed to publish segments: {}",
-            result.error_msg.as_deref().unwrap_or("the Overlord refused them")
+            result
+                .error_msg
+                .as_deref()
+                .unwrap_or("the Overlord refused them")
         ));
     }
     info(&format!("Published [{}] segments", result.segments.len()));
@@ -248,18 +243,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn local(bucket: &str) -> LocalSegment {
-        LocalSegment {
+    fn local(bucket: &str) -> BuiltSegment {
+        BuiltSegment {
             bucket: bucket.parse().unwrap(),
             dir: PathBuf::from("/x"),
+            num_rows: 1,
+            size_bytes: 1,
             dimensions: vec!["page".into()],
             metrics: vec!["count".into()],
         }
     }
 
     fn lock(interval: &str, version: &str) -> TaskLock {
-        serde_json::from_value(json!({"type": "EXCLUSIVE", "groupId": "g", "dataSource": "wiki",
-            "interval": interval, "version": version, "priority": 50, "revoked": false}))
+        serde_json::from_value(
+            json!({"type": "EXCLUSIVE", "groupId": "g", "dataSource": "wiki",
+            "interval": interval, "version": version, "priority": 50, "revoked": false}),
+        )
         .unwrap()
     }
 
@@ -268,7 +267,10 @@ mod tests {
         let task = Task::from_json(json!({"type": "index", "id": "t",
             "spec": {"dataSchema": {"dataSource": "wiki"}}}))
         .unwrap();
-        let locks = [lock("2015-09-12/2015-09-14", "v1"), lock("2015-09-20/2015-09-21", "v2")];
+        let locks = [
+            lock("2015-09-12/2015-09-14", "v1"),
+            lock("2015-09-20/2015-09-21", "v2"),
+        ];
         let segments = [
             local("2015-09-12/2015-09-13"),
             local("2015-09-12/2015-09-13"),
@@ -293,7 +295,13 @@ mod tests {
                 partitions: 2
             }
         );
-        assert_eq!(named[2].shard_spec, ShardSpec::Numbered { partition_num: 0, partitions: 1 });
+        assert_eq!(
+            named[2].shard_spec,
+            ShardSpec::Numbered {
+                partition_num: 0,
+                partitions: 1
+            }
+        );
         let uncovered = name_overwriting(&task, &locks[..1], &segments).unwrap_err();
         assert!(uncovered.contains("2015-09-20"), "{uncovered}");
     }

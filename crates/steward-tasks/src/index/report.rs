@@ -216,8 +216,14 @@ mod tests {
         let payload = &live["ingestionStatsAndErrors"]["payload"];
         assert_eq!(live["ingestionStatsAndErrors"]["taskId"], "index_1");
         assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS");
-        assert_eq!(payload["rowStats"]["totals"]["buildSegments"]["processed"], 3);
-        assert_eq!(payload["rowStats"]["totals"]["buildSegments"]["unparseable"], 1);
+        assert_eq!(
+            payload["rowStats"]["totals"]["buildSegments"]["processed"],
+            3
+        );
+        assert_eq!(
+            payload["rowStats"]["totals"]["buildSegments"]["unparseable"],
+            1
+        );
         assert!(payload["rowStats"]["movingAverages"]["buildSegments"]["1m"].is_object());
         assert_eq!(
             payload["unparseableEvents"]["buildSegments"][0]["details"][0],
