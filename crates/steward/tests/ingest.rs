@@ -5,11 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use common::Quickstart;
+use common::actions::active_locks;
+use common::{peon_pids, wait_for, Quickstart};
 use serde_json::{json, Value};
 use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
 
@@ -84,7 +87,16 @@ async fn used_segments(qs: &Quickstart, data_source: &str) -> Vec<Value> {
         "{}/druid/coordinator/v1/metadata/datasources/{data_source}/segments?full",
         qs.url
     );
-    qs.http.get(url).send().await.unwrap().json().await.unwrap()
+    let r = qs.http.get(url).send().await.unwrap();
+    match r.status().as_u16() {
+        200 => r.json().await.unwrap(),
+        // A datasource without used segments is unknown to the Coordinator's API.
+        404 => Vec::new(),
+        other => panic!(
+            "segments of {data_source}: {other} {}",
+            r.text().await.unwrap()
+        ),
+    }
 }
 
 #[tokio::test]
@@ -151,4 +163,328 @@ async fn druids_wikiticker_tutorial_ingests_into_segments_that_match_an_independ
         })
         .collect();
     assert_eq!(actual, expected);
+}
+
+/// An `index` task of `wiki` over `2024-01-01` reading `input_source`, rolled up by minute.
+fn wiki_task(input_source: Value, io_extra: Value, tuning: Value) -> Value {
+    let mut io = json!({"type": "index", "inputSource": input_source,
+                        "inputFormat": {"type": "json"}});
+    for (k, v) in io_extra.as_object().unwrap() {
+        io[k] = v.clone();
+    }
+    let mut tuning_config = json!({"type": "index"});
+    for (k, v) in tuning.as_object().unwrap() {
+        tuning_config[k] = v.clone();
+    }
+    json!({"type": "index", "spec": {
+        "dataSchema": {
+            "dataSource": "wiki",
+            "timestampSpec": {"column": "ts", "format": "iso"},
+            "dimensionsSpec": {"dimensions": ["page"]},
+            "metricsSpec": [{"type": "count", "name": "count"},
+                            {"type": "longSum", "name": "added", "fieldName": "added"}],
+            "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": "MINUTE",
+                                "intervals": ["2024-01-01/2024-01-02"]}
+        },
+        "ioConfig": io,
+        "tuningConfig": tuning_config
+    }})
+}
+
+fn inline(rows: &[Value]) -> Value {
+    let data: Vec<String> = rows.iter().map(Value::to_string).collect();
+    json!({"type": "inline", "data": data.join("\n")})
+}
+
+fn edit(page: &str, minute: u32, added: i64) -> Value {
+    json!({"ts": format!("2024-01-01T00:{minute:02}:00Z"), "page": page, "added": added})
+}
+
+/// `(version, partitionNum, rows)` of every used segment of `wiki`, in that order.
+async fn used_wiki(qs: &Quickstart) -> Vec<(String, u64, Vec<Value>)> {
+    let mut out: Vec<(String, u64, Vec<Value>)> = used_segments(qs, "wiki")
+        .await
+        .iter()
+        .map(|s| {
+            (
+                s["version"].as_str().unwrap().to_string(),
+                s["shardSpec"]["partitionNum"].as_u64().unwrap(),
+                segment_rows(s),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    out
+}
+
+fn pages_and_sums(rows: &[Value]) -> Vec<(String, i64, i64)> {
+    let mut out: Vec<(String, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["page"].as_str().unwrap().to_string(),
+                r["count"].as_i64().unwrap(),
+                r["added"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn an_overwrite_replaces_the_chunk_and_an_append_adds_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let run = |task: Value| {
+        let qs = &qs;
+        async move {
+            let id = qs.submit_ok(task).await;
+            let status = qs.wait_complete(&id, T).await;
+            assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+        }
+    };
+    run(wiki_task(
+        inline(&[edit("a", 1, 1), edit("a", 1, 2), edit("b", 2, 5)]),
+        json!({}),
+        json!({}),
+    ))
+    .await;
+    let first = used_wiki(&qs).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        pages_and_sums(&first[0].2),
+        vec![("a".into(), 2, 3), ("b".into(), 1, 5)]
+    );
+
+    // A second overwrite of the day: a newer version, and the first segment is unused.
+    run(wiki_task(inline(&[edit("c", 3, 7)]), json!({}), json!({}))).await;
+    let second = used_wiki(&qs).await;
+    assert_eq!(second.len(), 1);
+    assert!(
+        second[0].0 > first[0].0,
+        "{} after {}",
+        second[0].0,
+        first[0].0
+    );
+    assert_eq!(pages_and_sums(&second[0].2), vec![("c".into(), 1, 7)]);
+
+    // An append joins the chunk as its next partition, under the same version.
+    run(wiki_task(
+        inline(&[edit("d", 4, 1)]),
+        json!({"appendToExisting": true}),
+        json!({}),
+    ))
+    .await;
+    let appended = used_wiki(&qs).await;
+    assert_eq!(appended.len(), 2, "{appended:?}");
+    assert_eq!(
+        (appended[0].0.as_str(), appended[0].1),
+        (second[0].0.as_str(), 0)
+    );
+    assert_eq!(
+        (appended[1].0.as_str(), appended[1].1),
+        (second[0].0.as_str(), 1)
+    );
+    assert_eq!(pages_and_sums(&appended[1].2), vec![("d".into(), 1, 1)]);
+}
+
+#[tokio::test]
+async fn bad_rows_are_counted_and_past_max_parse_exceptions_fail_the_task_publishing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let data = [
+        edit("a", 1, 1).to_string(),
+        "{not json".to_string(),
+        json!({"ts": "yesterday", "page": "b", "added": 1}).to_string(),
+        edit("c", 2, 2).to_string(),
+        // Outside the spec's interval: thrown away, not an error.
+        json!({"ts": "2024-02-01T00:00:00Z", "page": "d", "added": 1}).to_string(),
+    ]
+    .join("\n");
+    let source = json!({"type": "inline", "data": data});
+
+    let tolerant = qs
+        .submit_ok(wiki_task(
+            source.clone(),
+            json!({}),
+            json!({"maxParseExceptions": 2, "maxSavedParseExceptions": 5}),
+        ))
+        .await;
+    let status = qs.wait_complete(&tolerant, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    let reports: Value = qs
+        .get(&format!("task/{tolerant}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = &reports["ingestionStatsAndErrors"]["payload"];
+    let stats = &payload["rowStats"]["buildSegments"];
+    assert_eq!(
+        (
+            &stats["processed"],
+            &stats["unparseable"],
+            &stats["thrownAway"]
+        ),
+        (&json!(2), &json!(2), &json!(1)),
+        "{reports}"
+    );
+    let saved = payload["unparseableEvents"]["buildSegments"]
+        .as_array()
+        .unwrap();
+    assert_eq!(saved.len(), 2);
+    assert!(
+        saved[0]["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("yesterday"),
+        "{saved:?}"
+    );
+    let published = used_wiki(&qs).await;
+    assert_eq!(published.len(), 1);
+
+    let strict = qs
+        .submit_ok(wiki_task(
+            source,
+            json!({}),
+            json!({"maxParseExceptions": 1}),
+        ))
+        .await;
+    let status = qs.wait_complete(&strict, T).await;
+    assert_eq!(status["statusCode"], "FAILED");
+    assert_eq!(status["errorMsg"], "Max parse exceptions[1] exceeded");
+    // Nothing of the failed task is visible: the first task's segment is still the only one.
+    assert_eq!(used_wiki(&qs).await, published);
+    assert!(active_locks(&qs).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_spec_is_refused_at_submit_naming_its_field_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let mut task = wiki_task(inline(&[edit("a", 1, 1)]), json!({}), json!({}));
+    task["id"] = json!("bad_spec");
+    task["spec"]["dataSchema"]["timestampSpec"]["format"] = json!("yyyy-MM-dd'T");
+    let r = qs.submit(task.clone()).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("spec.dataSchema.timestampSpec.format"),
+        "{body}"
+    );
+    task["spec"]["dataSchema"]["timestampSpec"]["format"] = json!("iso");
+    task["spec"]["dataSchema"]["metricsSpec"] =
+        json!([{"type": "longFirst", "name": "f", "fieldName": "added"}]);
+    let r = qs.submit(task).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not supported by Steward yet"),
+        "{body}"
+    );
+    assert_eq!(qs.get("task/bad_spec/status").await.status(), 404);
+}
+
+/// An HTTP input that sends `first` rows, then holds the connection until `release` fires,
+/// then sends `rest`: an ingestion caught in the middle, for as long as the test needs.
+fn gated_source(first: Vec<Value>, rest: Vec<Value>) -> (String, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/edits.json", listener.local_addr().unwrap());
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let mut out = stream;
+        let _ = out.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+        );
+        for row in &first {
+            let _ = writeln!(out, "{row}");
+        }
+        let _ = out.flush();
+        if released.recv().is_ok() {
+            for row in &rest {
+                let _ = writeln!(out, "{row}");
+            }
+        }
+    });
+    (url, release)
+}
+
+fn minutes(n: u32) -> Vec<Value> {
+    (0..n).map(|i| edit(&format!("p{i}"), i % 60, 1)).collect()
+}
+
+/// Starts an ingestion that has read 500 rows and waits for more; returns its id once its
+/// live report shows them.
+async fn ingestion_in_progress(qs: &Quickstart) -> (String, mpsc::Sender<()>) {
+    let (url, release) = gated_source(minutes(500), minutes(10));
+    let id = qs
+        .submit_ok(wiki_task(
+            json!({"type": "http", "uris": [url]}),
+            json!({}),
+            json!({}),
+        ))
+        .await;
+    wait_for("500 rows in the live report", T, || async {
+        let r = qs.get(&format!("task/{id}/reports")).await;
+        let report: Value = r.json().await.ok()?;
+        let payload = &report["ingestionStatsAndErrors"]["payload"];
+        (payload["ingestionState"] == "BUILD_SEGMENTS"
+            && payload["rowStats"]["totals"]["buildSegments"]["processed"] == 500)
+            .then_some(())
+    })
+    .await;
+    (id, release)
+}
+
+#[tokio::test]
+async fn a_peon_killed_mid_ingestion_publishes_nothing_and_its_locks_are_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let (id, _release) = ingestion_in_progress(&qs).await;
+    // Its lock on the day was taken before it ran.
+    let locks = active_locks(&qs).await;
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0]["groupId"], json!(id));
+
+    let pids = peon_pids(&id);
+    assert_eq!(pids.len(), 1, "one peon runs {id}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status = qs.wait_complete(&id, T).await;
+    assert_eq!(status["statusCode"], "FAILED", "{status}");
+    assert!(used_segments(&qs, "wiki").await.is_empty());
+    assert!(active_locks(&qs).await.is_empty());
+    // Nothing reached deep storage.
+    assert!(!qs.data_dir.join("segments").join("wiki").exists());
+}
+
+#[tokio::test]
+async fn a_task_shut_down_mid_ingestion_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let (id, release) = ingestion_in_progress(&qs).await;
+    let r = qs.post(&format!("task/{id}/shutdown"), json!({})).await;
+    assert_eq!(r.status(), 200);
+    let status = qs.wait_complete(&id, T).await;
+    assert_eq!(status["statusCode"], "FAILED", "{status}");
+    drop(release);
+    assert!(used_segments(&qs, "wiki").await.is_empty());
+    assert!(active_locks(&qs).await.is_empty());
+    assert!(!qs.data_dir.join("segments").join("wiki").exists());
 }
