@@ -17,6 +17,8 @@ use super::tables::{format_millis, short_time, task_table, worker_table, WorkerE
 
 /// `submit --wait` polls this often: fast enough that short tasks do not feel slow.
 const WAIT_POLL: Duration = Duration::from_millis(100);
+/// `submit --wait` asks a running ingestion for its row counts this often.
+const ROWS_POLL: Duration = Duration::from_secs(1);
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// After a followed task ends, its log may still be on its way to the log store; a 404 is
 /// retried for this many polls before it is reported.
@@ -224,6 +226,7 @@ pub(super) async fn submit(
 pub(super) async fn wait_for(client: &OverlordClient, json: bool, id: &str) -> anyhow::Result<i32> {
     let started = Instant::now();
     let mut last_shown = None;
+    let mut rows = RowProgress::default();
     loop {
         let answer = client.task_status_raw(id).await?;
         let status = parse_status(&answer)?;
@@ -244,8 +247,69 @@ pub(super) async fn wait_for(client: &OverlordClient, json: bool, id: &str) -> a
             eprintln!("{}", progress_line(&status, started.elapsed()));
             last_shown = Some(shown);
         }
+        if status.runner_status_code == steward_model::RunnerTaskState::Running
+            && rows.due(started.elapsed())
+        {
+            // Only ingestion tasks report rows; a report that cannot be read now is skipped.
+            if let Ok(report) = client.task_reports_raw(id).await {
+                if let Some(line) = rows.line(&report, started.elapsed()) {
+                    eprintln!("{line}");
+                }
+            }
+        }
         tokio::time::sleep(WAIT_POLL).await;
     }
+}
+
+/// The rows a running ingestion reports, as `submit --wait` shows them: a line whenever the
+/// count moved, with the rate since the previous line.
+#[derive(Debug, Default)]
+pub(super) struct RowProgress {
+    last: Option<(Duration, u64)>,
+}
+
+impl RowProgress {
+    fn due(&self, elapsed: Duration) -> bool {
+        self.last.is_none_or(|(at, _)| elapsed >= at + ROWS_POLL)
+    }
+
+    /// The line to show for `report` (a live `ingestionStatsAndErrors` report), if the rows
+    /// moved since the last one.
+    pub(super) fn line(&mut self, report: &Value, elapsed: Duration) -> Option<String> {
+        let payload = &report["ingestionStatsAndErrors"]["payload"];
+        let totals = &payload["rowStats"]["totals"]["buildSegments"];
+        let processed = totals["processed"].as_u64()?;
+        let (since, before) = self.last.unwrap_or((Duration::ZERO, 0));
+        self.last = Some((elapsed, processed));
+        if processed == before {
+            return None;
+        }
+        let seconds = (elapsed - since).as_secs_f64().max(1e-3);
+        let rate = (processed - before) as f64 / seconds;
+        let bad = totals["unparseable"].as_u64().unwrap_or(0)
+            + totals["processedWithError"].as_u64().unwrap_or(0);
+        Some(format!(
+            "{:>7.1}s  {} rows processed ({} rows/s), {} MB read, {} thrown away, {bad} with errors",
+            elapsed.as_secs_f64(),
+            thousands(processed),
+            thousands(rate as u64),
+            totals["processedBytes"].as_u64().unwrap_or(0) / 1_000_000,
+            totals["thrownAway"].as_u64().unwrap_or(0),
+        ))
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One line of `submit --wait` progress: the runner's view, since `statusCode` stays RUNNING

@@ -255,6 +255,12 @@ impl OverlordClient {
             .await
     }
 
+    /// `GET task/{id}/reports`: live from a running task's peon, stored once it ended.
+    pub async fn task_reports_raw(&self, id: &str) -> Result<Value, ClientError> {
+        self.json(self.http.get(self.indexer_url(&["task", id, "reports"])))
+            .await
+    }
+
     /// The status of one task.
     pub async fn task_status(&self, id: &str) -> Result<TaskStatusPlus, ClientError> {
         let url = self.indexer_url(&["task", id, "status"]);

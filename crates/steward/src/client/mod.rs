@@ -253,6 +253,26 @@ mod tests {
     }
 
     #[test]
+    fn row_progress_shows_moved_rows_with_their_rate() {
+        let report = |processed: u64| {
+            serde_json::json!({"ingestionStatsAndErrors": {"payload": {"rowStats": {"totals":
+                {"buildSegments": {"processed": processed, "processedBytes": 12_500_000,
+                 "thrownAway": 3, "unparseable": 1, "processedWithError": 1}}}}}})
+        };
+        let mut rows = RowProgress::default();
+        assert_eq!(
+            rows.line(&report(1_234_567), Duration::from_secs(2)).unwrap(),
+            "    2.0s  1,234,567 rows processed (617,283 rows/s), 12 MB read, 3 thrown away, 2 with errors"
+        );
+        // Unmoved rows print nothing; a noop's report has none.
+        assert_eq!(rows.line(&report(1_234_567), Duration::from_secs(3)), None);
+        assert_eq!(
+            rows.line(&serde_json::json!({}), Duration::from_secs(4)),
+            None
+        );
+    }
+
+    #[test]
     fn summary_and_progress_lines() {
         let mut t = task("t1", TaskState::Failed, RunnerTaskState::None);
         t.error_msg = Some("Shutdown request from user".into());
