@@ -16,7 +16,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 
-use crate::dimensions::TIME_COLUMN;
+use crate::row::TIME_COLUMN;
 use crate::SpecError;
 
 /// What an aggregator computes.

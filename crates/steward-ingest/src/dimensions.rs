@@ -17,10 +17,8 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::aggregate::AggregatorFactory;
+use crate::row::TIME_COLUMN;
 use crate::SpecError;
-
-/// Druid's name for the time column, which no dimension may take over.
-pub const TIME_COLUMN: &str = "__time";
 
 /// The type of a dimension column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,6 +7,9 @@
 
 use std::sync::Arc;
 
+/// Druid's primary time column: every row's timestamp, in every segment.
+pub const TIME_COLUMN: &str = "__time";
+
 /// A value as read from input, before a dimension or an aggregator gives it a type.
 ///
 /// JSON booleans arrive as the strings `"true"`/`"false"`, as Druid's dimensions see them;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::granularity::Granularity;
 use crate::interval::Interval;
 use crate::lock::TaskLockType;
-use crate::task::TaskError;
+use crate::task_error::TaskError;
 
 /// Druid's `AbstractTask.IngestionMode`, from `appendToExisting` and `dropExisting`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

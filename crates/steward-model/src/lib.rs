@@ -19,6 +19,7 @@ pub mod peon;
 pub mod segment;
 pub mod status;
 pub mod task;
+pub mod task_error;
 pub mod time;
 pub mod worker;
 

@@ -15,6 +15,7 @@ use crate::ids::validate_id;
 use crate::ingest::{context_flag, invalid_lock_type, BatchIngestSpec, IngestionMode};
 use crate::interval::Interval;
 use crate::lock::TaskLockType;
+pub use crate::task_error::TaskError;
 use crate::time::{format_ts, now_iso, parse_instant, Timestamp};
 
 /// `availabilityGroup` and `requiredCapacity`: a worker never runs two tasks of one group.
@@ -32,17 +33,6 @@ impl TaskResource {
             required_capacity: 1,
         }
     }
-}
-
-/// Why a submitted task was refused; the text is what the client sees.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TaskError {
-    /// The JSON does not describe a task (Druid answers these as Jackson mapping errors).
-    #[error("{0}")]
-    Mapping(String),
-    /// The task is well-formed but violates a rule (invalid id, ...).
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// What a `noop` task's `isReady` answers (legacy Druid field, case-insensitive).

@@ -232,7 +232,7 @@ impl RollupIndex {
             .iter()
             .map(|m| {
                 let column = m.time_column();
-                (m.kind.is_first_last() && column != crate::dimensions::TIME_COLUMN)
+                (m.kind.is_first_last() && column != crate::row::TIME_COLUMN)
                     .then(|| router.slot(column))
             })
             .collect();

@@ -5,6 +5,7 @@
 //! environment when the URI is opened (so the secret itself need not be in the stored spec).
 //! Druid sends credentials only when both a user name and a password are given.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
@@ -14,6 +15,19 @@ use serde::Serialize;
 use super::InputError;
 use crate::spec::fields::Obj;
 use crate::SpecError;
+
+/// Druid's `HttpInputSource`: files read from URIs, optionally with basic authentication.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpInputSource {
+    pub uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_authentication_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_authentication_password: Option<PasswordProvider>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_headers: BTreeMap<String, String>,
+}
 
 /// Druid's `PasswordProvider`, in its JSON shape. Its `Debug` hides the password, as
 /// Druid's `toString` does, so a logged spec does not leak it.
@@ -78,7 +92,7 @@ impl PasswordProvider {
 /// Opens `uri` for reading, with basic authentication when configured.
 pub(crate) fn open(
     uri: &str,
-    source: &super::source::HttpInputSource,
+    source: &HttpInputSource,
     timeout: Duration,
 ) -> Result<Box<dyn Read + Send>, InputError> {
     let config = ureq::Agent::config_builder()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::http::PasswordProvider;
+use super::http::{HttpInputSource, PasswordProvider};
 use super::InputError;
 use crate::spec::fields::{within, Obj};
 use crate::spec::tuning::SplitHintSpec;
@@ -61,18 +61,6 @@ pub struct LocalInputSource {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InlineInputSource {
     pub data: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HttpInputSource {
-    pub uris: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_authentication_username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_authentication_password: Option<PasswordProvider>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub request_headers: BTreeMap<String, String>,
 }
 
 /// One thing to read: a file, a URI or the inline text.

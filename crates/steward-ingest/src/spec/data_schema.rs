@@ -13,12 +13,10 @@ use super::fields::{within, Obj};
 use super::granularity_spec::GranularitySpec;
 use crate::aggregate::{AggregatorFactory, MetricType};
 use crate::dimensions::DimensionsSpec;
+use crate::row::TIME_COLUMN;
 use crate::timestamp::TimestampSpec;
 use crate::transform::TransformSpec;
 use crate::SpecError;
-
-/// The name of Druid's time column.
-pub const TIME_COLUMN: &str = "__time";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSchema {

@@ -18,10 +18,11 @@ use regex::Regex;
 use crate::{InputRow, Value};
 
 use super::expr::value::{array_string, Eval};
-use super::expr::{java_double_cmp, Expression, TIME_COLUMN};
+use super::expr::{java_double_cmp, Expression};
 use super::like::LikeMatcher;
 use super::numbers::{java_double_string, Decimal};
 use super::ordering::StringOrdering;
+use crate::row::TIME_COLUMN;
 
 /// A predicate's answer (Druid's `DruidPredicateMatch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{InputRow, ParseError, SpecError, Value};
 
-use self::expr::{Expression, TIME_COLUMN};
+use self::expr::Expression;
 pub use self::filter::DimFilter;
 use self::matcher::Matcher;
+use crate::row::TIME_COLUMN;
 
 /// Druid's `transformSpec` JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -33,8 +33,7 @@ use self::parse::{Ast, BinaryOp, UnaryOp};
 use self::value::{array_string, Eval, Type};
 use super::numbers::java_string_cmp;
 
-/// The row's time column, which expressions read as a long.
-pub(crate) const TIME_COLUMN: &str = "__time";
+use crate::row::TIME_COLUMN;
 
 /// A compiled expression.
 #[derive(Debug, Clone)]
