@@ -48,7 +48,11 @@ fn run_peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(peon(task_dir, attempt_id, lock_timeout)) {
+    let result = runtime.block_on(peon(task_dir, attempt_id, lock_timeout));
+    // The status is written: a stopped task's blocking thread may still wait on its input,
+    // and must not keep the process alive until the MiddleManager kills it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => 0,
         Err(msg) => {
             error(&msg);
