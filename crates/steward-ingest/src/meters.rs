@@ -4,7 +4,9 @@
 //! The counters are read while the task runs (`rowStats`, `liveReports`) from another thread
 //! than the one ingesting, so they are atomics; the moving averages are Dropwizard meters'
 //! exponentially weighted rates, ticked every 5 seconds when read, which is what Druid's
-//! `DropwizardRowIngestionMeters` reports under `movingAverages`.
+//! `DropwizardRowIngestionMeters` reports under `movingAverages`. Beside Druid's counters they
+//! hold how far through its input the reader is, which Druid does not report and
+//! `steward task submit --wait` draws as a progress bar.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +62,9 @@ pub struct RowIngestionMeters {
     processed_with_error: AtomicU64,
     thrown_away: AtomicU64,
     unparseable: AtomicU64,
+    input_read: AtomicU64,
+    /// `u64::MAX` while the input's size is unknown.
+    input_total: AtomicU64,
     averages: Mutex<MovingAverages>,
 }
 
@@ -77,6 +82,8 @@ impl RowIngestionMeters {
             processed_with_error: AtomicU64::new(0),
             thrown_away: AtomicU64::new(0),
             unparseable: AtomicU64::new(0),
+            input_read: AtomicU64::new(0),
+            input_total: AtomicU64::new(u64::MAX),
             averages: Mutex::new(MovingAverages {
                 last_tick: now,
                 counted: [0; METERS],
@@ -99,6 +106,21 @@ impl RowIngestionMeters {
     }
     pub fn add_unparseable(&self, rows: u64) {
         self.unparseable.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Bytes of the input read as stored, and its size when known.
+    pub fn set_input_progress(&self, (read, total): (u64, Option<u64>)) {
+        self.input_read.store(read, Ordering::Relaxed);
+        self.input_total
+            .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn input_progress(&self) -> (u64, Option<u64>) {
+        let total = self.input_total.load(Ordering::Relaxed);
+        (
+            self.input_read.load(Ordering::Relaxed),
+            (total != u64::MAX).then_some(total),
+        )
     }
 
     pub fn totals(&self) -> RowIngestionMetersTotals {

@@ -121,6 +121,7 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
     let mut count_bytes = |reader: &crate::input::InputRowReader| {
         let now = reader.processed_bytes();
         req.meters.add_processed_bytes(now - bytes_counted);
+        req.meters.set_input_progress(reader.input_progress());
         bytes_counted = now;
     };
     while let Some(next) = reader.next() {

@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,8 +93,12 @@ pub fn open_reader(
     timestamp: &TimestampSpec,
     options: &ReaderOptions,
 ) -> Result<InputRowReader, InputError> {
+    let entities = source.entities()?;
+    let input_total = entities.iter().map(Entity::size).sum::<Option<u64>>();
     Ok(InputRowReader {
-        entities: source.entities()?.into(),
+        input_read: Arc::new(AtomicU64::new(0)),
+        input_total,
+        entities: entities.into(),
         format: format.clone(),
         timestamp: timestamp.clone(),
         options: options.clone(),
@@ -114,6 +119,10 @@ pub struct InputRowReader {
     names: Interner,
     current: Option<EntityReader>,
     processed_bytes: u64,
+    /// Bytes of the input as stored (before decompression) read so far, and in all when the
+    /// source says: how far through its input the reader is.
+    input_read: Arc<AtomicU64>,
+    input_total: Option<u64>,
     /// The previous row's width, to size the next row's field list once.
     row_width: usize,
     done: bool,
@@ -124,6 +133,12 @@ impl InputRowReader {
     /// `processedBytes`.
     pub fn processed_bytes(&self) -> u64 {
         self.processed_bytes
+    }
+
+    /// Bytes of the input read as stored (compressed files count their compressed bytes), and
+    /// the input's size when known (files and inline data; not HTTP).
+    pub fn input_progress(&self) -> (u64, Option<u64>) {
+        (self.input_read.load(Ordering::Relaxed), self.input_total)
     }
 
     fn open(&mut self, entity: Entity) -> Result<EntityReader, InputError> {
@@ -152,7 +167,9 @@ impl InputRowReader {
                 &mut self.names,
             )),
         };
-        let raw = stream::decompress(&name, stream::open_raw(entity, &self.options)?)?;
+        let raw = stream::open_raw(entity, &self.options)?;
+        let counted = Box::new(stream::Counted::new(raw, self.input_read.clone()));
+        let raw = stream::decompress(&name, counted)?;
         let mut reader = TextReader {
             lines: BufReader::with_capacity(64 * 1024, raw),
             buf: Vec::with_capacity(1024),
@@ -184,6 +201,7 @@ impl InputRowReader {
             other => stream::spool(stream::open_raw(other, &self.options)?, &self.options)?,
         };
         self.processed_bytes += length;
+        self.input_read.fetch_add(length, Ordering::Relaxed);
         let rows = ParquetRows::open_file(file, flatten, binary_as_string).map_err(|e| {
             InputError::new(format!(
                 "{} ({})",

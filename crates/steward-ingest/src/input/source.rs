@@ -75,6 +75,15 @@ pub(crate) enum Entity {
 }
 
 impl Entity {
+    /// The entity's size as stored, when known without reading it.
+    pub(crate) fn size(&self) -> Option<u64> {
+        match self {
+            Entity::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            Entity::Inline(data) => Some(data.len() as u64),
+            Entity::Http { .. } => None,
+        }
+    }
+
     /// The name that decides compression (`.gz`), as Druid takes it from the file name.
     pub(crate) fn name(&self) -> &str {
         match self {

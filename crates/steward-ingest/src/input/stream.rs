@@ -4,6 +4,8 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -24,6 +26,27 @@ pub(crate) fn open_raw(
         Entity::Inline(data) => Box::new(Cursor::new(data.into_bytes())),
         Entity::Http { uri, source } => super::http::open(&uri, &source, options.http_timeout)?,
     })
+}
+
+/// A reader that adds the bytes read through it to a shared count: how much of its input, as
+/// stored, a reader has consumed.
+pub(crate) struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> Counted<R> {
+    pub(crate) fn new(inner: R, count: Arc<AtomicU64>) -> Counted<R> {
+        Counted { inner, count }
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Wraps `raw` in the decompressor its name calls for.

@@ -90,12 +90,20 @@ impl IngestionProgress {
         Value::Object(events)
     }
 
+    /// How far through its input the task is (Steward's addition to the live report): bytes
+    /// read as stored, and the input's size when known.
+    fn input_progress(&self) -> Value {
+        let (read, total) = self.build_segments.input_progress();
+        json!({"bytesRead": read, "bytesTotal": total})
+    }
+
     /// Druid's live report: the state, the saved bad rows and the row stats so far.
     pub(crate) fn live_reports(&self, full: bool) -> Value {
         let payload = json!({
             "ingestionState": self.state(),
             "unparseableEvents": self.completion_unparseable_events(),
             "rowStats": self.row_stats(full),
+            "inputProgress": self.input_progress(),
             "errorMsg": null,
             "segmentAvailabilityConfirmed": false,
             "segmentAvailabilityWaitTimeMs": 0,

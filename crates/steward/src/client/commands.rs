@@ -285,11 +285,19 @@ impl RowProgress {
             return None;
         }
         let seconds = (elapsed - since).as_secs_f64().max(1e-3);
-        let rate = (processed - before) as f64 / seconds;
+        let rate = processed.saturating_sub(before) as f64 / seconds;
         let bad = totals["unparseable"].as_u64().unwrap_or(0)
             + totals["processedWithError"].as_u64().unwrap_or(0);
+        let progress = &payload["inputProgress"];
+        let bar = match (
+            progress["bytesRead"].as_u64(),
+            progress["bytesTotal"].as_u64(),
+        ) {
+            (Some(read), Some(total)) if total > 0 => progress_bar(read, total),
+            _ => String::new(),
+        };
         Some(format!(
-            "{:>7.1}s  {} rows processed ({} rows/s), {} MB read, {} thrown away, {bad} with errors",
+            "{:>7.1}s  {bar}{} rows processed ({} rows/s), {} MB read, {} thrown away, {bad} with errors",
             elapsed.as_secs_f64(),
             thousands(processed),
             thousands(rate as u64),
@@ -297,6 +305,19 @@ impl RowProgress {
             totals["thrownAway"].as_u64().unwrap_or(0),
         ))
     }
+}
+
+/// `[#########-----------]  45%  ` for `read` of `total` bytes.
+fn progress_bar(read: u64, total: u64) -> String {
+    const WIDTH: u64 = 20;
+    let read = read.min(total);
+    let filled = (read * WIDTH / total) as usize;
+    format!(
+        "[{}{}] {:>3}%  ",
+        "#".repeat(filled),
+        "-".repeat(WIDTH as usize - filled),
+        read * 100 / total
+    )
 }
 
 /// `1234567` as `1,234,567`.

@@ -264,8 +264,16 @@ mod tests {
             rows.line(&report(1_234_567), Duration::from_secs(2)).unwrap(),
             "    2.0s  1,234,567 rows processed (617,283 rows/s), 12 MB read, 3 thrown away, 2 with errors"
         );
+        // With the input's size known, a bar shows how much of it was read.
+        let mut with_size = report(1_300_000);
+        with_size["ingestionStatsAndErrors"]["payload"]["inputProgress"] =
+            serde_json::json!({"bytesRead": 450, "bytesTotal": 1000});
+        assert_eq!(
+            rows.line(&with_size, Duration::from_secs(3)).unwrap(),
+            "    3.0s  [#########-----------]  45%  1,300,000 rows processed (65,433 rows/s), 12 MB read, 3 thrown away, 2 with errors"
+        );
         // Unmoved rows print nothing; a noop's report has none.
-        assert_eq!(rows.line(&report(1_234_567), Duration::from_secs(3)), None);
+        assert_eq!(rows.line(&report(1_300_000), Duration::from_secs(4)), None);
         assert_eq!(
             rows.line(&serde_json::json!({}), Duration::from_secs(4)),
             None
