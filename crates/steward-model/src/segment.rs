@@ -373,9 +373,10 @@ impl DataSegment {
     /// and no files that hides the older segments of `interval` (`size` 1, as Druid writes,
     /// so the Coordinator's balancing does not choke on a zero; no binary version).
     pub fn tombstone(data_source: &str, interval: Interval, version: &str) -> DataSegment {
+        // In the order Druid's `HashMap` writes the two keys.
         let mut load_spec = Map::new();
-        load_spec.insert("type".into(), TOMBSTONE_LOAD_SPEC_TYPE.into());
         load_spec.insert("path".into(), Value::Null);
+        load_spec.insert("type".into(), TOMBSTONE_LOAD_SPEC_TYPE.into());
         DataSegment {
             data_source: data_source.to_string(),
             interval,
@@ -697,7 +698,7 @@ mod tests {
         let text = serde_json::to_string(&t).unwrap();
         assert_eq!(
             text,
-            r#"{"dataSource":"wiki","interval":"2015-09-13T00:00:00.000Z/2015-09-14T00:00:00.000Z","version":"v2","loadSpec":{"type":"tombstone","path":null},"dimensions":"","metrics":"","shardSpec":{"type":"tombstone","partitionNum":0,"partitions":0},"binaryVersion":null,"size":1,"identifier":"wiki_2015-09-13T00:00:00.000Z_2015-09-14T00:00:00.000Z_v2"}"#
+            r#"{"dataSource":"wiki","interval":"2015-09-13T00:00:00.000Z/2015-09-14T00:00:00.000Z","version":"v2","loadSpec":{"path":null,"type":"tombstone"},"dimensions":"","metrics":"","shardSpec":{"type":"tombstone","partitionNum":0,"partitions":0},"binaryVersion":null,"size":1,"identifier":"wiki_2015-09-13T00:00:00.000Z_2015-09-14T00:00:00.000Z_v2"}"#
         );
         assert_eq!(serde_json::from_str::<DataSegment>(&text).unwrap(), t);
         assert_eq!(t.shard_spec.core_partitions(), Some(0));
