@@ -13,12 +13,14 @@
 //! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
 //! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
 //! - [`pipeline`]: all of it from input to segment files, cut by bucket and partition size.
+//! - [`hash_partitioner`]: the hash bucket of a rolled-up row, as Druid computes it.
 //! - [`spec`]: the ingestion spec of `index`/`index_parallel` tasks, checked as at submit.
 //! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
 
 pub mod aggregate;
 pub mod dimensions;
 pub mod error;
+pub mod hash_partitioner;
 pub mod index;
 pub mod input;
 pub mod joda;

@@ -5,9 +5,15 @@
 //! Rows are read once. Each goes through the transform spec and the granularity spec's
 //! intervals (rows outside them are Druid's `thrownAway`) into the rollup index, which keeps
 //! memory within the tuning config by spilling sorted runs. The merged stream comes out in
-//! time order, so segments are cut as it passes: at each segment-granularity bucket's end and
-//! every `maxRowsPerSegment` rows (dynamic partitioning). The segments are plain directories
-//! under the work directory; naming, pushing and publishing them is the task's business.
+//! time order, so segments are cut as it passes, at each segment-granularity bucket's end:
+//! dynamic partitioning starts a new segment every `maxRowsPerSegment` rows; hashed
+//! partitioning (perfect rollup) writes each row of a chunk into the segment of its hash
+//! bucket, one segment per non-empty bucket. Given `numShards`, every chunk has that many
+//! buckets; given only a row target, Druid estimates each chunk's rolled-up rows with a
+//! HyperLogLog sketch over a first read of the input, whereas here a first pass over the merged
+//! stream counts them exactly, and the chunk gets `ceil(rows / target)` buckets. The segments
+//! are plain directories under the work directory; naming, pushing and publishing them is the
+//! task's business.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,12 +25,14 @@ use steward_segment::{ColumnSchema, ColumnType, ColumnValue, SegmentSchema, Segm
 
 use crate::aggregate::{MetricType, NumericType};
 use crate::dimensions::DimensionType;
+use crate::hash_partitioner::HashPartitioner;
 use crate::index::{
     DimValue, IndexSchema, MemoryLimits, MergedRow, MergedRows, MetricValue, RollupIndex,
 };
 use crate::input::{open_reader, InputSourceSpec, ReadError, ReaderOptions};
 use crate::meters::{ParseExceptionHandler, RowIngestionMeters};
-use crate::spec::{IngestionSpec, PartitionsSpec};
+use crate::spec::tuning::HashPartitionFunction;
+use crate::spec::{HashedPartitionsSpec, IngestionSpec, PartitionsSpec};
 
 /// Rows between two looks at the cancel flag and two updates of the byte counter.
 const CHECK_EVERY: u64 = 4096;
@@ -51,6 +59,17 @@ pub struct BuiltSegment {
     pub size_bytes: u64,
     pub dimensions: Vec<String>,
     pub metrics: Vec<String>,
+    /// The hash bucket it holds, under hashed partitioning.
+    pub hash_bucket: Option<HashBucket>,
+}
+
+/// Which hash bucket of its time chunk a segment holds: what its `hashed` shard spec says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashBucket {
+    pub bucket_id: u32,
+    pub num_buckets: u32,
+    pub partition_dimensions: Vec<String>,
+    pub partition_function: HashPartitionFunction,
 }
 
 /// Why a build failed; the task fails with this message.
@@ -69,19 +88,6 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
     let spec = req.spec;
     let schema = &spec.data_schema;
     let granularity = &schema.granularity_spec;
-    let max_rows_per_segment = match &spec.tuning_config.partitions_spec {
-        PartitionsSpec::Dynamic {
-            max_rows_per_segment,
-            ..
-        } => u64::try_from(*max_rows_per_segment)
-            .unwrap_or(u64::MAX)
-            .max(1),
-        PartitionsSpec::Hashed(_) => {
-            return Err(BuildError(
-                "hashed partitionsSpec is not supported by Steward yet; use dynamic".into(),
-            ))
-        }
-    };
     let spill_dir = req.work_dir.join("spill");
     std::fs::create_dir_all(&spill_dir)
         .map_err(|e| BuildError(format!("Cannot create [{}]: {e}", spill_dir.display())))?;
@@ -173,15 +179,28 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
         .segment_granularity
         .clone()
         .unwrap_or(Granularity::All);
-    let metadata = metadata_json(spec);
-    SegmentCutter {
+    let mut cutter = SegmentCutter {
         work_dir: req.work_dir,
         cancel: req.cancel,
         segment_granularity,
-        max_rows_per_segment,
-        metadata,
+        metadata: metadata_json(spec),
+        schema: segment_schema(&merged),
+        built: Vec::new(),
+        opened: 0,
+    };
+    match &spec.tuning_config.partitions_spec {
+        PartitionsSpec::Dynamic {
+            max_rows_per_segment,
+            ..
+        } => {
+            let max_rows = u64::try_from(*max_rows_per_segment)
+                .unwrap_or(u64::MAX)
+                .max(1);
+            cutter.cut_dynamic(merged, max_rows)?;
+        }
+        PartitionsSpec::Hashed(hashed) => cutter.cut_hashed(merged, hashed)?,
     }
-    .cut(merged)
+    Ok(cutter.built)
 }
 
 /// Cuts the merged rows into segments and writes them.
@@ -189,72 +208,232 @@ struct SegmentCutter<'a> {
     work_dir: &'a Path,
     cancel: &'a AtomicBool,
     segment_granularity: Granularity,
-    max_rows_per_segment: u64,
     metadata: Value,
+    schema: SegmentSchema,
+    /// In bucket order, and by hash bucket within a time chunk.
+    built: Vec<BuiltSegment>,
+    /// Writers started so far, for their work directories' names.
+    opened: usize,
+}
+
+/// A segment being written.
+struct OpenSegment {
+    writer: SegmentWriter,
+    rows: u64,
 }
 
 impl SegmentCutter<'_> {
-    fn cut(&self, mut merged: MergedRows) -> Result<Vec<BuiltSegment>, BuildError> {
-        let schema = segment_schema(&merged);
-        let mut built = Vec::new();
-        let mut open: Option<(Interval, SegmentWriter, u64)> = None;
-        let mut written = 0u64;
+    /// Dynamic partitioning: a new segment at each chunk's end and every `max_rows` rows.
+    fn cut_dynamic(&mut self, mut merged: MergedRows, max_rows: u64) -> Result<(), BuildError> {
+        let mut open: Option<(Interval, OpenSegment)> = None;
+        let mut seen = 0u64;
         while let Some(row) = merged.next_row().map_err(BuildError::of)? {
-            written += 1;
-            if written.is_multiple_of(CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
-                return Err(BuildError("Canceled".into()));
-            }
+            self.check_cancel(&mut seen)?;
             let time = row.time();
-            let full = open.as_ref().is_some_and(|(bucket, _, n)| {
-                !contains_millis(bucket, time) || *n >= self.max_rows_per_segment
+            let full = open.as_ref().is_some_and(|(chunk, segment)| {
+                !contains_millis(chunk, time) || segment.rows >= max_rows
             });
             if full {
-                let (bucket, writer, _) = open.take().expect("an open segment");
-                built.push(self.finish(bucket, writer, built.len())?);
+                let (chunk, segment) = open.take().expect("an open segment");
+                self.finish(chunk, segment, None)?;
             }
-            if open.is_none() {
-                let bucket = self.bucket(time)?;
-                let dir = self.work_dir.join(format!("build_{}", built.len()));
-                let writer = SegmentWriter::new(&dir, schema.clone()).map_err(BuildError::of)?;
-                open = Some((bucket, writer, 0));
-            }
-            let (_, writer, n) = open.as_mut().expect("an open segment");
-            let multi = multi_values(&row, schema.dimensions.len());
-            let values = row_values(&row, &schema, &multi);
-            writer.add_row(time, &values).map_err(BuildError::of)?;
-            *n += 1;
+            let (_, segment) = match &mut open {
+                Some(open) => open,
+                None => open.insert((self.chunk(time)?, self.open()?)),
+            };
+            self.add(segment, &row)?;
         }
-        if let Some((bucket, writer, _)) = open {
-            built.push(self.finish(bucket, writer, built.len())?);
+        if let Some((chunk, segment)) = open {
+            self.finish(chunk, segment, None)?;
         }
-        Ok(built)
+        Ok(())
     }
 
-    fn bucket(&self, time: i64) -> Result<Interval, BuildError> {
+    /// Hashed partitioning: each chunk's rows go to the segments of their hash buckets.
+    fn cut_hashed(
+        &mut self,
+        mut merged: MergedRows,
+        spec: &HashedPartitionsSpec,
+    ) -> Result<(), BuildError> {
+        let mut count = match spec.num_shards {
+            Some(shards) => BucketCount::Shards(u32::try_from(shards).unwrap_or(1).max(1)),
+            None => BucketCount::Counted {
+                chunks: self.count_chunk_rows(&mut merged)?.into_iter(),
+                target_rows: spec
+                    .max_rows_per_segment
+                    .map_or(1, |t| u64::try_from(t).unwrap_or(1).max(1)),
+            },
+        };
+        let mut partitioner = HashPartitioner::new(
+            spec.partition_function,
+            &spec.partition_dimensions,
+            merged.dimensions(),
+        );
+        // The current chunk, its bucket count and its buckets' segments (`None`: no row yet).
+        let mut chunk: Option<(Interval, u32)> = None;
+        let mut buckets: Vec<Option<OpenSegment>> = Vec::new();
+        let mut seen = 0u64;
+        while let Some(row) = merged.next_row().map_err(BuildError::of)? {
+            self.check_cancel(&mut seen)?;
+            let time = row.time();
+            let num_buckets = match chunk {
+                Some((interval, n)) if contains_millis(&interval, time) => n,
+                _ => {
+                    if let Some((interval, n)) = chunk.take() {
+                        self.finish_buckets(interval, n, &mut buckets, spec)?;
+                    }
+                    let interval = self.chunk(time)?;
+                    let n = count.next_chunk(interval)?;
+                    buckets.clear();
+                    buckets.resize_with(n as usize, || None);
+                    chunk = Some((interval, n));
+                    n
+                }
+            };
+            let bucket = match num_buckets {
+                1 => 0,
+                n => partitioner.bucket(&row, n) as usize,
+            };
+            let segment = match &mut buckets[bucket] {
+                Some(segment) => segment,
+                slot => slot.insert(self.open()?),
+            };
+            self.add(segment, &row)?;
+        }
+        if let Some((interval, n)) = chunk {
+            self.finish_buckets(interval, n, &mut buckets, spec)?;
+        }
+        Ok(())
+    }
+
+    /// The rolled-up rows of each chunk, in order; leaves `merged` rewound.
+    fn count_chunk_rows(
+        &self,
+        merged: &mut MergedRows,
+    ) -> Result<Vec<(Interval, u64)>, BuildError> {
+        let mut counts: Vec<(Interval, u64)> = Vec::new();
+        let mut seen = 0u64;
+        while let Some(row) = merged.next_row().map_err(BuildError::of)? {
+            self.check_cancel(&mut seen)?;
+            let time = row.time();
+            match counts.last_mut() {
+                Some((chunk, rows)) if contains_millis(chunk, time) => *rows += 1,
+                _ => counts.push((self.chunk(time)?, 1)),
+            }
+        }
+        merged.rewind().map_err(BuildError::of)?;
+        Ok(counts)
+    }
+
+    /// Writes the chunk's non-empty buckets, in bucket order.
+    fn finish_buckets(
+        &mut self,
+        chunk: Interval,
+        num_buckets: u32,
+        buckets: &mut [Option<OpenSegment>],
+        spec: &HashedPartitionsSpec,
+    ) -> Result<(), BuildError> {
+        for (bucket_id, segment) in (0..num_buckets).zip(buckets.iter_mut()) {
+            if let Some(segment) = segment.take() {
+                let hash_bucket = HashBucket {
+                    bucket_id,
+                    num_buckets,
+                    partition_dimensions: spec.partition_dimensions.clone(),
+                    partition_function: spec.partition_function,
+                };
+                self.finish(chunk, segment, Some(hash_bucket))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_cancel(&self, seen: &mut u64) -> Result<(), BuildError> {
+        *seen += 1;
+        if seen.is_multiple_of(CHECK_EVERY) && self.cancel.load(Ordering::Relaxed) {
+            return Err(BuildError("Canceled".into()));
+        }
+        Ok(())
+    }
+
+    fn chunk(&self, time: i64) -> Result<Interval, BuildError> {
         let t = Timestamp::from_millisecond(time)
             .map_err(|e| BuildError(format!("Row time [{time}] is out of range: {e}")))?;
         Ok(self.segment_granularity.bucket(t))
     }
 
+    fn open(&mut self) -> Result<OpenSegment, BuildError> {
+        let dir = self.work_dir.join(format!("build_{}", self.opened));
+        self.opened += 1;
+        let writer = SegmentWriter::new(&dir, self.schema.clone()).map_err(BuildError::of)?;
+        Ok(OpenSegment { writer, rows: 0 })
+    }
+
+    fn add(&self, segment: &mut OpenSegment, row: &MergedRow<'_>) -> Result<(), BuildError> {
+        let multi = multi_values(row, self.schema.dimensions.len());
+        let values = row_values(row, &self.schema, &multi);
+        segment
+            .writer
+            .add_row(row.time(), &values)
+            .map_err(BuildError::of)?;
+        segment.rows += 1;
+        Ok(())
+    }
+
     fn finish(
-        &self,
-        bucket: Interval,
-        writer: SegmentWriter,
-        ordinal: usize,
-    ) -> Result<BuiltSegment, BuildError> {
-        let dir = self.work_dir.join(format!("segment_{ordinal}"));
-        let span = (bucket.start.as_millisecond(), bucket.end.as_millisecond());
-        let written = writer
+        &mut self,
+        chunk: Interval,
+        segment: OpenSegment,
+        hash_bucket: Option<HashBucket>,
+    ) -> Result<(), BuildError> {
+        let dir = self.work_dir.join(format!("segment_{}", self.built.len()));
+        let span = (chunk.start.as_millisecond(), chunk.end.as_millisecond());
+        let written = segment
+            .writer
             .finish(&dir, span, &self.metadata)
             .map_err(BuildError::of)?;
-        Ok(BuiltSegment {
-            bucket,
+        self.built.push(BuiltSegment {
+            bucket: chunk,
             dir,
             num_rows: written.num_rows,
             size_bytes: written.size_bytes,
             dimensions: written.dimensions,
             metrics: written.metrics,
-        })
+            hash_bucket,
+        });
+        Ok(())
+    }
+}
+
+/// How many hash buckets each time chunk gets.
+enum BucketCount {
+    /// `numShards`.
+    Shards(u32),
+    /// Druid's `ceil(rows / targetRowsPerSegment)` of each chunk's rolled-up rows, counted by
+    /// a first pass, in chunk order.
+    Counted {
+        chunks: std::vec::IntoIter<(Interval, u64)>,
+        target_rows: u64,
+    },
+}
+
+impl BucketCount {
+    /// The bucket count of the next chunk, `chunk`.
+    fn next_chunk(&mut self, chunk: Interval) -> Result<u32, BuildError> {
+        match self {
+            BucketCount::Shards(n) => Ok(*n),
+            BucketCount::Counted {
+                chunks,
+                target_rows,
+            } => match chunks.next() {
+                Some((counted, rows)) if counted == chunk => {
+                    let n = rows.div_ceil(*target_rows).max(1);
+                    Ok(u32::try_from(n).unwrap_or(u32::MAX).min(i32::MAX as u32))
+                }
+                _ => Err(BuildError(format!(
+                    "The rows of chunk [{chunk}] were not counted before they were written"
+                ))),
+            },
+        }
     }
 }
 
@@ -355,3 +534,6 @@ fn metadata_json(spec: &IngestionSpec) -> Value {
 fn contains_millis(interval: &Interval, t: i64) -> bool {
     interval.start.as_millisecond() <= t && t < interval.end.as_millisecond()
 }
+
+#[cfg(test)]
+mod tests;

@@ -113,16 +113,25 @@ impl BatchIngestSpec {
     /// The intervals locked before the task runs (Druid's `tryTimeChunkLock`): the segment
     /// granularity's buckets covering `intervals`, adjacent ones condensed into one lock.
     pub fn lock_intervals(&self) -> Vec<Interval> {
+        Interval::condense(self.bucket_intervals())
+    }
+
+    /// The time chunks of `intervals` (Druid's `sortedBucketIntervals`): the segment
+    /// granularity's buckets overlapping them, in order, each once; an `arbitrary` spec's
+    /// intervals as they are.
+    pub fn bucket_intervals(&self) -> Vec<Interval> {
         let mut intervals = self.intervals.clone();
         intervals.sort();
-        let buckets: Vec<Interval> = match &self.segment_granularity {
+        let mut buckets: Vec<Interval> = match &self.segment_granularity {
             Some(granularity) => intervals
                 .iter()
                 .flat_map(|i| granularity.buckets(i))
                 .collect(),
             None => intervals,
         };
-        Interval::condense(buckets)
+        buckets.sort();
+        buckets.dedup();
+        buckets
     }
 
     /// The lock type of the task's time-chunk locks (Druid's
@@ -188,8 +197,17 @@ mod tests {
         let s = spec(json!({"spec": {"dataSchema": {"granularitySpec": {
             "segmentGranularity": "day",
             "intervals": ["2015-09-14T05:00Z/2015-09-15T01:00Z", "2015-09-12/2015-09-13",
-                          "2015-09-20/2015-09-21"]}}}}))
+                          "2015-09-20/2015-09-21", "2015-09-14T01:00Z/2015-09-14T02:00Z"]}}}}))
         .unwrap();
+        assert_eq!(
+            s.bucket_intervals(),
+            vec![
+                interval("2015-09-12/2015-09-13"),
+                interval("2015-09-14/2015-09-15"),
+                interval("2015-09-15/2015-09-16"),
+                interval("2015-09-20/2015-09-21"),
+            ]
+        );
         assert_eq!(
             s.lock_intervals(),
             vec![

@@ -29,7 +29,10 @@ pub use granularity::Granularity;
 pub use ingest::{BatchIngestSpec, IngestionMode};
 pub use interval::Interval;
 pub use lock::{LockGranularity, TaskLock, TaskLockType};
-pub use segment::{DataSegment, PartialShardSpec, SegmentId, SegmentIdWithShardSpec, ShardSpec};
+pub use segment::{
+    DataSegment, HashPartitionFunction, HashedShardSpec, PartialShardSpec, SegmentId,
+    SegmentIdWithShardSpec, ShardSpec,
+};
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{
     KillSpec, NoopSpec, ReadyResult, SubTaskSpec, Task, TaskError, TaskKind, TaskResource,

@@ -14,6 +14,9 @@ use crate::time::{format_ts, parse_instant};
 /// The segment format version Druid writes (`IndexIO.V9_VERSION`).
 pub const BINARY_VERSION_V9: i32 = 9;
 
+/// Druid's `DataSegment.TOMBSTONE_LOADSPEC_TYPE`: a load spec naming no files.
+pub const TOMBSTONE_LOAD_SPEC_TYPE: &str = "tombstone";
+
 /// Druid's `ShardSpec`: where a segment sits among the partitions of its time chunk. The kinds
 /// Steward writes are typed; any other is kept as read, so a row written by Druid survives a
 /// round trip through Steward unchanged.
@@ -26,8 +29,37 @@ pub enum ShardSpec {
     Linear { partition_num: u32 },
     /// `none`: the only segment of its chunk.
     None,
+    /// `hashed`: a numbered partition holding one hash bucket of its chunk.
+    Hashed(HashedShardSpec),
+    /// `tombstone`: no rows, no files; overshadows older segments of its interval. Partition 0
+    /// of no core set, so segments appended later stand without it.
+    Tombstone,
     /// Any other kind, as read.
     Other(Map<String, Value>),
+}
+
+/// Druid's `HashBasedNumberedShardSpec`: the rows of a chunk whose group key hashes to
+/// `bucket_id` among `num_buckets`. Brokers prune on it when `partition_dimensions` are named
+/// and the function is known, so both must say exactly how the rows were bucketed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedShardSpec {
+    pub partition_num: u32,
+    /// The chunk's core partition count: its non-empty buckets.
+    pub partitions: u32,
+    pub bucket_id: u32,
+    pub num_buckets: u32,
+    /// Empty: the group key is the truncated time and every dimension.
+    pub partition_dimensions: Vec<String>,
+    /// `None` for segments of Druid versions before the function was recorded: never pruned.
+    pub partition_function: Option<HashPartitionFunction>,
+}
+
+/// Druid's `HashPartitionFunction`, by its JSON name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HashPartitionFunction {
+    /// `abs(murmur3_32(key) % buckets)`, Java's signed remainder.
+    #[serde(rename = "murmur3_32_abs", alias = "MURMUR3_32_ABS")]
+    Murmur3_32Abs,
 }
 
 impl ShardSpec {
@@ -36,7 +68,8 @@ impl ShardSpec {
             ShardSpec::Numbered { partition_num, .. } | ShardSpec::Linear { partition_num } => {
                 *partition_num
             }
-            ShardSpec::None => 0,
+            ShardSpec::Hashed(h) => h.partition_num,
+            ShardSpec::None | ShardSpec::Tombstone => 0,
             ShardSpec::Other(m) => m
                 .get("partitionNum")
                 .or_else(|| m.get("partitionId"))
@@ -52,9 +85,10 @@ impl ShardSpec {
     pub fn core_partitions(&self) -> Option<u32> {
         match self {
             ShardSpec::Numbered { partitions, .. } => Some(*partitions),
-            ShardSpec::Linear { .. } | ShardSpec::None => Some(0),
-            // `hashed` extends `numbered` (`partitions`); `single` and `range` say
-            // `numCorePartitions`; the others (`tombstone`, ...) have no core set.
+            ShardSpec::Hashed(h) => Some(h.partitions),
+            ShardSpec::Linear { .. } | ShardSpec::None | ShardSpec::Tombstone => Some(0),
+            // `single` and `range` say `numCorePartitions`; `hashed` of old Druid versions
+            // (read as other kinds) `partitions`; the others have no core set.
             ShardSpec::Other(m) => match m.get("partitions").or_else(|| m.get("numCorePartitions"))
             {
                 Some(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
@@ -75,6 +109,8 @@ impl ShardSpec {
             ShardSpec::Numbered { .. } => "numbered",
             ShardSpec::Linear { .. } => "linear",
             ShardSpec::None => "none",
+            ShardSpec::Hashed(_) => "hashed",
+            ShardSpec::Tombstone => "tombstone",
             ShardSpec::Other(m) => m.get("type").and_then(Value::as_str).unwrap_or(""),
         }
     }
@@ -97,6 +133,26 @@ impl ShardSpec {
             ShardSpec::None => {
                 m.insert("type".into(), "none".into());
             }
+            ShardSpec::Hashed(h) => {
+                m.insert("type".into(), "hashed".into());
+                m.insert("partitionNum".into(), h.partition_num.into());
+                m.insert("partitions".into(), h.partitions.into());
+                m.insert("bucketId".into(), h.bucket_id.into());
+                m.insert("numBuckets".into(), h.num_buckets.into());
+                m.insert(
+                    "partitionDimensions".into(),
+                    h.partition_dimensions.clone().into(),
+                );
+                m.insert(
+                    "partitionFunction".into(),
+                    serde_json::to_value(h.partition_function).expect("a name serializes"),
+                );
+            }
+            ShardSpec::Tombstone => {
+                m.insert("type".into(), "tombstone".into());
+                m.insert("partitionNum".into(), 0.into());
+                m.insert("partitions".into(), 0.into());
+            }
             ShardSpec::Other(o) => m = o.clone(),
         }
         m
@@ -118,9 +174,42 @@ impl ShardSpec {
                 partition_num: num("partitionNum")?,
             }),
             Some("none") => Ok(ShardSpec::None),
+            Some("tombstone") => Ok(ShardSpec::Tombstone),
+            Some("hashed") => Ok(match HashedShardSpec::from_map(&m) {
+                Some(h) => ShardSpec::Hashed(h),
+                None => ShardSpec::Other(m),
+            }),
             Some(_) => Ok(ShardSpec::Other(m)),
             None => Err("shardSpec has no [type]".to_string()),
         }
+    }
+}
+
+impl HashedShardSpec {
+    /// The typed form of a `hashed` shard spec that has every field Druid writes today; older
+    /// forms (no bucket fields, no function) stay as read.
+    fn from_map(m: &Map<String, Value>) -> Option<HashedShardSpec> {
+        let num = |key: &str| {
+            m.get(key)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        let partition_dimensions = m
+            .get("partitionDimensions")?
+            .as_array()?
+            .iter()
+            .map(|d| d.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()?;
+        let partition_function =
+            serde_json::from_value(m.get("partitionFunction")?.clone()).ok()?;
+        Some(HashedShardSpec {
+            partition_num: num("partitionNum")?,
+            partitions: num("partitions")?,
+            bucket_id: num("bucketId")?,
+            num_buckets: num("numBuckets")?,
+            partition_dimensions,
+            partition_function,
+        })
     }
 }
 
@@ -278,6 +367,33 @@ impl DataSegment {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a DataSegment serializes")
+    }
+
+    /// Druid's `TombstoneHelper.createTombstoneForTimeChunkInterval`: a segment of no rows
+    /// and no files that hides the older segments of `interval` (`size` 1, as Druid writes,
+    /// so the Coordinator's balancing does not choke on a zero; no binary version).
+    pub fn tombstone(data_source: &str, interval: Interval, version: &str) -> DataSegment {
+        // In the order Druid's `HashMap` writes the two keys.
+        let mut load_spec = Map::new();
+        load_spec.insert("path".into(), Value::Null);
+        load_spec.insert("type".into(), TOMBSTONE_LOAD_SPEC_TYPE.into());
+        DataSegment {
+            data_source: data_source.to_string(),
+            interval,
+            version: version.to_string(),
+            load_spec,
+            dimensions: Vec::new(),
+            metrics: Vec::new(),
+            shard_spec: ShardSpec::Tombstone,
+            last_compaction_state: None,
+            binary_version: None,
+            size: 1,
+        }
+    }
+
+    /// Druid's `isTombstone`: by the shard spec.
+    pub fn is_tombstone(&self) -> bool {
+        self.shard_spec == ShardSpec::Tombstone
     }
 }
 
@@ -535,12 +651,57 @@ mod tests {
 
     #[test]
     fn unknown_shard_specs_are_kept_as_read() {
-        let spec = json!({"type":"hashed","partitionNum":3,"partitions":4,"bucketId":3,
-            "numBuckets":4,"partitionDimensions":[],"partitionFunction":"murmur3_32_abs"});
+        let spec = json!({"type":"single","partitionNum":3,"dimension":"page","start":"a",
+            "end":null,"numCorePartitions":4});
         let s: ShardSpec = serde_json::from_value(spec.clone()).unwrap();
         assert_eq!(s.partition_num(), 3);
-        assert_eq!(s.type_name(), "hashed");
+        assert_eq!(s.type_name(), "single");
         assert_eq!(serde_json::to_value(&s).unwrap(), spec);
         assert!(serde_json::from_value::<ShardSpec>(json!({"partitionNum":1})).is_err());
+    }
+
+    // Mirrors Druid's HashBasedNumberedShardSpecTest serde tests: today's form is typed and
+    // written back field for field in Druid's order; older forms stay as read.
+    #[test]
+    fn hashed_shard_specs_read_and_write_druids_json() {
+        let text = r#"{"type":"hashed","partitionNum":1,"partitions":2,"bucketId":1,"numBuckets":3,"partitionDimensions":["visitor_id"],"partitionFunction":"murmur3_32_abs"}"#;
+        let s: ShardSpec = serde_json::from_str(text).unwrap();
+        let expected = HashedShardSpec {
+            partition_num: 1,
+            partitions: 2,
+            bucket_id: 1,
+            num_buckets: 3,
+            partition_dimensions: vec!["visitor_id".into()],
+            partition_function: Some(HashPartitionFunction::Murmur3_32Abs),
+        };
+        assert_eq!(s, ShardSpec::Hashed(expected.clone()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), text);
+        assert_eq!((s.partition_num(), s.core_partitions()), (1, Some(2)));
+        assert_eq!(s.type_name(), "hashed");
+        // A function Druid did not record is written back as null.
+        let unknown = r#"{"type":"hashed","partitionNum":0,"partitions":1,"bucketId":0,"numBuckets":1,"partitionDimensions":[],"partitionFunction":null}"#;
+        let s: ShardSpec = serde_json::from_str(unknown).unwrap();
+        assert!(matches!(&s, ShardSpec::Hashed(h) if h.partition_function.is_none()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), unknown);
+        let old = json!({"type": "hashed", "partitions": 2, "partitionNum": 1});
+        let s: ShardSpec = serde_json::from_value(old.clone()).unwrap();
+        assert!(matches!(s, ShardSpec::Other(_)));
+        assert_eq!((s.partition_num(), s.core_partitions()), (1, Some(2)));
+        assert_eq!(serde_json::to_value(&s).unwrap(), old);
+    }
+
+    #[test]
+    fn tombstones_are_druids() {
+        let interval: Interval = "2015-09-13/2015-09-14".parse().unwrap();
+        let t = DataSegment::tombstone("wiki", interval, "v2");
+        assert!(t.is_tombstone());
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            text,
+            r#"{"dataSource":"wiki","interval":"2015-09-13T00:00:00.000Z/2015-09-14T00:00:00.000Z","version":"v2","loadSpec":{"path":null,"type":"tombstone"},"dimensions":"","metrics":"","shardSpec":{"type":"tombstone","partitionNum":0,"partitions":0},"binaryVersion":null,"size":1,"identifier":"wiki_2015-09-13T00:00:00.000Z_2015-09-14T00:00:00.000Z_v2"}"#
+        );
+        assert_eq!(serde_json::from_str::<DataSegment>(&text).unwrap(), t);
+        assert_eq!(t.shard_spec.core_partitions(), Some(0));
+        assert!(!segment(0).is_tombstone());
     }
 }

@@ -71,36 +71,57 @@ pub fn utf16_len(s: &str) -> usize {
 /// Java's `Double.toString` (shortest digits that read back, as Java 19+ prints).
 pub struct JavaDouble(pub f64);
 
+/// Java's `Float.toString`: the same form, with the shortest digits of the float.
+pub struct JavaFloat(pub f32);
+
 impl fmt::Display for JavaDouble {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if d.is_nan() {
-            return f.write_str("NaN");
-        }
-        if d.is_infinite() {
-            return f.write_str(if d > 0.0 { "Infinity" } else { "-Infinity" });
-        }
-        if d == 0.0 {
-            return f.write_str(if d.is_sign_negative() { "-0.0" } else { "0.0" });
-        }
-        let magnitude = d.abs();
-        if (1e-3..1e7).contains(&magnitude) {
-            let mut plain = String::with_capacity(24);
-            write!(plain, "{d}")?;
-            if !plain.contains('.') {
-                plain.push_str(".0");
-            }
-            return f.write_str(&plain);
-        }
-        let mut sci = String::with_capacity(24);
-        write!(sci, "{d:e}")?;
-        let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-        f.write_str(mantissa)?;
-        if !mantissa.contains('.') {
-            f.write_str(".0")?;
-        }
-        write!(f, "E{exponent}")
+        java_decimal(f, self.0, self.0.abs(), self.0.is_sign_negative())
     }
+}
+
+impl fmt::Display for JavaFloat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        java_decimal(
+            f,
+            self.0,
+            f64::from(self.0.abs()),
+            self.0.is_sign_negative(),
+        )
+    }
+}
+
+/// Java's decimal form of a floating-point value `d` of magnitude `magnitude`: plain between
+/// 10^-3 and 10^7, computerized scientific notation (`1.0E10`) outside.
+fn java_decimal<F>(f: &mut fmt::Formatter<'_>, d: F, magnitude: f64, negative: bool) -> fmt::Result
+where
+    F: fmt::Display + fmt::LowerExp + Copy,
+{
+    if magnitude.is_nan() {
+        return f.write_str("NaN");
+    }
+    if magnitude.is_infinite() {
+        return f.write_str(if negative { "-Infinity" } else { "Infinity" });
+    }
+    if magnitude == 0.0 {
+        return f.write_str(if negative { "-0.0" } else { "0.0" });
+    }
+    if (1e-3..1e7).contains(&magnitude) {
+        let mut plain = String::with_capacity(24);
+        write!(plain, "{d}")?;
+        if !plain.contains('.') {
+            plain.push_str(".0");
+        }
+        return f.write_str(&plain);
+    }
+    let mut sci = String::with_capacity(24);
+    write!(sci, "{d:e}")?;
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    f.write_str(mantissa)?;
+    if !mantissa.contains('.') {
+        f.write_str(".0")?;
+    }
+    write!(f, "E{exponent}")
 }
 
 /// A value as Java's `toString` prints it (`null`, lists as `[a, b]`), for messages and for
@@ -350,6 +371,16 @@ mod tests {
             (0.1 + 0.2, "0.30000000000000004"),
         ] {
             assert_eq!(JavaDouble(d).to_string(), s);
+        }
+        for (d, s) in [
+            (0.1f32, "0.1"),
+            (1.1, "1.1"),
+            (-2.0, "-2.0"),
+            (1e10, "1.0E10"),
+            (f32::MAX, "3.4028235E38"),
+            (0.0001, "1.0E-4"),
+        ] {
+            assert_eq!(JavaFloat(d).to_string(), s);
         }
         let list = Value::Array(vec![
             Value::String("a".into()),

@@ -176,8 +176,9 @@ fn number(kind: DimensionType, bits: u64) -> DimValue<'static> {
 
 struct Source {
     reader: RunReader,
-    /// Kept so that the file lives as long as it is read, and goes with the merge.
-    _run: Run,
+    /// Kept so that the file lives as long as it is read (and read again on a rewind), and
+    /// goes with the merge.
+    run: Run,
 }
 
 /// Merges runs into one sorted stream, combining equal keys when rolling up.
@@ -202,7 +203,7 @@ impl Merger {
         let mut sources = Vec::with_capacity(runs.len());
         for run in runs {
             let reader = RunReader::open(&run, kinds.len(), layout.stride())?;
-            sources.push(Source { reader, _run: run });
+            sources.push(Source { reader, run });
         }
         let mut merger = Merger {
             heap: Vec::with_capacity(sources.len()),
@@ -213,12 +214,28 @@ impl Merger {
             rollup,
             pending: None,
         };
-        for i in 0..merger.sources.len() {
-            if merger.sources[i].reader.advance()? {
-                merger.push(i);
+        merger.start()?;
+        Ok(merger)
+    }
+
+    /// Goes back to the first row: each run is read again from its start.
+    pub fn rewind(&mut self) -> io::Result<()> {
+        for source in &mut self.sources {
+            source.reader = RunReader::open(&source.run, self.kinds.len(), self.layout.stride())?;
+        }
+        self.heap.clear();
+        self.pending = None;
+        self.start()
+    }
+
+    /// Puts every run's first row on the heap.
+    fn start(&mut self) -> io::Result<()> {
+        for i in 0..self.sources.len() {
+            if self.sources[i].reader.advance()? {
+                self.push(i);
             }
         }
-        Ok(merger)
+        Ok(())
     }
 
     /// The next merged row's source (its dimensions) — its metrics are [`Merger::states`].

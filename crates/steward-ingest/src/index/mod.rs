@@ -23,7 +23,7 @@
 mod dictionary;
 mod dimension;
 mod facts;
-mod java;
+pub(crate) mod java;
 mod merge;
 mod metrics;
 mod run;
@@ -630,6 +630,21 @@ impl MergedRows {
 
     pub fn stats(&self) -> &IndexStats {
         &self.stats
+    }
+
+    /// Starts the stream again from its first row, for a caller that reads it twice (hashed
+    /// partitioning counts a chunk's rows before it writes them). Spilled runs are merged
+    /// again; rows in memory are only walked again.
+    pub fn rewind(&mut self) -> Result<(), IndexError> {
+        match &mut self.source {
+            RowSource::Memory { next, .. } => {
+                *next = 0;
+                Ok(())
+            }
+            RowSource::Merge(merger) => {
+                merger.rewind().map_err(|e| spill_error(&self.spill_dir, e))
+            }
+        }
     }
 
     /// The next row in Druid's order; `None` at the end.

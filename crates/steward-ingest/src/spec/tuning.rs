@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+pub use steward_model::HashPartitionFunction;
+
 use super::fields::{within, Obj};
 use super::IngestionTaskType;
 use crate::SpecError;
@@ -75,12 +77,6 @@ pub struct HashedPartitionsSpec {
     /// Empty: hash all dimensions.
     pub partition_dimensions: Vec<String>,
     pub partition_function: HashPartitionFunction,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashPartitionFunction {
-    /// `murmur3_32_abs`, Druid's only one.
-    Murmur3_32Abs,
 }
 
 /// How `index_parallel` cuts its input among sub-tasks.

@@ -6,14 +6,17 @@
 //! under the task's work directory; then the task holds its locks (taken at `isReady` when the
 //! spec names its intervals, otherwise now, for the chunks its rows fell in), names the
 //! segments with its locks' versions, pushes their files and publishes them all in one
-//! `segmentTransactionalInsert`. A task stopped or failing before the publish leaves no
-//! metadata row, and removes the files it pushed.
+//! `segmentTransactionalInsert`, with tombstones over the emptied chunks when the spec drops
+//! existing data. A task stopped or failing before the publish leaves no metadata row, and
+//! removes the files it pushed.
 //!
 //! - `report`: row counters, live and final reports.
 //! - `publish`: versions, partitions, push and publish.
+//! - `tombstones`: the chunks `dropExisting` empties.
 
 mod publish;
 mod report;
+mod tombstones;
 
 use std::future::Future;
 use std::path::Path;
@@ -165,8 +168,23 @@ async fn ingest(
         .map(|(segment, local)| (segment, local.dir))
         .collect();
     let pushed = publish::push_all(toolbox, to_push).await?;
-    match publish::publish(toolbox, lock_type, pushed.clone()).await {
-        Ok(published) => Ok(published.len() as u64),
+    let mut to_publish = pushed.clone();
+    if facts.mode == IngestionMode::Replace {
+        let chunks = facts.bucket_intervals();
+        match tombstones::tombstones(task, toolbox, &chunks, &locks, &pushed).await {
+            Ok(tombstones) => {
+                info(&format!("Publishing [{}] tombstones", tombstones.len()));
+                to_publish.extend(tombstones);
+            }
+            Err(e) => {
+                publish::remove_pushed(toolbox, &pushed);
+                return Err(e);
+            }
+        }
+    }
+    match publish::publish(toolbox, lock_type, to_publish).await {
+        // Druid's `segmentsPublished` counts segments with data.
+        Ok(published) => Ok(published.iter().filter(|s| !s.is_tombstone()).count() as u64),
         Err(e) => {
             publish::remove_pushed(toolbox, &pushed);
             Err(e)

@@ -3,7 +3,8 @@
 //!
 //! An overwriting ingestion writes each time chunk under the version of its time-chunk lock,
 //! numbering the chunk's segments `0..n` with `n` core partitions, so a query sees the whole
-//! chunk or the old one (Druid's `NumberedShardSpec`). An appending one asks the Overlord for
+//! chunk or the old one (Druid's `NumberedShardSpec`; `HashBasedNumberedShardSpec` under hashed
+//! partitioning, numbered in bucket order, each naming its bucket). An appending one asks the Overlord for
 //! each segment's id (`segmentAllocate`), which numbers it after the chunk's existing
 //! segments. Nothing is visible until the publish: files pushed by a task that fails before it
 //! are removed again, and the publish itself is one metadata transaction.
@@ -13,8 +14,8 @@ use std::path::PathBuf;
 use steward_model::action::{SegmentAllocate, SegmentPublishResult};
 use steward_model::segment::BINARY_VERSION_V9;
 use steward_model::{
-    DataSegment, Interval, SegmentIdWithShardSpec, ShardSpec, Task, TaskAction, TaskLock,
-    TaskLockType,
+    DataSegment, HashedShardSpec, Interval, SegmentIdWithShardSpec, ShardSpec, Task, TaskAction,
+    TaskLock, TaskLockType,
 };
 
 use steward_ingest::pipeline::BuiltSegment;
@@ -65,7 +66,8 @@ pub(crate) async fn lock_intervals(
 }
 
 /// Names overwriting segments: the version of the lock covering each bucket, and numbered
-/// partitions `0..n` per bucket (`segments` come grouped by bucket, in order).
+/// partitions `0..n` per bucket (`segments` come grouped by bucket, in order), `hashed` ones
+/// for segments that hold a hash bucket.
 pub(crate) fn name_overwriting(
     task: &Task,
     locks: &[TaskLock],
@@ -85,16 +87,21 @@ pub(crate) fn name_overwriting(
             })?;
         let partitions = u32::try_from(chunk.len()).map_err(|_| "Too many segments".to_string())?;
         for (partition_num, local) in (0..partitions).zip(chunk) {
-            named.push(segment(
-                task,
-                local,
-                bucket,
-                &lock.version,
-                ShardSpec::Numbered {
+            let shard_spec = match &local.hash_bucket {
+                None => ShardSpec::Numbered {
                     partition_num,
                     partitions,
                 },
-            ));
+                Some(hash) => ShardSpec::Hashed(HashedShardSpec {
+                    partition_num,
+                    partitions,
+                    bucket_id: hash.bucket_id,
+                    num_buckets: hash.num_buckets,
+                    partition_dimensions: hash.partition_dimensions.clone(),
+                    partition_function: Some(hash.partition_function),
+                }),
+            };
+            named.push(segment(task, local, bucket, &lock.version, shard_spec));
         }
     }
     Ok(named)
@@ -242,6 +249,8 @@ pub(crate) async fn publish(
 mod tests {
     use super::*;
     use serde_json::json;
+    use steward_ingest::pipeline::HashBucket;
+    use steward_model::HashPartitionFunction;
 
     fn local(bucket: &str) -> BuiltSegment {
         BuiltSegment {
@@ -251,6 +260,7 @@ mod tests {
             size_bytes: 1,
             dimensions: vec!["page".into()],
             metrics: vec!["count".into()],
+            hash_bucket: None,
         }
     }
 
@@ -304,5 +314,45 @@ mod tests {
         );
         let uncovered = name_overwriting(&task, &locks[..1], &segments).unwrap_err();
         assert!(uncovered.contains("2015-09-20"), "{uncovered}");
+    }
+
+    #[test]
+    fn hash_buckets_are_numbered_in_bucket_order_with_druids_hashed_shard_spec() {
+        let task = Task::from_json(json!({"type": "index", "id": "t",
+            "spec": {"dataSchema": {"dataSource": "wiki"}}}))
+        .unwrap();
+        let locks = [lock("2015-09-12/2015-09-13", "v1")];
+        // Buckets 0 and 2 of 3 hold rows; bucket 1 is empty and written nowhere.
+        let segments: Vec<BuiltSegment> = [0, 2]
+            .map(|bucket_id| BuiltSegment {
+                hash_bucket: Some(HashBucket {
+                    bucket_id,
+                    num_buckets: 3,
+                    partition_dimensions: vec!["page".into()],
+                    partition_function: HashPartitionFunction::Murmur3_32Abs,
+                }),
+                ..local("2015-09-12/2015-09-13")
+            })
+            .into();
+        let named = name_overwriting(&task, &locks, &segments).unwrap();
+        let specs: Vec<serde_json::Value> = named
+            .iter()
+            .map(|s| serde_json::to_value(&s.shard_spec).unwrap())
+            .collect();
+        assert_eq!(
+            specs,
+            [
+                json!({"type": "hashed", "partitionNum": 0, "partitions": 2, "bucketId": 0,
+                       "numBuckets": 3, "partitionDimensions": ["page"],
+                       "partitionFunction": "murmur3_32_abs"}),
+                json!({"type": "hashed", "partitionNum": 1, "partitions": 2, "bucketId": 2,
+                       "numBuckets": 3, "partitionDimensions": ["page"],
+                       "partitionFunction": "murmur3_32_abs"}),
+            ]
+        );
+        assert_eq!(
+            named[1].id().to_string(),
+            "wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_v1_1"
+        );
     }
 }

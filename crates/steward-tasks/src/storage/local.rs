@@ -25,8 +25,6 @@ use super::{zip, DeepStorage, StorageError};
 const INDEX_DIR: &str = "index";
 const INDEX_ZIP: &str = "index.zip";
 const INTERMEDIATE_DIR: &str = "intermediate_pushes";
-/// Druid's shard spec of a segment that only marks an interval empty; it has no files.
-const TOMBSTONE: &str = "tombstone";
 /// Directories between a datasource's and a segment's files: interval, version, partition.
 const LAYOUT_DEPTH: usize = 3;
 
@@ -196,7 +194,8 @@ impl DeepStorage for LocalDeepStorage {
     }
 
     fn kill(&self, segment: &DataSegment) -> Result<(), StorageError> {
-        if segment.shard_spec.type_name() == TOMBSTONE {
+        // A tombstone only marks its interval empty: it has no files.
+        if segment.is_tombstone() {
             return Ok(());
         }
         match segment.load_spec.get("type").and_then(Value::as_str) {
@@ -501,11 +500,8 @@ mod tests {
     fn a_kill_leaves_tombstones_and_refuses_other_storage() {
         let tmp = tempfile::tempdir().unwrap();
         let storage = LocalDeepStorage::new(tmp.path(), false);
-        let mut tombstone = segment("wiki", "v1");
-        tombstone.shard_spec =
-            serde_json::from_value(json!({"type":"tombstone","partitionNum":0,"partitions":1}))
-                .unwrap();
-        tombstone.load_spec = json!({"type":"tombstone"}).as_object().unwrap().clone();
+        let data = segment("wiki", "v1");
+        let tombstone = DataSegment::tombstone("wiki", data.interval, "v2");
         storage.kill(&tombstone).unwrap();
         let mut s3 = segment("wiki", "v1");
         s3.load_spec = json!({"type":"s3_zip","bucket":"b","key":"k"})

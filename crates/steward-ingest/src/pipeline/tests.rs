@@ -1,0 +1,266 @@
+//! Whole builds from inline input: hashed partitioning splits each chunk's rolled-up rows among
+//! its buckets, every row in exactly one, each where Druid's hash puts it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
+
+use super::*;
+use crate::hash_partitioner::hash_bucket;
+
+const DAY: i64 = 86_400_000;
+/// 2015-09-12T00:00:00Z.
+const T0: i64 = 1_442_016_000_000;
+
+/// Input rows: `per_day[d]` rows on day `d`, with repeats that roll up.
+fn input(per_day: &[usize]) -> String {
+    let mut text = String::new();
+    for (day, &n) in per_day.iter().enumerate() {
+        for i in 0..n {
+            let time = T0 + day as i64 * DAY + (i % 5) as i64 * 1000;
+            let row = json!({"time": time, "page": format!("p{}", i % 37),
+                "user": format!("u{}", i % 11), "added": i});
+            text.push_str(&row.to_string());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The distinct (time, page, user) of `input`: the rolled-up rows.
+fn rolled_up(input: &str) -> BTreeSet<(i64, String, String)> {
+    input
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["time"].as_i64().unwrap(),
+                v["page"].as_str().unwrap().to_string(),
+                v["user"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn build(data: &str, tuning: serde_json::Value, work_dir: &Path) -> Vec<BuiltSegment> {
+    let task = json!({"type": "index", "id": "t", "spec": {
+        "dataSchema": {
+            "dataSource": "wiki",
+            "timestampSpec": {"column": "time", "format": "millis"},
+            "dimensionsSpec": {"dimensions": ["user", "page"]},
+            "metricsSpec": [{"type": "count", "name": "count"},
+                            {"type": "longSum", "name": "added", "fieldName": "added"}],
+            "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": "NONE"}
+        },
+        "ioConfig": {"type": "index", "inputSource": {"type": "inline", "data": data},
+                     "inputFormat": {"type": "json"}},
+        "tuningConfig": tuning
+    }});
+    let spec = IngestionSpec::from_task_json(&task).unwrap();
+    let meters = RowIngestionMeters::default();
+    let parse_exceptions = ParseExceptionHandler::new(false, u64::MAX, 0);
+    build_segments(BuildRequest {
+        spec: &spec,
+        input: &spec.io_config.input_source,
+        work_dir,
+        meters: &meters,
+        parse_exceptions: &parse_exceptions,
+        cancel: &AtomicBool::new(false),
+    })
+    .unwrap()
+}
+
+fn rows(segment: &BuiltSegment) -> Vec<serde_json::Value> {
+    let index = QueryableIndex::open(&segment.dir).unwrap();
+    let mut out = Vec::new();
+    dump(&index, DumpType::Rows, &DumpOptions::default(), &mut out).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Checks that every rolled-up row of `data` is in exactly one segment, the segment of the
+/// bucket its group key hashes to; returns the buckets per chunk start.
+fn check_hashed(
+    data: &str,
+    segments: &[BuiltSegment],
+    key: impl Fn(&serde_json::Value) -> String,
+) -> BTreeMap<i64, Vec<u32>> {
+    let mut seen = BTreeSet::new();
+    let mut buckets: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for segment in segments {
+        let hash = segment.hash_bucket.as_ref().expect("a hashed segment");
+        assert_eq!(
+            hash.partition_function,
+            HashPartitionFunction::Murmur3_32Abs
+        );
+        buckets
+            .entry(segment.bucket.start.as_millisecond())
+            .or_default()
+            .push(hash.bucket_id);
+        let rows = rows(segment);
+        assert_eq!(rows.len() as u64, segment.num_rows);
+        for row in rows {
+            let bucket = hash_bucket(
+                hash.partition_function,
+                key(&row).as_bytes(),
+                hash.num_buckets,
+            );
+            assert_eq!(bucket, hash.bucket_id, "{row}");
+            let time = row["__time"].as_i64().unwrap();
+            assert!(contains_millis(&segment.bucket, time));
+            let fresh = seen.insert((
+                time,
+                row["page"].as_str().unwrap().to_string(),
+                row["user"].as_str().unwrap().to_string(),
+            ));
+            assert!(fresh, "{row} is in two segments");
+        }
+    }
+    assert_eq!(seen, rolled_up(data));
+    buckets
+}
+
+#[test]
+fn num_shards_splits_every_chunk_by_the_partition_dimensions_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = input(&[400, 300]);
+    let segments = build(
+        &data,
+        json!({"type": "index", "forceGuaranteedRollup": true,
+               "partitionsSpec": {"type": "hashed", "numShards": 3,
+                                  "partitionDimensions": ["page"]}}),
+        dir.path(),
+    );
+    let buckets = check_hashed(&data, &segments, |row| {
+        format!("[[\"{}\"]]", row["page"].as_str().unwrap())
+    });
+    assert_eq!(
+        buckets,
+        BTreeMap::from([(T0, vec![0, 1, 2]), (T0 + DAY, vec![0, 1, 2])])
+    );
+    for segment in &segments {
+        let hash = segment.hash_bucket.as_ref().unwrap();
+        assert_eq!(
+            (hash.num_buckets, hash.partition_dimensions.as_slice()),
+            (3, &["page".to_string()][..])
+        );
+        assert_eq!(segment.dimensions, ["user", "page"]);
+    }
+}
+
+#[test]
+fn without_partition_dimensions_rows_hash_by_time_and_every_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = input(&[500]);
+    // A small memory bound spills runs, so the merged stream is read from disk.
+    let segments = build(
+        &data,
+        json!({"type": "index", "forceGuaranteedRollup": true, "maxRowsInMemory": 50,
+               "partitionsSpec": {"type": "hashed", "numShards": 4}}),
+        dir.path(),
+    );
+    let buckets = check_hashed(&data, &segments, |row| {
+        format!(
+            "[{},{{\"page\":[\"{}\"],\"user\":[\"{}\"]}}]",
+            row["__time"],
+            row["page"].as_str().unwrap(),
+            row["user"].as_str().unwrap()
+        )
+    });
+    assert_eq!(buckets, BTreeMap::from([(T0, vec![0, 1, 2, 3])]));
+}
+
+#[test]
+fn a_row_target_gives_each_chunk_its_counted_rows_over_the_target_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    // Day 0 rolls up to few rows, day 1 to many; spilled both ways.
+    let data = input(&[30, 2000]);
+    let per_day: Vec<usize> = [T0, T0 + DAY]
+        .iter()
+        .map(|&start| {
+            rolled_up(&data)
+                .iter()
+                .filter(|(t, _, _)| (start..start + DAY).contains(t))
+                .count()
+        })
+        .collect();
+    let target = 100;
+    for max_rows_in_memory in [1_000_000, 64] {
+        let segments = build(
+            &data,
+            json!({"type": "index", "forceGuaranteedRollup": true,
+                   "maxRowsInMemory": max_rows_in_memory,
+                   "partitionsSpec": {"type": "hashed", "targetRowsPerSegment": target,
+                                      "partitionDimensions": ["user"]}}),
+            dir.path(),
+        );
+        check_hashed(&data, &segments, |row| {
+            format!("[[\"{}\"]]", row["user"].as_str().unwrap())
+        });
+        for (day, rows) in [T0, T0 + DAY].into_iter().zip(&per_day) {
+            let num_buckets: BTreeSet<u32> = segments
+                .iter()
+                .filter(|s| s.bucket.start.as_millisecond() == day)
+                .map(|s| s.hash_bucket.as_ref().unwrap().num_buckets)
+                .collect();
+            let expected = rows.div_ceil(target) as u32;
+            assert_eq!(num_buckets, BTreeSet::from([expected]), "{rows} rows");
+        }
+    }
+}
+
+#[test]
+fn empty_buckets_write_no_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    // One page only: every row hashes to the same bucket of 5.
+    let data: String = (0..20)
+        .map(|i| {
+            json!({"time": T0 + i, "page": "only", "user": "u", "added": 1}).to_string() + "\n"
+        })
+        .collect();
+    let segments = build(
+        &data,
+        json!({"type": "index", "forceGuaranteedRollup": true,
+               "partitionsSpec": {"type": "hashed", "numShards": 5,
+                                  "partitionDimensions": ["page"]}}),
+        dir.path(),
+    );
+    assert_eq!(segments.len(), 1);
+    let hash = segments[0].hash_bucket.as_ref().unwrap();
+    let expected = hash_bucket(HashPartitionFunction::Murmur3_32Abs, br#"[["only"]]"#, 5);
+    assert_eq!((hash.bucket_id, hash.num_buckets), (expected, 5));
+    assert_eq!(segments[0].num_rows, 20);
+}
+
+#[test]
+fn dynamic_partitioning_cuts_at_max_rows_and_names_no_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = input(&[400, 10]);
+    let segments = build(
+        &data,
+        json!({"type": "index", "partitionsSpec": {"type": "dynamic", "maxRowsPerSegment": 150}}),
+        dir.path(),
+    );
+    let sizes: Vec<(i64, u64)> = segments
+        .iter()
+        .map(|s| (s.bucket.start.as_millisecond(), s.num_rows))
+        .collect();
+    let day0 = rolled_up(&data)
+        .iter()
+        .filter(|(t, _, _)| *t < T0 + DAY)
+        .count() as u64;
+    assert_eq!(
+        sizes
+            .iter()
+            .filter(|(d, _)| *d == T0)
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        day0
+    );
+    assert!(sizes.iter().all(|(_, n)| *n <= 150), "{sizes:?}");
+    assert!(segments.iter().all(|s| s.hash_bucket.is_none()));
+}

@@ -1,0 +1,111 @@
+//! The wikiticker sample of Druid's tutorial, shared by the end-to-end ingestion tests: the
+//! task spec, an independent rollup of the file, and readers of what a task published.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
+
+use crate::common::Quickstart;
+
+pub const T: Duration = Duration::from_secs(120);
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/druid/data")
+}
+
+/// Druid's integration-test spec for the wikiticker sample, placeholders filled in.
+pub fn wikiticker_task(data_source: &str) -> Value {
+    let text = std::fs::read_to_string(fixtures().join("wikiticker_index_task.json")).unwrap();
+    let mut task: Value =
+        serde_json::from_str(&text.replace("%%DATASOURCE%%", data_source)).unwrap();
+    task["spec"]["ioConfig"]["inputSource"]["baseDir"] =
+        json!(fixtures().canonicalize().unwrap().display().to_string());
+    task
+}
+
+/// The sample's rows rolled up the way the spec asks (time, channel, page, user; count and
+/// sums of added, deleted, delta), computed without Steward's code.
+pub fn expected_rollup() -> BTreeMap<(i64, String, String, String), [i64; 4]> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(fixtures().join("wikiticker-2015-09-12-sampled.json.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let mut rolled = BTreeMap::new();
+    for line in text.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let time = row["time"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond();
+        let key = (
+            time,
+            row["channel"].as_str().unwrap_or_default().to_string(),
+            row["page"].as_str().unwrap_or_default().to_string(),
+            row["user"].as_str().unwrap_or_default().to_string(),
+        );
+        let sums: &mut [i64; 4] = rolled.entry(key).or_default();
+        sums[0] += 1;
+        for (i, field) in ["added", "deleted", "delta"].iter().enumerate() {
+            sums[i + 1] += row[field].as_i64().unwrap();
+        }
+    }
+    rolled
+}
+
+/// Segment rows (as dumped) keyed and valued like [`expected_rollup`].
+pub fn rollup_of(rows: &[Value]) -> BTreeMap<(i64, String, String, String), [i64; 4]> {
+    rows.iter()
+        .map(|r| {
+            let text = |c: &str| r[c].as_str().unwrap_or_default().to_string();
+            (
+                (
+                    r["__time"].as_i64().unwrap(),
+                    text("channel"),
+                    text("page"),
+                    text("user"),
+                ),
+                ["count", "added", "deleted", "delta"].map(|m| r[m].as_i64().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The rows of a published segment, read back from deep storage with the segment reader.
+pub fn segment_rows(segment: &Value) -> Vec<Value> {
+    let path = segment["loadSpec"]["path"].as_str().unwrap();
+    let index = QueryableIndex::open(Path::new(path)).unwrap();
+    let mut out = Vec::new();
+    dump(&index, DumpType::Rows, &DumpOptions::default(), &mut out).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+pub async fn used_segments(qs: &Quickstart, data_source: &str) -> Vec<Value> {
+    let url = format!(
+        "{}/druid/coordinator/v1/metadata/datasources/{data_source}/segments?full",
+        qs.url
+    );
+    let r = qs.http.get(url).send().await.unwrap();
+    match r.status().as_u16() {
+        200 => r.json().await.unwrap(),
+        // A datasource without used segments is unknown to the Coordinator's API.
+        404 => Vec::new(),
+        other => panic!(
+            "segments of {data_source}: {other} {}",
+            r.text().await.unwrap()
+        ),
+    }
+}
