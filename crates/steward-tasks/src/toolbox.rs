@@ -1,6 +1,7 @@
 //! [`Toolbox`]: what a task uses besides its spec (Druid's `TaskToolbox`, reduced to what
-//! Steward's tasks need): the task-action client, deep storage and the chat handler's server,
-//! built from the `peon.json` the MiddleManager wrote into the task directory.
+//! Steward's tasks need): the task-action client, deep storage, the chat handler's server and
+//! the client of other tasks' chat handlers, built from the `peon.json` the MiddleManager
+//! wrote into the task directory.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,7 @@ use crate::actions::{OverlordLocator, TaskActionClient};
 use crate::chat::{ChatClient, ChatServer};
 use crate::storage::{self, DeepStorage};
 
-/// The task-action client, deep storage and chat server of one task.
+/// The task-action client, deep storage, chat server and chat client of one task.
 pub struct Toolbox {
     pub actions: TaskActionClient,
     pub storage: Box<dyn DeepStorage>,

@@ -302,15 +302,41 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
             json!({"splitHintSpec": {"type": "maxSize", "maxNumFiles": 1}}),
         ))
         .await;
-    let mut sequential = parallel_task("index_wiki", "wiki_index", local, json!({}));
-    sequential["type"] = json!("index");
-    sequential["spec"]["ioConfig"]["type"] = json!("index");
-    sequential["spec"]["tuningConfig"] = json!({"type": "index", "maxRowsPerSegment": 5000});
-    let index = qs.submit_ok(sequential).await;
+    let mut index = parallel_task("index_wiki", "wiki_index", local.clone(), json!({}));
+    index["type"] = json!("index");
+    index["spec"]["ioConfig"]["type"] = json!("index");
+    index["spec"]["tuningConfig"] = json!({"type": "index", "maxRowsPerSegment": 5000});
+    let index = qs.submit_ok(index).await;
+    // One sub-task at a time is Druid's sequential mode: the supervisor is an index task.
+    let sequential = qs
+        .submit_ok(parallel_task(
+            "sequential_wiki",
+            "wiki_sequential",
+            local.clone(),
+            json!({"maxNumConcurrentSubTasks": 1}),
+        ))
+        .await;
 
     let status = qs.wait_complete(&supervisor, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
     assert_eq!(qs.wait_complete(&index, T).await["statusCode"], "SUCCESS");
+    assert_eq!(
+        qs.wait_complete(&sequential, T).await["statusCode"],
+        "SUCCESS"
+    );
+    assert!(sub_tasks(&qs, &sequential).await.is_empty());
+    let sequential_report: Value = qs
+        .get(&format!("task/{sequential}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sequential_report["ingestionStatsAndErrors"]["payload"]["rowStats"]["buildSegments"]
+            ["processed"],
+        lines.len(),
+        "the index task's report: {sequential_report}"
+    );
 
     // One sub-task per file, all succeeded, in the supervisor's group.
     let subs = sub_tasks(&qs, &supervisor).await;
@@ -351,9 +377,69 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
 
     let expected = expected_rollup(&lines);
     assert_eq!(published_rollup(&segments), expected);
-    assert_eq!(
-        published_rollup(&used_segments(&qs, "wiki_index").await),
-        expected
+    for other in ["wiki_index", "wiki_sequential"] {
+        assert_eq!(
+            published_rollup(&used_segments(&qs, other).await),
+            expected,
+            "{other}"
+        );
+    }
+
+    // Appending two of the files again: the Overlord allocates the sub-tasks' segments after
+    // the chunk's, which stay its core partitions.
+    let appended_files: Vec<PathBuf> = (0..2)
+        .map(|i| input.join(format!("part-{i}.json")))
+        .collect();
+    let mut append = parallel_task(
+        "append_wiki",
+        "wiki_parallel",
+        json!({"type": "local", "files": appended_files}),
+        json!({"splitHintSpec": {"type": "maxSize", "maxNumFiles": 1}}),
+    );
+    append["spec"]["ioConfig"]["appendToExisting"] = json!(true);
+    let append = qs.submit_ok(append).await;
+    let status = qs.wait_complete(&append, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    assert_eq!(sub_tasks(&qs, &append).await.len(), 2);
+    let all = used_segments(&qs, "wiki_parallel").await;
+    let new: Vec<&Value> = all
+        .iter()
+        .filter(|s| s["shardSpec"]["partitionNum"].as_u64().unwrap() >= segments.len() as u64)
+        .collect();
+    assert_eq!(all.len(), segments.len() + new.len());
+    assert!(!new.is_empty());
+    for segment in &new {
+        assert_eq!(segment["version"], segments[0]["version"], "{segment}");
+        assert_eq!(
+            segment["shardSpec"]["partitions"],
+            segments.len(),
+            "{segment}"
+        );
+    }
+    let mut twice = expected;
+    let appended_lines: Vec<String> = split_lines(&lines, 4)[..2]
+        .concat()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for (key, sums) in expected_rollup(&appended_lines) {
+        let total = twice.entry(key).or_default();
+        for (t, s) in total.iter_mut().zip(sums) {
+            *t += s;
+        }
+    }
+    assert_eq!(published_rollup(&all), twice);
+
+    // Hashed partitions across sub-tasks (Druid's two-phase shuffle) are refused at submit.
+    let mut hashed = parallel_task("hashed_wiki", "wiki_hashed", local, json!({}));
+    hashed["spec"]["tuningConfig"]["forceGuaranteedRollup"] = json!(true);
+    hashed["spec"]["tuningConfig"]["partitionsSpec"] = json!({"type": "hashed", "numShards": 2});
+    let refused = qs.submit(hashed).await;
+    assert_eq!(refused.status(), 400);
+    let message = refused.text().await.unwrap();
+    assert!(
+        message.contains("not supported by Steward yet"),
+        "{message}"
     );
 }
 
@@ -375,14 +461,18 @@ async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_t
     let lines = wikiticker_lines(8000);
     let server = InputServer::start(split_lines(&lines, 4)).await;
     let uris: Vec<String> = (0..4).map(|i| server.uri(true, i)).collect();
-    let supervisor = c
-        .submit_ok(parallel_task(
-            "parallel_retry",
-            "wiki_retry",
-            json!({"type": "http", "uris": uris}),
-            json!({"maxRetry": 3}),
-        ))
-        .await;
+    // Without intervals, the supervisor locks each chunk at its first allocation.
+    let mut task = parallel_task(
+        "parallel_retry",
+        "wiki_retry",
+        json!({"type": "http", "uris": uris}),
+        json!({"maxRetry": 3}),
+    );
+    task["spec"]["dataSchema"]["granularitySpec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("intervals");
+    let supervisor = c.submit_ok(task).await;
 
     // Two sub-tasks read; the one on the worker without the supervisor loses its worker.
     wait_for("two sub-tasks reading", T, || async {
@@ -483,6 +573,22 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
     })
     .await;
     assert!(!files_under(&storage).is_empty(), "the first split pushed");
+    // Live, the supervisor counts the finished split's rows and asks the running ones.
+    let live: Value = qs
+        .get(&format!("task/{supervisor}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = &live["ingestionStatsAndErrors"]["payload"];
+    assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS", "{live}");
+    assert!(
+        payload["rowStats"]["totals"]["buildSegments"]["processed"]
+            .as_u64()
+            .unwrap()
+            >= 1000,
+        "{live}"
+    );
 
     qs.post(&format!("task/{supervisor}/shutdown"), json!({}))
         .await;
