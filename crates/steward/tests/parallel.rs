@@ -619,3 +619,44 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
     );
     server.release();
 }
+
+// Druid's ParallelIndexPhaseRunner: a spec out of attempts fails the phase.
+#[tokio::test]
+async fn a_split_that_fails_every_attempt_fails_the_supervisor_which_stops_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
+    let lines = wikiticker_lines(1000);
+    let server = InputServer::start(split_lines(&lines, 1)).await;
+    // The second URI answers 404, whichever attempt reads it.
+    let uris = vec![server.uri(true, 0), server.uri(false, 7)];
+    let supervisor = qs
+        .submit_ok(parallel_task(
+            "parallel_doomed",
+            "wiki_doomed",
+            json!({"type": "http", "uris": uris}),
+            json!({"maxRetry": 2}),
+        ))
+        .await;
+    let status = qs.wait_complete(&supervisor, T).await;
+    assert_eq!(status["statusCode"], "FAILED", "{status}");
+    assert_eq!(
+        status["errorMsg"],
+        "Failed in phase[segment generation]. See task logs for details."
+    );
+    wait_for("the supervisor's peon to exit", T, || async {
+        peon_pids(&supervisor).is_empty().then_some(())
+    })
+    .await;
+    // Two attempts of the bad split, and the good one, shut down.
+    let subs = sub_tasks(&qs, &supervisor).await;
+    assert_eq!(subs.len(), 3, "{subs:?}");
+    let log = task_log(&qs, &supervisor).await;
+    assert_eq!(log.matches("failed (").count(), 2, "{log}");
+    assert_eq!(log.matches("Shutting down sub-task[").count(), 1, "{log}");
+    for sub in &subs {
+        let id = sub["id"].as_str().unwrap();
+        assert_eq!(qs.wait_complete(id, T).await["statusCode"], "FAILED");
+    }
+    assert!(used_segments(&qs, "wiki_doomed").await.is_empty());
+    server.release();
+}
