@@ -13,20 +13,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::ParseError;
 
-/// Druid's `RowIngestionMetersTotals`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Druid's `RowIngestionMetersTotals`; a parallel ingestion's supervisor reads its
+/// sub-tasks' from their reports and adds them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct RowIngestionMetersTotals {
     pub processed: u64,
     pub processed_bytes: u64,
     pub processed_with_error: u64,
     pub thrown_away: u64,
     pub unparseable: u64,
+}
+
+impl std::ops::AddAssign for RowIngestionMetersTotals {
+    fn add_assign(&mut self, other: Self) {
+        self.processed += other.processed;
+        self.processed_bytes += other.processed_bytes;
+        self.processed_with_error += other.processed_with_error;
+        self.thrown_away += other.thrown_away;
+        self.unparseable += other.unparseable;
+    }
 }
 
 impl RowIngestionMetersTotals {

@@ -8,6 +8,9 @@
 //! Only Steward's own processes call it: with authentication on, a request must carry the
 //! internal client's (escalator's) credentials, which every peon and Overlord has; users reach
 //! the same data through the Overlord, which checks their own permissions first.
+//!
+//! [`ChatClient`] is the other side: how a peon calls another peon's chat handler (an
+//! `index_parallel` sub-task its supervisor's), with those same credentials.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -18,11 +21,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use steward_http::InternalClient;
 use steward_http::{
     basic_authorization, error_body, json_errors, path_segment, serve, server_tls_config,
     Connections, ServerHandle, ServerLimits, TlsServerConfig,
 };
 use steward_model::peon::PeonConfig;
+use steward_model::TaskLocation;
 
 /// How this peon serves its chat handler.
 #[derive(Clone)]
@@ -99,6 +104,53 @@ impl ChatServer {
             connections: Connections::new(MAX_CONNECTIONS),
         };
         Ok(serve(listener, router, self.tls.clone(), limits))
+    }
+}
+
+/// How this peon calls other peons' chat handlers.
+#[derive(Debug, Clone)]
+pub struct ChatClient {
+    http: reqwest::Client,
+    /// Its MiddleManager's: every MiddleManager of a cluster serves the same scheme, and a
+    /// task's location (from the Overlord) has a host and port only.
+    scheme: &'static str,
+}
+
+impl ChatClient {
+    /// A client with the internal client's CA and credentials, for a peon of a MiddleManager
+    /// configured as `config` says.
+    pub fn new(config: &PeonConfig, internal: &InternalClient) -> Result<ChatClient, String> {
+        let http = internal
+            .builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("Cannot build the chat handler client: {e}"))?;
+        Ok(ChatClient {
+            http,
+            scheme: if config.chat.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+        })
+    }
+
+    /// The root of `task_id`'s chat handler at `location`; `None` while the location is
+    /// unknown.
+    pub fn base_url(&self, location: &TaskLocation, task_id: &str) -> Option<String> {
+        let host = location.host.as_deref()?;
+        (location.port > 0).then(|| {
+            format!(
+                "{}://{host}:{}{}",
+                self.scheme,
+                location.port,
+                chat_path(task_id)
+            )
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 }
 

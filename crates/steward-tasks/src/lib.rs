@@ -8,7 +8,7 @@
 //! - [`storage`]: deep storage, where segments' files go.
 //! - [`chat`]: the HTTP endpoints a running task serves (live reports, row stats).
 //! - [`Toolbox`]: all of these, as a task gets them (from the task dir's `peon.json`).
-//! - `noop`, `kill`, `index`: the task types.
+//! - `noop`, `kill`, `index`, `parallel` (`index_parallel` and its sub-tasks): the task types.
 
 pub mod actions;
 pub mod chat;
@@ -16,6 +16,7 @@ mod index;
 mod kill;
 mod log;
 mod noop;
+mod parallel;
 mod peon;
 pub mod storage;
 mod toolbox;
@@ -72,14 +73,11 @@ pub async fn run_task(
             _ = stop => TaskOutcome::without_reports(TaskEnd::Stopped.status(id)),
         },
         (TaskKind::Index(facts), Some(toolbox)) => index::run(task, facts, toolbox, stop).await,
-        (TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_), _) => {
-            TaskOutcome::without_reports(TaskStatus::failure(
-                id,
-                format!(
-                    "Task type [{}] is not supported by Steward yet",
-                    task.task_type()
-                ),
-            ))
+        (TaskKind::IndexParallel(facts), Some(toolbox)) => {
+            parallel::run(task, facts, toolbox, stop).await
+        }
+        (TaskKind::SinglePhaseSubTask(sub), Some(toolbox)) => {
+            parallel::run_sub_task(task, sub, toolbox, stop).await
         }
         (_, None) => TaskOutcome::without_reports(TaskStatus::failure(
             id,

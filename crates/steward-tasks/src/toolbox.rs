@@ -1,6 +1,7 @@
 //! [`Toolbox`]: what a task uses besides its spec (Druid's `TaskToolbox`, reduced to what
-//! Steward's tasks need): the task-action client, deep storage and the chat handler's server,
-//! built from the `peon.json` the MiddleManager wrote into the task directory.
+//! Steward's tasks need): the task-action client, deep storage, the chat handler's server and
+//! the client of other tasks' chat handlers, built from the `peon.json` the MiddleManager
+//! wrote into the task directory.
 
 use std::path::{Path, PathBuf};
 
@@ -11,15 +12,17 @@ use steward_model::peon::{PeonConfig, PEON_CONFIG_FILE};
 use steward_model::{Task, TaskAction};
 
 use crate::actions::{OverlordLocator, TaskActionClient};
-use crate::chat::ChatServer;
+use crate::chat::{ChatClient, ChatServer};
 use crate::storage::{self, DeepStorage};
 
-/// The task-action client, deep storage and chat server of one task.
+/// The task-action client, deep storage, chat server and chat client of one task.
 pub struct Toolbox {
     pub actions: TaskActionClient,
     pub storage: Box<dyn DeepStorage>,
     /// `None` when the MiddleManager gave the peon no port (a peon run by hand).
     pub chat: Option<ChatServer>,
+    /// How this task calls other tasks' chat handlers (a sub-task its supervisor's).
+    pub peers: ChatClient,
     /// Scratch space of the task (spills, segments before they are pushed), inside its task
     /// directory, so the MiddleManager removes it with the directory.
     pub work_dir: PathBuf,
@@ -50,6 +53,7 @@ impl Toolbox {
         let locator = OverlordLocator::new(&config.overlord_urls).map_err(|e| e.to_string())?;
         let actions = TaskActionClient::new(locator, task, &internal, config.retry)
             .map_err(|e| e.to_string())?;
+        let peers = ChatClient::new(config, &internal)?;
         let chat = chat_port
             .map(|port| ChatServer::new(config, port))
             .transpose()?;
@@ -57,6 +61,7 @@ impl Toolbox {
             actions,
             storage: storage::from_config(&config.storage),
             chat,
+            peers,
             work_dir,
         })
     }

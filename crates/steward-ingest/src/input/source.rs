@@ -222,6 +222,12 @@ impl InputSourceSpec {
         })
     }
 
+    /// Whether the source splits among sub-tasks (Druid's `SplittableInputSource`): inline
+    /// data does not, so an `index_parallel` task reading it runs in one peon.
+    pub fn is_splittable(&self) -> bool {
+        !matches!(self, InputSourceSpec::Inline(_))
+    }
+
     /// Splits for an `index_parallel` task's sub-tasks, each a source of the same type.
     pub fn splits(&self, hint: &SplitHintSpec) -> Result<Vec<InputSourceSpec>, InputError> {
         Ok(match self {

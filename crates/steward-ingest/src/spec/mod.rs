@@ -131,7 +131,32 @@ impl IngestionSpec {
                 "Perfect rollup cannot be guaranteed when appending to existing dataSources",
             ));
         }
+        if parsed.is_parallel_mode() {
+            // Druid's two-phase shuffle and the tombstones of a parallel replace are not
+            // implemented: refused rather than run into segments that differ from Druid's.
+            if parsed.tuning_config.force_guaranteed_rollup {
+                return Err(SpecError::new(
+                    "spec.tuningConfig.forceGuaranteedRollup",
+                    "Perfect rollup (hashed partitions) with maxNumConcurrentSubTasks above 1 is not supported by Steward yet: set maxNumConcurrentSubTasks to 1, or use dynamic partitioning",
+                ));
+            }
+            if drop {
+                return Err(SpecError::new(
+                    "spec.ioConfig.dropExisting",
+                    "dropExisting with maxNumConcurrentSubTasks above 1 is not supported by Steward yet: set maxNumConcurrentSubTasks to 1",
+                ));
+            }
+        }
         Ok(parsed)
+    }
+
+    /// Whether an `index_parallel` task runs sub-tasks (Druid's `isParallelMode` for
+    /// best-effort rollup): more than one sub-task at a time and an input that splits;
+    /// otherwise it ingests in its own peon, as an `index` task would.
+    pub fn is_parallel_mode(&self) -> bool {
+        self.task_type == IngestionTaskType::IndexParallel
+            && self.tuning_config.max_num_concurrent_sub_tasks > 1
+            && self.io_config.input_source.is_splittable()
     }
 }
 

@@ -170,6 +170,77 @@ fn parallel_perfect_rollup_facts() {
 }
 
 #[test]
+fn parallel_mode_needs_sub_tasks_and_a_splittable_input_and_refuses_what_it_cannot_do() {
+    let local = json!({"type": "local", "baseDir": data_dir(), "filter": "*.json.gz"});
+    let parallel = with(
+        with(
+            with(
+                minimal("index_parallel"),
+                "spec.ioConfig.type",
+                json!("index_parallel"),
+            ),
+            "spec.ioConfig.inputSource",
+            local,
+        ),
+        "spec.tuningConfig.maxNumConcurrentSubTasks",
+        json!(2),
+    );
+    assert!(IngestionSpec::from_task_json(&parallel)
+        .unwrap()
+        .is_parallel_mode());
+    let one = with(
+        parallel.clone(),
+        "spec.tuningConfig.maxNumConcurrentSubTasks",
+        json!(1),
+    );
+    assert!(!IngestionSpec::from_task_json(&one)
+        .unwrap()
+        .is_parallel_mode());
+    let inline = with(
+        parallel.clone(),
+        "spec.ioConfig.inputSource",
+        json!({"type": "inline", "data": "{}"}),
+    );
+    assert!(!IngestionSpec::from_task_json(&inline)
+        .unwrap()
+        .is_parallel_mode());
+    let sub = with(parallel.clone(), "type", json!("single_phase_sub_task"));
+    assert!(!IngestionSpec::from_task_json(&sub)
+        .unwrap()
+        .is_parallel_mode());
+
+    let hashed = with(
+        with(
+            parallel.clone(),
+            "spec.tuningConfig.forceGuaranteedRollup",
+            json!(true),
+        ),
+        "spec.tuningConfig.partitionsSpec",
+        json!({"type": "hashed", "numShards": 2}),
+    );
+    let err = IngestionSpec::from_task_json(&hashed).unwrap_err();
+    assert_eq!(err.path, "spec.tuningConfig.forceGuaranteedRollup");
+    assert!(
+        err.message.contains("not supported by Steward yet"),
+        "{err}"
+    );
+    // In one peon, hashed partitions are the index task's business.
+    assert!(IngestionSpec::from_task_json(&with(
+        hashed,
+        "spec.tuningConfig.maxNumConcurrentSubTasks",
+        json!(1)
+    ))
+    .is_ok());
+    let replace = with(parallel, "spec.ioConfig.dropExisting", json!(true));
+    let err = IngestionSpec::from_task_json(&replace).unwrap_err();
+    assert_eq!(err.path, "spec.ioConfig.dropExisting");
+    assert!(
+        err.message.contains("not supported by Steward yet"),
+        "{err}"
+    );
+}
+
+#[test]
 fn append_and_replace_modes() {
     let append = with(
         minimal("index"),

@@ -7,12 +7,15 @@
 //! waiting `minWait · 2^n` up to `maxWait` between attempts; a failed attempt forgets the
 //! leader, so the next one locates it again and a task survives a failover. Any other answer
 //! is the Overlord refusing the action, returned at once.
+//!
+//! [`TaskActionClient::call`] reaches the rest of the Overlord's API the same way, as the task:
+//! an `index_parallel` supervisor submits, watches and shuts down its sub-tasks through it.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use steward_http::InternalClient;
@@ -142,20 +145,40 @@ impl TaskActionClient {
 
     /// Performs `action` and reads its `result` as `T` (a missing `result` reads as null).
     pub async fn submit<T: DeserializeOwned>(&self, action: &TaskAction) -> Result<T, ActionError> {
-        let body = serde_json::to_vec(&json!({"task": self.task, "action": action}))
-            .expect("an action serializes");
+        let body = json!({"task": self.task, "action": action});
+        let what = format!("Task action [{}]", action.type_name());
+        let mut answer = self
+            .call(&what, Method::POST, ACTION_PATH, Some(&body))
+            .await?;
+        let result = answer
+            .get_mut("result")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
+        serde_json::from_value(result).map_err(|e| {
+            ActionError::BadResponse(format!(
+                "[{}] answered a result of another shape: {e}",
+                action.type_name()
+            ))
+        })
+    }
+
+    /// Calls the leading Overlord's API (`path` from its root, such as
+    /// `/druid/indexer/v1/task`) as this task, with the same leader discovery, redirects and
+    /// retries as an action; the answer's JSON body (null when empty). `what` names the call
+    /// in the log.
+    pub async fn call(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ActionError> {
+        let body = body.map(|b| serde_json::to_vec(b).expect("JSON serializes"));
         let attempts = self.retry.max_attempts();
         let mut attempt = 0;
         loop {
-            let failure = match self.attempt(&body).await {
-                Ok(result) => {
-                    return serde_json::from_value(result).map_err(|e| {
-                        ActionError::BadResponse(format!(
-                            "[{}] answered a result of another shape: {e}",
-                            action.type_name()
-                        ))
-                    })
-                }
+            let failure = match self.attempt(&method, path, body.as_deref()).await {
+                Ok(answer) => return Ok(answer),
                 Err(Failure::Refused { status, message }) => {
                     return Err(ActionError::Refused { status, message })
                 }
@@ -173,49 +196,57 @@ impl TaskActionClient {
             }
             let wait = self.retry.backoff(attempt - 1);
             info(&format!(
-                "Task action [{}] failed on attempt #{attempt} of {attempts}: {failure}; retrying in {} ms",
-                action.type_name(),
+                "{what} failed on attempt #{attempt} of {attempts}: {failure}; retrying in {} ms",
                 wait.as_millis()
             ));
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn attempt(&self, body: &[u8]) -> Result<Value, Failure> {
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Value, Failure> {
         let leader = match self.locator.leader() {
             Some(leader) => leader,
             None => self.locate().await?,
         };
-        let url = leader.join(ACTION_PATH).expect("a base URL takes a path");
-        let request = self
-            .http
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec());
+        let url = leader
+            .join(path)
+            .map_err(|e| Failure::BadResponse(format!("[{path}] is not a path: {e}")))?;
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
         let response = steward_http::send(request)
             .await
-            .map_err(|e| Failure::Retryable(format!("POST {url}: {}", error_chain(&e))))?;
+            .map_err(|e| Failure::Retryable(format!("{method} {url}: {}", error_chain(&e))))?;
         let status = response.status();
         // After a redirect this is the Overlord that answered: the leader from now on.
         let answered_by = base_url(response.url().as_str()).ok();
         let text = response
             .text()
             .await
-            .map_err(|e| Failure::Retryable(format!("POST {url}: {}", error_chain(&e))))?;
+            .map_err(|e| Failure::Retryable(format!("{method} {url}: {}", error_chain(&e))))?;
         if status.is_success() {
             self.locator.set_leader(answered_by);
-            let mut answer: Value = serde_json::from_str(&text).map_err(|e| {
-                Failure::BadResponse(format!("POST {url} answered [{status}] with no JSON: {e}"))
-            })?;
-            return Ok(answer
-                .get_mut("result")
-                .map(Value::take)
-                .unwrap_or(Value::Null));
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text).map_err(|e| {
+                Failure::BadResponse(format!(
+                    "{method} {url} answered [{status}] with no JSON: {e}"
+                ))
+            });
         }
         let message = error_message(&text);
         if is_retryable(status) {
             return Err(Failure::Retryable(format!(
-                "POST {url} answered [{status}]: {message}"
+                "{method} {url} answered [{status}]: {message}"
             )));
         }
         Err(Failure::Refused {
@@ -291,7 +322,7 @@ fn error_message(body: &str) -> String {
 }
 
 /// reqwest's error with its causes ("error sending request: connection refused").
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

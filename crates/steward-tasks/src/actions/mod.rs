@@ -15,6 +15,7 @@
 
 mod client;
 
+pub(crate) use client::error_chain;
 pub use client::{ActionError, OverlordLocator, TaskActionClient};
 pub use steward_model::action::{SegmentAllocate, SegmentPublishResult, TaskAction, Visibility};
 pub use steward_model::SegmentIdWithShardSpec;

@@ -14,7 +14,7 @@
 //! - `publish`: versions, partitions, push and publish.
 //! - `tombstones`: the chunks `dropExisting` empties.
 
-mod publish;
+pub(crate) mod publish;
 mod report;
 mod tombstones;
 
@@ -25,14 +25,14 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use steward_ingest::meters::ParseExceptionHandler;
-use steward_ingest::pipeline::{self, BuildRequest};
+use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
 use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
 use steward_model::{BatchIngestSpec, IngestionMode, Interval, Task, TaskStatus};
 
 use crate::log::{info, warn};
 use crate::{TaskOutcome, Toolbox};
-use report::{IngestionProgress, IngestionState};
+pub(crate) use report::{IngestionProgress, IngestionState, REPORT_KEY};
 
 /// Druid's `Tasks.DEFAULT_LOCK_TIMEOUT_MILLIS`: how long a task waits for a lock it takes
 /// while running (`taskLockTimeout` in the context).
@@ -45,7 +45,36 @@ pub(crate) async fn run(
     toolbox: &Toolbox,
     stop: impl Future<Output = ()>,
 ) -> TaskOutcome {
-    let work_dir = &toolbox.work_dir;
+    run_ingestion(task, toolbox, stop, |spec, progress, cancel| async move {
+        ingest(
+            task,
+            facts,
+            &spec,
+            toolbox,
+            &toolbox.work_dir,
+            &progress,
+            &cancel,
+        )
+        .await
+        .map(Some)
+    })
+    .await
+}
+
+/// The frame of every ingestion task: reads the spec, serves the live reports, runs `ingest`
+/// until it ends or `stop` comes (which sets the cancel flag the build watches), and leaves
+/// the final report. `ingest` answers how many segments it published, `None` for a task
+/// that publishes nothing itself (a sub-task).
+pub(crate) async fn run_ingestion<F, Fut>(
+    task: &Task,
+    toolbox: &Toolbox,
+    stop: impl Future<Output = ()>,
+    ingest: F,
+) -> TaskOutcome
+where
+    F: FnOnce(IngestionSpec, Arc<IngestionProgress>, Arc<AtomicBool>) -> Fut,
+    Fut: Future<Output = Result<Option<u64>, String>>,
+{
     let id = task.id();
     let spec = match IngestionSpec::from_task_json(&task.to_json()) {
         Ok(spec) => spec,
@@ -69,7 +98,7 @@ pub(crate) async fn run(
     }
     let cancel = Arc::new(AtomicBool::new(false));
     let outcome = tokio::select! {
-        result = ingest(task, facts, &spec, toolbox, work_dir, &progress, &cancel) => result,
+        result = ingest(spec, progress.clone(), cancel.clone()) => result,
         _ = stop => {
             // The reading thread sees the flag at its next row and stops writing.
             cancel.store(true, Ordering::Relaxed);
@@ -82,7 +111,7 @@ pub(crate) async fn run(
     let (status, published) = match outcome {
         Ok(published) => {
             progress.set_state(IngestionState::Completed);
-            (TaskStatus::success(id), Some(published))
+            (TaskStatus::success(id), published)
         }
         Err(msg) => (TaskStatus::failure(id, msg), None),
     };
@@ -112,48 +141,14 @@ async fn ingest(
             publish::lock_intervals(task, toolbox, lock_type, &facts.lock_intervals(), None).await?
         }
     };
-    progress.set_state(IngestionState::BuildSegments);
-    let built = {
-        let (spec, progress, cancel) = (spec.clone(), progress.clone(), cancel.clone());
-        let segments_dir = work_dir.join("segments");
-        tokio::task::spawn_blocking(move || {
-            pipeline::build_segments(BuildRequest {
-                spec: &spec,
-                input: &spec.io_config.input_source,
-                work_dir: &segments_dir,
-                meters: &progress.build_segments,
-                parse_exceptions: &progress.parse_exceptions,
-                cancel: &cancel,
-            })
-        })
-        .await
-        .map_err(|e| format!("The ingestion thread failed: {e}"))?
-        .map_err(|e| e.to_string())?
-    };
-    let totals = progress.build_segments.totals();
-    info(&format!(
-        "Processed[{}] events, unparseable[{}], thrownAway[{}]; built [{}] segments.",
-        totals.processed,
-        totals.unparseable,
-        totals.thrown_away,
-        built.len()
-    ));
-    let local = built;
+    let local = build(spec, work_dir, progress, cancel).await?;
     let named = if appending {
-        let granularity = &spec_json(task, "/spec/dataSchema/granularitySpec/segmentGranularity")
-            .unwrap_or_else(|| Value::String("DAY".into()));
-        let query = &spec_json(task, "/spec/dataSchema/granularitySpec/queryGranularity")
-            .unwrap_or_else(|| Value::String("NONE".into()));
-        publish::name_appended(task, toolbox, lock_type, query, granularity, &local).await?
+        let (query, granularity) = submitted_granularities(task);
+        publish::name_appended(task, toolbox, lock_type, &query, &granularity, &local).await?
     } else {
         if facts.intervals.is_empty() {
             // Druid's determined intervals: the chunks the rows fell in, locked now.
-            let wait = match task.context().get("taskLockTimeout") {
-                Some(v) => v
-                    .as_u64()
-                    .ok_or("Task context [taskLockTimeout] must be a number")?,
-                None => DEFAULT_LOCK_TIMEOUT_MS,
-            };
+            let wait = lock_timeout_ms(task)?;
             let chunks = Interval::condense(local.iter().map(|s| s.bucket).collect());
             locks = publish::lock_intervals(task, toolbox, lock_type, &chunks, Some(wait)).await?;
         }
@@ -192,10 +187,65 @@ async fn ingest(
     }
 }
 
-/// A part of the submitted spec as written (granularities go to the Overlord as submitted).
-fn spec_json(task: &Task, pointer: &str) -> Option<Value> {
-    task.to_json()
-        .pointer(pointer)
-        .filter(|v| !v.is_null())
-        .cloned()
+/// Reads the input (all of it, or a sub-task's split) and writes its segments under
+/// `work_dir`, counting into `progress`; stops at the next check once `cancel` is set.
+pub(crate) async fn build(
+    spec: &IngestionSpec,
+    work_dir: &Path,
+    progress: &Arc<IngestionProgress>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Vec<BuiltSegment>, String> {
+    progress.set_state(IngestionState::BuildSegments);
+    let built = {
+        let (spec, progress, cancel) = (spec.clone(), progress.clone(), cancel.clone());
+        let segments_dir = work_dir.join("segments");
+        tokio::task::spawn_blocking(move || {
+            pipeline::build_segments(BuildRequest {
+                spec: &spec,
+                input: &spec.io_config.input_source,
+                work_dir: &segments_dir,
+                meters: &progress.build_segments,
+                parse_exceptions: &progress.parse_exceptions,
+                cancel: &cancel,
+            })
+        })
+        .await
+        .map_err(|e| format!("The ingestion thread failed: {e}"))?
+        .map_err(|e| e.to_string())?
+    };
+    let totals = progress.build_segments.totals();
+    info(&format!(
+        "Processed[{}] events, unparseable[{}], thrownAway[{}]; built [{}] segments.",
+        totals.processed,
+        totals.unparseable,
+        totals.thrown_away,
+        built.len()
+    ));
+    Ok(built)
+}
+
+/// How long a task waits for a lock it takes while running (`taskLockTimeout`).
+pub(crate) fn lock_timeout_ms(task: &Task) -> Result<u64, String> {
+    match task.context().get("taskLockTimeout") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| "Task context [taskLockTimeout] must be a number".to_string()),
+        None => Ok(DEFAULT_LOCK_TIMEOUT_MS),
+    }
+}
+
+/// The query and segment granularities as submitted (`segmentAllocate` takes them so), with
+/// Druid's defaults.
+pub(crate) fn submitted_granularities(task: &Task) -> (Value, Value) {
+    let json = task.to_json();
+    let at = |pointer: &str, default: &str| {
+        json.pointer(pointer)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or_else(|| Value::String(default.into()))
+    };
+    (
+        at("/spec/dataSchema/granularitySpec/queryGranularity", "NONE"),
+        at("/spec/dataSchema/granularitySpec/segmentGranularity", "DAY"),
+    )
 }

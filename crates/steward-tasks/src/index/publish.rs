@@ -120,38 +120,16 @@ pub(crate) async fn name_appended(
     let mut named = Vec::with_capacity(segments.len());
     let mut previous: Option<String> = None;
     for local in segments {
-        let allocated: Option<SegmentIdWithShardSpec> = toolbox
-            .act(TaskAction::SegmentAllocate(SegmentAllocate {
-                data_source: task.data_source().to_string(),
-                timestamp: local.bucket.start,
-                query_granularity: query_granularity.clone(),
-                preferred_segment_granularity: segment_granularity.clone(),
-                sequence_name: task.id().to_string(),
-                previous_segment_id: previous.clone(),
-                skip_segment_lineage_check: false,
-                partial_shard_spec: Some(serde_json::json!({"type": "numbered"})),
-                lock_granularity: Some(steward_model::LockGranularity::TimeChunk),
-                task_lock_type: Some(lock_type),
-            }))
-            .await?;
-        let allocated = allocated.ok_or_else(|| {
-            format!(
-                "Could not allocate a segment of [{}] for interval[{}]",
-                task.data_source(),
-                local.bucket
-            )
-        })?;
-        // Existing segments of a finer granularity make the Overlord allocate a smaller
-        // chunk, which cannot hold a bucket already written.
-        if !allocated.interval.contains(&local.bucket) {
-            return Err(format!(
-                "The Overlord allocated interval[{}] for rows in [{}]: existing segments of [{}] \
-                 have a finer segment granularity than this task's; append with theirs",
-                allocated.interval,
-                local.bucket,
-                task.data_source()
-            ));
-        }
+        let allocated = allocate_appended(
+            task,
+            toolbox,
+            lock_type,
+            (query_granularity, segment_granularity),
+            local.bucket,
+            task.id(),
+            previous.take(),
+        )
+        .await?;
         previous = Some(allocated.id().to_string());
         named.push(segment(
             task,
@@ -164,7 +142,54 @@ pub(crate) async fn name_appended(
     Ok(named)
 }
 
-fn segment(
+/// The id of an appended segment for rows in `bucket`: the one after `previous` in
+/// `sequence_name`, from the Overlord (`segmentAllocate` with the task's query and segment
+/// granularities as submitted).
+pub(crate) async fn allocate_appended(
+    task: &Task,
+    toolbox: &Toolbox,
+    lock_type: TaskLockType,
+    (query_granularity, segment_granularity): (&serde_json::Value, &serde_json::Value),
+    bucket: Interval,
+    sequence_name: &str,
+    previous: Option<String>,
+) -> Result<SegmentIdWithShardSpec, String> {
+    let allocated: Option<SegmentIdWithShardSpec> = toolbox
+        .act(TaskAction::SegmentAllocate(SegmentAllocate {
+            data_source: task.data_source().to_string(),
+            timestamp: bucket.start,
+            query_granularity: query_granularity.clone(),
+            preferred_segment_granularity: segment_granularity.clone(),
+            sequence_name: sequence_name.to_string(),
+            previous_segment_id: previous,
+            skip_segment_lineage_check: false,
+            partial_shard_spec: Some(serde_json::json!({"type": "numbered"})),
+            lock_granularity: Some(steward_model::LockGranularity::TimeChunk),
+            task_lock_type: Some(lock_type),
+        }))
+        .await?;
+    let allocated = allocated.ok_or_else(|| {
+        format!(
+            "Could not allocate a segment of [{}] for interval[{bucket}]",
+            task.data_source(),
+        )
+    })?;
+    // Existing segments of a finer granularity make the Overlord allocate a smaller
+    // chunk, which cannot hold a bucket already written.
+    if !allocated.interval.contains(&bucket) {
+        return Err(format!(
+            "The Overlord allocated interval[{}] for rows in [{bucket}]: existing segments of [{}] \
+             have a finer segment granularity than this task's; append with theirs",
+            allocated.interval,
+            task.data_source()
+        ));
+    }
+    Ok(allocated)
+}
+
+/// The metadata of the built segment `local` under the given id; pushing fills in its
+/// `loadSpec` and size.
+pub(crate) fn segment(
     task: &Task,
     local: &BuiltSegment,
     interval: Interval,

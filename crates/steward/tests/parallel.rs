@@ -1,0 +1,662 @@
+//! End-to-end: `index_parallel` with sub-tasks (Druid's `ParallelIndexSupervisorTask` in
+//! parallel mode, dynamic partitioning) on a real quickstart and on a cluster whose
+//! MiddleManager dies mid-ingestion, checked against an independent rollup of the input.
+//!
+//! Sub-tasks that must still be running when the test acts read from an HTTP server of the
+//! test's own, which holds their input until the test lets it go: what the test waits for is
+//! observable (requests arrived, tasks listed), never a sleep.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::cluster::Cluster;
+use common::{peon_pids, wait_for, Api, Quickstart};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+const T: Duration = Duration::from_secs(240);
+
+/// Rolled-up rows by (time, channel, page, user): count, added, deleted, delta.
+type Rollup = BTreeMap<(i64, String, String, String), [i64; 4]>;
+
+/// The wikiticker sample's lines (Druid's tutorial data), the first `limit` of them.
+fn wikiticker_lines(limit: usize) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/druid/data/wikiticker-2015-09-12-sampled.json.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines().take(limit).map(str::to_string).collect()
+}
+
+/// `lines` cut into `n` files' contents, in order.
+fn split_lines(lines: &[String], n: usize) -> Vec<String> {
+    lines
+        .chunks(lines.len().div_ceil(n))
+        .map(|chunk| chunk.iter().map(|l| format!("{l}\n")).collect())
+        .collect()
+}
+
+/// The rollup the spec asks for, computed without Steward's code.
+fn expected_rollup(lines: &[String]) -> Rollup {
+    let mut rolled = Rollup::new();
+    for line in lines {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let time = row["time"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond();
+        let text = |c: &str| row[c].as_str().unwrap_or_default().to_string();
+        let sums = rolled
+            .entry((time, text("channel"), text("page"), text("user")))
+            .or_default();
+        sums[0] += 1;
+        for (i, field) in ["added", "deleted", "delta"].iter().enumerate() {
+            sums[i + 1] += row[field].as_i64().unwrap();
+        }
+    }
+    rolled
+}
+
+/// Druid's wikiticker spec as an `index_parallel` task reading `input_source`.
+fn parallel_task(id: &str, data_source: &str, input_source: Value, tuning: Value) -> Value {
+    let mut tuning_config = json!({
+        "type": "index_parallel",
+        "maxNumConcurrentSubTasks": 2,
+        "taskStatusCheckPeriodMs": 200,
+        "partitionsSpec": {"type": "dynamic", "maxRowsPerSegment": 5000},
+    });
+    for (k, v) in tuning.as_object().unwrap() {
+        tuning_config[k] = v.clone();
+    }
+    json!({
+        "type": "index_parallel",
+        "id": id,
+        "spec": {
+            "dataSchema": {
+                "dataSource": data_source,
+                "timestampSpec": {"column": "time", "format": "auto"},
+                "dimensionsSpec": {"dimensions": ["channel", "page", "user"]},
+                "metricsSpec": [
+                    {"name": "count", "type": "count"},
+                    {"name": "added", "type": "longSum", "fieldName": "added"},
+                    {"name": "deleted", "type": "longSum", "fieldName": "deleted"},
+                    {"name": "delta", "type": "longSum", "fieldName": "delta"}
+                ],
+                "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "none",
+                    "intervals": ["2015-09-12/2015-09-13"]}
+            },
+            "ioConfig": {"type": "index_parallel", "inputSource": input_source,
+                "inputFormat": {"type": "json"}},
+            "tuningConfig": tuning_config
+        }
+    })
+}
+
+async fn used_segments(api: &Api, data_source: &str) -> Vec<Value> {
+    let url = format!(
+        "{}/druid/coordinator/v1/metadata/datasources/{data_source}/segments?full",
+        api.url
+    );
+    let r = api.http.get(url).send().await.unwrap();
+    if r.status() == 404 {
+        return Vec::new();
+    }
+    r.json().await.unwrap()
+}
+
+/// Every row of the published segments, read back from deep storage and rolled up again by
+/// key (best-effort rollup may leave one key in several segments).
+fn published_rollup(segments: &[Value]) -> Rollup {
+    let mut rolled = Rollup::new();
+    for segment in segments {
+        let path = segment["loadSpec"]["path"].as_str().unwrap();
+        let index = QueryableIndex::open(Path::new(path)).unwrap();
+        let mut out = Vec::new();
+        dump(&index, DumpType::Rows, &DumpOptions::default(), &mut out).unwrap();
+        for line in String::from_utf8(out).unwrap().lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            let text = |c: &str| r[c].as_str().unwrap_or_default().to_string();
+            let sums = rolled
+                .entry((
+                    r["__time"].as_i64().unwrap(),
+                    text("channel"),
+                    text("page"),
+                    text("user"),
+                ))
+                .or_default();
+            for (i, m) in ["count", "added", "deleted", "delta"].iter().enumerate() {
+                sums[i] += r[*m].as_i64().unwrap();
+            }
+        }
+    }
+    rolled
+}
+
+/// The sub-tasks the Overlord lists for `supervisor` (every state).
+async fn sub_tasks(api: &Api, supervisor: &str) -> Vec<Value> {
+    api.all_tasks()
+        .await
+        .into_iter()
+        .filter(|t| t["type"] == "single_phase_sub_task" && t["groupId"] == supervisor)
+        .collect()
+}
+
+async fn task_log(api: &Api, id: &str) -> String {
+    api.get(&format!("task/{id}/log"))
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Checks an overwrite's published chunk: one version, numbered partitions `0..n` of `n`.
+fn assert_one_complete_chunk(segments: &[Value]) {
+    let n = segments.len();
+    let mut numbers: Vec<u64> = segments
+        .iter()
+        .map(|s| {
+            assert_eq!(s["version"], segments[0]["version"], "{s}");
+            assert_eq!(s["shardSpec"]["type"], "numbered", "{s}");
+            assert_eq!(s["shardSpec"]["partitions"], n, "{s}");
+            assert_eq!(
+                s["interval"],
+                "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z"
+            );
+            s["shardSpec"]["partitionNum"].as_u64().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..n as u64).collect::<Vec<_>>());
+}
+
+/// An HTTP server of input files for the test. Files are served at `/open/<n>` at once; at
+/// `/held/<n>` the headers go out at once and the body only when [`InputServer::release`] is
+/// called, which keeps the sub-task reading it running.
+struct InputServer {
+    port: u16,
+    held_requests: Arc<AtomicUsize>,
+    gate: watch::Sender<bool>,
+}
+
+impl InputServer {
+    async fn start(files: Vec<String>) -> InputServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held_requests = Arc::new(AtomicUsize::new(0));
+        let (gate, _) = watch::channel(false);
+        let files = Arc::new(files);
+        let (counter, opened) = (held_requests.clone(), gate.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let (files, counter, mut opened) =
+                    (files.clone(), counter.clone(), opened.subscribe());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&request);
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let (held, name) = match path.rsplit_once('/') {
+                        Some((dir, name)) => (dir == "/held", name.to_string()),
+                        None => return,
+                    };
+                    let Some(body) = name.parse::<usize>().ok().and_then(|i| files.get(i)) else {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    if stream.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if held {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = opened.wait_for(|open| *open).await;
+                    }
+                    let _ = stream.write_all(body.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        InputServer {
+            port,
+            held_requests,
+            gate,
+        }
+    }
+
+    fn uri(&self, held: bool, file: usize) -> String {
+        let dir = if held { "held" } else { "open" };
+        format!("http://127.0.0.1:{}/{dir}/{file}", self.port)
+    }
+
+    /// Sub-tasks waiting for a held body right now or before.
+    fn held_requests(&self) -> usize {
+        self.held_requests.load(Ordering::SeqCst)
+    }
+
+    fn release(&self) {
+        self.gate.send_replace(true);
+    }
+}
+
+/// Files under `dir`, recursively (none if it does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+// Druid's SinglePhaseParallelIndexingTest.testRunInParallel, on the wikiticker sample.
+#[tokio::test]
+async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = wikiticker_lines(usize::MAX);
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    for (i, contents) in split_lines(&lines, 4).iter().enumerate() {
+        std::fs::write(input.join(format!("part-{i}.json")), contents).unwrap();
+    }
+    // The supervisor, two sub-tasks and the index task to compare with run at once.
+    let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
+    let local = json!({"type": "local", "baseDir": input, "filter": "*.json"});
+    let supervisor = qs
+        .submit_ok(parallel_task(
+            "parallel_wiki",
+            "wiki_parallel",
+            local.clone(),
+            json!({"splitHintSpec": {"type": "maxSize", "maxNumFiles": 1}}),
+        ))
+        .await;
+    let mut index = parallel_task("index_wiki", "wiki_index", local.clone(), json!({}));
+    index["type"] = json!("index");
+    index["spec"]["ioConfig"]["type"] = json!("index");
+    index["spec"]["tuningConfig"] = json!({"type": "index", "maxRowsPerSegment": 5000});
+    let index = qs.submit_ok(index).await;
+    // One sub-task at a time is Druid's sequential mode: the supervisor is an index task.
+    let sequential = qs
+        .submit_ok(parallel_task(
+            "sequential_wiki",
+            "wiki_sequential",
+            local.clone(),
+            json!({"maxNumConcurrentSubTasks": 1}),
+        ))
+        .await;
+
+    let status = qs.wait_complete(&supervisor, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    assert_eq!(qs.wait_complete(&index, T).await["statusCode"], "SUCCESS");
+    assert_eq!(
+        qs.wait_complete(&sequential, T).await["statusCode"],
+        "SUCCESS"
+    );
+    assert!(sub_tasks(&qs, &sequential).await.is_empty());
+    let sequential_report: Value = qs
+        .get(&format!("task/{sequential}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sequential_report["ingestionStatsAndErrors"]["payload"]["rowStats"]["buildSegments"]
+            ["processed"],
+        lines.len(),
+        "the index task's report: {sequential_report}"
+    );
+
+    // One sub-task per file, all succeeded, in the supervisor's group.
+    let subs = sub_tasks(&qs, &supervisor).await;
+    assert_eq!(subs.len(), 4, "{subs:?}");
+    for sub in &subs {
+        assert_eq!(sub["statusCode"], "SUCCESS", "{sub}");
+        assert!(!task_log(&qs, sub["id"].as_str().unwrap())
+            .await
+            .contains("Published ["));
+    }
+
+    let reports: Value = qs
+        .get(&format!("task/{supervisor}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = &reports["ingestionStatsAndErrors"]["payload"];
+    assert_eq!(payload["ingestionState"], "COMPLETED");
+    let totals = &payload["rowStats"]["totals"]["buildSegments"];
+    assert_eq!(totals["processed"], lines.len(), "{reports}");
+    assert_eq!(totals["unparseable"], 0);
+    assert_eq!(totals["thrownAway"], 0);
+
+    let segments = used_segments(&qs, "wiki_parallel").await;
+    assert_eq!(payload["segmentsPublished"], segments.len());
+    assert_one_complete_chunk(&segments);
+    // Each file's ~9,800 rows roll up into two segments of at most 5,000 rows.
+    assert!(segments.len() >= 4, "{}", segments.len());
+    // One transaction published them all.
+    let log = task_log(&qs, &supervisor).await;
+    assert_eq!(
+        log.matches("Published [").count(),
+        1,
+        "supervisor log:\n{log}"
+    );
+    assert!(log.contains(&format!("Published [{}] segments", segments.len())));
+
+    let expected = expected_rollup(&lines);
+    assert_eq!(published_rollup(&segments), expected);
+    for other in ["wiki_index", "wiki_sequential"] {
+        assert_eq!(
+            published_rollup(&used_segments(&qs, other).await),
+            expected,
+            "{other}"
+        );
+    }
+
+    // Appending two of the files again: the Overlord allocates the sub-tasks' segments after
+    // the chunk's, which stay its core partitions.
+    let appended_files: Vec<PathBuf> = (0..2)
+        .map(|i| input.join(format!("part-{i}.json")))
+        .collect();
+    let mut append = parallel_task(
+        "append_wiki",
+        "wiki_parallel",
+        json!({"type": "local", "files": appended_files}),
+        json!({"splitHintSpec": {"type": "maxSize", "maxNumFiles": 1}}),
+    );
+    append["spec"]["ioConfig"]["appendToExisting"] = json!(true);
+    let append = qs.submit_ok(append).await;
+    let status = qs.wait_complete(&append, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    assert_eq!(sub_tasks(&qs, &append).await.len(), 2);
+    let all = used_segments(&qs, "wiki_parallel").await;
+    let new: Vec<&Value> = all
+        .iter()
+        .filter(|s| s["shardSpec"]["partitionNum"].as_u64().unwrap() >= segments.len() as u64)
+        .collect();
+    assert_eq!(all.len(), segments.len() + new.len());
+    assert!(!new.is_empty());
+    for segment in &new {
+        assert_eq!(segment["version"], segments[0]["version"], "{segment}");
+        assert_eq!(
+            segment["shardSpec"]["partitions"],
+            segments.len(),
+            "{segment}"
+        );
+    }
+    let mut twice = expected;
+    let appended_lines: Vec<String> = split_lines(&lines, 4)[..2]
+        .concat()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for (key, sums) in expected_rollup(&appended_lines) {
+        let total = twice.entry(key).or_default();
+        for (t, s) in total.iter_mut().zip(sums) {
+            *t += s;
+        }
+    }
+    assert_eq!(published_rollup(&all), twice);
+
+    // Hashed partitions across sub-tasks (Druid's two-phase shuffle) are refused at submit.
+    let mut hashed = parallel_task("hashed_wiki", "wiki_hashed", local, json!({}));
+    hashed["spec"]["tuningConfig"]["forceGuaranteedRollup"] = json!(true);
+    hashed["spec"]["tuningConfig"]["partitionsSpec"] = json!({"type": "hashed", "numShards": 2});
+    let refused = qs.submit(hashed).await;
+    assert_eq!(refused.status(), 400);
+    let message = refused.text().await.unwrap();
+    assert!(
+        message.contains("not supported by Steward yet"),
+        "{message}"
+    );
+}
+
+// Druid's TaskMonitor retries a failed sub-task (ParallelIndexSupervisorTaskResourceTest).
+#[tokio::test]
+async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep");
+    let mut c = Cluster::start(
+        dir.path(),
+        2,
+        "druid.indexer.runner.taskCleanupTimeout=PT2S",
+        &format!(
+            "druid.worker.capacity=3\ndruid.storage.storageDirectory={}",
+            deep.display()
+        ),
+    )
+    .await;
+    let lines = wikiticker_lines(8000);
+    let server = InputServer::start(split_lines(&lines, 4)).await;
+    let uris: Vec<String> = (0..4).map(|i| server.uri(true, i)).collect();
+    // Without intervals, the supervisor locks each chunk at its first allocation.
+    let mut task = parallel_task(
+        "parallel_retry",
+        "wiki_retry",
+        json!({"type": "http", "uris": uris}),
+        json!({"maxRetry": 3}),
+    );
+    task["spec"]["dataSchema"]["granularitySpec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("intervals");
+    let supervisor = c.submit_ok(task).await;
+
+    // Two sub-tasks read; the one on the worker without the supervisor loses its worker.
+    wait_for("two sub-tasks reading", T, || async {
+        (server.held_requests() >= 2).then_some(())
+    })
+    .await;
+    let supervisor_host = c.worker_of(&supervisor).await.expect("supervisor running");
+    let mut elsewhere: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for sub in sub_tasks(&c, &supervisor).await {
+        let id = sub["id"].as_str().unwrap().to_string();
+        if let Some(host) = c.worker_of(&id).await.filter(|h| *h != supervisor_host) {
+            elsewhere.entry(host).or_default().push(id);
+        }
+    }
+    let Some((victim_host, victims)) = elsewhere.pop_first() else {
+        panic!(
+            "no sub-task runs on a worker other than the supervisor's\n{}",
+            c.logs()
+        )
+    };
+    let mm = c.mm_index(&victim_host);
+    c.mms[mm].signal(Signal::SIGKILL);
+    // The host is gone with its peons.
+    for id in &victims {
+        for pid in peon_pids(id) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    for id in &victims {
+        let failed = c.wait_complete(id, T).await;
+        assert_eq!(failed["statusCode"], "FAILED", "{failed}");
+    }
+    wait_for("the splits to be retried", T, || async {
+        (sub_tasks(&c, &supervisor).await.len() >= 2 + victims.len()).then_some(())
+    })
+    .await;
+    server.release();
+
+    let status = c.wait_complete(&supervisor, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}\n{}", c.logs());
+    let subs = sub_tasks(&c, &supervisor).await;
+    assert_eq!(
+        subs.len(),
+        4 + victims.len(),
+        "four splits and a retry of each lost one: {subs:?}"
+    );
+    let log = task_log(&c, &supervisor).await;
+    for id in &victims {
+        assert!(log.contains(&format!("Sub-task[{id}] failed")), "{log}");
+    }
+    let reports: Value = c
+        .get(&format!("task/{supervisor}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = &reports["ingestionStatsAndErrors"]["payload"];
+    assert_eq!(
+        payload["rowStats"]["totals"]["buildSegments"]["processed"],
+        lines.len(),
+        "only the attempts that succeeded count: {reports}"
+    );
+    let segments = used_segments(&c, "wiki_retry").await;
+    assert_eq!(payload["segmentsPublished"], segments.len());
+    assert_one_complete_chunk(&segments);
+    // Every input row once, in the rollup the spec asks for.
+    assert_eq!(published_rollup(&segments), expected_rollup(&lines));
+}
+
+#[tokio::test]
+async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
+    let lines = wikiticker_lines(3000);
+    let server = InputServer::start(split_lines(&lines, 3)).await;
+    // The first split is served at once, the others wait.
+    let uris = vec![
+        server.uri(false, 0),
+        server.uri(true, 1),
+        server.uri(true, 2),
+    ];
+    let supervisor = qs
+        .submit_ok(parallel_task(
+            "parallel_shutdown",
+            "wiki_shutdown",
+            json!({"type": "http", "uris": uris}),
+            json!({}),
+        ))
+        .await;
+    let storage = qs.data_dir.join("segments").join("wiki_shutdown");
+    // The first split's sub-task pushed and reported its segments; the other two read.
+    wait_for("one split done and two reading", T, || async {
+        let done = sub_tasks(&qs, &supervisor)
+            .await
+            .iter()
+            .any(|s| s["statusCode"] == "SUCCESS");
+        (done && server.held_requests() >= 2).then_some(())
+    })
+    .await;
+    assert!(!files_under(&storage).is_empty(), "the first split pushed");
+    // Live, the supervisor counts the finished split's rows and asks the running ones.
+    let live: Value = qs
+        .get(&format!("task/{supervisor}/reports"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = &live["ingestionStatsAndErrors"]["payload"];
+    assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS", "{live}");
+    assert!(
+        payload["rowStats"]["totals"]["buildSegments"]["processed"]
+            .as_u64()
+            .unwrap()
+            >= 1000,
+        "{live}"
+    );
+
+    qs.post(&format!("task/{supervisor}/shutdown"), json!({}))
+        .await;
+    let status = qs.wait_complete(&supervisor, T).await;
+    assert_eq!(status["statusCode"], "FAILED", "{status}");
+    // The Overlord records the end at once; the supervisor cleans up before its peon exits.
+    wait_for("the supervisor's peon to exit", T, || async {
+        peon_pids(&supervisor).is_empty().then_some(())
+    })
+    .await;
+    let subs = sub_tasks(&qs, &supervisor).await;
+    assert_eq!(subs.len(), 3, "no sub-task after the shutdown: {subs:?}");
+    let log = task_log(&qs, &supervisor).await;
+    for sub in subs.iter().filter(|s| s["statusCode"] != "SUCCESS") {
+        let id = sub["id"].as_str().unwrap();
+        assert!(
+            log.contains(&format!("Shutting down sub-task[{id}]")),
+            "{log}"
+        );
+        assert_eq!(qs.wait_complete(id, T).await["statusCode"], "FAILED");
+    }
+    assert!(!log.contains("Published ["), "{log}");
+    assert!(used_segments(&qs, "wiki_shutdown").await.is_empty());
+    assert!(
+        files_under(&storage).is_empty(),
+        "reported files are removed: {:?}",
+        files_under(&storage)
+    );
+    server.release();
+}
+
+// Druid's ParallelIndexPhaseRunner: a spec out of attempts fails the phase.
+#[tokio::test]
+async fn a_split_that_fails_every_attempt_fails_the_supervisor_which_stops_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
+    let lines = wikiticker_lines(1000);
+    let server = InputServer::start(split_lines(&lines, 1)).await;
+    // The second URI answers 404, whichever attempt reads it.
+    let uris = vec![server.uri(true, 0), server.uri(false, 7)];
+    let supervisor = qs
+        .submit_ok(parallel_task(
+            "parallel_doomed",
+            "wiki_doomed",
+            json!({"type": "http", "uris": uris}),
+            json!({"maxRetry": 2}),
+        ))
+        .await;
+    let status = qs.wait_complete(&supervisor, T).await;
+    assert_eq!(status["statusCode"], "FAILED", "{status}");
+    assert_eq!(
+        status["errorMsg"],
+        "Failed in phase[segment generation]. See task logs for details."
+    );
+    wait_for("the supervisor's peon to exit", T, || async {
+        peon_pids(&supervisor).is_empty().then_some(())
+    })
+    .await;
+    // Two attempts of the bad split, and the good one, shut down.
+    let subs = sub_tasks(&qs, &supervisor).await;
+    assert_eq!(subs.len(), 3, "{subs:?}");
+    let log = task_log(&qs, &supervisor).await;
+    assert_eq!(log.matches("failed (").count(), 2, "{log}");
+    assert_eq!(log.matches("Shutting down sub-task[").count(), 1, "{log}");
+    for sub in &subs {
+        let id = sub["id"].as_str().unwrap();
+        assert_eq!(qs.wait_complete(id, T).await["statusCode"], "FAILED");
+    }
+    assert!(used_segments(&qs, "wiki_doomed").await.is_empty());
+    server.release();
+}
