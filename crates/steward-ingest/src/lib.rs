@@ -12,7 +12,8 @@
 //! - [`meters`]: the row counters and the handling of bad rows a task reports.
 //! - [`dimensions`], [`aggregate`]: the dimensions and metrics specs.
 //! - [`index`]: the rollup index, spilling within a memory bound and merging into sorted rows.
-//! - [`pipeline`]: all of it from input to segment files, cut by bucket and partition size.
+//! - [`pipeline`]: all of it from input to segment files, cut by bucket and partition size;
+//!   `read_ahead` reads and parses on a second thread.
 //! - [`hash_partitioner`]: the hash bucket of a rolled-up row, as Druid computes it.
 //! - [`spec`]: the ingestion spec of `index`/`index_parallel` tasks, checked as at submit.
 //! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
@@ -26,6 +27,7 @@ pub mod input;
 pub mod joda;
 pub mod meters;
 pub mod pipeline;
+mod read_ahead;
 pub mod row;
 pub mod spec;
 pub mod timestamp;

@@ -29,12 +29,13 @@ use crate::hash_partitioner::HashPartitioner;
 use crate::index::{
     DimValue, IndexSchema, MemoryLimits, MergedRow, MergedRows, MetricValue, RollupIndex,
 };
-use crate::input::{open_reader, InputSourceSpec, ReadError, ReaderOptions};
+use crate::input::{open_reader, InputSourceSpec, ReaderOptions};
 use crate::meters::{ParseExceptionHandler, RowIngestionMeters};
+use crate::read_ahead::{Outcome, ReadAhead};
 use crate::spec::tuning::HashPartitionFunction;
 use crate::spec::{HashedPartitionsSpec, IngestionSpec, PartitionsSpec};
 
-/// Rows between two looks at the cancel flag and two updates of the byte counter.
+/// Rows written between two looks at the cancel flag.
 const CHECK_EVERY: u64 = 4096;
 
 /// What to ingest and where to report.
@@ -115,65 +116,53 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
         temp_dir: Some(req.work_dir.to_path_buf()),
         ..ReaderOptions::default()
     };
-    let mut reader = open_reader(
+    let reader = open_reader(
         req.input,
         &spec.io_config.input_format,
         &schema.timestamp_spec,
         &options,
     )
     .map_err(BuildError::of)?;
-    let intervals = &granularity.intervals;
-    let (mut rows, mut bytes_counted) = (0u64, 0u64);
-    let mut count_bytes = |reader: &crate::input::InputRowReader| {
-        let now = reader.processed_bytes();
-        req.meters.add_processed_bytes(now - bytes_counted);
-        req.meters.set_input_progress(reader.input_progress());
-        bytes_counted = now;
-    };
-    while let Some(next) = reader.next() {
-        rows += 1;
-        if rows.is_multiple_of(CHECK_EVERY) {
-            count_bytes(&reader);
+    std::thread::scope(|scope| {
+        let mut outcomes = ReadAhead {
+            reader,
+            transformer: &transformer,
+            intervals: &granularity.intervals,
+            meters: req.meters,
+            cancel: req.cancel,
+        }
+        .spawn(scope);
+        while let Some(batch) = outcomes.next_batch() {
             if req.cancel.load(Ordering::Relaxed) {
                 return Err(BuildError("Canceled".into()));
             }
-        }
-        let row = match next {
-            Ok(row) => row,
-            Err(ReadError::Parse(e)) => {
-                req.parse_exceptions
-                    .unparseable(req.meters, &e, None)
-                    .map_err(BuildError::of)?;
-                continue;
+            for outcome in &batch {
+                match outcome {
+                    Outcome::Row(row) => {
+                        match index.add(row).map_err(BuildError::of)?.parse_error {
+                            None => req.meters.add_processed(1),
+                            Some(e) => req
+                                .parse_exceptions
+                                .processed_with_error(req.meters, vec![e.message], None)
+                                .map_err(BuildError::of)?,
+                        }
+                    }
+                    Outcome::Unparseable(e) => req
+                        .parse_exceptions
+                        .unparseable(req.meters, e, None)
+                        .map_err(BuildError::of)?,
+                    Outcome::ThrownAway => req.meters.add_thrown_away(1),
+                    Outcome::Fatal(e) => return Err(BuildError(e.clone())),
+                }
             }
-            Err(ReadError::Fatal(e)) => return Err(BuildError::of(e)),
-        };
-        let row = match transformer.transform(row) {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                req.meters.add_thrown_away(1);
-                continue;
-            }
-            Err(e) => {
-                req.parse_exceptions
-                    .unparseable(req.meters, &e, None)
-                    .map_err(BuildError::of)?;
-                continue;
-            }
-        };
-        if !intervals.is_empty() && !intervals.iter().any(|i| contains_millis(i, row.timestamp)) {
-            req.meters.add_thrown_away(1);
-            continue;
+            outcomes.recycle(batch);
         }
-        match index.add(&row).map_err(BuildError::of)?.parse_error {
-            None => req.meters.add_processed(1),
-            Some(e) => req
-                .parse_exceptions
-                .processed_with_error(req.meters, vec![e.message], None)
-                .map_err(BuildError::of)?,
+        // The reader also stops at the flag, which ends the batches early.
+        match req.cancel.load(Ordering::Relaxed) {
+            true => Err(BuildError("Canceled".into())),
+            false => Ok(()),
         }
-    }
-    count_bytes(&reader);
+    })?;
     let merged = index.finish().map_err(BuildError::of)?;
     let segment_granularity = granularity
         .segment_granularity

@@ -120,10 +120,14 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
         &serde_json::to_vec(&status).expect("JSON"),
     )?;
     info(&format!(
-        "Task[{}] finished: status[{}] duration[{} ms]{}",
+        "Task[{}] finished: status[{}] duration[{} ms] peakRss[{}]{}",
         status.id,
         status.status.as_str(),
         status.duration,
+        peak_rss_bytes().map_or("unknown".to_string(), |b| format!(
+            "{:.1} MB",
+            b as f64 / 1e6
+        )),
         status
             .error_msg
             .as_deref()
@@ -131,6 +135,19 @@ async fn peon(task_dir: &Path, attempt_id: u32, lock_timeout: Duration) -> Resul
             .unwrap_or_default(),
     ));
     Ok(())
+}
+
+/// The most memory this peon has held resident (`ru_maxrss`), in bytes: what the task needed
+/// at its peak, for an operator sizing a MiddleManager's slots.
+fn peak_rss_bytes() -> Option<u64> {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).ok()?;
+    let max_rss = u64::try_from(usage.max_rss()).ok()?;
+    // Linux counts kibibytes, macOS bytes.
+    Some(if cfg!(target_os = "macos") {
+        max_rss
+    } else {
+        max_rss * 1024
+    })
 }
 
 /// SIGTERM (the MiddleManager's graceful shutdown) and SIGINT (an operator running a peon by
@@ -272,6 +289,17 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn peak_rss_is_the_process_high_water_mark() {
+        let before = peak_rss_bytes().expect("getrusage works on this platform");
+        // A test process holds at least its code and stack resident.
+        assert!(before > 1_000_000, "{before}");
+        let touched = vec![1u8; 64 << 20];
+        let after = peak_rss_bytes().unwrap();
+        assert!(after >= before && after >= touched.len() as u64, "{after}");
+        assert_eq!(touched.iter().map(|&b| u64::from(b)).sum::<u64>(), 64 << 20);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //!
 //! `client` talks to a running Overlord over Druid's HTTP API (`steward task ...`,
 //! `steward workers`, `steward datasources`, `steward segments ...`, `steward kill`); `bench` measures a running Overlord's latency and throughput, `bench_history` its answers
-//! over a large task history; `config`
+//! over a large task history, `bench_ingest` an `index` task's speed and memory against DuckDB; `config`
 //! reads Druid-style properties; `settings` builds each role's parts from them; `quickstart`
 //! runs the single-process deployment, `cluster` the Overlord and MiddleManager processes.
 
 pub mod bench;
 pub mod bench_actions;
 pub mod bench_history;
+pub mod bench_ingest;
 pub mod client;
 pub mod cluster;
 pub mod config;

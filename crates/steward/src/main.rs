@@ -119,6 +119,8 @@ enum Command {
         #[command(flatten)]
         args: steward::bench_history::HistoryArgs,
     },
+    /// Measure one index task on generated wikiticker JSON (rows/s, peak RSS) against DuckDB.
+    BenchIngest(steward::bench_ingest::IngestBenchArgs),
     /// Print a segment's rows, metadata or bitmaps (Druid's DumpSegment tool).
     DumpSegment(dump_segment::DumpSegmentArgs),
     /// Show configuration.
@@ -237,6 +239,10 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::BenchHistory { overlord, args } => {
             steward::bench_history::run(&overlord, &args).await?;
+            Ok(0)
+        }
+        Command::BenchIngest(args) => {
+            steward::bench_ingest::run(&args).await?;
             Ok(0)
         }
         Command::Config { defaults } => {

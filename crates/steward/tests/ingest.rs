@@ -334,10 +334,11 @@ fn minutes(n: u32) -> Vec<Value> {
     (0..n).map(|i| edit(&format!("p{i}"), i % 60, 1)).collect()
 }
 
-/// Starts an ingestion that has read 500 rows and waits for more; returns its id once its
+/// Starts an ingestion that has read 1,024 rows (two of the reader's batches of 512, so the
+/// index has them all) and waits for more; returns its id once its
 /// live report shows them.
 async fn ingestion_in_progress(qs: &Quickstart) -> (String, mpsc::Sender<()>) {
-    let (url, release) = gated_source(minutes(500), minutes(10));
+    let (url, release) = gated_source(minutes(1024), minutes(10));
     let id = qs
         .submit_ok(wiki_task(
             json!({"type": "http", "uris": [url]}),
@@ -345,12 +346,12 @@ async fn ingestion_in_progress(qs: &Quickstart) -> (String, mpsc::Sender<()>) {
             json!({}),
         ))
         .await;
-    wait_for("500 rows in the live report", T, || async {
+    wait_for("1,024 rows in the live report", T, || async {
         let r = qs.get(&format!("task/{id}/reports")).await;
         let report: Value = r.json().await.ok()?;
         let payload = &report["ingestionStatsAndErrors"]["payload"];
         (payload["ingestionState"] == "BUILD_SEGMENTS"
-            && payload["rowStats"]["totals"]["buildSegments"]["processed"] == 500)
+            && payload["rowStats"]["totals"]["buildSegments"]["processed"] == 1024)
             .then_some(())
     })
     .await;

@@ -39,7 +39,7 @@ use self::names::Interner;
 use self::parquet::ParquetRows;
 use self::source::Entity;
 use crate::timestamp::TimestampSpec;
-use crate::{InputRow, ParseError, Value};
+use crate::{InputRow, ParseError};
 
 /// Input that cannot be read at all: the task fails with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,10 +217,11 @@ impl InputRowReader {
     }
 }
 
-impl Iterator for InputRowReader {
-    type Item = Result<InputRow, ReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl InputRowReader {
+    /// Reads the next row into `row`, reusing its buffers (the field list and the strings in
+    /// it): a reader fed the same row back allocates nothing per row in the common case. On an
+    /// error `row` holds no meaningful row. `None` at the end.
+    pub fn read_into(&mut self, row: &mut InputRow) -> Option<Result<(), ReadError>> {
         loop {
             if self.done {
                 return None;
@@ -248,7 +249,7 @@ impl Iterator for InputRowReader {
                 processed_bytes: &mut self.processed_bytes,
                 row_width: &mut self.row_width,
             };
-            match current.next_row(&mut ctx) {
+            match current.next_row(&mut ctx, row) {
                 Some(Err(ReadError::Fatal(e))) => {
                     self.done = true;
                     return Some(Err(ReadError::Fatal(e)));
@@ -257,6 +258,15 @@ impl Iterator for InputRowReader {
                 None => self.current = None,
             }
         }
+    }
+}
+
+impl Iterator for InputRowReader {
+    type Item = Result<InputRow, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut row = InputRow::new(0, Vec::with_capacity(self.row_width));
+        Some(self.read_into(&mut row)?.map(|()| row))
     }
 }
 
@@ -269,20 +279,12 @@ struct RowContext<'a> {
 }
 
 impl RowContext<'_> {
-    fn fields(&self) -> Vec<(Arc<str>, Value)> {
-        Vec::with_capacity(*self.row_width)
-    }
-
-    /// Stamps the row, keeping the first `visible` fields.
-    fn finish(
-        &mut self,
-        mut fields: Vec<(Arc<str>, Value)>,
-        visible: usize,
-    ) -> Result<InputRow, ParseError> {
-        let timestamp = self.timestamp.extract(&fields)?;
-        fields.truncate(visible);
-        *self.row_width = fields.len().max(1);
-        Ok(InputRow::new(timestamp, fields))
+    /// Stamps the row, keeping its first `visible` fields.
+    fn finish(&mut self, row: &mut InputRow, visible: usize) -> Result<(), ParseError> {
+        row.timestamp = self.timestamp.extract(&row.fields)?;
+        row.fields.truncate(visible);
+        *self.row_width = row.fields.len().max(1);
+        Ok(())
     }
 }
 
@@ -296,19 +298,23 @@ enum EntityReader {
 }
 
 impl EntityReader {
-    fn next_row(&mut self, ctx: &mut RowContext) -> Option<Result<InputRow, ReadError>> {
+    fn next_row(
+        &mut self,
+        ctx: &mut RowContext,
+        row: &mut InputRow,
+    ) -> Option<Result<(), ReadError>> {
         match self {
-            EntityReader::Text(text) => text.next_row(ctx),
+            EntityReader::Text(text) => text.next_row(ctx, row),
             EntityReader::Parquet { rows, uri, record } => {
-                let mut fields = ctx.fields();
-                let visible = match rows.next_row(ctx.names, &ctx.timestamp.column, &mut fields)? {
+                let fields = &mut row.fields;
+                let visible = match rows.next_row(ctx.names, &ctx.timestamp.column, fields)? {
                     Ok(visible) => visible,
                     Err(e) => return Some(Err(ReadError::Fatal(e))),
                 };
-                Some(match ctx.finish(fields, visible) {
-                    Ok(row) => {
+                Some(match ctx.finish(row, visible) {
+                    Ok(()) => {
                         *record += 1;
-                        Ok(row)
+                        Ok(())
                     }
                     Err(e) => Err(ReadError::Parse(located(e.message, uri, *record, None))),
                 })
@@ -398,19 +404,23 @@ impl TextReader {
         Ok(())
     }
 
-    fn next_row(&mut self, ctx: &mut RowContext) -> Option<Result<InputRow, ReadError>> {
+    fn next_row(
+        &mut self,
+        ctx: &mut RowContext,
+        row: &mut InputRow,
+    ) -> Option<Result<(), ReadError>> {
         let line = match self.read_line(ctx.processed_bytes) {
             Ok(Some(end)) => &self.buf[..end],
             Ok(None) => return None,
             Err(e) => return Some(Err(ReadError::Fatal(e))),
         };
-        let mut fields = ctx.fields();
-        let parsed = match &self.kind {
+        let fields = &mut row.fields;
+        let parsed = match &mut self.kind {
             TextKind::Json(json) => json
-                .parse(line, ctx.names, &ctx.timestamp.column, &mut fields)
+                .parse(line, ctx.names, &ctx.timestamp.column, fields)
                 .ok(),
             TextKind::Delimited(delimited) => delimited
-                .parse(&String::from_utf8_lossy(line), &mut fields)
+                .parse(&String::from_utf8_lossy(line), fields)
                 .ok()
                 .map(|()| fields.len()),
         };
@@ -419,12 +429,12 @@ impl TextReader {
                 "Unable to parse row [{}]",
                 String::from_utf8_lossy(line)
             )),
-            Some(visible) => ctx.finish(fields, visible).map_err(|e| e.message),
+            Some(visible) => ctx.finish(row, visible).map_err(|e| e.message),
         };
         Some(match result {
-            Ok(row) => {
+            Ok(()) => {
                 self.record += 1;
-                Ok(row)
+                Ok(())
             }
             Err(message) => Err(ReadError::Parse(located(
                 message,

@@ -10,6 +10,7 @@ use flate2::write::GzEncoder;
 use serde_json::{json, Value as Json};
 
 use super::*;
+use crate::Value;
 
 fn ms(iso: &str) -> i64 {
     iso.parse::<jiff::Timestamp>().unwrap().as_millisecond()
