@@ -23,12 +23,7 @@ async fn druids_wikiticker_tutorial_ingests_into_segments_that_match_an_independ
     let status = qs.wait_complete(&id, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
 
-    let reports: Value = qs
-        .get(&format!("task/{id}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = qs.reports(&id).await;
     let payload = &reports["ingestionStatsAndErrors"]["payload"];
     assert_eq!(payload["ingestionState"], "COMPLETED");
     let stats = &payload["rowStats"]["buildSegments"];
@@ -212,12 +207,7 @@ async fn bad_rows_are_counted_and_past_max_parse_exceptions_fail_the_task_publis
         .await;
     let status = qs.wait_complete(&tolerant, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
-    let reports: Value = qs
-        .get(&format!("task/{tolerant}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = qs.reports(&tolerant).await;
     let payload = &reports["ingestionStatsAndErrors"]["payload"];
     let stats = &payload["rowStats"]["buildSegments"];
     assert_eq!(

@@ -165,12 +165,7 @@ async fn drop_existing_tombstones_the_emptied_day_and_its_old_segments_can_be_ki
         json!({"type": "kill", "dataSource": "wiki", "interval": "2015-09-12/2015-09-14"}),
     )
     .await;
-    let reports: Value = qs
-        .get(&format!("task/{kill}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = qs.reports(&kill).await;
     // The two old segments and the tombstone.
     assert_eq!(
         reports["killUnusedSegments"]["payload"]["numSegmentsKilled"], 3,

@@ -338,12 +338,7 @@ async fn kill_deletes_exactly_the_unused_segments_of_its_interval_from_the_store
     for kept in [&old[1], &old[2], &newer] {
         assert!(segment_dir(kept).exists(), "{kept}");
     }
-    let reports: Value = qs
-        .get(&format!("task/{kill}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = qs.reports(&kill).await;
     assert_eq!(
         reports["killUnusedSegments"]["payload"]["numSegmentsKilled"], 1,
         "{reports}"

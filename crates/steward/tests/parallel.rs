@@ -325,12 +325,7 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
         "SUCCESS"
     );
     assert!(sub_tasks(&qs, &sequential).await.is_empty());
-    let sequential_report: Value = qs
-        .get(&format!("task/{sequential}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sequential_report: Value = qs.reports(&sequential).await;
     assert_eq!(
         sequential_report["ingestionStatsAndErrors"]["payload"]["rowStats"]["buildSegments"]
             ["processed"],
@@ -348,12 +343,7 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
             .contains("Published ["));
     }
 
-    let reports: Value = qs
-        .get(&format!("task/{supervisor}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = qs.reports(&supervisor).await;
     let payload = &reports["ingestionStatsAndErrors"]["payload"];
     assert_eq!(payload["ingestionState"], "COMPLETED");
     let totals = &payload["rowStats"]["totals"]["buildSegments"];
@@ -523,12 +513,7 @@ async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_t
     for id in &victims {
         assert!(log.contains(&format!("Sub-task[{id}] failed")), "{log}");
     }
-    let reports: Value = c
-        .get(&format!("task/{supervisor}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reports: Value = c.reports(&supervisor).await;
     let payload = &reports["ingestionStatsAndErrors"]["payload"];
     assert_eq!(
         payload["rowStats"]["totals"]["buildSegments"]["processed"],
@@ -574,12 +559,7 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
     .await;
     assert!(!files_under(&storage).is_empty(), "the first split pushed");
     // Live, the supervisor counts the finished split's rows and asks the running ones.
-    let live: Value = qs
-        .get(&format!("task/{supervisor}/reports"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let live: Value = qs.reports(&supervisor).await;
     let payload = &live["ingestionStatsAndErrors"]["payload"];
     assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS", "{live}");
     assert!(

@@ -314,6 +314,15 @@ impl Api {
         .await
     }
 
+    /// `task/{id}/reports` as JSON: live while the task runs, stored once it ended.
+    pub async fn reports(&self, id: &str) -> Value {
+        self.get(&format!("task/{id}/reports"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.v1(path)).send().await.unwrap()
     }
