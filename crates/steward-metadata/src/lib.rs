@@ -1,7 +1,8 @@
 //! The metadata store: Druid's `druid_tasks`, `druid_tasklocks`, `druid_segments`,
 //! `druid_pendingSegments`, `druid_config` and `druid_audit` tables behind one interface, so the
 //! Overlord does not care whether it runs on SQLite, PostgreSQL or MySQL. [`open_store`] picks
-//! the database from Druid's connect URI.
+//! the database from Druid's connect URI; [`open_timed_store`] also times every operation for
+//! the Overlord's `/metrics` (`timed`).
 //!
 //! The store is the task history. The Overlord keeps only active tasks in memory; everything
 //! about finished tasks is read from here with indexed, bounded queries. It holds the locks of
@@ -18,6 +19,7 @@ mod sql;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod timed;
 mod timeline;
 
 use async_trait::async_trait;
@@ -28,7 +30,7 @@ use steward_model::{
 };
 
 pub use mysql::MySqlStore;
-pub use open::open_store;
+pub use open::{open_store, open_timed_store};
 pub use postgres::PostgresStore;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;

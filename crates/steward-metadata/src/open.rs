@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use steward_metrics::Metrics;
+
 use crate::server::redact;
+use crate::timed::TimedStore;
 use crate::{MetadataStore, MySqlStore, PostgresStore, SqliteStore, StoreError};
 
 /// Opens the metadata store named by Druid's `druid.metadata.storage.connector.connectURI`,
@@ -49,4 +52,25 @@ pub async fn open_store(
             redact(uri)
         ))),
     }
+}
+
+/// [`open_store`], with every operation timed in `metrics` (see [`TimedStore`]).
+pub async fn open_timed_store(
+    uri: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+    table_base: &str,
+    metrics: &Metrics,
+) -> Result<Arc<dyn MetadataStore>, StoreError> {
+    let store = open_store(uri, user, password, table_base).await?;
+    let bare = uri.trim().strip_prefix("jdbc:").unwrap_or(uri.trim());
+    // `open_store` took the URI, so it names one of the three.
+    let backend = if bare.starts_with("sqlite:") {
+        "sqlite"
+    } else if bare.starts_with("postgres") {
+        "postgresql"
+    } else {
+        "mysql"
+    };
+    Ok(Arc::new(TimedStore::new(store, backend, metrics.clone())))
 }

@@ -37,8 +37,14 @@ mod tests {
         for (druid, prometheus) in [
             ("task/run/time", "druid_task_run_time"),
             ("task/success/count", "druid_task_success_count"),
-            ("taskSlot/blacklisted/count", "druid_taskslot_blacklisted_count"),
-            ("worker/taskSlot/idle/count", "druid_worker_taskslot_idle_count"),
+            (
+                "taskSlot/blacklisted/count",
+                "druid_taskslot_blacklisted_count",
+            ),
+            (
+                "worker/taskSlot/idle/count",
+                "druid_worker_taskslot_idle_count",
+            ),
             (
                 "ingest/events/processedWithError",
                 "druid_ingest_events_processedwitherror",

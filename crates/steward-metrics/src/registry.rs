@@ -78,6 +78,12 @@ impl Metrics {
     }
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -205,7 +211,10 @@ mod tests {
         };
         // 1.5 s, Druid's default buckets: in 2.5 and above, not in 1.0.
         let count_at = |le: f64| buckets.iter().find(|b| b.less_than == le).unwrap().count;
-        assert_eq!((count_at(1.0), count_at(2.5), count_at(300.0)), (0.0, 1.0, 1.0));
+        assert_eq!(
+            (count_at(1.0), count_at(2.5), count_at(300.0)),
+            (0.0, 1.0, 1.0)
+        );
 
         let running = parsed
             .samples
@@ -214,7 +223,10 @@ mod tests {
             .expect("gauge sample");
         assert!(matches!(running.value, Value::Gauge(v) if v == 3.0));
         assert_eq!(
-            parsed.docs.get("druid_task_running_count").map(String::as_str),
+            parsed
+                .docs
+                .get("druid_task_running_count")
+                .map(String::as_str),
             Some(TASK_RUNNING_COUNT.help)
         );
     }

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use steward_cluster::FileTaskLogs;
+use steward_http::InternalClient;
+use steward_metrics::Metrics;
 use steward_model::peon::{PeonConfig, RetryPolicy, StorageConfig};
 use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
 
 use crate::layout::Layout;
+use crate::metrics::WorkerMetrics;
 
 /// A MiddleManager's configuration. [`WorkerConfig::new`] fills in Druid's defaults.
 #[derive(Debug, Clone)]
@@ -50,6 +53,10 @@ pub struct WorkerConfig {
     /// The Overlords the coordinator knows at the peon's start (cluster mode: the leader
     /// election's participants) come before `overlord_urls` here.
     pub peon: PeonConfig,
+    /// How this MiddleManager calls peons (TLS trust, escalator credentials).
+    pub internal_client: InternalClient,
+    /// The registry this MiddleManager's `/metrics` serves (its ZooKeeper session's too).
+    pub metrics: Metrics,
 }
 
 impl WorkerConfig {
@@ -94,6 +101,8 @@ impl WorkerConfig {
                 ca_path: None,
                 chat: Default::default(),
             },
+            internal_client: InternalClient::default(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -116,9 +125,11 @@ impl WorkerConfig {
     }
 }
 
-/// What the driver and every task's run read and nobody changes.
+/// What the driver, every task's run and the HTTP API share: the configuration and layout,
+/// which nobody changes, and the metrics they record in.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: WorkerConfig,
     pub layout: Layout,
+    pub metrics: WorkerMetrics,
 }

@@ -278,6 +278,11 @@ impl WorkerCore {
         self.running.keys().map(String::as_str)
     }
 
+    /// The tasks handed to this worker that have not ended, with their peons' ports.
+    pub fn running_tasks(&self) -> impl Iterator<Item = (&Task, Option<u16>)> {
+        self.running.values().map(|r| (&r.task, r.port))
+    }
+
     /// The ended tasks whose end the Overlord has not recorded yet.
     pub fn completed_ids(&self) -> impl Iterator<Item = &str> {
         self.completed.keys().map(String::as_str)

@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::config::Shared;
 use crate::core::{Plan, WorkerCore, WorkerEffect, WorkerInput};
 use crate::layout::TaskDir;
-use crate::requests::{Answer, Request, View};
+use crate::requests::{Answer, Request, RunningTask, View};
 use crate::task_run;
 
 /// A started driver: where to send requests, what it publishes, and its task.
@@ -66,6 +66,7 @@ pub(crate) async fn start(
     let (view_tx, view) = watch::channel(View {
         worker: core.worker(),
         logs: BTreeMap::new(),
+        running: Vec::new(),
     });
     let mut driver = Driver {
         shared,
@@ -302,9 +303,20 @@ impl Driver {
                 (id.to_string(), dir.log_file())
             })
             .collect();
+        let running = self
+            .core
+            .running_tasks()
+            .map(|(task, port)| RunningTask {
+                id: task.id().to_string(),
+                data_source: task.data_source().to_string(),
+                task_type: task.task_type().to_string(),
+                port,
+            })
+            .collect();
         self.view.send_replace(View {
             worker: self.core.worker(),
             logs,
+            running,
         });
     }
 }

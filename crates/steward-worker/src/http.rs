@@ -5,6 +5,7 @@
 //! in a path is checked against the id rules before it is looked up.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -17,12 +18,15 @@ use steward_model::ids::validate_id;
 use steward_security::{guarded, Action, Resource, Security};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::config::Shared;
 use crate::requests::{Answer, Request, View};
 
+/// What the handlers share.
 #[derive(Clone)]
-struct Api {
-    requests: mpsc::UnboundedSender<Request>,
-    view: watch::Receiver<View>,
+pub(crate) struct Api {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) requests: mpsc::UnboundedSender<Request>,
+    pub(crate) view: watch::Receiver<View>,
 }
 
 impl Api {
@@ -46,17 +50,14 @@ impl Api {
 }
 
 /// The routes; with `security`, every request but the health check must authenticate, and
-/// each route requires Druid's permission for it (`STATE` to read or stop tasks, `CONFIG` to
-/// enable or disable the worker, as Druid's `WorkerResource` has it).
-pub(crate) fn router(
-    requests: mpsc::UnboundedSender<Request>,
-    view: watch::Receiver<View>,
-    security: Option<&Security>,
-) -> Router {
+/// each route requires Druid's permission for it (`STATE` to read or stop tasks and to read
+/// `/metrics`, `CONFIG` to enable or disable the worker, as Druid's `WorkerResource` has it).
+pub(crate) fn router(api: Api, security: Option<&Security>) -> Router {
     let guard = |route, resource, action| guarded(security, route, resource, action);
     let (state, config) = (Resource::state, Resource::config);
     let router = Router::new()
         .route("/status/health", get(|| async { Json(true) }))
+        .route("/metrics", guard(get(metrics), state(), Action::Read))
         .route(
             "/druid/worker/v1/enabled",
             guard(get(enabled), state(), Action::Read),
@@ -87,7 +88,13 @@ pub(crate) fn router(
     };
     router
         .layer(axum::middleware::from_fn(json_errors))
-        .with_state(Api { requests, view })
+        .with_state(api)
+}
+
+/// `GET /metrics`, in Prometheus' text format (see [`crate::metrics`]).
+async fn metrics(State(api): State<Api>) -> Response {
+    let view = api.view.borrow().clone();
+    steward_metrics::response(api.shared.metrics.render(view).await)
 }
 
 async fn enabled(State(api): State<Api>) -> Json<serde_json::Value> {

@@ -15,7 +15,7 @@
 //! - `task_run`: one task's life, from launch or re-adoption to its recorded end.
 //! - `process`: spawning, signalling and watching peon processes.
 //! - `ports`, `layout`, `restore`: peon ports, the on-disk layout, what a restart finds.
-//! - `http`: the worker HTTP API.
+//! - `http`: the worker HTTP API; `metrics`: what its `/metrics` serves.
 
 mod config;
 pub mod core;
@@ -23,6 +23,7 @@ mod driver;
 mod http;
 mod layout;
 mod manager;
+mod metrics;
 mod ports;
 mod process;
 mod requests;

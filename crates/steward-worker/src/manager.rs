@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 use crate::config::{Shared, WorkerConfig};
 use crate::core::WorkerCore;
 use crate::driver;
+use crate::http::Api;
 use crate::layout::Layout;
+use crate::metrics::WorkerMetrics;
 use crate::ports::{can_bind, PortFinder};
 use crate::requests::{Request, View};
 use crate::restore;
@@ -33,11 +35,14 @@ pub enum WorkerError {
     },
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
+    #[error("cannot build the client that calls peons: {0}")]
+    Client(#[from] reqwest::Error),
 }
 
 /// A running MiddleManager. Dropping it without [`MiddleManager::stop`] stops the worker's
 /// bookkeeping but leaves the peons running, for a restarted MiddleManager to re-adopt.
 pub struct MiddleManager {
+    shared: Arc<Shared>,
     requests: mpsc::UnboundedSender<Request>,
     view: watch::Receiver<View>,
     driver: JoinHandle<()>,
@@ -75,9 +80,15 @@ impl MiddleManager {
         );
         let (core, effects) =
             WorkerCore::start(config.worker(), &config.host, ports, restored, held);
-        let shared = Arc::new(Shared { config, layout });
-        let running = driver::start(shared, coordinator, core, effects).await?;
+        let metrics = WorkerMetrics::new(&config)?;
+        let shared = Arc::new(Shared {
+            config,
+            layout,
+            metrics,
+        });
+        let running = driver::start(shared.clone(), coordinator, core, effects).await?;
         Ok(MiddleManager {
+            shared,
             requests: running.requests,
             view: running.view,
             driver: running.task,
@@ -92,12 +103,20 @@ impl MiddleManager {
     /// The worker HTTP API (`/druid/worker/v1/...`, `/status/health`); the caller serves it on
     /// `config.port`.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(self.requests.clone(), self.view.clone(), None)
+        crate::http::router(self.api(), None)
     }
 
     /// The worker HTTP API behind authentication and Druid's per-route permissions.
     pub fn secured_router(&self, security: &Security) -> axum::Router {
-        crate::http::router(self.requests.clone(), self.view.clone(), Some(security))
+        crate::http::router(self.api(), Some(security))
+    }
+
+    fn api(&self) -> Api {
+        Api {
+            shared: self.shared.clone(),
+            requests: self.requests.clone(),
+            view: self.view.clone(),
+        }
     }
 
     /// Stops cleanly: announces the worker disabled, stops every peon gracefully and reports its

@@ -24,9 +24,21 @@ pub(crate) enum Request {
     Stop(oneshot::Sender<()>),
 }
 
-/// What the HTTP API shows: the worker as announced, and the log file of each task here.
+/// What the HTTP API shows: the worker as announced, the log file of each task here, and the
+/// tasks running here.
 #[derive(Debug, Clone)]
 pub(crate) struct View {
     pub worker: Worker,
     pub logs: BTreeMap<String, PathBuf>,
+    pub running: Vec<RunningTask>,
+}
+
+/// A task running here, as `/metrics` names it and reaches its peon.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningTask {
+    pub id: String,
+    pub data_source: String,
+    pub task_type: String,
+    /// The peon's port, once it has one.
+    pub port: Option<u16>,
 }

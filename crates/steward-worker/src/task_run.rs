@@ -189,8 +189,8 @@ fn status_after_exit(id: &str, dir: &TaskDir, attempt: u32, exit: Exit) -> TaskS
 }
 
 /// Druid's end of a task on the worker: push the log, report and status to the task-log store
-/// (failures are only logged), persist the final announcement in `completedTasks/`, delete the
-/// task dir.
+/// (failures are only logged), record the end in the worker's metrics, persist the final
+/// announcement in `completedTasks/`, delete the task dir.
 async fn finish(
     shared: Arc<Shared>,
     task: Task,
@@ -210,11 +210,17 @@ async fn finish(
                 tracing::warn!("cannot push the task log: {e}");
             }
         }
-        if let Some(report) = attempt.map(|a| dir.report_file(a)).filter(|r| r.exists()) {
-            if let Err(e) = logs.push_report(id, &report) {
+        let report = attempt.map(|a| dir.report_file(a)).filter(|r| r.exists());
+        if let Some(report) = &report {
+            if let Err(e) = logs.push_report(id, report) {
                 tracing::warn!("cannot push the task report: {e}");
             }
         }
+        // Before the task dir goes: the report holds the task's final ingestion counters.
+        let report = report.and_then(|r| std::fs::read(r).ok());
+        shared
+            .metrics
+            .task_ended(&task, status.status, report.as_deref());
         let status_file = shared.layout.tmp_dir().join(format!("{id}.status.json"));
         let pushed = write_atomic(&status_file, &serde_json::to_vec(&status).expect("JSON"))
             .and_then(|()| logs.push_status(id, &status_file));

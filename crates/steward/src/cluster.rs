@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use steward_cluster::{LeaderElection, OverlordCoordinator, WorkerCoordinator};
+use steward_metrics::Metrics;
 use steward_overlord::api;
 use steward_overlord::{spawn_retention, OverlordParts, TaskMaster};
 use steward_worker::MiddleManager;
@@ -31,10 +32,16 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
     let http = HttpSettings::load(&p, CLUSTER_BIND)?;
     let (port, tls_port) = (p.port_or(8090)?, p.tls_port_or(8290)?);
     let listeners = http.bind(port, tls_port).await?;
-    let store = open_store(&p, &data_dir).await?;
+    let metrics = Metrics::new();
+    let store = open_store(&p, &data_dir, &metrics).await?;
     let security = http.overlord_security(store.clone()).await?;
     http.warn_if_open("overlord");
-    let api_config = api_settings(&p, http.advertised(port, tls_port), security)?;
+    let api_config = api_settings(
+        &p,
+        http.advertised(port, tls_port),
+        security,
+        metrics.clone(),
+    )?;
     if let Some(retention) = retention_settings(&p)? {
         spawn_retention(store.clone(), task_logs(&p, &data_dir)?, retention);
     }
@@ -53,6 +60,7 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
         coordinator: zk as Arc<dyn OverlordCoordinator>,
         task_logs: task_logs(&p, &data_dir)?,
         internal_client: http.internal_client.clone(),
+        metrics,
     };
     let master = TaskMaster::start(parts, election.leadership());
     let url = api_config.self_url.clone();
@@ -82,7 +90,16 @@ pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
     let base = p.path_or("druid.indexer.task.baseTaskDir", data_dir.join("task"));
     // Peons learn the Overlords from the leader election's znodes, read as each one starts.
     let peon = peon_settings(&p, &data_dir, &http, Vec::new())?;
-    let config = worker_settings(&p, &data_dir, http.advertised(port, tls_port), base, peon)?;
+    let metrics = Metrics::new();
+    let config = worker_settings(
+        &p,
+        &data_dir,
+        http.advertised(port, tls_port),
+        base,
+        peon,
+        &http.internal_client,
+        metrics,
+    )?;
     let listeners = http.bind(port, tls_port).await?;
     let zk = connect_zk(zk_settings(&p, None, http.internal_client.clone())?).await?;
     let mm = MiddleManager::start(config, zk as Arc<dyn WorkerCoordinator>).await?;

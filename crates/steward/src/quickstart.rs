@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use steward_cluster::{InProcessCoordinator, WorkerCoordinator};
+use steward_metrics::Metrics;
 use steward_overlord::api;
 use steward_overlord::{spawn_retention, Overlord, OverlordParts};
 use steward_worker::MiddleManager;
@@ -30,7 +31,9 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
     let host = p.string("druid.host");
     let overlord_ports = (p.port_or(8090)?, p.tls_port_or(8290)?);
     let overlord_listeners = http.bind(overlord_ports.0, overlord_ports.1).await?;
-    let store = open_store(&p, &data_dir).await?;
+    // The Overlord's registry; each MiddleManager has its own.
+    let metrics = Metrics::new();
+    let store = open_store(&p, &data_dir, &metrics).await?;
     let security = http.overlord_security(store.clone()).await?;
     http.warn_if_open("quickstart");
     if let Some(retention) = retention_settings(&p)? {
@@ -41,6 +44,7 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         &p,
         http.advertised(overlord_ports.0, overlord_ports.1),
         security.clone(),
+        metrics.clone(),
     )?;
     // The in-process coordinator holds no election: peons are told this process's URL.
     let peon = peon_settings(&p, &data_dir, &http, vec![api_config.self_url.clone()])?;
@@ -59,6 +63,8 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
             advertised,
             base.join(port.to_string()),
             peon.clone(),
+            &http.internal_client,
+            Metrics::new(),
         )?;
         let listeners = http.bind(port, tls_port).await?;
         let mm =
@@ -86,6 +92,7 @@ pub async fn run(p: Properties) -> anyhow::Result<()> {
         coordinator,
         task_logs: task_logs(&p, &data_dir)?,
         internal_client: http.internal_client.clone(),
+        metrics,
     })
     .await?;
     let url = api_config.self_url.clone();

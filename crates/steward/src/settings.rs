@@ -15,6 +15,7 @@ use steward_http::{
 };
 use steward_ingest::input::InputSourceConfig;
 use steward_metadata::MetadataStore;
+use steward_metrics::Metrics;
 use steward_model::peon::{
     BasicCredentials, ChatConfig, ChatTls, PeonConfig, RetryPolicy, StorageConfig,
 };
@@ -72,14 +73,16 @@ pub fn overlord_settings(p: &Properties) -> anyhow::Result<(QueueConfig, RunnerC
     Ok((queue, runner))
 }
 
-/// HTTP settings of an Overlord reached at `scheme://druid.host:port`.
+/// HTTP settings of an Overlord reached at `scheme://druid.host:port`, serving `metrics`.
 pub fn api_settings(
     p: &Properties,
     (scheme, port): (&str, u16),
     security: Option<Security>,
+    metrics: Metrics,
 ) -> anyhow::Result<ApiConfig> {
     Ok(ApiConfig {
         security,
+        metrics,
         self_url: format!("{scheme}://{}:{port}", p.string("druid.host")),
         recently_finished_threshold: p.period("druid.indexer.storage.recentlyFinishedThreshold")?,
     })
@@ -87,18 +90,24 @@ pub fn api_settings(
 
 /// The metadata store named by `druid.metadata.storage.connector.connectURI` (SQLite,
 /// PostgreSQL or MySQL; a SQLite file in the data directory by default), logged in with
-/// `druid.metadata.storage.connector.user` and `.password` when they are set.
-pub async fn open_store(p: &Properties, data_dir: &Path) -> anyhow::Result<Arc<dyn MetadataStore>> {
+/// `druid.metadata.storage.connector.user` and `.password` when they are set; its operations
+/// are timed in `metrics`.
+pub async fn open_store(
+    p: &Properties,
+    data_dir: &Path,
+    metrics: &Metrics,
+) -> anyhow::Result<Arc<dyn MetadataStore>> {
     let uri = p
         .get("druid.metadata.storage.connector.connectURI")
         .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("metadata.db").display()));
     let user = p.get("druid.metadata.storage.connector.user");
     let password = p.get("druid.metadata.storage.connector.password");
-    steward_metadata::open_store(
+    steward_metadata::open_timed_store(
         &uri,
         user.as_deref(),
         password.as_deref(),
         &p.string("druid.metadata.storage.tables.base"),
+        metrics,
     )
     .await
     .context("cannot open the metadata store (druid.metadata.storage.connector.connectURI)")
@@ -192,13 +201,16 @@ pub fn peon_settings(
 }
 
 /// A MiddleManager reached at `scheme://druid.host:port` with its task dirs under
-/// `base_task_dir`, handing `peon` to the peons that call the Overlord.
+/// `base_task_dir`, handing `peon` to the peons that call the Overlord, calling them with
+/// `internal_client` and recording in `metrics`.
 pub fn worker_settings(
     p: &Properties,
     data_dir: &Path,
     (scheme, port): (&str, u16),
     base_task_dir: PathBuf,
     peon: PeonConfig,
+    internal_client: &InternalClient,
+    metrics: Metrics,
 ) -> anyhow::Result<WorkerConfig> {
     let host = p.string("druid.host");
     let ports = match p.get("druid.indexer.runner.ports") {
@@ -231,6 +243,8 @@ pub fn worker_settings(
         task_logs: task_logs(p, data_dir)?,
         peon_env_remove: p.secret_variables(),
         peon,
+        internal_client: internal_client.clone(),
+        metrics,
     })
 }
 

@@ -6,13 +6,14 @@
 //! ones from the metadata store with bounded queries.
 //!
 //! One file per concept: `tasks` (one task at a time), `listings`, `workers`,
-//! `dynamic_config`, `status` (leader, `/status`), `actions` (the task action endpoint peons
-//! call), `locks` (what the lockbox holds), `metadata` (Druid's Coordinator metadata
-//! API: datasources and segments), `datasources` (marking segments used or unused, deleting
-//! pending segments); `extract` checks ids and per-task and per-datasource permissions before
-//! a handler runs, `errors` holds Druid's error shapes, `state` what the handlers share,
-//! `redirect` the standby's redirect. Modules depend downwards only (handlers on extract,
-//! state and errors; the router here on the handlers).
+//! `dynamic_config`, `status` (leader, `/status`), `metrics` (`/metrics`, for Prometheus),
+//! `actions` (the task action endpoint peons call), `locks` (what the lockbox holds),
+//! `metadata` (Druid's Coordinator metadata API: datasources and segments), `datasources`
+//! (marking segments used or unused, deleting pending segments); `extract` checks ids and
+//! per-task and per-datasource permissions before a handler runs, `errors` holds Druid's
+//! error shapes, `state` what the handlers share, `redirect` the standby's redirect. Modules
+//! depend downwards only (handlers on extract, state and errors; the router here on the
+//! handlers).
 //!
 //! # No Coordinator
 //!
@@ -47,6 +48,7 @@ mod extract;
 mod listings;
 mod locks;
 mod metadata;
+mod metrics;
 mod redirect;
 mod state;
 mod status;
@@ -74,6 +76,7 @@ use metadata::{
     get_data_source, get_segment, get_unused_segments, get_used_segments, list_data_sources,
     list_segments, post_used_segments,
 };
+use metrics::metrics;
 use redirect::{redirect_to_leader, require_term};
 pub use state::ApiConfig;
 use state::AppState;
@@ -183,6 +186,7 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             delete(delete_pending_segments),
         )
         .route("/status", state_read(get(status)))
+        .route("/metrics", state_read(get(metrics)))
         .route("/status/health", get(|| async { Json(true) }))
         .merge(
             segment_changes(v1)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::request::Parts;
 use jiff::Timestamp;
 use steward_metadata::{MetadataStore, TaskInfo};
+use steward_metrics::Metrics;
 use steward_model::time::format_ts;
 use steward_model::{RunnerTaskState, TaskStatusPlus};
 use steward_security::{Action, Identity, Resource, Security};
@@ -26,6 +27,8 @@ pub struct ApiConfig {
     pub recently_finished_threshold: Duration,
     /// Authentication and authorization (Druid's basic security), or `None` when it is off.
     pub security: Option<Security>,
+    /// The registry `/metrics` serves: the one the Overlord (each term of it) records in.
+    pub metrics: Metrics,
 }
 
 #[derive(Clone)]

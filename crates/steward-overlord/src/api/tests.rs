@@ -84,6 +84,7 @@ impl Fixture {
             coordinator: self.coordinator.clone(),
             task_logs: FileTaskLogs::new(self._dir.path().join("logs")),
             internal_client: Default::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -118,6 +119,7 @@ async fn serve_router(
         self_url: url.clone(),
         recently_finished_threshold: Duration::from_secs(86_400),
         security,
+        metrics: Default::default(),
     };
     let app = app(config).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });

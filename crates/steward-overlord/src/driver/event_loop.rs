@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::command::{apply, Command};
 use super::io::IoRunner;
+use super::metrics::task_ended;
 use crate::core::OverlordCore;
 use crate::term::Term;
 
@@ -55,6 +56,12 @@ pub(super) async fn event_loop(
                     break;
                 }
                 Some(cmd) => {
+                    if let Command::Persisted { task_id, row_changed: true } = &cmd {
+                        // Before the core lets go of the task: its datasource, type and end.
+                        if let Some(ended) = core.active_status(task_id) {
+                            task_ended(&io.metrics, &ended);
+                        }
+                    }
                     let (effects, reply) = apply(&mut core, cmd);
                     after_lock_rows = reply;
                     effects
@@ -72,7 +79,7 @@ pub(super) async fn event_loop(
             _ = reconcile.tick() => core.reconcile(Timestamp::now()),
             () = ending.ended() => Vec::new(),
         };
-        io.run_all(effects);
+        io.run_all(&core, effects);
         if let Some(reply) = after_lock_rows {
             io.after_lock_rows(reply);
         }

@@ -13,16 +13,19 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use steward_cluster::{CoordinatorError, OverlordCoordinator};
 use steward_http::path_segment;
 use steward_metadata::{MetadataStore, StoreError};
+use steward_metrics::Metrics;
 use steward_model::backoff::Backoff;
 use steward_model::Worker;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
 use super::command::Command;
-use crate::core::IoEffect;
+use super::metrics::assigned;
+use crate::core::{IoEffect, OverlordCore};
 use crate::lockbox::LockPersist;
 use crate::term::Term;
 
@@ -57,6 +60,7 @@ pub(super) struct IoRunner {
     pub(super) lock_rows: mpsc::UnboundedSender<LockRowWork>,
     pub(super) term: Term,
     pub(super) lanes: Lanes,
+    pub(super) metrics: Metrics,
 }
 
 /// What the lock row writer is sent.
@@ -127,10 +131,19 @@ impl IoRunner {
     }
 
     /// Starts the effects in the order given, the core's: each joins its lane now, so that
-    /// effects with one target land in that order whenever their tasks get to run.
-    pub(super) fn run_all(&self, effects: Vec<IoEffect>) {
+    /// effects with one target land in that order whenever their tasks get to run. `core`,
+    /// which made them, is read for what the metrics need (when an assigned task entered the
+    /// runner).
+    pub(super) fn run_all(&self, core: &OverlordCore, effects: Vec<IoEffect>) {
         for effect in effects {
-            self.run(effect);
+            let pending_since = match &effect {
+                IoEffect::Assign { task, .. } => core
+                    .runner()
+                    .task_view(task.id())
+                    .map(|v| v.queue_insertion_time),
+                _ => None,
+            };
+            self.run(effect, pending_since);
         }
     }
 
@@ -149,7 +162,7 @@ impl IoRunner {
         }));
     }
 
-    fn run(&self, effect: IoEffect) {
+    fn run(&self, effect: IoEffect, pending_since: Option<Timestamp>) {
         let tx = self.tx.clone();
         let coordinator = self.coordinator.clone();
         let lane = effect
@@ -158,6 +171,7 @@ impl IoRunner {
         match effect {
             IoEffect::Assign { worker, task } => {
                 let give_up = self.assignment_timeout;
+                let metrics = self.metrics.clone();
                 // The locks a task was found ready with are stored before it can run (Druid
                 // stores them before the task is handed to its runner): a leader that dies
                 // meanwhile leaves them to the next, which takes them again.
@@ -175,7 +189,13 @@ impl IoRunner {
                     let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
                     loop {
                         match coordinator.assign(&worker.host, &task).await {
-                            Ok(()) | Err(CoordinatorError::Exists(_)) => return,
+                            Ok(()) => {
+                                if let Some(since) = pending_since {
+                                    assigned(&metrics, &task, since);
+                                }
+                                return;
+                            }
+                            Err(CoordinatorError::Exists(_)) => return,
                             // The leadership is over; the next leader assigns the task.
                             Err(CoordinatorError::NotLeader) => return,
                             // A coordinator outage is waited out; the runner's assignment

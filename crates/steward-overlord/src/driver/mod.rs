@@ -12,7 +12,7 @@
 //!
 //! One file per part: [`overlord`] (the handle and the start of a term), [`command`] (what the
 //! handle and the executor send the loop, and how the loop applies it), [`event_loop`], and
-//! [`io`] (the effect executor), and [`actions`] (the task actions peons ask for, on the
+//! [`io`] (the effect executor), [`metrics`] (what is recorded and scraped), and [`actions`] (the task actions peons ask for, on the
 //! handle). They depend downwards only: the handle and its actions on the loop, the executor
 //! and the commands; the loop on the executor and the commands; the executor on the commands.
 
@@ -20,10 +20,12 @@ mod actions;
 mod command;
 mod event_loop;
 mod io;
+mod metrics;
 mod overlord;
 
 pub use actions::{ActionError, AllocateSegment};
 pub(crate) use io::worker_task_url;
+pub(crate) use metrics::scrape;
 pub use overlord::{Overlord, OverlordParts, SubmitError, WorkerConfigError};
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use steward_cluster::{FileTaskLogs, OverlordCoordinator};
 use steward_http::InternalClient;
 use steward_metadata::{AuditEntry, AuditInfo, MetadataStore, StoreError};
+use steward_metrics::Metrics;
 use steward_model::{Task, TaskStatus};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tracing::{error, info};
@@ -61,6 +62,8 @@ pub struct OverlordParts {
     pub task_logs: FileTaskLogs,
     /// How the Overlord calls MiddleManagers (TLS trust, escalator credentials).
     pub internal_client: InternalClient,
+    /// Where task ends and assignments are recorded (the registry `/metrics` serves).
+    pub metrics: Metrics,
 }
 
 /// Handle to a running Overlord.
@@ -99,6 +102,7 @@ impl Overlord {
             coordinator,
             task_logs,
             internal_client,
+            metrics,
         } = parts;
         let http = internal_client
             .builder()
@@ -121,6 +125,7 @@ impl Overlord {
             lock_rows: lock_row_writer(store.clone(), term.clone()),
             term: term.clone(),
             lanes: Lanes::default(),
+            metrics,
         };
         let now = Timestamp::now();
         // The coordinator enqueues its current state before `subscribe` returns: feed it in
@@ -141,7 +146,7 @@ impl Overlord {
         effects.extend(core.adopt_assignments(assignments, &tasks, now));
         let stored_locks = store.active_task_locks().await?;
         effects.extend(core.start(tasks, stored_locks, now));
-        io.run_all(effects);
+        io.run_all(&core, effects);
         let (releases_tx, lock_releases) = watch::channel(core.lock_releases());
         tokio::spawn(event_loop(core, rx, events, io, releases_tx, term.clone()));
         Ok(Overlord {

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use super::io::{IoRunner, Lanes, LockRowWork};
 use super::*;
 use crate::config::{QueueConfig, RunnerConfig};
-use crate::core::IoEffect;
+use crate::core::{IoEffect, OverlordCore};
 use crate::lockbox::{LockPersist, LockRequest};
 use crate::term::Term;
 
@@ -140,6 +140,7 @@ async fn effects_on_one_task_and_worker_land_in_the_order_emitted_and_others_do_
             .unwrap(),
         term: Term::unending(),
         lanes: Lanes::default(),
+        metrics: Default::default(),
     };
     let t1 = Task::from_json(json!({"type": "noop", "id": "t1"})).unwrap();
     let remove = |id: &str| IoEffect::RemoveAssignment {
@@ -148,15 +149,19 @@ async fn effects_on_one_task_and_worker_land_in_the_order_emitted_and_others_do_
     };
     // A withdrawal, the assignment again (held at the gate), and its withdrawal: the last must
     // wait for the assignment, the first must not be overtaken by it.
-    io.run_all(vec![
-        remove("t1"),
-        IoEffect::Assign {
-            worker: worker.clone(),
-            task: t1,
-        },
-        remove("t1"),
-        remove("t2"),
-    ]);
+    let core = OverlordCore::new(QueueConfig::default(), RunnerConfig::default());
+    io.run_all(
+        &core,
+        vec![
+            remove("t1"),
+            IoEffect::Assign {
+                worker: worker.clone(),
+                task: t1,
+            },
+            remove("t1"),
+            remove("t2"),
+        ],
+    );
     wait_for("the assignment to be under way", DEADLINE, || async {
         (gated.waiting.load(Ordering::SeqCst) == 1).then_some(())
     })
@@ -210,6 +215,7 @@ async fn a_term_that_ends_abandons_its_writes_in_flight_and_stops() {
         coordinator: gated.clone(),
         task_logs: FileTaskLogs::new(dir.path().join("logs")),
         internal_client: Default::default(),
+        metrics: Default::default(),
     };
     let (elect, elected) = watch::channel(Leadership {
         term: Some(1),
@@ -449,6 +455,7 @@ async fn overlord_on_gated_lock_rows(
         coordinator,
         task_logs: FileTaskLogs::new(dir.join("logs")),
         internal_client: Default::default(),
+        metrics: Default::default(),
     };
     (Overlord::start(parts).await.unwrap(), store)
 }
