@@ -49,6 +49,7 @@ pub async fn run_overlord(p: Properties) -> anyhow::Result<()> {
         &p,
         Some(api_config.self_url.clone()),
         http.internal_client.clone(),
+        metrics.clone(),
     )?)
     .await?;
     let (queue, runner) = overlord_settings(&p)?;
@@ -98,10 +99,16 @@ pub async fn run_middle_manager(p: Properties) -> anyhow::Result<()> {
         base,
         peon,
         &http.internal_client,
-        metrics,
+        metrics.clone(),
     )?;
     let listeners = http.bind(port, tls_port).await?;
-    let zk = connect_zk(zk_settings(&p, None, http.internal_client.clone())?).await?;
+    let zk = connect_zk(zk_settings(
+        &p,
+        None,
+        http.internal_client.clone(),
+        metrics,
+    )?)
+    .await?;
     let mm = MiddleManager::start(config, zk as Arc<dyn WorkerCoordinator>).await?;
     http.warn_if_open("middle-manager");
     let router = match http.worker_security() {

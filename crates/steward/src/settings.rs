@@ -249,11 +249,12 @@ pub fn worker_settings(
 }
 
 /// ZooKeeper settings (`druid.zk.*`); `payload_url` is the Overlord's own URL, and workers
-/// fetch large payloads from it with `internal_client`.
+/// fetch large payloads from it with `internal_client`; requests are timed in `metrics`.
 pub fn zk_settings(
     p: &Properties,
     payload_url: Option<String>,
     internal_client: InternalClient,
+    metrics: Metrics,
 ) -> anyhow::Result<ZkConfig> {
     let ms = |key: &str| -> anyhow::Result<std::time::Duration> {
         Ok(std::time::Duration::from_millis(p.number(key)?))
@@ -270,6 +271,7 @@ pub fn zk_settings(
         max_znode_bytes: p.bytes("druid.indexer.runner.maxZnodeBytes")?,
         payload_url,
         internal_client,
+        metrics,
         ..ZkConfig::default()
     })
 }

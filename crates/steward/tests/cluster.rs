@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::cluster::Cluster;
+use common::metrics::scrape;
 use common::{alive, noop, peon_pids, wait_for};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -344,4 +345,48 @@ async fn fill_capacity_strategy_packs_one_worker_first() {
     let history: Vec<Value> = c.get("worker/history").await.json().await.unwrap();
     assert_eq!(history[0]["auditInfo"]["author"], "test");
     c.post("datasources/none/shutdownAllTasks", json!({})).await;
+}
+
+#[tokio::test]
+async fn overlord_and_middle_manager_serve_their_metrics_with_zookeeper_latencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path(), 1, "", "druid.worker.capacity=2").await;
+    let id = c.submit_ok(noop("metrics-1", 10)).await;
+    assert_eq!(c.wait_complete(&id, T).await["statusCode"], "SUCCESS");
+    let none = ("dataSource", "none");
+    let overlord = wait_for("the Overlord's count", T, || async {
+        let m = scrape(&c.http, &c.url).await;
+        (m.value("druid_task_success_count_total", &[none]) == Some(1.0)).then_some(m)
+    })
+    .await;
+    assert!(
+        overlord.observations("druid_zk_request_time", &[("operation", "assign")]) >= Some(1.0)
+    );
+    assert_eq!(
+        overlord.value(
+            "druid_worker_count",
+            &[
+                ("category", "_default_worker_category"),
+                ("workerVersion", "0")
+            ]
+        ),
+        Some(1.0)
+    );
+    let worker = [
+        ("category", "_default_worker_category"),
+        ("workerVersion", "0"),
+    ];
+    let mm = wait_for("the MiddleManager's count", T, || async {
+        let m = scrape(&c.http, &c.mms[0].url()).await;
+        (m.value("druid_worker_task_success_count_total", &worker) == Some(1.0)).then_some(m)
+    })
+    .await;
+    let announced = [("operation", "announceStarted")];
+    assert!(mm.observations("druid_zk_request_time", &announced) >= Some(1.0));
+    assert_eq!(
+        mm.value("druid_worker_taskslot_idle_count", &worker),
+        Some(2.0)
+    );
+    // The Overlord's figures are its own.
+    assert!(!mm.has_sample("druid_task_success_count_total"));
 }

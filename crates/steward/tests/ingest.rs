@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::actions::active_locks;
+use common::metrics::scrape;
 use common::{peon_pids, wait_for, Quickstart};
 use serde_json::{json, Value};
 use wikiticker::{expected_rollup, rollup_of, segment_rows, used_segments, wikiticker_task, T};
@@ -392,4 +393,47 @@ async fn a_task_shut_down_mid_ingestion_publishes_nothing() {
     assert!(used_segments(&qs, "wiki").await.is_empty());
     locks_released(&qs).await;
     assert!(!qs.data_dir.join("segments").join("wiki").exists());
+}
+
+#[tokio::test]
+async fn the_middle_manager_serves_each_ingestion_tasks_row_counters_live_and_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let mm = format!("http://127.0.0.1:{}", qs.worker_port);
+    let (id, release) = ingestion_in_progress(&qs).await;
+    let task = [
+        ("dataSource", "wiki"),
+        ("taskId", id.as_str()),
+        ("taskType", "index"),
+    ];
+    // While it runs, asked of its peon at each scrape.
+    let live = scrape(&qs.http, &mm).await;
+    assert_eq!(
+        live.value("druid_ingest_events_processed_total", &task),
+        Some(1024.0)
+    );
+    assert!(live.value("druid_ingest_input_bytes_total", &task) > Some(0.0));
+    release.send(()).unwrap();
+    assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
+    // Once it ended, from its report: every row of the input.
+    let done = wait_for("the final counters", T, || async {
+        let m = scrape(&qs.http, &mm).await;
+        (m.value("druid_ingest_events_processed_total", &task) == Some(1034.0)).then_some(m)
+    })
+    .await;
+    for zero in [
+        "druid_ingest_events_unparseable_total",
+        "druid_ingest_events_thrownaway_total",
+        "druid_ingest_events_processedwitherror_total",
+    ] {
+        assert_eq!(done.value(zero, &task), Some(0.0), "{zero}");
+    }
+    let worker = [
+        ("category", "_default_worker_category"),
+        ("workerVersion", "0"),
+    ];
+    assert_eq!(
+        done.value("druid_worker_task_success_count_total", &worker),
+        Some(1.0)
+    );
 }

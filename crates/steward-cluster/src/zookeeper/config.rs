@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use steward_http::InternalClient;
+use steward_metrics::Metrics;
 
 /// How to reach ZooKeeper and where the indexing service's znodes live.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct ZkConfig {
     pub payload_fetch_timeout: Duration,
     /// How a worker calls the Overlord for a large payload (TLS trust, escalator credentials).
     pub internal_client: InternalClient,
+    /// Where this process's ZooKeeper requests are timed (`zk/request/time`).
+    pub metrics: Metrics,
 }
 
 impl Default for ZkConfig {
@@ -54,6 +57,7 @@ impl Default for ZkConfig {
             payload_url: None,
             payload_fetch_timeout: Duration::from_secs(120),
             internal_client: InternalClient::default(),
+            metrics: Metrics::default(),
         }
     }
 }

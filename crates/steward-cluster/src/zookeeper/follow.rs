@@ -93,7 +93,7 @@ async fn watch_and_read<F: Follower>(
     session: &Session,
 ) -> Result<(Events, F::Tree), String> {
     session
-        .run(|client| async move {
+        .run("watchAndRead", |client| async move {
             let mut watchers = Vec::new();
             for root in follower.roots() {
                 let mode = zk::AddWatchMode::PersistentRecursive;

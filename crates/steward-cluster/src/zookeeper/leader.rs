@@ -481,7 +481,7 @@ pub(crate) async fn participants(
     latch_path: &str,
 ) -> Result<Vec<String>, crate::CoordinatorError> {
     let nodes = session
-        .run(|client| {
+        .run("readParticipants", |client| {
             let dir = latch_path.to_string();
             async move { read_children(&client, &dir).await }
         })

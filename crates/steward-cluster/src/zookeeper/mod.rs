@@ -154,7 +154,7 @@ impl ZkCoordinator {
         let deleted = self
             .inner
             .session
-            .run(|client| {
+            .run("deleteAsOverlord", |client| {
                 let (latch, path) = (self.inner.fence.latch(), path.to_string());
                 async move {
                     let latch = match latch {
@@ -312,7 +312,7 @@ pub(crate) fn coordinator_error(e: zk::Error, path: &str) -> CoordinatorError {
 /// Deletes a znode; a missing one is fine.
 pub(crate) async fn delete(session: &Session, path: &str) -> Result<(), CoordinatorError> {
     let deleted = session
-        .run(|client| {
+        .run("delete", |client| {
             let path = path.to_string();
             async move { client.delete(&path, None).await }
         })
@@ -355,7 +355,7 @@ impl OverlordCoordinator for ZkCoordinator {
         let announcement = paths.announcement(worker);
         let node = paths.assignment(worker, task.id());
         let outcome = session
-            .run(|client| {
+            .run("assign", |client| {
                 let (announcement, node, data) = (announcement.clone(), node.clone(), data.clone());
                 let latch = self.inner.fence.latch();
                 async move {
@@ -407,7 +407,7 @@ impl OverlordCoordinator for ZkCoordinator {
         let tasks = self.inner.paths.tasks.clone();
         self.inner
             .session
-            .run(|client| {
+            .run("readAssignments", |client| {
                 let tasks = tasks.clone();
                 async move {
                     let mut found = Vec::new();

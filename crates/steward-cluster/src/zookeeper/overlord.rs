@@ -160,7 +160,12 @@ impl Follower for Feed {
             .filter(|(_, read)| *read)
             .map(|(path, _)| path.as_str())
             .collect();
-        let mut datas = read_small(&session.client(), &to_read).await?.into_iter();
+        let client = session.client();
+        let read = read_small(&client, &to_read);
+        let mut datas = session
+            .timed("readChangedStatuses", read)
+            .await?
+            .into_iter();
         for (path, read) in &applied {
             let data = if *read { datas.next().flatten() } else { None };
             self.apply_node(path, data.map(|(data, stat)| (data, stat.czxid)));

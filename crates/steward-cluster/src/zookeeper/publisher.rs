@@ -110,7 +110,7 @@ impl Publisher {
         let (running_data, located_data) = (codec::to_json(running), codec::to_json(located));
         self.publish_status(host, located, |first| async move {
             let in_one = session
-                .run(|client| {
+                .run("announceStarted", |client| {
                     let (path, assignment) = (&path, &assignment);
                     let (running_data, located_data) = (&running_data, &located_data);
                     async move {
@@ -210,7 +210,7 @@ impl Publisher {
                 let path = self.paths.status(host, task);
                 let data = codec::to_json(&held.value);
                 let set = session
-                    .run(|client| {
+                    .run("renewStatus", |client| {
                         let (path, data) = (path.clone(), data.clone());
                         async move { client.set_data(&path, &data, None).await }
                     })
@@ -239,7 +239,7 @@ async fn write_worker(
     let data = codec::to_json(worker);
     let host = worker.host.as_str();
     session
-        .run(|client| {
+        .run("announceWorker", |client| {
             let data = data.clone();
             async move {
                 ensure_parent(&client, &paths.tasks, &paths.assignments_of(host)).await?;
@@ -292,7 +292,7 @@ async fn write_status(
     let path = paths.status(host, &announcement.id);
     let data = codec::to_json(announcement);
     session
-        .run(|client| {
+        .run("announceStatus", |client| {
             let (path, data) = (path.clone(), data.clone());
             async move {
                 for round in 0..WRITE_ROUNDS {

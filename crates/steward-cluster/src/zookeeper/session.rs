@@ -11,6 +11,8 @@
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
+use steward_metrics::catalogue::ZK_REQUEST_TIME;
+use steward_metrics::Metrics;
 use steward_model::backoff::Backoff;
 
 use tokio::sync::watch;
@@ -29,6 +31,7 @@ pub(crate) struct Session {
     current: Mutex<zk::Client>,
     /// Counts replacements of `current`; waiters watch it.
     epoch: watch::Sender<u64>,
+    metrics: Metrics,
 }
 
 impl Session {
@@ -52,6 +55,7 @@ impl Session {
             connection_timeout: config.connection_timeout,
             current: Mutex::new(client),
             epoch: watch::channel(0).0,
+            metrics: config.metrics.clone(),
         })
     }
 
@@ -95,8 +99,36 @@ impl Session {
 
     /// Runs `op` with a connected client; retries it after failures that a reconnection or a
     /// new session can cure, for at most `connection_timeout`. Returns the last error after
-    /// that, and answers like `NoNode` at once.
-    pub(crate) async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, zk::Error>
+    /// that, and answers like `NoNode` at once. The whole of it, retries included, is timed
+    /// as `operation` (see [`Session::timed`]).
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        op: F,
+    ) -> Result<T, zk::Error>
+    where
+        F: FnMut(zk::Client) -> Fut,
+        Fut: Future<Output = Result<T, zk::Error>>,
+    {
+        self.timed(operation, self.retried(op)).await
+    }
+
+    /// Awaits `request`, timing it in the process's metrics (`zk/request/time`) under
+    /// `operation`: a name for what the request does for Steward (`assign`, `announceStatus`),
+    /// which may take several ZooKeeper calls or one multi-operation.
+    pub(crate) async fn timed<T>(
+        &self,
+        operation: &'static str,
+        request: impl Future<Output = T>,
+    ) -> T {
+        let started = std::time::Instant::now();
+        let result = request.await;
+        self.metrics
+            .observe(&ZK_REQUEST_TIME, &[operation], started.elapsed());
+        result
+    }
+
+    async fn retried<T, F, Fut>(&self, mut op: F) -> Result<T, zk::Error>
     where
         F: FnMut(zk::Client) -> Fut,
         Fut: Future<Output = Result<T, zk::Error>>,

@@ -151,7 +151,10 @@ impl Feed {
         if let Some(id) = child_of(&self.tasks_dir, path).filter(|id| !id.contains('/')) {
             match event.event_type {
                 zk::EventType::NodeCreated if !self.delivered.contains(id) => {
-                    match session.client().get_data(path).await {
+                    match session
+                        .timed("readAssignment", session.client().get_data(path))
+                        .await
+                    {
                         Ok((data, _)) => {
                             self.delivered.insert(id.to_string());
                             self.deliver(id.to_string(), &data, session);
@@ -274,7 +277,7 @@ pub(crate) async fn read_statuses(
 ) -> Result<Vec<steward_model::TaskAnnouncement>, CoordinatorError> {
     let dir = paths.statuses_of(host);
     let children = session
-        .run(|client| {
+        .run("readStatuses", |client| {
             let dir = dir.clone();
             async move { read_children(&client, &dir).await }
         })
