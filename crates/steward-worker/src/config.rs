@@ -1,5 +1,4 @@
-//! What a MiddleManager is configured with, under Druid's property names, and [`Shared`], the
-//! configuration with the layout of its base dir as the driver and the task runs read them.
+//! What a MiddleManager is configured with, under Druid's property names.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,9 +8,6 @@ use steward_http::InternalClient;
 use steward_metrics::Metrics;
 use steward_model::peon::{PeonConfig, RetryPolicy, StorageConfig};
 use steward_model::{Worker, DEFAULT_WORKER_CATEGORY};
-
-use crate::layout::Layout;
-use crate::metrics::WorkerMetrics;
 
 /// A MiddleManager's configuration. [`WorkerConfig::new`] fills in Druid's defaults.
 #[derive(Debug, Clone)]
@@ -123,13 +119,4 @@ impl WorkerConfig {
             category: self.category.clone(),
         }
     }
-}
-
-/// What the driver, every task's run and the HTTP API share: the configuration and layout,
-/// which nobody changes, and the metrics they record in.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: WorkerConfig,
-    pub layout: Layout,
-    pub metrics: WorkerMetrics,
 }

@@ -22,10 +22,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::config::Shared;
 use crate::core::{Plan, WorkerCore, WorkerEffect, WorkerInput};
 use crate::layout::TaskDir;
 use crate::requests::{Answer, Request, RunningTask, View};
+use crate::shared::Shared;
 use crate::task_run;
 
 /// A started driver: where to send requests, what it publishes, and its task.

@@ -18,8 +18,8 @@ use steward_model::ids::validate_id;
 use steward_security::{guarded, Action, Resource, Security};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::Shared;
 use crate::requests::{Answer, Request, View};
+use crate::shared::Shared;
 
 /// What the handlers share.
 #[derive(Clone)]

@@ -16,6 +16,7 @@
 //! - `process`: spawning, signalling and watching peon processes.
 //! - `ports`, `layout`, `restore`: peon ports, the on-disk layout, what a restart finds.
 //! - `http`: the worker HTTP API; `metrics`: what its `/metrics` serves.
+//! - `shared`: what the driver, the task runs and the HTTP API share.
 
 mod config;
 pub mod core;
@@ -28,6 +29,7 @@ mod ports;
 mod process;
 mod requests;
 mod restore;
+mod shared;
 mod task_run;
 
 pub use config::WorkerConfig;

@@ -14,7 +14,7 @@ use steward_security::Security;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Shared, WorkerConfig};
+use crate::config::WorkerConfig;
 use crate::core::WorkerCore;
 use crate::driver;
 use crate::http::Api;
@@ -23,6 +23,7 @@ use crate::metrics::WorkerMetrics;
 use crate::ports::{can_bind, PortFinder};
 use crate::requests::{Request, View};
 use crate::restore;
+use crate::shared::Shared;
 
 /// Why a MiddleManager could not start.
 #[derive(Debug, thiserror::Error)]

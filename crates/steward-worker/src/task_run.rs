@@ -14,10 +14,10 @@ use steward_model::files::write_atomic_private;
 use steward_model::{Task, TaskAnnouncement, TaskLocation, TaskStatus};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::Shared;
 use crate::core::{Plan, WorkerInput};
 use crate::layout::{write_atomic, PeonRecord, TaskDir};
 use crate::process::{self, Exit, Peon};
+use crate::shared::Shared;
 
 /// Runs `task` according to `plan` and reports to the driver; see the module doc.
 pub(crate) async fn run(

@@ -58,41 +58,41 @@ async fn the_overlord_and_middle_manager_count_tasks_slots_and_latencies_in_drui
     assert_eq!(qs.wait_complete(&ok, T).await["statusCode"], "SUCCESS");
     let long = qs.submit_ok(noop("metrics-long", 600_000)).await;
     qs.wait_runner_state(&long, "RUNNING", T).await;
-    let running = scrape(&qs.http, &overlord).await;
-    assert_eq!(
-        running.value("druid_task_running_count", &[NONE]),
-        Some(1.0)
-    );
-    assert_eq!(
-        running.value("druid_taskslot_used_count", &[CATEGORY]),
-        Some(1.0)
-    );
-    assert_eq!(
-        running.value("druid_taskslot_idle_count", &[CATEGORY]),
-        Some(2.0)
-    );
-    assert_eq!(
-        running.value("druid_taskslot_lazy_count", &[CATEGORY]),
-        Some(0.0)
-    );
-    assert_eq!(
-        running.value("druid_taskslot_blacklisted_count", &[CATEGORY]),
-        Some(0.0)
-    );
-    let mm_running = scrape(&qs.http, &mm).await;
     let worker = [CATEGORY, VERSION];
-    assert_eq!(
-        mm_running.value("druid_worker_taskslot_used_count", &worker),
-        Some(1.0)
-    );
-    assert_eq!(
-        mm_running.value("druid_worker_taskslot_idle_count", &worker),
-        Some(2.0)
-    );
-    assert_eq!(
-        mm_running.value("druid_worker_taskslot_total_count", &worker),
-        Some(3.0)
-    );
+    let running = scrape(&qs.http, &overlord).await;
+    let mm_running = scrape(&qs.http, &mm).await;
+    for (scraped, name, labels, expected) in [
+        (&running, "druid_task_running_count", &[NONE][..], 1.0),
+        (&running, "druid_taskslot_used_count", &[CATEGORY], 1.0),
+        (&running, "druid_taskslot_idle_count", &[CATEGORY], 2.0),
+        (&running, "druid_taskslot_lazy_count", &[CATEGORY], 0.0),
+        (
+            &running,
+            "druid_taskslot_blacklisted_count",
+            &[CATEGORY],
+            0.0,
+        ),
+        (
+            &mm_running,
+            "druid_worker_taskslot_used_count",
+            &worker,
+            1.0,
+        ),
+        (
+            &mm_running,
+            "druid_worker_taskslot_idle_count",
+            &worker,
+            2.0,
+        ),
+        (
+            &mm_running,
+            "druid_worker_taskslot_total_count",
+            &worker,
+            3.0,
+        ),
+    ] {
+        assert_eq!(scraped.value(name, labels), Some(expected), "{name}");
+    }
 
     // Shut down while running: it fails on the worker.
     let r = qs.post(&format!("task/{long}/shutdown"), json!({})).await;
