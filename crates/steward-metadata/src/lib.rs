@@ -125,6 +125,63 @@ pub struct TaskQuery {
     pub max_complete: Option<usize>,
 }
 
+/// The orders of [`MetadataStore::complete_task_page`]. Each ends with the task id, so every
+/// order is total: a page continues exactly after the last row of the previous one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskSort {
+    /// `created_date`, then id.
+    #[default]
+    Created,
+    Id,
+    /// Datasource, then id.
+    DataSource,
+    /// Task type, then id.
+    Type,
+}
+
+/// A row's place in a [`TaskSort`] order: what a keyset page continues after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSortKey {
+    /// The sorted column's value (the creation time as `format_ts` writes it, the datasource or
+    /// the type); the id itself for [`TaskSort::Id`].
+    pub value: String,
+    pub id: String,
+}
+
+/// Which complete rows [`MetadataStore::complete_task_page`] returns, and in which order. Text
+/// orders are by bytes (code points), on every database, so that rows merge with tasks sorted
+/// in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskPageQuery {
+    pub data_source: Option<String>,
+    pub task_type: Option<String>,
+    /// Only ids containing this text (case-sensitive).
+    pub id_contains: Option<String>,
+    /// Only rows created at or after this instant.
+    pub created_after: Option<Timestamp>,
+    /// Only rows created before this instant.
+    pub created_before: Option<Timestamp>,
+    /// Only rows of these datasources (`None`: of any): the ones a caller may read when it may
+    /// not read every datasource.
+    pub readable: Option<Vec<String>>,
+    pub sort: TaskSort,
+    pub descending: bool,
+    /// Only rows after this one in the order (keyset paging: as cheap deep in the history as
+    /// at its start).
+    pub after: Option<TaskSortKey>,
+    /// Rows skipped after `after` (plain paging, for small jumps: costs the rows skipped).
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One page of complete rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskPage {
+    /// Complete rows matching the filters, wherever the page starts.
+    pub total: u64,
+    pub tasks: Vec<TaskInfo>,
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublishOutcome {
@@ -175,6 +232,25 @@ pub struct DataSourceSummary {
     pub max_end: Option<Timestamp>,
 }
 
+/// What the used and unused segments of a datasource add up to, as one aggregate query reads
+/// them (the web console's datasource view).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSourceStats {
+    pub name: String,
+    pub used_segments: u64,
+    pub unused_segments: u64,
+    /// Bytes of the used segments (their payloads' `size`).
+    pub size: u64,
+    /// Rows of the used segments whose row count is stored (Druid's `num_rows`, filled by a
+    /// Druid with centralized segment schemas; Steward leaves it NULL); `None` when none is.
+    pub rows: Option<u64>,
+    /// The earliest start and latest end of the used segments; `None` without any.
+    pub min_start: Option<Timestamp>,
+    pub max_end: Option<Timestamp>,
+    /// Distinct intervals of the used segments.
+    pub intervals: u64,
+}
+
 /// Druid's `segmentAllocate` for one segment: a task asking for the id of the next segment it
 /// writes in `interval`.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +298,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn active_tasks(&self) -> Result<ActiveTasks, StoreError>;
     /// Rows matching a query, active then complete.
     async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError>;
+    /// One page of complete rows matching a query, with how many match in all; both read from
+    /// one snapshot.
+    async fn complete_task_page(&self, query: &TaskPageQuery) -> Result<TaskPage, StoreError>;
+    /// The datasources of complete rows, by name: what a caller's readable set is chosen from.
+    async fn complete_task_data_sources(&self) -> Result<Vec<String>, StoreError>;
     /// The payload of a dynamic config (`<base>_config` row `name`), if it was ever set.
     async fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores a dynamic config and records the change in `<base>_audit` with key and type
@@ -333,6 +414,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         include_unused: bool,
     ) -> Result<Vec<DataSourceSummary>, StoreError>;
+    /// Every datasource with segments (used or not), by name, with what its segments add up to.
+    async fn data_source_stats(&self) -> Result<Vec<DataSourceStats>, StoreError>;
     /// Used segments of the given datasources (every datasource when empty), in (datasource,
     /// start, end, version, partition) order.
     async fn used_segments_of(

@@ -39,6 +39,11 @@ impl Dialect for MySql {
         quote: "`",
         // A server configured for READ COMMITTED would give each statement its own snapshot.
         session_setup: &["SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"],
+        byte_order: "",
+        position: "INSTR",
+        integer: "SIGNED",
+        payload_size: "CAST(JSON_UNQUOTE(JSON_EXTRACT(CONVERT(payload USING utf8mb4), '$.size')) \
+                       AS SIGNED)",
     };
 
     fn rows_affected(result: &MySqlQueryResult) -> u64 {

@@ -32,6 +32,10 @@ impl Dialect for Postgres {
         // Every object an `IF NOT EXISTS` skips at start-up answers with a notice, which sqlx
         // would log at INFO.
         session_setup: &["SET client_min_messages = warning"],
+        byte_order: " COLLATE \"C\"",
+        position: "strpos",
+        integer: "BIGINT",
+        payload_size: "CAST(convert_from(payload, 'UTF8')::json ->> 'size' AS BIGINT)",
     };
 
     fn rows_affected(result: &PgQueryResult) -> u64 {

@@ -46,6 +46,10 @@ impl Dialect for Sqlite {
         begin_write: "BEGIN IMMEDIATE",
         quote: "\"",
         session_setup: &[],
+        byte_order: "",
+        position: "instr",
+        integer: "BIGINT",
+        payload_size: "CAST(json_extract(CAST(payload AS TEXT), '$.size') AS INTEGER)",
     };
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {

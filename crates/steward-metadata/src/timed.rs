@@ -17,8 +17,9 @@ use steward_metrics::Metrics;
 use steward_model::{DataSegment, Interval, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus};
 
 use crate::{
-    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceSummary, MetadataStore,
-    PublishOutcome, SegmentSelection, StoreError, TaskInfo, TaskQuery, UnusedSegmentsQuery,
+    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceStats, DataSourceSummary,
+    MetadataStore, PublishOutcome, SegmentSelection, StoreError, TaskInfo, TaskPage, TaskPageQuery,
+    TaskQuery, UnusedSegmentsQuery,
 };
 
 /// A store whose operations are timed.
@@ -67,6 +68,8 @@ timed! {
     fn get_infos(&self, ids: &[String]) -> Result<Vec<TaskInfo>, StoreError>;
     fn active_tasks(&self) -> Result<ActiveTasks, StoreError>;
     fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError>;
+    fn complete_task_page(&self, query: &TaskPageQuery) -> Result<TaskPage, StoreError>;
+    fn complete_task_data_sources(&self) -> Result<Vec<String>, StoreError>;
     fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set_config_with_audit(
         &self,
@@ -108,6 +111,7 @@ timed! {
     ) -> Result<u64, StoreError>;
     fn delete_segments(&self, ids: &[String]) -> Result<u64, StoreError>;
     fn data_sources(&self, include_unused: bool) -> Result<Vec<DataSourceSummary>, StoreError>;
+    fn data_source_stats(&self) -> Result<Vec<DataSourceStats>, StoreError>;
     fn used_segments_of(&self, data_sources: &[String]) -> Result<Vec<DataSegment>, StoreError>;
     fn allocate_pending_segment(&self, request: &AllocateRequest)
         -> Result<Option<SegmentIdWithShardSpec>, StoreError>;

@@ -40,6 +40,19 @@ pub struct Syntax {
     pub quote: &'static str,
     /// Run on every new connection, the schema session's included.
     pub session_setup: &'static [&'static str],
+    /// After a text column in an index or a condition: compare it by bytes, as Rust compares
+    /// strings. PostgreSQL's database collation may be a language's (SQLite compares bytes,
+    /// and Steward's MySQL columns are binary).
+    pub byte_order: &'static str,
+    /// The function `f(text, part)` answering the 1-based position of `part` in `text`, 0 when
+    /// absent (a case-sensitive substring test without `LIKE`'s wildcards or its case rules,
+    /// which differ between databases).
+    pub position: &'static str,
+    /// The `CAST` target of a 64-bit integer: sums come back as the driver's integer type
+    /// (PostgreSQL sums `BIGINT` as `NUMERIC`, MySQL as `DECIMAL`).
+    pub integer: &'static str,
+    /// The `size` in a segment row's JSON `payload`, read by the database.
+    pub payload_size: &'static str,
 }
 
 impl Syntax {

@@ -15,6 +15,8 @@
 //!   open;
 //! * `locks`, `segments`, `pending`: the operations on lock rows, published segments and
 //!   pending segments (`pending` allocates next to the published segments `segments` reads);
+//!   `task_pages`: pages of complete rows in the web console's orders; `segment_stats`: what
+//!   each datasource's segments add up to;
 //! * `operations`: [`MetadataStore`](crate::MetadataStore) itself.
 
 mod backfill;
@@ -28,8 +30,10 @@ mod pending;
 mod rows;
 mod schema;
 mod segment_statements;
+mod segment_stats;
 mod segments;
 mod statements;
+mod task_pages;
 
 use std::sync::Arc;
 

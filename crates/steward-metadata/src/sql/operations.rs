@@ -23,8 +23,9 @@ use super::rows::{
 use super::statements::ID_CHUNK;
 use super::SqlStore;
 use crate::{
-    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceSummary, MetadataStore,
-    PublishOutcome, SegmentSelection, StoreError, TaskInfo, TaskQuery, UnusedSegmentsQuery,
+    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceStats, DataSourceSummary,
+    MetadataStore, PublishOutcome, SegmentSelection, StoreError, TaskInfo, TaskPage, TaskPageQuery,
+    TaskQuery, UnusedSegmentsQuery,
 };
 
 /// Rows per retention `DELETE`: each batch is its own short statement, so deleting a huge
@@ -160,6 +161,14 @@ where
         }
         tx.commit().await.map_err(unavailable)?;
         rows.iter().map(decode_info).collect()
+    }
+
+    async fn complete_task_page(&self, query: &TaskPageQuery) -> Result<TaskPage, StoreError> {
+        self.complete_page(query).await
+    }
+
+    async fn complete_task_data_sources(&self) -> Result<Vec<String>, StoreError> {
+        self.complete_data_source_names().await
     }
 
     async fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -347,6 +356,10 @@ where
         include_unused: bool,
     ) -> Result<Vec<DataSourceSummary>, StoreError> {
         self.summaries(include_unused).await
+    }
+
+    async fn data_source_stats(&self) -> Result<Vec<DataSourceStats>, StoreError> {
+        self.stats().await
     }
 
     async fn used_segments_of(

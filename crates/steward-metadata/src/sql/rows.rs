@@ -19,6 +19,7 @@ pub trait Columns {
     fn bytes(&self, name: &str) -> Result<Vec<u8>, sqlx::Error>;
     fn flag(&self, name: &str) -> Result<bool, sqlx::Error>;
     fn int(&self, name: &str) -> Result<i64, sqlx::Error>;
+    fn int_or_null(&self, name: &str) -> Result<Option<i64>, sqlx::Error>;
 }
 
 impl<R> Columns for R
@@ -43,6 +44,9 @@ where
         self.try_get(name)
     }
     fn int(&self, name: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(name)
+    }
+    fn int_or_null(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
         self.try_get(name)
     }
 }

@@ -21,6 +21,13 @@ pub(super) const BY_DATASOURCE: &str = "datasource_active_created_date";
 pub(super) const BY_TYPE: &str = "active_type_created_date";
 pub(super) const BY_DATASOURCE_TYPE: &str = "datasource_type_active_created_date";
 
+/// Index name suffixes of the orders complete rows are paged in besides creation time
+/// (`TaskSort`): each yields the rows of one datasource or type, or all of them, in (column, id)
+/// order, byte-ordered, so that a page after any row reads only the rows it returns.
+pub(super) const BY_ID: &str = "active_id";
+pub(super) const BY_DATASOURCE_ID: &str = "active_datasource_id";
+pub(super) const BY_TYPE_ID: &str = "active_type_id";
+
 /// The task table's indexes as (name suffix, columns).
 const INDEXES: [(&str, &str); 4] = [
     // Druid's: the active set, retention, and every listing without a datasource or type filter.
@@ -136,9 +143,17 @@ impl Schema {
                  type VARCHAR(255), \
                  group_id VARCHAR(255)){table_options}"
         )];
+        let b = syntax.byte_order;
+        let paged = [
+            (BY_ID, format!("active, id{b}")),
+            (BY_DATASOURCE_ID, format!("active, datasource{b}, id{b}")),
+            (BY_TYPE_ID, format!("active, type{b}, id{b}")),
+        ];
         let mut indexes: Vec<(String, &str, String)> = INDEXES
             .iter()
-            .map(|(suffix, columns)| (names.task_index(suffix), t.as_str(), columns.to_string()))
+            .map(|(suffix, columns)| (*suffix, columns.to_string()))
+            .chain(paged)
+            .map(|(suffix, columns)| (names.task_index(suffix), t.as_str(), columns))
             .collect();
         // Druid's lock table: a row per lock an active task holds.
         tables.push(format!(

@@ -19,7 +19,8 @@ use crate::TaskQuery;
 
 /// The columns of a [`crate::TaskInfo`]: everything but the task payload, which listings never
 /// need.
-const INFO_COLUMNS: &str = "id, created_date, datasource, status_payload, active, type, group_id";
+pub(super) const INFO_COLUMNS: &str =
+    "id, created_date, datasource, status_payload, active, type, group_id";
 
 /// Ids per `IN (...)` list: under every supported database's placeholder limit (SQLite builds
 /// before 3.32 allow 999), and short enough to plan quickly.
@@ -50,7 +51,7 @@ struct AuditFilters {
 /// Every statement on the store's rows.
 #[derive(Debug)]
 pub(crate) struct Statements {
-    syntax: Syntax,
+    pub(super) syntax: Syntax,
     pub(super) names: TableNames,
     /// Rows of an older Druid without `type` (`active` is the placeholder, so the index
     /// starting with `active, type` finds them, or finds quickly that there are none).

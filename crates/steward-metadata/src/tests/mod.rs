@@ -13,6 +13,7 @@ mod opening;
 mod pending;
 mod plans;
 mod segments;
+mod task_pages;
 mod tasks;
 
 use jiff::Timestamp;
@@ -58,6 +59,10 @@ suite!(
     tasks::retention_deletes_old_complete_tasks_and_never_active_ones,
     listings::list_orders_groups_and_applies_each_filter,
     listings::list_filters_on_creation_time,
+    task_pages::task_pages_sort_each_way_by_bytes_with_ties_broken_by_id,
+    task_pages::task_pages_apply_each_filter_to_page_and_count,
+    task_pages::keyset_pages_walk_the_whole_set_once_and_offsets_skip,
+    task_pages::complete_task_data_sources_lists_each_once_by_name,
     plans::reads_use_one_index_without_sorting,
     plans::audit_history_uses_its_index_without_sorting,
     config::config_is_absent_until_set_and_each_set_replaces_it_with_an_audit_entry,
@@ -91,6 +96,7 @@ suite!(
     segments::delete_segments_removes_rows_used_or_not,
     segments::data_sources_summarise_used_segments_by_name,
     segments::used_segments_of_lists_the_datasources_asked_for,
+    segments::data_source_stats_add_up_used_and_unused_segments,
     segments::an_older_druids_segment_tables_get_the_columns_druid_added,
     pending::the_first_allocation_takes_the_lock_version_and_partition_zero,
     pending::the_next_allocations_take_the_next_partitions,

@@ -9,8 +9,8 @@ use super::databases::{Backend, TestDb, TestStore};
 use super::{at, end_column, refuse, run_all, segment, segment_ids};
 use crate::sql::Param;
 use crate::{
-    AllocateRequest, DataSourceSummary, PublishOutcome, SegmentSelection, StoreError,
-    UnusedSegmentsQuery,
+    AllocateRequest, DataSourceStats, DataSourceSummary, PublishOutcome, SegmentSelection,
+    StoreError, UnusedSegmentsQuery,
 };
 
 const DAY1: &str = "2024-01-01/2024-01-02";
@@ -611,6 +611,69 @@ pub(super) async fn data_sources_summarise_used_segments_by_name(db: TestDb) {
     assert_eq!(
         store.data_sources(true).await.unwrap(),
         [alpha, wiki, summary("zeta", 0, 0, None)]
+    );
+}
+
+/// One aggregate row per datasource with segments: used and unused counts, bytes and the time
+/// span of the used ones, their rows where `num_rows` is known, and their distinct intervals.
+pub(super) async fn data_source_stats_add_up_used_and_unused_segments(db: TestDb) {
+    let store = db.open().await;
+    assert!(store.data_source_stats().await.unwrap().is_empty());
+    let first = wiki(DAY1, "v1", 0);
+    let second = wiki(DAY1, "v1", 1);
+    let last = wiki(DAY3, "v1", 2);
+    let dropped = wiki("2023-12-01/2023-12-02", "v1", 0);
+    publish(&*store, &[&last, &first, &second, &dropped], T0).await;
+    mark(&*store, "wiki", ids_of(&[&dropped]), false, T1).await;
+    let zeta = segment("zeta", DAY1, "v1", 0);
+    publish(&*store, &[&zeta], T0).await;
+    mark(&*store, "zeta", ids_of(&[&zeta]), false, T1).await;
+    publish(&*store, &[&segment("alpha", DAY2, "v1", 0)], T0).await;
+    // A Druid with centralized schemas fills `num_rows`; the dropped segment's does not count.
+    for (segment, rows) in [(&first, 100), (&last, 20), (&dropped, 5000)] {
+        store
+            .exec(
+                "UPDATE druid_segments SET num_rows = ? WHERE id = ?",
+                vec![Param::Int(rows), segment.id().to_string().into()],
+            )
+            .await;
+    }
+
+    let wiki_span = iv("2024-01-01/2024-01-04");
+    assert_eq!(
+        store.data_source_stats().await.unwrap(),
+        [
+            DataSourceStats {
+                name: "alpha".into(),
+                used_segments: 1,
+                unused_segments: 0,
+                size: 1000,
+                rows: None,
+                min_start: Some(iv(DAY2).start),
+                max_end: Some(iv(DAY2).end),
+                intervals: 1,
+            },
+            DataSourceStats {
+                name: "wiki".into(),
+                used_segments: 3,
+                unused_segments: 1,
+                size: 1000 + 1001 + 1002,
+                rows: Some(120),
+                min_start: Some(wiki_span.start),
+                max_end: Some(wiki_span.end),
+                intervals: 2,
+            },
+            DataSourceStats {
+                name: "zeta".into(),
+                used_segments: 0,
+                unused_segments: 1,
+                size: 0,
+                rows: None,
+                min_start: None,
+                max_end: None,
+                intervals: 0,
+            },
+        ]
     );
 }
 

@@ -10,9 +10,9 @@ use steward_cluster::{
     RunnerEvent, WorkerCoordinator,
 };
 use steward_metadata::{
-    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceSummary, MetadataStore,
-    PublishOutcome, SegmentSelection, SqliteStore, StoreError, TaskInfo, TaskQuery,
-    UnusedSegmentsQuery,
+    ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceStats, DataSourceSummary,
+    MetadataStore, PublishOutcome, SegmentSelection, SqliteStore, StoreError, TaskInfo, TaskPage,
+    TaskPageQuery, TaskQuery, UnusedSegmentsQuery,
 };
 use steward_model::{
     DataSegment, Interval, LockGranularity, SegmentIdWithShardSpec, Task, TaskLock, TaskLockType,
@@ -292,6 +292,12 @@ impl MetadataStore for GatedLockRows {
     async fn list(&self, query: &TaskQuery) -> Result<Vec<TaskInfo>, StoreError> {
         self.inner.list(query).await
     }
+    async fn complete_task_page(&self, query: &TaskPageQuery) -> Result<TaskPage, StoreError> {
+        self.inner.complete_task_page(query).await
+    }
+    async fn complete_task_data_sources(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.complete_task_data_sources().await
+    }
     async fn get_config(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get_config(name).await
     }
@@ -404,6 +410,9 @@ impl MetadataStore for GatedLockRows {
         include_unused: bool,
     ) -> Result<Vec<DataSourceSummary>, StoreError> {
         self.inner.data_sources(include_unused).await
+    }
+    async fn data_source_stats(&self) -> Result<Vec<DataSourceStats>, StoreError> {
+        self.inner.data_source_stats().await
     }
     async fn used_segments_of(
         &self,
