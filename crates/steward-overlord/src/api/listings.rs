@@ -50,29 +50,11 @@ pub(super) fn parse_list_params(
             }
         }),
     };
-    let interval = match params.get("createdTimeInterval") {
-        None => None,
-        Some(v) => {
-            let (a, b) = v
-                .split_once('_')
-                .or_else(|| v.split_once('/'))
-                .ok_or_else(|| {
-                    bad_param(format!(
-                        "Invalid createdTimeInterval [{v}]: expected <start>_<end>"
-                    ))
-                })?;
-            let start = parse_instant(a)
-                .map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
-            let end = parse_instant(b)
-                .map_err(|e| bad_param(format!("Invalid createdTimeInterval [{v}]: {e}")))?;
-            if end < start {
-                return Err(bad_param(format!(
-                    "Invalid createdTimeInterval [{v}]: the end is before the start"
-                )));
-            }
-            Some((start, end))
-        }
-    };
+    let interval = params
+        .get("createdTimeInterval")
+        .map(|v| created_time_interval(v))
+        .transpose()
+        .map_err(bad_param)?;
     let max_key = if forced_state == Some("complete") {
         "n"
     } else {
@@ -93,6 +75,22 @@ pub(super) fn parse_list_params(
         interval,
         max,
     })
+}
+
+/// A `createdTimeInterval` (`<start>_<end>` or `<start>/<end>`) as its bounds, or the message
+/// of a 400 naming the parameter.
+pub(super) fn created_time_interval(v: &str) -> Result<(Timestamp, Timestamp), String> {
+    let invalid = |why: &dyn std::fmt::Display| format!("Invalid createdTimeInterval [{v}]: {why}");
+    let (a, b) = v
+        .split_once('_')
+        .or_else(|| v.split_once('/'))
+        .ok_or_else(|| invalid(&"expected <start>_<end>"))?;
+    let start = parse_instant(a).map_err(|e| invalid(&e))?;
+    let end = parse_instant(b).map_err(|e| invalid(&e))?;
+    if end < start {
+        return Err(invalid(&"the end is before the start"));
+    }
+    Ok((start, end))
 }
 
 pub(super) async fn list_state(

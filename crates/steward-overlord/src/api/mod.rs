@@ -9,7 +9,9 @@
 //! `dynamic_config`, `status` (leader, `/status`), `metrics` (`/metrics`, for Prometheus),
 //! `actions` (the task action endpoint peons call), `locks` (what the lockbox holds),
 //! `metadata` (Druid's Coordinator metadata API: datasources and segments), `datasources`
-//! (marking segments used or unused, deleting pending segments); `extract` checks ids and
+//! (marking segments used or unused, deleting pending segments), `console_tasks` and
+//! `console_datasources` (Steward's own `/druid/indexer/v1/steward/...` reads for the web
+//! console: a page of tasks, datasource summaries); `extract` checks ids and
 //! per-task and per-datasource permissions before a handler runs, `errors` holds Druid's
 //! error shapes, `state` what the handlers share, `redirect` the standby's redirect. Modules
 //! depend downwards only (handlers on extract, state and errors; the router here on the
@@ -41,6 +43,8 @@
 //! caller may not read.
 
 mod actions;
+mod console_datasources;
+mod console_tasks;
 mod datasources;
 mod dynamic_config;
 mod errors;
@@ -65,6 +69,8 @@ use steward_security::{guarded, Action, Resource};
 use crate::driver::Overlord;
 use crate::master::TaskMaster;
 use actions::do_action;
+use console_datasources::data_source_table;
+use console_tasks::task_page;
 use datasources::{
     delete_pending_segments, mark_all_unused, mark_all_used, mark_filtered, mark_segment_unused,
     mark_segment_used,
@@ -132,6 +138,8 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             state_write(post(task_statuses)),
         )
         .route(&format!("{v1}/tasks"), get(list_tasks))
+        .route(&format!("{v1}/steward/tasks"), get(task_page))
+        .route(&format!("{v1}/steward/datasources"), get(data_source_table))
         .route(
             &format!("{v1}/waitingTasks"),
             get(|s, c, q| list_state(s, c, q, "waiting")),

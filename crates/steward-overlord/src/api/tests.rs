@@ -21,6 +21,7 @@ use crate::driver::{OverlordParts, SubmitError};
 use crate::queue::QueueError;
 use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
 
+mod console;
 mod segments;
 
 const A: &str = "mm-a:8091";

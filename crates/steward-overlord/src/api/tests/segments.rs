@@ -20,7 +20,13 @@ const DAY2: &str = "2015-09-13T00:00:00.000Z/2015-09-14T00:00:00.000Z";
 const V1: &str = "2024-01-01T00:00:00.000Z";
 const V2: &str = "2024-02-01T00:00:00.000Z";
 
-fn segment(ds: &str, interval: &str, version: &str, partition: u32, size: u64) -> DataSegment {
+pub(super) fn segment(
+    ds: &str,
+    interval: &str,
+    version: &str,
+    partition: u32,
+    size: u64,
+) -> DataSegment {
     DataSegment {
         data_source: ds.into(),
         interval: interval.parse().unwrap(),
@@ -68,14 +74,14 @@ async fn publish(store: &SqliteStore, segments: &[DataSegment]) {
 
 /// Calls the API at `url`, logged in as `who` (user, password) if given; answers the status
 /// and the body as JSON (`null` when empty).
-struct Api {
+pub(super) struct Api {
     url: String,
     http: reqwest::Client,
     who: Option<(&'static str, &'static str)>,
 }
 
 impl Api {
-    fn new(url: &str) -> Api {
+    pub(super) fn new(url: &str) -> Api {
         Api {
             url: url.to_string(),
             http: steward_http::client_builder()
@@ -86,7 +92,7 @@ impl Api {
         }
     }
 
-    fn as_user(&self, user: &'static str, password: &'static str) -> Api {
+    pub(super) fn as_user(&self, user: &'static str, password: &'static str) -> Api {
         Api {
             url: self.url.clone(),
             http: self.http.clone(),
@@ -94,7 +100,12 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&str>) -> (u16, Value) {
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some((user, password)) = self.who {
             request = request.basic_auth(user, Some(password));
@@ -114,27 +125,33 @@ impl Api {
         (status, body)
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn get(&self, path: &str) -> (u16, Value) {
         self.call(Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+    pub(super) async fn post(&self, path: &str, body: &str) -> (u16, Value) {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    async fn delete(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn delete(&self, path: &str) -> (u16, Value) {
         self.call(Method::DELETE, path, None).await
     }
 
     /// A change that must succeed: its `numChangedSegments`.
-    async fn changed(&self, method: Method, path: &str, body: Option<&str>) -> u64 {
+    pub(super) async fn changed(&self, method: Method, path: &str, body: Option<&str>) -> u64 {
         let (status, answer) = self.call(method, path, body).await;
         assert_eq!(status, 200, "{path} {body:?}: {answer}");
         answer["numChangedSegments"].as_u64().unwrap()
     }
 
     /// A request that must be refused with `status`; the error's message.
-    async fn refused(&self, method: Method, path: &str, body: Option<&str>, status: u16) -> String {
+    pub(super) async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        status: u16,
+    ) -> String {
         let (got, answer) = self.call(method, path, body).await;
         assert_eq!(got, status, "{path} {body:?}: {answer}");
         let message = answer["errorMessage"].as_str().or(answer["error"].as_str());
@@ -559,13 +576,12 @@ async fn a_standby_serves_the_coordinator_paths_and_redirects_the_overlords() {
 }
 
 /// Users of the datasource permissions test, all with this password.
-const PASSWORD: &str = "pw";
+pub(super) const PASSWORD: &str = "pw";
 
-#[tokio::test]
-async fn datasource_permissions_guard_reads_and_changes_and_filter_listings() {
-    let fx = Fixture::new().await;
-    let (wiki, _) = publish_both(&fx.store).await;
-    // Few password hash iterations: the test logs three users in.
+/// Serves the fixture's Overlord with Druid's basic security on: `admin` (password
+/// `admin-pw`) may do anything.
+pub(super) async fn serve_secured(fx: &Fixture) -> String {
+    // Few password hash iterations: the tests log several users in.
     let text = steward_testkit::basic_security_properties("admin-pw", "internal-pw")
         + "druid.auth.authenticator.basic.credentialIterations=100\n";
     let properties: HashMap<&str, &str> = text
@@ -578,32 +594,43 @@ async fn datasource_permissions_guard_reads_and_changes_and_filter_listings() {
     let security = Security::with_store(config, Arc::new(fx.store.clone()))
         .await
         .unwrap();
-    let url = serve_with(fx.start().await, Some(security)).await;
+    serve_with(fx.start().await, Some(security)).await
+}
+
+/// Creates `user` (password [`PASSWORD`]) with a role allowing `action` on datasource `ds`.
+pub(super) async fn grant(admin: &Api, user: &str, ds: &str, action: &str) {
+    let authn = "/druid-ext/basic-security/authentication/db/basic";
+    let authz = "/druid-ext/basic-security/authorization/db/basic";
+    let permissions = json!([{"resource": {"name": ds, "type": "DATASOURCE"}, "action": action}]);
+    for (path, body) in [
+        (format!("{authn}/users/{user}"), None),
+        (
+            format!("{authn}/users/{user}/credentials"),
+            Some(json!({ "password": PASSWORD })),
+        ),
+        (format!("{authz}/users/{user}"), None),
+        (format!("{authz}/roles/{user}"), None),
+        (
+            format!("{authz}/roles/{user}/permissions"),
+            Some(permissions),
+        ),
+        (format!("{authz}/users/{user}/roles/{user}"), None),
+    ] {
+        let body = body.map(|b| b.to_string());
+        let (status, answer) = admin.call(Method::POST, &path, body.as_deref()).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn datasource_permissions_guard_reads_and_changes_and_filter_listings() {
+    let fx = Fixture::new().await;
+    let (wiki, _) = publish_both(&fx.store).await;
+    let url = serve_secured(&fx).await;
     let admin = Api::new(&url).as_user("admin", "admin-pw");
     // reader may read wiki; writer may only write it.
     for (user, action) in [("reader", "READ"), ("writer", "WRITE")] {
-        let authn = "/druid-ext/basic-security/authentication/db/basic";
-        let authz = "/druid-ext/basic-security/authorization/db/basic";
-        let permissions =
-            json!([{"resource": {"name": "wiki", "type": "DATASOURCE"}, "action": action}]);
-        for (path, body) in [
-            (format!("{authn}/users/{user}"), None),
-            (
-                format!("{authn}/users/{user}/credentials"),
-                Some(json!({ "password": PASSWORD })),
-            ),
-            (format!("{authz}/users/{user}"), None),
-            (format!("{authz}/roles/{user}"), None),
-            (
-                format!("{authz}/roles/{user}/permissions"),
-                Some(permissions),
-            ),
-            (format!("{authz}/users/{user}/roles/{user}"), None),
-        ] {
-            let body = body.map(|b| b.to_string());
-            let (status, answer) = admin.call(Method::POST, &path, body.as_deref()).await;
-            assert_eq!(status, 200, "{path}: {answer}");
-        }
+        grant(&admin, user, "wiki", action).await;
     }
     let reader = Api::new(&url).as_user("reader", PASSWORD);
     let writer = Api::new(&url).as_user("writer", PASSWORD);
