@@ -22,8 +22,10 @@ pub(super) const BY_TYPE: &str = "active_type_created_date";
 pub(super) const BY_DATASOURCE_TYPE: &str = "datasource_type_active_created_date";
 
 /// Index name suffixes of the orders complete rows are paged in besides creation time
-/// (`TaskSort`): each yields the rows of one datasource or type, or all of them, in (column, id)
-/// order, byte-ordered, so that a page after any row reads only the rows it returns.
+/// (`TaskSort`), which the listing indexes above serve: each yields the
+/// rows of one datasource or type, or all of them, in (column, id) order, the id byte-ordered,
+/// so that a page after any row reads only the rows it returns, and a count filtering on the id
+/// reads no table row.
 pub(super) const BY_ID: &str = "active_id";
 pub(super) const BY_DATASOURCE_ID: &str = "active_datasource_id";
 pub(super) const BY_TYPE_ID: &str = "active_type_id";

@@ -73,13 +73,23 @@ fn page_walk(query: &TaskPageQuery) -> Walk {
     }
 }
 
-/// The index a count reads: one holding the ids when it filters on them (no table read per
-/// row), else the creation-time one that also bounds a creation range.
+/// The index a count reads: the one holding every column it filters on where there is one, so
+/// that it reads no table row. A creation range bounds the creation-time indexes; an id filter
+/// or a list of readable datasources is held by the (datasource, id) index, or the (type, id)
+/// one when the type is the other filter.
 fn count_walk(query: &TaskPageQuery) -> Walk {
     let in_range = query.created_after.is_some() || query.created_before.is_some();
-    match query.id_contains {
-        Some(_) if !in_range => by_id(query),
-        _ => by_creation(query),
+    let other_columns = query.id_contains.is_some() || query.readable.is_some();
+    if in_range || !other_columns {
+        return by_creation(query);
+    }
+    let index = match (query.task_type.is_some(), query.data_source.is_some()) {
+        (true, false) if query.readable.is_none() => BY_TYPE_ID,
+        _ => BY_DATASOURCE_ID,
+    };
+    Walk {
+        index,
+        byte_ordered: true,
     }
 }
 
