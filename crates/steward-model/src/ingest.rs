@@ -37,7 +37,8 @@ pub struct BatchIngestSpec {
 impl BatchIngestSpec {
     /// Reads the facts from a task's `spec` object.
     pub(crate) fn parse(task: &Map<String, Value>) -> Result<BatchIngestSpec, TaskError> {
-        let missing = |path: &str| TaskError::Mapping(format!("Task field [{path}] is required"));
+        let missing =
+            |path: &str| TaskError::mapping_at(path, format!("Task field [{path}] is required"));
         let spec = task
             .get("spec")
             .filter(|s| !s.is_null())
@@ -53,9 +54,9 @@ impl BatchIngestSpec {
                 .filter(|v| !v.is_null())
         };
         let invalid = |path: &str, e: String| {
-            TaskError::Mapping(format!(
-                "Task field [spec.dataSchema.granularitySpec.{path}] is invalid: {e}"
-            ))
+            let field = format!("spec.dataSchema.granularitySpec.{path}");
+            let message = format!("Task field [{field}] is invalid: {e}");
+            TaskError::mapping_at(field, message)
         };
         let intervals = match field("intervals") {
             None => Vec::new(),
@@ -86,9 +87,12 @@ impl BatchIngestSpec {
             match io_config.and_then(|io| io.get(name)) {
                 None | Some(Value::Null) => Ok(false),
                 Some(Value::Bool(b)) => Ok(*b),
-                Some(other) => Err(TaskError::Mapping(format!(
-                    "Task field [spec.ioConfig.{name}] must be true or false, not [{other}]"
-                ))),
+                Some(other) => Err(TaskError::mapping_at(
+                    format!("spec.ioConfig.{name}"),
+                    format!(
+                        "Task field [spec.ioConfig.{name}] must be true or false, not [{other}]"
+                    ),
+                )),
             }
         };
         let mode = match (flag("appendToExisting")?, flag("dropExisting")?) {

@@ -253,19 +253,21 @@ impl Task {
         let task_type = match obj.get("type") {
             Some(Value::String(t)) => t.clone(),
             Some(_) => {
-                return Err(TaskError::Mapping(
-                    "Task field [type] must be a string".into(),
+                return Err(TaskError::mapping_at(
+                    "type",
+                    "Task field [type] must be a string",
                 ))
             }
             None => {
-                return Err(TaskError::Mapping(
-                    "Could not resolve subtype of `Task`: missing type id property 'type'".into(),
+                return Err(TaskError::mapping_at(
+                    "type",
+                    "Could not resolve subtype of `Task`: missing type id property 'type'",
                 ))
             }
         };
         let Some(&(_, parse_kind)) = TASK_TYPES.iter().find(|(name, _)| *name == task_type) else {
             let known: Vec<&str> = known_types().collect();
-            return Err(TaskError::Mapping(format!(
+            return Err(TaskError::mapping_at("type", format!(
                 "Could not resolve type id '{task_type}' as a subtype of `Task`: known type ids = {known:?}"
             )));
         };
@@ -280,40 +282,51 @@ impl Task {
             {
                 Some(Value::String(ds)) => Some(ds.clone()),
                 _ => {
-                    return Err(TaskError::Mapping(
-                        "Task field [spec.dataSchema.dataSource] is required".into(),
+                    return Err(TaskError::mapping_at(
+                        "spec.dataSchema.dataSource",
+                        "Task field [spec.dataSchema.dataSource] is required",
                     ))
                 }
             },
         };
         let data_source = submitted_data_source.unwrap_or_else(|| "none".into());
-        validate_id("dataSource", &data_source).map_err(TaskError::Invalid)?;
+        let data_source_field = match kind.batch_ingest() {
+            None => "dataSource",
+            Some(_) => "spec.dataSchema.dataSource",
+        };
+        validate_id("dataSource", &data_source)
+            .map_err(|e| TaskError::invalid_at(data_source_field, e))?;
         let id = match obj.get("id") {
             None | Some(Value::Null) => kind.default_id(&task_type, &data_source),
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
-                return Err(TaskError::Mapping(
-                    "Task field [id] must be a string".into(),
+                return Err(TaskError::mapping_at(
+                    "id",
+                    "Task field [id] must be a string",
                 ))
             }
         };
-        validate_id("Task ID", &id).map_err(TaskError::Invalid)?;
+        validate_id("Task ID", &id).map_err(|e| TaskError::invalid_at("id", e))?;
         let group_id = match kind.ignores_group_id() {
             true => kind.default_group_id(&id, &data_source),
             false => optional_string(&obj, "groupId")?
                 .unwrap_or_else(|| kind.default_group_id(&id, &data_source)),
         };
-        validate_id("Group ID", &group_id).map_err(TaskError::Invalid)?;
+        validate_id("Group ID", &group_id).map_err(|e| TaskError::invalid_at("groupId", e))?;
         let submitted_resource = obj.get("resource").filter(|_| !kind.ignores_resource());
         let resource = match submitted_resource {
             None | Some(Value::Null) => TaskResource::default_for(&id),
             Some(v) => {
                 let r: TaskResource = serde_json::from_value(v.clone()).map_err(|e| {
-                    TaskError::Mapping(format!("Task field [resource] is invalid: {e}"))
+                    TaskError::mapping_at(
+                        "resource",
+                        format!("Task field [resource] is invalid: {e}"),
+                    )
                 })?;
                 if r.required_capacity == 0 {
-                    return Err(TaskError::Invalid(
-                        "resource.requiredCapacity must be greater than 0".into(),
+                    return Err(TaskError::invalid_at(
+                        "resource.requiredCapacity",
+                        "resource.requiredCapacity must be greater than 0",
                     ));
                 }
                 r
@@ -323,15 +336,19 @@ impl Task {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                return Err(TaskError::Mapping(
-                    "Task field [context] must be an object".into(),
+                return Err(TaskError::mapping_at(
+                    "context",
+                    "Task field [context] must be an object",
                 ))
             }
         };
         let priority = match context.get("priority") {
             None | Some(Value::Null) => kind.default_priority(),
             Some(v) => v.as_i64().ok_or_else(|| {
-                TaskError::Mapping("Task context [priority] must be an integer".into())
+                TaskError::mapping_at(
+                    "context.priority",
+                    "Task context [priority] must be an integer",
+                )
             })?,
         };
         match &kind {
@@ -423,9 +440,10 @@ fn optional_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(TaskError::Mapping(format!(
-            "Task field [{key}] must be a string"
-        ))),
+        Some(_) => Err(TaskError::mapping_at(
+            key,
+            format!("Task field [{key}] must be a string"),
+        )),
     }
 }
 
@@ -433,7 +451,10 @@ fn optional_millis(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>, T
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            TaskError::Mapping(format!("Task field [{key}] must be a non-negative integer"))
+            TaskError::mapping_at(
+                key,
+                format!("Task field [{key}] must be a non-negative integer"),
+            )
         }),
     }
 }
@@ -451,9 +472,12 @@ fn parse_noop(obj: &mut Map<String, Value>) -> Result<NoopSpec, TaskError> {
             "NO" => ReadyResult::No,
             "EXCEPTION" => ReadyResult::Exception,
             _ => {
-                return Err(TaskError::Mapping(format!(
-                    "Task field [isReadyResult] must be one of [YES, NO, EXCEPTION], not [{s}]"
-                )))
+                return Err(TaskError::mapping_at(
+                    "isReadyResult",
+                    format!(
+                        "Task field [isReadyResult] must be one of [YES, NO, EXCEPTION], not [{s}]"
+                    ),
+                ))
             }
         },
     };
@@ -482,9 +506,9 @@ fn parse_kill(
     }
     let interval: Interval = match optional_string(obj, "interval")? {
         None => return Err(problem("interval")),
-        Some(s) => s
-            .parse()
-            .map_err(|e| TaskError::Mapping(format!("Task field [interval] is invalid: {e}")))?,
+        Some(s) => s.parse().map_err(|e| {
+            TaskError::mapping_at("interval", format!("Task field [interval] is invalid: {e}"))
+        })?,
     };
     if interval.is_empty() {
         return Err(problem("interval empty"));
@@ -493,28 +517,35 @@ fn parse_kill(
         None | Some(Value::Null) => None,
         Some(v) => Some(
             serde_json::from_value::<Vec<String>>(v.clone()).map_err(|_| {
-                TaskError::Mapping("Task field [versions] must be a list of strings".into())
+                TaskError::mapping_at(
+                    "versions",
+                    "Task field [versions] must be a list of strings",
+                )
             })?,
         ),
     };
     let batch_size = match optional_int(obj, "batchSize")? {
         None => KILL_DEFAULT_BATCH_SIZE,
         Some(n) => positive(n).ok_or_else(|| {
-            TaskError::Invalid(format!("batchSize[{n}] must be a positive integer."))
+            TaskError::invalid_at(
+                "batchSize",
+                format!("batchSize[{n}] must be a positive integer."),
+            )
         })?,
     };
     let limit = match optional_int(obj, "limit")? {
         None => None,
         Some(n) => Some(positive(n).ok_or_else(|| {
-            TaskError::Invalid(format!("limit[{n}] must be a positive integer."))
+            TaskError::invalid_at("limit", format!("limit[{n}] must be a positive integer."))
         })?),
     };
     let max_used_status_last_updated_time = optional_string(obj, "maxUsedStatusLastUpdatedTime")?
         .map(|s| {
             parse_instant(&s).map_err(|e| {
-                TaskError::Mapping(format!(
-                    "Task field [maxUsedStatusLastUpdatedTime] is invalid: {e}"
-                ))
+                TaskError::mapping_at(
+                    "maxUsedStatusLastUpdatedTime",
+                    format!("Task field [maxUsedStatusLastUpdatedTime] is invalid: {e}"),
+                )
             })
         })
         .transpose()?;
@@ -536,11 +567,19 @@ fn parse_kill(
 
 fn parse_sub_task(obj: &mut Map<String, Value>) -> Result<SubTaskSpec, TaskError> {
     let ingest = BatchIngestSpec::parse(obj)?;
-    let supervisor_task_id = optional_string(obj, "supervisorTaskId")?
-        .ok_or_else(|| TaskError::Mapping("Task field [supervisorTaskId] is required".into()))?;
+    let supervisor_task_id = optional_string(obj, "supervisorTaskId")?.ok_or_else(|| {
+        TaskError::mapping_at(
+            "supervisorTaskId",
+            "Task field [supervisorTaskId] is required",
+        )
+    })?;
     let num_attempts = optional_int(obj, "numAttempts")?.unwrap_or(0);
-    let num_attempts = u32::try_from(num_attempts)
-        .map_err(|_| TaskError::Mapping("Task field [numAttempts] must not be negative".into()))?;
+    let num_attempts = u32::try_from(num_attempts).map_err(|_| {
+        TaskError::mapping_at(
+            "numAttempts",
+            "Task field [numAttempts] must not be negative",
+        )
+    })?;
     Ok(SubTaskSpec {
         ingest,
         supervisor_task_id,
@@ -556,7 +595,9 @@ fn optional_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Task
             .as_i64()
             .filter(|n| i32::try_from(*n).is_ok())
             .map(Some)
-            .ok_or_else(|| TaskError::Mapping(format!("Task field [{key}] must be an integer"))),
+            .ok_or_else(|| {
+                TaskError::mapping_at(key, format!("Task field [{key}] must be an integer"))
+            }),
     }
 }
 
@@ -617,10 +658,9 @@ mod tests {
             .contains("Could not resolve type id 'nope'"));
         assert!(Task::from_json(json!({"id":"x"})).is_err());
         assert!(Task::from_json(json!([1])).is_err());
-        assert!(matches!(
-            Task::from_json(json!({"type":"noop","id":"a/b"})),
-            Err(TaskError::Invalid(_))
-        ));
+        let bad_id = Task::from_json(json!({"type":"noop","id":"a/b"})).unwrap_err();
+        assert_eq!(bad_id.field(), Some("id"));
+        assert!(matches!(bad_id.without_field(), TaskError::Invalid(_)));
         assert!(Task::from_json(json!({"type":"noop","runTime":"soon"})).is_err());
         assert!(Task::from_json(json!({"type":"noop","isReadyResult":"maybe"})).is_err());
         assert!(Task::from_json(
@@ -794,10 +834,9 @@ mod tests {
             let err = kill(extra.clone()).unwrap_err();
             assert_eq!(err.to_string(), message, "{extra}");
         }
-        assert!(matches!(
-            kill(json!({"batchSize":0})),
-            Err(TaskError::Invalid(_))
-        ));
+        let batch_size = kill(json!({"batchSize":0})).unwrap_err();
+        assert_eq!(batch_size.field(), Some("batchSize"));
+        assert!(matches!(batch_size.without_field(), TaskError::Invalid(_)));
         assert!(matches!(
             kill(json!({"interval":null})),
             Err(TaskError::Mapping(_))

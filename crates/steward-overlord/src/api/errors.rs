@@ -21,6 +21,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 403 in Druid's shape: the caller is authenticated but lacks the permission.
     Forbidden,
+    /// An error about one field of the request body: the inner error's body with a `field`
+    /// member naming it, a JSON path such as `spec.ioConfig.inputSource.baseDir`.
+    Field(Box<ApiError>, String),
 }
 
 impl IntoResponse for ApiError {
@@ -30,6 +33,7 @@ impl IntoResponse for ApiError {
             ApiError::Druid(code, body) => (code, Json(*body)).into_response(),
             ApiError::Unavailable(msg) => unavailable(&msg),
             ApiError::Forbidden => forbidden(),
+            ApiError::Field(error, field) => with_field(*error, field),
         };
         // Every 503 (a store outage too) tells the client when to come back.
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -42,7 +46,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `error`'s answer with `field` added to its JSON body.
+fn with_field(error: ApiError, field: String) -> Response {
+    let (code, mut body) = match error {
+        ApiError::Simple(code, msg) => (code, json!({ "error": msg })),
+        ApiError::Druid(code, body) => (
+            code,
+            serde_json::to_value(*body).expect("a DruidError serialises"),
+        ),
+        other => return other.into_response(),
+    };
+    body["field"] = field.into();
+    (code, Json(body)).into_response()
+}
+
 impl ApiError {
+    /// The same error, naming the field it is about, if known.
+    pub(super) fn about(self, field: Option<&str>) -> ApiError {
+        match field {
+            Some(field) => ApiError::Field(Box::new(self), field.to_string()),
+            None => self,
+        }
+    }
+
     pub(super) fn druid(
         code: StatusCode,
         category: &str,

@@ -43,17 +43,23 @@ pub(super) async fn submit_task(
             format!("Malformed JSON in the task payload: {e}"),
         )
     })?;
-    let task = Task::from_json(value).map_err(|e| match e {
-        TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
-        TaskError::Invalid(m) => invalid_input(m),
+    let task = Task::from_json(value).map_err(|e| {
+        let field = e.field().map(str::to_string);
+        let error = match e.without_field() {
+            TaskError::Mapping(m) => ApiError::Simple(StatusCode::BAD_REQUEST, m),
+            other => invalid_input(other.to_string()),
+        };
+        error.about(field.as_deref())
     })?;
     // An ingestion spec is checked in full now, as Druid does when it reads the task: a bad
     // one is never stored.
     if task.kind().batch_ingest().is_some() {
         let overlord = s.overlord()?;
         let config = &overlord.queue_config().input_sources;
-        IngestionSpec::from_task_json_with(&task.to_json(), config)
-            .map_err(|e| ApiError::Simple(StatusCode::BAD_REQUEST, e.to_string()))?;
+        IngestionSpec::from_task_json_with(&task.to_json(), config).map_err(|e| {
+            let field = Some(e.path.as_str()).filter(|p| !p.is_empty());
+            ApiError::Simple(StatusCode::BAD_REQUEST, e.to_string()).about(field)
+        })?;
     }
     // Druid's check: WRITE on the datasource the task writes to.
     if !s.allows(

@@ -23,6 +23,7 @@ use crate::worker_config::{WorkerBehaviorConfig, CONFIG_KEY};
 
 mod console;
 mod segments;
+mod submit;
 
 const A: &str = "mm-a:8091";
 
