@@ -198,7 +198,8 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             state.clone(),
             redirect_to_leader,
         ))
-        .with_state(state);
+        .with_state(state)
+        .merge(crate::console::router());
     // Authentication comes before the redirect: a standby does not send anonymous callers on.
     let api = match &security {
         Some(security) => api.merge(security.router()).layer(security.layer()),

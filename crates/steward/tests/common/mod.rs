@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod cluster;
 pub mod metrics;
+pub mod wiki;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
