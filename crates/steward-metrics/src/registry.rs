@@ -49,10 +49,7 @@ impl Metrics {
 
     /// Adds `n` to the counter `def` with these label values (in `def.labels`' order).
     pub fn count(&self, def: &MetricDef, labels: &[&str], n: u64) {
-        debug_assert_eq!(def.kind, Kind::Counter, "{}", def.druid_name);
-        self.recorder
-            .register_counter(&key(def, labels), &METADATA)
-            .increment(n);
+        counter(&self.recorder, def, labels).increment(n);
     }
 
     /// Records `millis` in the timer `def`, converted as Druid's emitter converts it.
@@ -112,10 +109,7 @@ impl Scrape {
 
     /// Sets the counter `def` to a total kept elsewhere (a task's rows, counted by its peon).
     pub fn counter(&self, def: &MetricDef, labels: &[&str], total: u64) {
-        debug_assert_eq!(def.kind, Kind::Counter, "{}", def.druid_name);
-        self.recorder
-            .register_counter(&key(def, labels), &METADATA)
-            .absolute(total);
+        counter(&self.recorder, def, labels).absolute(total);
     }
 }
 
@@ -123,6 +117,12 @@ impl Default for Scrape {
     fn default() -> Self {
         Scrape::new()
     }
+}
+
+/// The counter `def` with these label values, registered on first use.
+fn counter(recorder: &PrometheusRecorder, def: &MetricDef, labels: &[&str]) -> metrics::Counter {
+    debug_assert_eq!(def.kind, Kind::Counter, "{}", def.druid_name);
+    recorder.register_counter(&key(def, labels), &METADATA)
 }
 
 /// A recorder naming counters `..._total` as Druid's (Prometheus' `simpleclient`) do, with

@@ -5,12 +5,10 @@
 mod common;
 mod wikiticker;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::actions::active_locks;
+use common::input_server::InputServer;
 use common::metrics::scrape;
 use common::wiki::{edit, inline, wiki_task};
 use common::{peon_pids, wait_for, Quickstart};
@@ -246,38 +244,6 @@ async fn a_bad_spec_is_refused_at_submit_naming_its_field_and_nothing_is_stored(
     assert_eq!(qs.get("task/bad_spec/status").await.status(), 404);
 }
 
-/// An HTTP input that sends `first` rows, then holds the connection until `release` fires,
-/// then sends `rest`: an ingestion caught in the middle, for as long as the test needs.
-fn gated_source(first: Vec<Value>, rest: Vec<Value>) -> (String, mpsc::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/edits.json", listener.local_addr().unwrap());
-    let (release, released) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            line.clear();
-        }
-        let mut out = stream;
-        let _ = out.write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
-        );
-        for row in &first {
-            let _ = writeln!(out, "{row}");
-        }
-        let _ = out.flush();
-        if released.recv().is_ok() {
-            for row in &rest {
-                let _ = writeln!(out, "{row}");
-            }
-        }
-    });
-    (url, release)
-}
-
 /// Waits until no lock of `wiki` is held: a task's end is visible in its status a moment
 /// before the lockbox has released its locks, as in Druid's `notifyStatus`.
 async fn locks_released(qs: &Quickstart) {
@@ -292,13 +258,14 @@ fn minutes(n: u32) -> Vec<Value> {
 }
 
 /// Starts an ingestion that has read 1,024 rows (two of the reader's batches of 512, so the
-/// index has them all) and waits for more; returns its id once its
-/// live report shows them.
-async fn ingestion_in_progress(qs: &Quickstart) -> (String, mpsc::Sender<()>) {
-    let (url, release) = gated_source(minutes(1024), minutes(10));
+/// index has them all) and waits for 10 more, which the returned server sends once released;
+/// returns once the task's live report shows the 1,024.
+async fn ingestion_in_progress(qs: &Quickstart) -> (String, InputServer) {
+    let text = |rows: Vec<Value>| rows.iter().map(|r| format!("{r}\n")).collect();
+    let server = InputServer::start_split(vec![(text(minutes(1024)), text(minutes(10)))]).await;
     let id = qs
         .submit_ok(wiki_task(
-            json!({"type": "http", "uris": [url]}),
+            json!({"type": "http", "uris": [server.uri(true, 0)]}),
             json!({}),
             json!({}),
         ))
@@ -312,14 +279,14 @@ async fn ingestion_in_progress(qs: &Quickstart) -> (String, mpsc::Sender<()>) {
             .then_some(())
     })
     .await;
-    (id, release)
+    (id, server)
 }
 
 #[tokio::test]
 async fn a_peon_killed_mid_ingestion_publishes_nothing_and_its_locks_are_released() {
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "").await;
-    let (id, _release) = ingestion_in_progress(&qs).await;
+    let (id, _input) = ingestion_in_progress(&qs).await;
     // Its lock on the day was taken before it ran.
     let locks = active_locks(&qs).await;
     assert_eq!(locks.len(), 1, "{locks:?}");
@@ -344,7 +311,7 @@ async fn a_peon_killed_mid_ingestion_publishes_nothing_and_its_locks_are_release
 async fn a_task_shut_down_mid_ingestion_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "").await;
-    let (id, release) = ingestion_in_progress(&qs).await;
+    let (id, _input) = ingestion_in_progress(&qs).await;
     let r = qs.post(&format!("task/{id}/shutdown"), json!({})).await;
     assert_eq!(r.status(), 200);
     let status = qs.wait_complete(&id, T).await;
@@ -355,7 +322,6 @@ async fn a_task_shut_down_mid_ingestion_publishes_nothing() {
         peon_pids(&id).is_empty().then_some(())
     })
     .await;
-    drop(release);
     assert!(used_segments(&qs, "wiki").await.is_empty());
     locks_released(&qs).await;
     assert!(!qs.data_dir.join("segments").join("wiki").exists());
@@ -366,7 +332,7 @@ async fn the_middle_manager_serves_each_ingestion_tasks_row_counters_live_and_fi
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "").await;
     let mm = format!("http://127.0.0.1:{}", qs.worker_port);
-    let (id, release) = ingestion_in_progress(&qs).await;
+    let (id, input) = ingestion_in_progress(&qs).await;
     let task = [
         ("dataSource", "wiki"),
         ("taskId", id.as_str()),
@@ -379,7 +345,7 @@ async fn the_middle_manager_serves_each_ingestion_tasks_row_counters_live_and_fi
         Some(1024.0)
     );
     assert!(live.value("druid_ingest_input_bytes_total", &task) > Some(0.0));
-    release.send(()).unwrap();
+    input.release();
     assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
     // Once it ended, from its report: every row of the input.
     let done = wait_for("the final counters", T, || async {

@@ -7,69 +7,21 @@
 //! observable (requests arrived, tasks listed), never a sleep.
 
 mod common;
+mod wikiticker;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::cluster::Cluster;
+use common::input_server::InputServer;
 use common::{peon_pids, wait_for, Api, Quickstart};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
-use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use wikiticker::{published_rollup, rollup_lines, split_lines, used_segments};
 
 const T: Duration = Duration::from_secs(240);
-
-/// Rolled-up rows by (time, channel, page, user): count, added, deleted, delta.
-type Rollup = BTreeMap<(i64, String, String, String), [i64; 4]>;
-
-/// The wikiticker sample's lines (Druid's tutorial data), the first `limit` of them.
-fn wikiticker_lines(limit: usize) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/druid/data/wikiticker-2015-09-12-sampled.json.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text.lines().take(limit).map(str::to_string).collect()
-}
-
-/// `lines` cut into `n` files' contents, in order.
-fn split_lines(lines: &[String], n: usize) -> Vec<String> {
-    lines
-        .chunks(lines.len().div_ceil(n))
-        .map(|chunk| chunk.iter().map(|l| format!("{l}\n")).collect())
-        .collect()
-}
-
-/// The rollup the spec asks for, computed without Steward's code.
-fn expected_rollup(lines: &[String]) -> Rollup {
-    let mut rolled = Rollup::new();
-    for line in lines {
-        let row: Value = serde_json::from_str(line).unwrap();
-        let time = row["time"]
-            .as_str()
-            .unwrap()
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-            .as_millisecond();
-        let text = |c: &str| row[c].as_str().unwrap_or_default().to_string();
-        let sums = rolled
-            .entry((time, text("channel"), text("page"), text("user")))
-            .or_default();
-        sums[0] += 1;
-        for (i, field) in ["added", "deleted", "delta"].iter().enumerate() {
-            sums[i + 1] += row[field].as_i64().unwrap();
-        }
-    }
-    rolled
-}
 
 /// Druid's wikiticker spec as an `index_parallel` task reading `input_source`.
 fn parallel_task(id: &str, data_source: &str, input_source: Value, tuning: Value) -> Value {
@@ -104,46 +56,6 @@ fn parallel_task(id: &str, data_source: &str, input_source: Value, tuning: Value
             "tuningConfig": tuning_config
         }
     })
-}
-
-async fn used_segments(api: &Api, data_source: &str) -> Vec<Value> {
-    let url = format!(
-        "{}/druid/coordinator/v1/metadata/datasources/{data_source}/segments?full",
-        api.url
-    );
-    let r = api.http.get(url).send().await.unwrap();
-    if r.status() == 404 {
-        return Vec::new();
-    }
-    r.json().await.unwrap()
-}
-
-/// Every row of the published segments, read back from deep storage and rolled up again by
-/// key (best-effort rollup may leave one key in several segments).
-fn published_rollup(segments: &[Value]) -> Rollup {
-    let mut rolled = Rollup::new();
-    for segment in segments {
-        let path = segment["loadSpec"]["path"].as_str().unwrap();
-        let index = QueryableIndex::open(Path::new(path)).unwrap();
-        let mut out = Vec::new();
-        dump(&index, DumpType::Rows, &DumpOptions::default(), &mut out).unwrap();
-        for line in String::from_utf8(out).unwrap().lines() {
-            let r: Value = serde_json::from_str(line).unwrap();
-            let text = |c: &str| r[c].as_str().unwrap_or_default().to_string();
-            let sums = rolled
-                .entry((
-                    r["__time"].as_i64().unwrap(),
-                    text("channel"),
-                    text("page"),
-                    text("user"),
-                ))
-                .or_default();
-            for (i, m) in ["count", "added", "deleted", "delta"].iter().enumerate() {
-                sums[i] += r[*m].as_i64().unwrap();
-            }
-        }
-    }
-    rolled
 }
 
 /// The sub-tasks the Overlord lists for `supervisor` (every state).
@@ -183,87 +95,6 @@ fn assert_one_complete_chunk(segments: &[Value]) {
     assert_eq!(numbers, (0..n as u64).collect::<Vec<_>>());
 }
 
-/// An HTTP server of input files for the test. Files are served at `/open/<n>` at once; at
-/// `/held/<n>` the headers go out at once and the body only when [`InputServer::release`] is
-/// called, which keeps the sub-task reading it running.
-struct InputServer {
-    port: u16,
-    held_requests: Arc<AtomicUsize>,
-    gate: watch::Sender<bool>,
-}
-
-impl InputServer {
-    async fn start(files: Vec<String>) -> InputServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let held_requests = Arc::new(AtomicUsize::new(0));
-        let (gate, _) = watch::channel(false);
-        let files = Arc::new(files);
-        let (counter, opened) = (held_requests.clone(), gate.clone());
-        tokio::spawn(async move {
-            loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let (files, counter, mut opened) =
-                    (files.clone(), counter.clone(), opened.subscribe());
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&request);
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let (held, name) = match path.rsplit_once('/') {
-                        Some((dir, name)) => (dir == "/held", name.to_string()),
-                        None => return,
-                    };
-                    let Some(body) = name.parse::<usize>().ok().and_then(|i| files.get(i)) else {
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                            .await;
-                        return;
-                    };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    if stream.write_all(head.as_bytes()).await.is_err() {
-                        return;
-                    }
-                    if held {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        let _ = opened.wait_for(|open| *open).await;
-                    }
-                    let _ = stream.write_all(body.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        InputServer {
-            port,
-            held_requests,
-            gate,
-        }
-    }
-
-    fn uri(&self, held: bool, file: usize) -> String {
-        let dir = if held { "held" } else { "open" };
-        format!("http://127.0.0.1:{}/{dir}/{file}", self.port)
-    }
-
-    /// Sub-tasks waiting for a held body right now or before.
-    fn held_requests(&self) -> usize {
-        self.held_requests.load(Ordering::SeqCst)
-    }
-
-    fn release(&self) {
-        self.gate.send_replace(true);
-    }
-}
-
 /// Files under `dir`, recursively (none if it does not exist).
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -285,7 +116,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[tokio::test]
 async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let lines = wikiticker_lines(usize::MAX);
+    let lines = wikiticker::lines(usize::MAX);
     let input = dir.path().join("input");
     std::fs::create_dir(&input).unwrap();
     for (i, contents) in split_lines(&lines, 4).iter().enumerate() {
@@ -365,7 +196,7 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
     );
     assert!(log.contains(&format!("Published [{}] segments", segments.len())));
 
-    let expected = expected_rollup(&lines);
+    let expected = rollup_lines(&lines);
     assert_eq!(published_rollup(&segments), expected);
     for other in ["wiki_index", "wiki_sequential"] {
         assert_eq!(
@@ -412,7 +243,7 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
         .lines()
         .map(str::to_string)
         .collect();
-    for (key, sums) in expected_rollup(&appended_lines) {
+    for (key, sums) in rollup_lines(&appended_lines) {
         let total = twice.entry(key).or_default();
         for (t, s) in total.iter_mut().zip(sums) {
             *t += s;
@@ -448,7 +279,7 @@ async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_t
         ),
     )
     .await;
-    let lines = wikiticker_lines(8000);
+    let lines = wikiticker::lines(8000);
     let server = InputServer::start(split_lines(&lines, 4)).await;
     let uris: Vec<String> = (0..4).map(|i| server.uri(true, i)).collect();
     // Without intervals, the supervisor locks each chunk at its first allocation.
@@ -524,14 +355,14 @@ async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_t
     assert_eq!(payload["segmentsPublished"], segments.len());
     assert_one_complete_chunk(&segments);
     // Every input row once, in the rollup the spec asks for.
-    assert_eq!(published_rollup(&segments), expected_rollup(&lines));
+    assert_eq!(published_rollup(&segments), rollup_lines(&lines));
 }
 
 #[tokio::test]
 async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
-    let lines = wikiticker_lines(3000);
+    let lines = wikiticker::lines(3000);
     let server = InputServer::start(split_lines(&lines, 3)).await;
     // The first split is served at once, the others wait.
     let uris = vec![
@@ -605,7 +436,7 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
 async fn a_split_that_fails_every_attempt_fails_the_supervisor_which_stops_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
-    let lines = wikiticker_lines(1000);
+    let lines = wikiticker::lines(1000);
     let server = InputServer::start(split_lines(&lines, 1)).await;
     // The second URI answers 404, whichever attempt reads it.
     let uris = vec![server.uri(true, 0), server.uri(false, 7)];

@@ -215,10 +215,14 @@ async fn ingest(
         );
     }
     let report = client.get_json(&format!("task/{id}/reports")).await?;
-    let processed = report
-        .pointer("/ingestionStatsAndErrors/payload/rowStats/buildSegments/processed")
+    // An `index` task reports `rowStats.buildSegments`; a parallel supervisor, Druid's
+    // parallel shape `rowStats.totals.buildSegments` (its sub-tasks' sum).
+    let row_stats = "/ingestionStatsAndErrors/payload/rowStats";
+    let processed = ["buildSegments", "totals/buildSegments"]
+        .iter()
+        .find_map(|at| report.pointer(&format!("{row_stats}/{at}/processed")))
         .and_then(Value::as_u64)
-        .unwrap_or(0);
+        .context("the task's report has no processed rows")?;
 
     // Every task of the run's datasource is this run's: the task itself and any sub-tasks.
     let listed = client

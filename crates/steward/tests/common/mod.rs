@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod cluster;
+pub mod input_server;
 pub mod metrics;
 pub mod wiki;
 

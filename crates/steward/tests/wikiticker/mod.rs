@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
 
-use crate::common::Quickstart;
+use crate::common::Api;
 
 pub const T: Duration = Duration::from_secs(120);
 
@@ -29,17 +29,33 @@ pub fn wikiticker_task(data_source: &str) -> Value {
     task
 }
 
-/// The sample's rows rolled up the way the spec asks (time, channel, page, user; count and
-/// sums of added, deleted, delta), computed without Steward's code.
-pub fn expected_rollup() -> BTreeMap<(i64, String, String, String), [i64; 4]> {
+/// Rolled-up rows by (time, channel, page, user): count, added, deleted, delta.
+pub type Rollup = BTreeMap<(i64, String, String, String), [i64; 4]>;
+
+/// The sample's lines, the first `limit` of them.
+pub fn lines(limit: usize) -> Vec<String> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(
         std::fs::File::open(fixtures().join("wikiticker-2015-09-12-sampled.json.gz")).unwrap(),
     )
     .read_to_string(&mut text)
     .unwrap();
-    let mut rolled = BTreeMap::new();
-    for line in text.lines() {
+    text.lines().take(limit).map(str::to_string).collect()
+}
+
+/// `lines` cut into `n` files' contents, in order.
+pub fn split_lines(lines: &[String], n: usize) -> Vec<String> {
+    lines
+        .chunks(lines.len().div_ceil(n))
+        .map(|chunk| chunk.iter().map(|l| format!("{l}\n")).collect())
+        .collect()
+}
+
+/// `lines` rolled up the way the spec asks (time, channel, page, user; count and sums of
+/// added, deleted, delta), computed without Steward's code.
+pub fn rollup_lines(lines: &[String]) -> Rollup {
+    let mut rolled = Rollup::new();
+    for line in lines {
         let row: Value = serde_json::from_str(line).unwrap();
         let time = row["time"]
             .as_str()
@@ -47,13 +63,10 @@ pub fn expected_rollup() -> BTreeMap<(i64, String, String, String), [i64; 4]> {
             .parse::<jiff::Timestamp>()
             .unwrap()
             .as_millisecond();
-        let key = (
-            time,
-            row["channel"].as_str().unwrap_or_default().to_string(),
-            row["page"].as_str().unwrap_or_default().to_string(),
-            row["user"].as_str().unwrap_or_default().to_string(),
-        );
-        let sums: &mut [i64; 4] = rolled.entry(key).or_default();
+        let text = |c: &str| row[c].as_str().unwrap_or_default().to_string();
+        let sums = rolled
+            .entry((time, text("channel"), text("page"), text("user")))
+            .or_default();
         sums[0] += 1;
         for (i, field) in ["added", "deleted", "delta"].iter().enumerate() {
             sums[i + 1] += row[field].as_i64().unwrap();
@@ -62,8 +75,13 @@ pub fn expected_rollup() -> BTreeMap<(i64, String, String, String), [i64; 4]> {
     rolled
 }
 
+/// The whole sample rolled up (see [`rollup_lines`]).
+pub fn expected_rollup() -> Rollup {
+    rollup_lines(&lines(usize::MAX))
+}
+
 /// Segment rows (as dumped) keyed and valued like [`expected_rollup`].
-pub fn rollup_of(rows: &[Value]) -> BTreeMap<(i64, String, String, String), [i64; 4]> {
+pub fn rollup_of(rows: &[Value]) -> Rollup {
     rows.iter()
         .map(|r| {
             let text = |c: &str| r[c].as_str().unwrap_or_default().to_string();
@@ -93,12 +111,28 @@ pub fn segment_rows(segment: &Value) -> Vec<Value> {
         .collect()
 }
 
-pub async fn used_segments(qs: &Quickstart, data_source: &str) -> Vec<Value> {
+/// Every row of the published `segments` rolled up again by key: best-effort rollup may leave
+/// one key in several segments.
+pub fn published_rollup(segments: &[Value]) -> Rollup {
+    let mut rolled = Rollup::new();
+    for segment in segments {
+        for (key, sums) in rollup_of(&segment_rows(segment)) {
+            let total = rolled.entry(key).or_default();
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
+            }
+        }
+    }
+    rolled
+}
+
+/// The used segments of `data_source`, as Druid's Coordinator metadata API lists them.
+pub async fn used_segments(api: &Api, data_source: &str) -> Vec<Value> {
     let url = format!(
         "{}/druid/coordinator/v1/metadata/datasources/{data_source}/segments?full",
-        qs.url
+        api.url
     );
-    let r = qs.http.get(url).send().await.unwrap();
+    let r = api.http.get(url).send().await.unwrap();
     match r.status().as_u16() {
         200 => r.json().await.unwrap(),
         // A datasource without used segments is unknown to the Coordinator's API.
