@@ -232,7 +232,6 @@ async fn a_noop_submitted_from_the_form_is_followed_to_success_and_its_log() {
     let browser = Browser::start().await;
     browser.goto(&page(&qs, "#/submit")).await;
     browser.wait_text("h1", "Submit a task").await;
-    browser.screenshot("submit-template").await;
     browser
         .submit_typed(r#"{"type": "noop", "id": "console_noop", "runTime": 1500}"#)
         .await;
