@@ -17,6 +17,7 @@ use std::time::Duration;
 use common::actions::{action_ok, long_noop};
 use common::wiki::{edit, inline, wiki_task};
 use common::{free_port, wait_for, Quickstart, ADMIN_PASSWORD};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
@@ -225,6 +226,44 @@ async fn get_json(qs: &Quickstart, path: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// Where Druid serves its console, with the caching headers the pages rely on.
+#[tokio::test]
+async fn the_console_is_served_at_druids_paths_with_etags() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let get = |path: &str, etag: Option<&str>| {
+        let mut request = qs.http.get(format!("{}{path}", qs.url));
+        if let Some(tag) = etag {
+            request = request.header("If-None-Match", tag);
+        }
+        request.send()
+    };
+    let header =
+        |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_string();
+    let mut etags = Vec::new();
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/unified-console.html", "text/html; charset=utf-8"),
+        ("/console/app.js", "text/javascript; charset=utf-8"),
+        ("/console/console.css", "text/css; charset=utf-8"),
+    ] {
+        let r = get(path, None).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(header(&r, "content-type"), content_type, "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+        let etag = header(&r, "etag");
+        let again = get(path, Some(&etag)).await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty());
+        etags.push(etag);
+    }
+    assert_eq!(etags[0], etags[1], "one page at both paths");
+    let r = get("/console/nope.js", None).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "No console asset [nope.js]");
+}
+
 #[tokio::test]
 async fn a_noop_submitted_from_the_form_is_followed_to_success_and_its_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -384,7 +423,21 @@ async fn a_worker_is_disabled_and_enabled_again_on_the_services_page() {
         "disabled: empty version"
     );
 
-    browser.click(&format!("{row} button")).await;
+    // Enabled again from the keyboard alone: the button takes the focus and Enter presses it.
+    browser
+        .js(&format!(
+            "document.querySelector({}).focus();",
+            json!(format!("{row} button"))
+        ))
+        .await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
     browser
         .wait_text(&format!("{row} .worker-enabled"), "yes")
         .await;

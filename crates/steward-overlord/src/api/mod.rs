@@ -39,6 +39,13 @@
 //! with a fixed permission (STATE, CONFIG) are guarded in the router, per-task and
 //! per-datasource permissions are checked by the extractors, and listings leave out what the
 //! caller may not read.
+//!
+//! # The web console
+//!
+//! The console's pages ([`crate::console`]) are merged into this router inside the
+//! authentication layer, so that an anonymous browser gets the 401 challenge and logs in, and
+//! outside the standby's redirect: every Overlord serves them, and the pages say where the
+//! leader is.
 
 mod actions;
 mod datasources;
