@@ -86,15 +86,28 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
-    /// Waits until `script` (a function body) returns something other than null or false.
+    /// Waits until `script` (a function body) returns something other than null or false. At
+    /// the deadline the panic quotes the errors the page shows, which usually say why.
     async fn wait_js(&self, what: &str, script: &str) -> Value {
-        wait_for(what, T, || async {
-            match self.js(script).await {
-                Value::Null | Value::Bool(false) => None,
-                v => Some(v),
+        let waited = tokio::time::timeout(
+            T,
+            wait_for(what, T + T, || async {
+                match self.js(script).await {
+                    Value::Null | Value::Bool(false) => None,
+                    v => Some(v),
+                }
+            }),
+        )
+        .await;
+        match waited {
+            Ok(v) => v,
+            Err(_) => {
+                let errors = self
+                    .js("return [...document.querySelectorAll('.error')].map((e) => e.textContent);")
+                    .await;
+                panic!("timed out after {T:?} waiting for {what}; the page's errors: {errors}")
             }
-        })
-        .await
+        }
     }
 
     /// The text of the first element matching `css`, once there is one.
@@ -645,6 +658,16 @@ async fn datasources_show_their_segments_which_are_marked_unused_and_killed_and_
     let id = qs.submit_ok(task).await;
     assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
     let browser = Browser::start().await;
+
+    // The task's page shows its report's row counts.
+    browser.goto(&page(&qs, &format!("#/task/{id}"))).await;
+    browser
+        .wait_text(
+            r#"#row-stats tr[data-phase="buildSegments"] td[data-counter="processed"]"#,
+            "2",
+        )
+        .await;
+    browser.wait_text("#report-state", "COMPLETED").await;
 
     browser.goto(&page(&qs, "#/datasources")).await;
     let row = r#"tr[data-datasource="wiki"]"#;

@@ -120,7 +120,7 @@ function rowStatsTable(stats) {
   const phases = stats.totals || stats;
   const counters = ['processed', 'processedBytes', 'processedWithError', 'thrownAway', 'unparseable'];
   const rows = Object.entries(phases).filter(([, c]) => c && typeof c === 'object').map(([phase, c]) =>
-    h('tr', {}, h('th', { scope: 'row' }, phase), counters.map((k) => h('td', { class: 'num', dataset: { counter: k } }, c[k] ?? ''))));
+    h('tr', { dataset: { phase } }, h('th', { scope: 'row' }, phase), counters.map((k) => h('td', { class: 'num', dataset: { counter: k } }, c[k] ?? ''))));
   return h('div', { class: 'table-wrap' }, h('table', { id: 'row-stats' },
     h('thead', {}, h('tr', {}, h('th', {}, 'Phase'), counters.map((k) => h('th', { class: 'num' }, k)))),
     h('tbody', {}, rows)));
