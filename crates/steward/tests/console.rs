@@ -369,6 +369,20 @@ async fn tasks_are_shut_down_from_the_tasks_page_after_confirmation() {
         .await;
     qs.wait_runner_state("console_long", "RUNNING", T).await;
     let browser = Browser::start().await;
+    // Its page follows it while it runs: status, location, the log so far.
+    browser.goto(&page(&qs, "#/task/console_long")).await;
+    browser.wait_text("#task-status", "RUNNING").await;
+    browser.wait_text("#task-duration", "running").await;
+    browser
+        .wait_js(
+            "the running task's log",
+            "return document.getElementById('task-log').textContent \
+             .includes('Running noop task[console_long]');",
+        )
+        .await;
+    let location = browser.text("#task-location").await;
+    assert!(location.starts_with("127.0.0.1:"), "{location}");
+
     browser.goto(&page(&qs, "#/tasks?state=running")).await;
     let row = r#"tr[data-task-id="console_long"]"#;
     browser.wait_text(&format!("{row} .state"), "RUNNING").await;
