@@ -4,7 +4,8 @@
 //! machines, `lockbox` its `TaskLockbox` (the task locks) likewise; `core` wires them together; `driver` owns the core on one tokio task and does
 //! the I/O it asks for, for one leadership `term`; `master` starts and stops terms as this
 //! process gains and loses the leadership; [`api`] serves Druid's HTTP API on top, redirecting
-//! to the leader when this process does not lead. `select` chooses a worker for each task
+//! to the leader when this process does not lead, and `console` the web console an operator
+//! opens in a browser. `select` chooses a worker for each task
 //! under the dynamic `worker_config`; `readiness` decides when a waiting task may run.
 //! `retention` deletes old task logs and history.
 //!
@@ -16,6 +17,7 @@
 mod actions;
 pub mod api;
 mod config;
+mod console;
 mod core;
 mod driver;
 mod lockbox;

@@ -41,6 +41,13 @@
 //! with a fixed permission (STATE, CONFIG) are guarded in the router, per-task and
 //! per-datasource permissions are checked by the extractors, and listings leave out what the
 //! caller may not read.
+//!
+//! # The web console
+//!
+//! The console's pages ([`crate::console`]) are merged into this router inside the
+//! authentication layer, so that an anonymous browser gets the 401 challenge and logs in, and
+//! outside the standby's redirect: every Overlord serves them, and the pages say where the
+//! leader is.
 
 mod actions;
 mod console_datasources;
@@ -206,7 +213,8 @@ pub fn router_with_master(master: TaskMaster, config: ApiConfig) -> Router {
             state.clone(),
             redirect_to_leader,
         ))
-        .with_state(state);
+        .with_state(state)
+        .merge(crate::console::router());
     // Authentication comes before the redirect: a standby does not send anonymous callers on.
     let api = match &security {
         Some(security) => api.merge(security.router()).layer(security.layer()),

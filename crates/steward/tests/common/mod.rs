@@ -7,6 +7,7 @@ pub mod actions;
 pub mod cluster;
 pub mod input_server;
 pub mod metrics;
+pub mod wiki;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
