@@ -26,7 +26,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use steward_model::{
-    DataSegment, Interval, PartialShardSpec, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus,
+    DataSegment, Interval, PartialShardSpec, SegmentIdWithShardSpec, SegmentSchemaMapping, Task,
+    TaskLock, TaskStatus,
 };
 
 pub use mysql::MySqlStore;
@@ -370,9 +371,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// segment overlapping a published one of a higher version, whose whole interval is
     /// covered by used segments of higher versions (the Coordinator's rule, applied at once).
     /// All or nothing. The segments must share one datasource ([`StoreError::Rejected`]).
+    /// A segment's row count in `schema` goes to its `num_rows` column (NULL without one).
     async fn publish_segments(
         &self,
         segments: &[DataSegment],
+        schema: Option<&SegmentSchemaMapping>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError>;
     /// Used segments of a datasource overlapping any of `intervals` (all of them when empty),

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use steward_metrics::catalogue::METADATA_REQUEST_TIME;
 use steward_metrics::Metrics;
-use steward_model::{DataSegment, Interval, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus};
+use steward_model::{
+    DataSegment, Interval, SegmentIdWithShardSpec, SegmentSchemaMapping, Task, TaskLock, TaskStatus,
+};
 
 use crate::{
     ActiveTasks, AllocateRequest, AuditEntry, AuditInfo, DataSourceStats, DataSourceSummary,
@@ -94,8 +96,12 @@ timed! {
     fn delete_lock(&self, task_id: &str, lock: &TaskLock) -> Result<(), StoreError>;
     fn delete_task_locks(&self, task_id: &str) -> Result<(), StoreError>;
     fn active_task_locks(&self) -> Result<Vec<(String, TaskLock)>, StoreError>;
-    fn publish_segments(&self, segments: &[DataSegment], now: Timestamp)
-        -> Result<PublishOutcome, StoreError>;
+    fn publish_segments(
+        &self,
+        segments: &[DataSegment],
+        schema: Option<&SegmentSchemaMapping>,
+        now: Timestamp
+    ) -> Result<PublishOutcome, StoreError>;
     fn used_segments(&self, data_source: &str, intervals: &[Interval])
         -> Result<Vec<DataSegment>, StoreError>;
     fn unused_segments(&self, query: &UnusedSegmentsQuery)

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::interval::Interval;
 use crate::lock::{LockGranularity, TaskLockType};
 use crate::segment::DataSegment;
+use crate::segment_schema::SegmentSchemaMapping;
 use crate::time::Timestamp;
 
 /// A task action, serialized as the `action` of Druid's envelope.
@@ -54,13 +55,23 @@ pub enum TaskAction {
         start_metadata: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         end_metadata: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment_schema_mapping: Option<SegmentSchemaMapping>,
     },
     /// `SegmentTransactionalAppendAction`: publishes segments written under APPEND locks.
-    #[serde(rename = "segmentTransactionalAppend")]
-    SegmentTransactionalAppend { segments: Vec<DataSegment> },
+    #[serde(rename = "segmentTransactionalAppend", rename_all = "camelCase")]
+    SegmentTransactionalAppend {
+        segments: Vec<DataSegment>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment_schema_mapping: Option<SegmentSchemaMapping>,
+    },
     /// `SegmentTransactionalReplaceAction`: publishes segments written under REPLACE locks.
-    #[serde(rename = "segmentTransactionalReplace")]
-    SegmentTransactionalReplace { segments: Vec<DataSegment> },
+    #[serde(rename = "segmentTransactionalReplace", rename_all = "camelCase")]
+    SegmentTransactionalReplace {
+        segments: Vec<DataSegment>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment_schema_mapping: Option<SegmentSchemaMapping>,
+    },
     /// Druid's `RetrieveUsedSegmentsAction`: used segments overlapping `intervals`; a list of
     /// `DataSegment`.
     #[serde(rename = "segmentListUsed", rename_all = "camelCase")]
@@ -286,8 +297,23 @@ mod tests {
                     segments_to_be_overwritten: None,
                     start_metadata: None,
                     end_metadata: None,
+                    segment_schema_mapping: None,
                 },
                 json!({"type":"segmentTransactionalInsert","segments":[seg]}),
+            ),
+            (
+                TaskAction::SegmentTransactionalAppend {
+                    segments: vec![segment()],
+                    segment_schema_mapping: Some(SegmentSchemaMapping::of_rows([(
+                        segment().id().to_string(),
+                        7,
+                    )])),
+                },
+                json!({"type":"segmentTransactionalAppend","segments":[seg],
+                    "segmentSchemaMapping": {
+                        "segmentIdToMetadataMap":
+                            {(segment().id().to_string()): {"numRows": 7, "schemaFingerprint": null}},
+                        "schemaFingerprintToPayloadMap": {}, "schemaVersion": 1}}),
             ),
             (
                 TaskAction::RetrieveUsedSegments {

@@ -17,6 +17,7 @@ pub mod interval;
 pub mod lock;
 pub mod peon;
 pub mod segment;
+pub mod segment_schema;
 pub mod status;
 pub mod task;
 pub mod task_error;
@@ -33,6 +34,7 @@ pub use segment::{
     DataSegment, HashPartitionFunction, HashedShardSpec, PartialShardSpec, SegmentId,
     SegmentIdWithShardSpec, ShardSpec,
 };
+pub use segment_schema::SegmentSchemaMapping;
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{
     KillSpec, NoopSpec, ReadyResult, SubTaskSpec, Task, TaskError, TaskKind, TaskResource,

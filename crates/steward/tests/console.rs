@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::actions::{action_ok, long_noop};
-use common::wiki::{edit, inline, wiki_task};
+use common::cluster::Cluster;
+use common::wiki::{edit, ingestion_in_progress, inline, wiki_task};
 use common::{free_port, wait_for, Quickstart, ADMIN_PASSWORD};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -687,6 +688,8 @@ async fn datasources_show_their_segments_which_are_marked_unused_and_killed_and_
     let row = r#"tr[data-datasource="wiki"]"#;
     browser.wait_text(&format!("{row} .ds-used"), "2").await;
     browser.wait_text(&format!("{row} .ds-unused"), "0").await;
+    // Rows as the publish stored them, one per segment.
+    browser.wait_text(&format!("{row} .ds-rows"), "2").await;
     browser.screenshot("datasources").await;
 
     browser.click(&format!("{row} a")).await;
@@ -754,6 +757,78 @@ async fn datasources_show_their_segments_which_are_marked_unused_and_killed_and_
     browser.wait_text("#datasource-unused", "0").await;
     browser.wait_text("#datasource-used", "1").await;
     browser.screenshot("datasource").await;
+
+    // Marking the whole day unused leaves the datasource without a used segment.
+    browser
+        .click(&format!(
+            r#"section[data-interval="{day1}"] button[aria-label="Mark {day1} unused"]"#
+        ))
+        .await;
+    let asked = browser.answer_confirmation(true).await;
+    assert!(asked.contains(day1), "{asked}");
+    browser.wait_text("#datasource-used", "0").await;
+    browser.wait_text("#datasource-unused", "1").await;
+    let r = qs
+        .http
+        .get(format!(
+            "{}/druid/coordinator/v1/metadata/datasources/wiki/segments",
+            qs.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "wiki has no used segment left");
+}
+
+#[tokio::test]
+async fn a_running_ingestions_row_counts_move_live_on_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    // It has read 1,024 rows and waits for its input's last 10.
+    let (id, input) = ingestion_in_progress(&qs).await;
+    let browser = Browser::start().await;
+    browser.goto(&page(&qs, &format!("#/task/{id}"))).await;
+    let processed = r#"#row-stats tr[data-phase="buildSegments"] td[data-counter="processed"]"#;
+    browser.wait_text("#task-duration", "running").await;
+    browser.wait_text("#report-state", "BUILD_SEGMENTS").await;
+    browser.wait_text(processed, "1024").await;
+    browser.screenshot("task-running").await;
+
+    input.release();
+    // The same page, without a reload, follows the task to its end and its final report.
+    browser.wait_text("#task-status", "SUCCESS").await;
+    browser.wait_text("#report-state", "COMPLETED").await;
+    browser.wait_text(processed, "1034").await;
+}
+
+#[tokio::test]
+async fn a_standby_overlords_console_points_to_the_leaders() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start_with_overlords(dir.path(), 2, 0, "", "").await;
+    let (leader, standby) = (cluster.overlords[0].url(), cluster.overlords[1].url());
+    let browser = Browser::start().await;
+    browser.goto(&format!("{standby}/#/tasks")).await;
+    browser
+        .wait_js(
+            "the standby banner",
+            "const b = document.getElementById('banner'); \
+             return !b.hidden && b.textContent.includes('This Overlord is a standby');",
+        )
+        .await;
+    let link = browser
+        .js("return document.querySelector('#banner a').getAttribute('href');")
+        .await;
+    assert_eq!(link, json!(format!("{leader}/")));
+
+    // The leader's console has no banner.
+    browser.goto(&format!("{leader}/#/tasks")).await;
+    browser.wait_text("h1", "Tasks").await;
+    browser
+        .wait_js(
+            "the leader's page without a banner",
+            "return document.getElementById('banner').hidden;",
+        )
+        .await;
 }
 
 #[tokio::test]

@@ -8,12 +8,13 @@ mod wikiticker;
 use std::time::Duration;
 
 use common::actions::active_locks;
-use common::input_server::InputServer;
 use common::metrics::scrape;
-use common::wiki::{edit, inline, wiki_task};
+use common::wiki::{edit, ingestion_in_progress, inline, wiki_task};
 use common::{peon_pids, wait_for, Quickstart};
 use serde_json::{json, Value};
-use wikiticker::{expected_rollup, rollup_of, segment_rows, used_segments, wikiticker_task, T};
+use wikiticker::{
+    expected_rollup, rollup_of, segment_rows, stored_rows, used_segments, wikiticker_task, T,
+};
 
 #[tokio::test]
 async fn druids_wikiticker_tutorial_ingests_into_segments_that_match_an_independent_rollup() {
@@ -57,6 +58,8 @@ async fn druids_wikiticker_tutorial_ingests_into_segments_that_match_an_independ
     }
 
     assert_eq!(rollup_of(&rows), expected_rollup());
+    // The publish stored each segment's row count beside it.
+    assert_eq!(stored_rows(&qs, "wikiticker").await, json!(rows.len()));
 }
 
 /// `(version, partitionNum, rows)` of every used segment of `wiki`, in that order.
@@ -251,35 +254,6 @@ async fn locks_released(qs: &Quickstart) {
         active_locks(qs).await.is_empty().then_some(())
     })
     .await;
-}
-
-fn minutes(n: u32) -> Vec<Value> {
-    (0..n).map(|i| edit(&format!("p{i}"), i % 60, 1)).collect()
-}
-
-/// Starts an ingestion that has read 1,024 rows (two of the reader's batches of 512, so the
-/// index has them all) and waits for 10 more, which the returned server sends once released;
-/// returns once the task's live report shows the 1,024.
-async fn ingestion_in_progress(qs: &Quickstart) -> (String, InputServer) {
-    let text = |rows: Vec<Value>| rows.iter().map(|r| format!("{r}\n")).collect();
-    let server = InputServer::start_split(vec![(text(minutes(1024)), text(minutes(10)))]).await;
-    let id = qs
-        .submit_ok(wiki_task(
-            json!({"type": "http", "uris": [server.uri(true, 0)]}),
-            json!({}),
-            json!({}),
-        ))
-        .await;
-    wait_for("1,024 rows in the live report", T, || async {
-        let r = qs.get(&format!("task/{id}/reports")).await;
-        let report: Value = r.json().await.ok()?;
-        let payload = &report["ingestionStatsAndErrors"]["payload"];
-        (payload["ingestionState"] == "BUILD_SEGMENTS"
-            && payload["rowStats"]["totals"]["buildSegments"]["processed"] == 1024)
-            .then_some(())
-    })
-    .await;
-    (id, server)
 }
 
 #[tokio::test]

@@ -19,7 +19,9 @@ use common::{peon_pids, wait_for, Api, Quickstart};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
-use wikiticker::{published_rollup, rollup_lines, split_lines, used_segments};
+use wikiticker::{
+    published_rollup, rollup_lines, segment_rows, split_lines, stored_rows, used_segments,
+};
 
 const T: Duration = Duration::from_secs(240);
 
@@ -198,6 +200,9 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
 
     let expected = rollup_lines(&lines);
     assert_eq!(published_rollup(&segments), expected);
+    // The sub-tasks' row counts reached the segment table through the supervisor's publish.
+    let rows: usize = segments.iter().map(|s| segment_rows(s).len()).sum();
+    assert_eq!(stored_rows(&qs, "wiki_parallel").await, json!(rows));
     for other in ["wiki_index", "wiki_sequential"] {
         assert_eq!(
             published_rollup(&used_segments(&qs, other).await),

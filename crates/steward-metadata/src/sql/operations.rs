@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, Executor};
 use steward_model::time::format_ts;
-use steward_model::{DataSegment, Interval, SegmentIdWithShardSpec, Task, TaskLock, TaskStatus};
+use steward_model::{
+    DataSegment, Interval, SegmentIdWithShardSpec, SegmentSchemaMapping, Task, TaskLock, TaskStatus,
+};
 
 use super::dialect::Dialect;
 use super::errors::unavailable;
@@ -309,9 +311,10 @@ where
     async fn publish_segments(
         &self,
         segments: &[DataSegment],
+        schema: Option<&SegmentSchemaMapping>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
-        self.publish(segments, now).await
+        self.publish(segments, schema, now).await
     }
 
     async fn used_segments(

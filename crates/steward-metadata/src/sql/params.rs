@@ -17,6 +17,8 @@ pub enum Param {
     Int(i64),
     /// SQL NULL in a text column.
     Null,
+    /// SQL NULL in an integer column.
+    NullInt,
 }
 
 impl From<&str> for Param {
@@ -34,6 +36,14 @@ impl From<String> for Param {
 impl From<Option<&str>> for Param {
     fn from(v: Option<&str>) -> Param {
         v.map_or(Param::Null, Param::from)
+    }
+}
+
+impl From<Option<u64>> for Param {
+    fn from(v: Option<u64>) -> Param {
+        v.map_or(Param::NullInt, |v| {
+            Param::Int(i64::try_from(v).unwrap_or(i64::MAX))
+        })
     }
 }
 
@@ -68,6 +78,7 @@ where
     bool: for<'e> Encode<'e, A::Database> + Type<A::Database>,
     i64: for<'e> Encode<'e, A::Database> + Type<A::Database>,
     Option<String>: for<'e> Encode<'e, A::Database> + Type<A::Database>,
+    Option<i64>: for<'e> Encode<'e, A::Database> + Type<A::Database>,
 {
     fn push(&mut self, param: Param) -> Result<(), BoxDynError> {
         match param {
@@ -76,6 +87,7 @@ where
             Param::Flag(v) => self.add(v),
             Param::Int(v) => self.add(v),
             Param::Null => self.add(None::<String>),
+            Param::NullInt => self.add(None::<i64>),
         }
     }
 }

@@ -166,7 +166,8 @@ impl Schema {
         ));
         indexes.push((format!("idx_{l}_task_id"), l, "task_id".into()));
         // Druid's segment table. Dates are ISO strings of one format, so they compare as
-        // strings; `schema_fingerprint` and `num_rows` (Druid's centralized schema) stay NULL.
+        // strings. Of Druid's centralized-schema columns, a publish fills `num_rows` from the
+        // task's `segmentSchemaMapping`; `schema_fingerprint` stays NULL (no schema is stored).
         tables.push(format!(
             "CREATE TABLE IF NOT EXISTS {s} (\
                  id VARCHAR(255) NOT NULL PRIMARY KEY, \

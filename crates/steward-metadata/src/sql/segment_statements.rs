@@ -95,8 +95,8 @@ impl SegmentStatements {
         SegmentStatements {
             insert_segment: numbered(format!(
                 "INSERT INTO {s} (id, dataSource, created_date, start, {end}, partitioned, \
-                 version, used, payload, used_status_last_updated) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 version, used, payload, used_status_last_updated, num_rows) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )),
             mark_all: numbered(format!(
                 "UPDATE {s} SET used = ?, used_status_last_updated = ? \

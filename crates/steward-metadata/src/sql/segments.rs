@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, Executor};
 use steward_model::time::format_ts;
-use steward_model::{DataSegment, Interval};
+use steward_model::{DataSegment, Interval, SegmentSchemaMapping};
 
 use super::dialect::Dialect;
 use super::errors::unavailable;
@@ -35,6 +35,7 @@ where
     pub(super) async fn publish(
         &self,
         segments: &[DataSegment],
+        schema: Option<&SegmentSchemaMapping>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
         // Druid publishes a set: the same segment twice is one segment.
@@ -101,6 +102,7 @@ where
                 Param::Flag(used),
                 Param::Bytes(segment.to_bytes()),
                 Param::Text(now_text.clone()),
+                Param::from(schema.and_then(|m| m.num_rows(id))),
             ];
             let result = query::<D>(AssertSqlSafe(self.sql.segments.insert_segment.clone()), row)
                 .execute(&mut *tx)

@@ -186,6 +186,7 @@ pub(super) async fn used_segments_give_their_version_partitions_and_core_count(d
     store
         .publish_segments(
             &[published(version, 0, 2), published(version, 1, 2)],
+            None,
             at(NOW),
         )
         .await
@@ -216,7 +217,7 @@ pub(super) async fn an_id_an_unused_segment_holds_is_skipped(db: TestDb) {
     let kept = published(version, 0, 2);
     let dropped = published(version, 1, 2);
     store
-        .publish_segments(&[kept, dropped.clone()], at(NOW))
+        .publish_segments(&[kept, dropped.clone()], None, at(NOW))
         .await
         .unwrap();
     store
@@ -246,7 +247,10 @@ pub(super) async fn overlapping_segments_refuse_allocation(db: TestDb) {
     };
 
     let month = segment("wiki", "2024-01-01/2024-02-01", "v1", 0);
-    store.publish_segments(&[month], at(NOW)).await.unwrap();
+    store
+        .publish_segments(&[month], None, at(NOW))
+        .await
+        .unwrap();
     assert_eq!(
         allocate(&*store, &in_data_source("wiki", DAY, "s1")).await,
         None
@@ -265,6 +269,7 @@ pub(super) async fn overlapping_segments_refuse_allocation(db: TestDb) {
                 segment("edits", "2024-01-10T00:00Z/2024-01-10T12:00Z", "v1", 0),
                 segment("edits", "2024-01-10T12:00Z/2024-01-11T00:00Z", "v2", 0),
             ],
+            None,
             at(NOW),
         )
         .await
@@ -288,7 +293,7 @@ pub(super) async fn overlapping_segments_refuse_allocation(db: TestDb) {
 pub(super) async fn a_version_unused_segments_hold_is_not_allocated_again(db: TestDb) {
     let store = db.open().await;
     store
-        .publish_segments(&[published(LOCK_VERSION, 0, 1)], at(NOW))
+        .publish_segments(&[published(LOCK_VERSION, 0, 1)], None, at(NOW))
         .await
         .unwrap();
     store
@@ -303,7 +308,7 @@ pub(super) async fn a_version_unused_segments_hold_is_not_allocated_again(db: Te
     assert!(pending_ids(&*store).await.is_empty());
 
     store
-        .publish_segments(&[published(EPOCH, 0, 0)], at(NOW))
+        .publish_segments(&[published(EPOCH, 0, 0)], None, at(NOW))
         .await
         .unwrap();
     store

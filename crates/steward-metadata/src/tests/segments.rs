@@ -3,7 +3,7 @@
 //! Druid's segment tables brought up to date.
 
 use steward_model::time::format_ts;
-use steward_model::{DataSegment, Interval};
+use steward_model::{DataSegment, Interval, SegmentSchemaMapping};
 
 use super::databases::{Backend, TestDb, TestStore};
 use super::{at, end_column, refuse, run_all, segment, segment_ids};
@@ -31,7 +31,10 @@ fn iv(interval: &str) -> Interval {
 
 async fn publish(store: &dyn TestStore, segments: &[&DataSegment], now: &str) -> PublishOutcome {
     let segments: Vec<DataSegment> = segments.iter().map(|s| (*s).clone()).collect();
-    store.publish_segments(&segments, at(now)).await.unwrap()
+    store
+        .publish_segments(&segments, None, at(now))
+        .await
+        .unwrap()
 }
 
 async fn used(store: &dyn TestStore, data_source: &str, intervals: &[&str]) -> Vec<String> {
@@ -99,7 +102,7 @@ pub(super) async fn publish_inserts_used_segments_once(db: TestDb) {
         segment_ids([&a0, &a1, &b])
     );
     assert_eq!(
-        store.publish_segments(&[], at(T1)).await.unwrap(),
+        store.publish_segments(&[], None, at(T1)).await.unwrap(),
         PublishOutcome::default()
     );
 }
@@ -233,7 +236,7 @@ pub(super) async fn publish_is_all_or_nothing(db: TestDb) {
     let mut clash = new0.clone();
     clash.size = 7;
     let err = store
-        .publish_segments(&[new0.clone(), new1.clone(), clash], at(T1))
+        .publish_segments(&[new0.clone(), new1.clone(), clash], None, at(T1))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -251,7 +254,7 @@ pub(super) async fn publish_is_all_or_nothing(db: TestDb) {
     )
     .await;
     store
-        .publish_segments(&[new0.clone(), new1.clone()], at(T1))
+        .publish_segments(&[new0.clone(), new1.clone()], None, at(T1))
         .await
         .unwrap_err();
     assert_eq!(stored(new0.clone()).await, None);
@@ -272,6 +275,7 @@ pub(super) async fn publish_refuses_segments_of_several_datasources(db: TestDb) 
     let err = store
         .publish_segments(
             &[wiki(DAY1, "v1", 0), segment("web", DAY1, "v1", 0)],
+            None,
             at(T0),
         )
         .await
@@ -623,21 +627,23 @@ pub(super) async fn data_source_stats_add_up_used_and_unused_segments(db: TestDb
     let second = wiki(DAY1, "v1", 1);
     let last = wiki(DAY3, "v1", 2);
     let dropped = wiki("2023-12-01/2023-12-02", "v1", 0);
-    publish(&*store, &[&last, &first, &second, &dropped], T0).await;
+    // Row counts come with the publish (Druid's `segmentSchemaMapping`); `second` has none,
+    // and the dropped segment's do not count.
+    let rows = SegmentSchemaMapping::of_rows(
+        [(&first, 100), (&last, 20), (&dropped, 5000)]
+            .into_iter()
+            .map(|(s, rows)| (s.id().to_string(), rows)),
+    );
+    let batch = [last.clone(), first.clone(), second.clone(), dropped.clone()];
+    store
+        .publish_segments(&batch, Some(&rows), at(T0))
+        .await
+        .unwrap();
     mark(&*store, "wiki", ids_of(&[&dropped]), false, T1).await;
     let zeta = segment("zeta", DAY1, "v1", 0);
     publish(&*store, &[&zeta], T0).await;
     mark(&*store, "zeta", ids_of(&[&zeta]), false, T1).await;
     publish(&*store, &[&segment("alpha", DAY2, "v1", 0)], T0).await;
-    // A Druid with centralized schemas fills `num_rows`; the dropped segment's does not count.
-    for (segment, rows) in [(&first, 100), (&last, 20), (&dropped, 5000)] {
-        store
-            .exec(
-                "UPDATE druid_segments SET num_rows = ? WHERE id = ?",
-                vec![Param::Int(rows), segment.id().to_string().into()],
-            )
-            .await;
-    }
 
     let wiki_span = iv("2024-01-01/2024-01-04");
     assert_eq!(

@@ -23,7 +23,7 @@ use steward_model::{
 use super::errors::{invalid_input, ApiError, ApiResult};
 use super::state::AppState;
 use crate::actions::ActionRefused;
-use crate::driver::{ActionError, AllocateSegment};
+use crate::driver::{ActionError, AllocateSegment, Publish};
 use crate::lockbox::LockRequest;
 
 /// Actions carry segment lists: a large publish is megabytes, not gigabytes.
@@ -130,33 +130,35 @@ pub(super) async fn do_action(State(s): State<AppState>, req: Request) -> ApiRes
             segments_to_be_overwritten,
             start_metadata,
             end_metadata,
+            segment_schema_mapping,
         } => {
             if start_metadata.is_some() || end_metadata.is_some() {
                 return Err(invalid_input(
                     "segmentTransactionalInsert with startMetadata/endMetadata (streaming commit metadata) is not supported yet",
                 ));
             }
-            json!(
-                overlord
-                    .publish_segments(
-                        id,
-                        segments,
-                        segments_to_be_overwritten.unwrap_or_default(),
-                        None
-                    )
-                    .await?
-            )
+            let publish = Publish {
+                overwritten: segments_to_be_overwritten.unwrap_or_default(),
+                ..Publish::new(segments, segment_schema_mapping, None)
+            };
+            json!(overlord.publish_segments(id, publish).await?)
         }
-        TaskAction::SegmentTransactionalAppend { segments } => json!(
-            overlord
-                .publish_segments(id, segments, Vec::new(), Some(TaskLockType::Append))
-                .await?
-        ),
-        TaskAction::SegmentTransactionalReplace { segments } => json!(
-            overlord
-                .publish_segments(id, segments, Vec::new(), Some(TaskLockType::Replace))
-                .await?
-        ),
+        TaskAction::SegmentTransactionalAppend {
+            segments,
+            segment_schema_mapping,
+        } => {
+            let append = Some(TaskLockType::Append);
+            let publish = Publish::new(segments, segment_schema_mapping, append);
+            json!(overlord.publish_segments(id, publish).await?)
+        }
+        TaskAction::SegmentTransactionalReplace {
+            segments,
+            segment_schema_mapping,
+        } => {
+            let replace = Some(TaskLockType::Replace);
+            let publish = Publish::new(segments, segment_schema_mapping, replace);
+            json!(overlord.publish_segments(id, publish).await?)
+        }
         // Overshadowed segments are marked unused when they are overshadowed, so used segments
         // are the visible ones and both visibilities list the same.
         TaskAction::RetrieveUsedSegments {

@@ -34,7 +34,7 @@ export async function renderDatasources(main, { signal }) {
         h('td', { class: 'num ds-used' }, fmtNumber(d.usedSegments)),
         h('td', { class: 'num ds-unused' }, fmtNumber(d.unusedSegments)),
         h('td', { class: 'num' }, fmtBytes(d.size)),
-        h('td', { class: 'num opt' }, d.rows === null || d.rows === undefined ? '—' : fmtNumber(d.rows)),
+        h('td', { class: 'num opt ds-rows' }, d.rows === null || d.rows === undefined ? '—' : fmtNumber(d.rows)),
         h('td', { class: 'opt' }, fmtTime(d.minTime)),
         h('td', { class: 'opt' }, fmtTime(d.maxTime)),
         h('td', { class: 'num opt' }, fmtNumber(Array.isArray(d.intervals) ? d.intervals.length : d.intervals)))),

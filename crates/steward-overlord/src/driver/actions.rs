@@ -12,7 +12,10 @@ use jiff::Timestamp;
 use steward_metadata::{AllocateRequest, StoreError, UnusedSegmentsQuery};
 use steward_model::action::SegmentPublishResult;
 use steward_model::segment::SegmentIdWithShardSpec;
-use steward_model::{DataSegment, Granularity, Interval, PartialShardSpec, TaskLock, TaskLockType};
+use steward_model::{
+    DataSegment, Granularity, Interval, PartialShardSpec, SegmentSchemaMapping, TaskLock,
+    TaskLockType,
+};
 use tokio::sync::oneshot;
 
 use super::command::Command;
@@ -44,6 +47,35 @@ pub struct AllocateSegment {
     pub skip_segment_lineage_check: bool,
     pub partial_shard_spec: PartialShardSpec,
     pub lock_type: TaskLockType,
+}
+
+/// One of the three publish actions, parsed: Druid's `segmentTransactionalInsert` (no lock
+/// type: the task's locks may be of any), `segmentTransactionalAppend` or
+/// `segmentTransactionalReplace`.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub segments: Vec<DataSegment>,
+    /// `segmentsToBeOverwritten`: checked against the task's locks like the segments.
+    pub overwritten: Vec<DataSegment>,
+    /// Row counts to store beside the segments.
+    pub schema: Option<SegmentSchemaMapping>,
+    pub lock_type: Option<TaskLockType>,
+}
+
+impl Publish {
+    /// A publish that overwrites no segment by name.
+    pub fn new(
+        segments: Vec<DataSegment>,
+        schema: Option<SegmentSchemaMapping>,
+        lock_type: Option<TaskLockType>,
+    ) -> Publish {
+        Publish {
+            segments,
+            overwritten: Vec::new(),
+            schema,
+            lock_type,
+        }
+    }
 }
 
 /// Druid's `SegmentAllocateAction.MAX_ATTEMPTS`: tries when the used segments of the row's
@@ -201,10 +233,14 @@ impl Overlord {
     pub(crate) async fn publish_segments(
         &self,
         task_id: &str,
-        segments: Vec<DataSegment>,
-        overwritten: Vec<DataSegment>,
-        lock_type: Option<TaskLockType>,
+        publish: Publish,
     ) -> Result<SegmentPublishResult, ActionError> {
+        let Publish {
+            segments,
+            overwritten,
+            schema,
+            lock_type,
+        } = publish;
         if segments.is_empty() {
             return Ok(SegmentPublishResult {
                 segments: Vec::new(),
@@ -219,7 +255,9 @@ impl Overlord {
         checked.extend(overwritten);
         let outcome = self
             .in_critical_section(task_id, &checked, lock_type, async move {
-                store.publish_segments(&to_publish, Timestamp::now()).await
+                store
+                    .publish_segments(&to_publish, schema.as_ref(), Timestamp::now())
+                    .await
             })
             .await?;
         Ok(match outcome {

@@ -23,7 +23,7 @@ mod io;
 mod metrics;
 mod overlord;
 
-pub use actions::{ActionError, AllocateSegment};
+pub use actions::{ActionError, AllocateSegment, Publish};
 pub(crate) use io::worker_task_url;
 pub(crate) use metrics::scrape;
 pub use overlord::{Overlord, OverlordParts, SubmitError, WorkerConfigError};

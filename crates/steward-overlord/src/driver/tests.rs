@@ -15,8 +15,8 @@ use steward_metadata::{
     TaskPageQuery, TaskQuery, UnusedSegmentsQuery,
 };
 use steward_model::{
-    DataSegment, Interval, LockGranularity, SegmentIdWithShardSpec, Task, TaskLock, TaskLockType,
-    TaskStatus, Worker, DEFAULT_WORKER_CATEGORY,
+    DataSegment, Interval, LockGranularity, SegmentIdWithShardSpec, SegmentSchemaMapping, Task,
+    TaskLock, TaskLockType, TaskStatus, Worker, DEFAULT_WORKER_CATEGORY,
 };
 use steward_testkit::wait_for;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -367,9 +367,10 @@ impl MetadataStore for GatedLockRows {
     async fn publish_segments(
         &self,
         segments: &[DataSegment],
+        schema: Option<&SegmentSchemaMapping>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
-        self.inner.publish_segments(segments, now).await
+        self.inner.publish_segments(segments, schema, now).await
     }
     async fn used_segments(
         &self,

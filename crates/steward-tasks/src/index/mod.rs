@@ -28,7 +28,9 @@ use steward_ingest::meters::ParseExceptionHandler;
 use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
 use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
-use steward_model::{BatchIngestSpec, IngestionMode, Interval, Task, TaskStatus};
+use steward_model::{
+    BatchIngestSpec, IngestionMode, Interval, SegmentSchemaMapping, Task, TaskStatus,
+};
 
 use crate::log::{info, warn};
 use crate::{TaskOutcome, Toolbox};
@@ -157,6 +159,12 @@ async fn ingest(
     if cancel.load(Ordering::Relaxed) {
         return Err("Canceled".into());
     }
+    let schema = SegmentSchemaMapping::of_rows(
+        named
+            .iter()
+            .zip(&local)
+            .map(|(segment, local)| (segment.id().to_string(), local.num_rows)),
+    );
     let to_push = named
         .into_iter()
         .zip(local)
@@ -177,7 +185,7 @@ async fn ingest(
             }
         }
     }
-    match publish::publish(toolbox, lock_type, to_publish).await {
+    match publish::publish(toolbox, lock_type, to_publish, schema).await {
         // Druid's `segmentsPublished` counts segments with data.
         Ok(published) => Ok(published.iter().filter(|s| !s.is_tombstone()).count() as u64),
         Err(e) => {

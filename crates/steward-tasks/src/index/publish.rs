@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use steward_model::action::{SegmentAllocate, SegmentPublishResult};
 use steward_model::segment::BINARY_VERSION_V9;
 use steward_model::{
-    DataSegment, HashedShardSpec, Interval, SegmentIdWithShardSpec, ShardSpec, Task, TaskAction,
-    TaskLock, TaskLockType,
+    DataSegment, HashedShardSpec, Interval, SegmentIdWithShardSpec, SegmentSchemaMapping,
+    ShardSpec, Task, TaskAction, TaskLock, TaskLockType,
 };
 
 use steward_ingest::pipeline::BuiltSegment;
@@ -240,20 +240,30 @@ pub(crate) fn remove_pushed(toolbox: &Toolbox, pushed: &[DataSegment]) {
     }
 }
 
-/// Publishes `segments` in one transaction, with the action their lock type calls for.
+/// Publishes `segments` in one transaction, with the action their lock type calls for, and
+/// their row counts in `schema` for the segment table.
 pub(crate) async fn publish(
     toolbox: &Toolbox,
     lock_type: TaskLockType,
     segments: Vec<DataSegment>,
+    schema: SegmentSchemaMapping,
 ) -> Result<Vec<DataSegment>, String> {
+    let segment_schema_mapping = Some(schema);
     let action = match lock_type {
-        TaskLockType::Replace => TaskAction::SegmentTransactionalReplace { segments },
-        TaskLockType::Append => TaskAction::SegmentTransactionalAppend { segments },
+        TaskLockType::Replace => TaskAction::SegmentTransactionalReplace {
+            segments,
+            segment_schema_mapping,
+        },
+        TaskLockType::Append => TaskAction::SegmentTransactionalAppend {
+            segments,
+            segment_schema_mapping,
+        },
         TaskLockType::Exclusive | TaskLockType::Shared => TaskAction::SegmentTransactionalInsert {
             segments,
             segments_to_be_overwritten: None,
             start_metadata: None,
             end_metadata: None,
+            segment_schema_mapping,
         },
     };
     let result: SegmentPublishResult = toolbox.act(action).await?;

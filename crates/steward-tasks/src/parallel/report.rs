@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use steward_ingest::meters::RowIngestionMetersTotals;
-use steward_model::DataSegment;
+use steward_model::{DataSegment, SegmentSchemaMapping};
 
 use crate::index::{IngestionState, REPORT_KEY};
 
@@ -29,6 +29,9 @@ pub(crate) struct PushedSegmentsReport {
     /// The sub-task's completion report map.
     #[serde(default)]
     pub(crate) task_report: Map<String, Value>,
+    /// The segments' row counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) segment_schema_mapping: Option<SegmentSchemaMapping>,
 }
 
 impl PushedSegmentsReport {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::Map;
 use steward_ingest::spec::IngestionSpec;
 use steward_model::time::format_ts;
-use steward_model::{SubTaskSpec, Task};
+use steward_model::{SegmentSchemaMapping, SubTaskSpec, Task};
 
 use super::report::PushedSegmentsReport;
 use super::sub_task_spec::spec_id_of;
@@ -77,6 +77,12 @@ async fn ingest(
     if cancel.load(Ordering::Relaxed) {
         return Err("Canceled".into());
     }
+    let schema = SegmentSchemaMapping::of_rows(
+        named
+            .iter()
+            .zip(&local)
+            .map(|((segment, _), local)| (segment.id().to_string(), local.num_rows)),
+    );
     let pushed = publish::push_all(toolbox, named).await?;
     progress.set_state(IngestionState::Completed);
     let (key, completion) = progress.completion_report(None, None);
@@ -85,6 +91,7 @@ async fn ingest(
         old_segments: Vec::new(),
         segments: pushed,
         task_report: Map::from_iter([(key, completion)]),
+        segment_schema_mapping: Some(schema),
     };
     if let Err(e) = supervisor.report(&report).await {
         publish::remove_pushed(toolbox, &report.segments);

@@ -27,8 +27,8 @@ use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
 use steward_model::time::parse_instant;
 use steward_model::{
-    BatchIngestSpec, DataSegment, IngestionMode, SegmentIdWithShardSpec, Task, TaskLocation,
-    TaskLockType, TaskStatus,
+    BatchIngestSpec, DataSegment, IngestionMode, SegmentIdWithShardSpec, SegmentSchemaMapping,
+    Task, TaskLocation, TaskLockType, TaskStatus,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -401,6 +401,12 @@ impl<'a> Supervisor<'a> {
             .succeeded_reports()
             .flat_map(|r| r.segments.iter().cloned())
             .collect();
+        let mut schema = SegmentSchemaMapping::of_rows([]);
+        for report in self.monitor.succeeded_reports() {
+            if let Some(mapping) = &report.segment_schema_mapping {
+                schema.merge(mapping);
+            }
+        }
         if segments.is_empty() {
             info("No segments to publish");
             return Ok(0);
@@ -409,7 +415,7 @@ impl<'a> Supervisor<'a> {
             true => segments,
             false => close_chunks(segments)?,
         };
-        let published = publish::publish(self.toolbox, self.lock_type, segments).await?;
+        let published = publish::publish(self.toolbox, self.lock_type, segments, schema).await?;
         Ok(published.len() as u64)
     }
 

@@ -143,3 +143,25 @@ pub async fn used_segments(api: &Api, data_source: &str) -> Vec<Value> {
         ),
     }
 }
+
+/// The rows the segment table holds for `data_source`'s used segments, as the console's
+/// datasources API adds them up: null until a publish stored row counts.
+pub async fn stored_rows(api: &Api, data_source: &str) -> Value {
+    let url = format!("{}/druid/indexer/v1/steward/datasources", api.url);
+    let table: Value = api
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = table
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == data_source)
+        .unwrap_or_else(|| panic!("{data_source} is not in {table}"));
+    entry["rows"].clone()
+}

@@ -260,7 +260,7 @@ async fn console_reads_leave_out_datasources_the_caller_may_not_read() {
     let koala = [segment("koala", day1, version, 0, 5)];
     for segments in [&wiki[..], &koala[..]] {
         fx.store
-            .publish_segments(segments, Timestamp::now())
+            .publish_segments(segments, None, Timestamp::now())
             .await
             .unwrap();
     }

@@ -67,7 +67,7 @@ async fn publish_both(store: &SqliteStore) -> (Vec<DataSegment>, DataSegment) {
 
 async fn publish(store: &SqliteStore, segments: &[DataSegment]) {
     store
-        .publish_segments(segments, Timestamp::now())
+        .publish_segments(segments, None, Timestamp::now())
         .await
         .unwrap();
 }
