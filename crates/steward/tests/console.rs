@@ -792,6 +792,9 @@ async fn a_running_ingestions_row_counts_move_live_on_its_page() {
     browser.wait_text("#task-duration", "running").await;
     browser.wait_text("#report-state", "BUILD_SEGMENTS").await;
     browser.wait_text(processed, "1024").await;
+    browser
+        .js("document.getElementById('task-reports').scrollIntoView();")
+        .await;
     browser.screenshot("task-running").await;
 
     input.release();
