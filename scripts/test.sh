@@ -31,6 +31,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo build --workspace --all-targets
+# The README's run command (`cargo run --release -- quickstart`) must find the service's binary
+# from the root; checked here on the debug build just made.
+cargo run -q -- quickstart --help >/dev/null
 # The failover stress test (leader killed at random moments) is not part of the quick run; CI
 # runs it at a reduced count. STEWARD_FAILOVER_ROUNDS=20 is the full run.
 export STEWARD_FAILOVER_ROUNDS="${STEWARD_FAILOVER_ROUNDS:-3}"
