@@ -3,7 +3,9 @@
 # so that a machine whose speed drifts (another job, a warm page cache) moves both alike.
 # Each run starts a fresh release quickstart of that build (`--capacity 8`, its own data dir),
 # benchmarks it with B's client, stops it, and keeps the JSON report; a table of all runs and the
-# medians ends the output.
+# medians ends the output. The runs' data dirs (5,200 task logs each) are removed at the end,
+# not between runs: on this VM's ext4, creating files just after deleting thousands is slow
+# and would tax whichever run came next. BENCH_KEEP=1 keeps them.
 #
 #   scripts/bench-compare.sh BIN_A BIN_B [ROUNDS]     # ROUNDS defaults to 3
 #
@@ -56,3 +58,4 @@ for side in "AB":
     tps = statistics.median(f[1] for f in figures[side])
     print(f"{side}: median p50 {p50} ms, median {tps} tasks/s")
 EOF
+[ -n "${BENCH_KEEP:-}" ] || rm -rf "$out"/*/data

@@ -23,6 +23,19 @@ pub struct RunnerConfig {
     pub max_percentage_blacklist_workers: u32,
     /// `minWorkerVersion`: workers announcing a lower version (string order) get no tasks.
     pub min_worker_version: String,
+    /// `parallelIndexTaskSlotRatio` (in [0, 1]): the share of each worker's slots that
+    /// `index_parallel` supervisors may hold (at least one, at most all), so that supervisors
+    /// cannot take every slot and leave none for the sub-tasks they wait for.
+    pub parallel_index_task_slot_ratio: f64,
+}
+
+impl RunnerConfig {
+    /// The slots of a worker of `capacity` that `index_parallel` supervisors may hold
+    /// (Druid's `ImmutableWorkerInfo.getWorkerParallelIndexCapacity`).
+    pub fn parallel_index_capacity(&self, capacity: u32) -> u32 {
+        let share = (self.parallel_index_task_slot_ratio * f64::from(capacity)).floor() as u32;
+        share.clamp(1, capacity.max(1))
+    }
 }
 
 impl Default for RunnerConfig {
@@ -35,6 +48,7 @@ impl Default for RunnerConfig {
             worker_blacklist_cleanup_period: Duration::from_secs(300),
             max_percentage_blacklist_workers: 20,
             min_worker_version: "0".to_string(),
+            parallel_index_task_slot_ratio: 1.0,
         }
     }
 }

@@ -259,6 +259,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "Workers announcing a lower version (string order) get no tasks.",
     ),
     (
+        "druid.indexer.runner.parallelIndexTaskSlotRatio",
+        "1",
+        "Share (0 to 1) of each worker's slots that index_parallel supervisors may hold (at least one): below 1, slots stay for their sub-tasks.",
+    ),
+    (
         "druid.worker.capacity",
         "4",
         "Task slots per MiddleManager.",

@@ -64,11 +64,16 @@ pub fn overlord_settings(p: &Properties) -> anyhow::Result<(QueueConfig, RunnerC
         max_percentage_blacklist_workers: p
             .number("druid.indexer.runner.maxPercentageBlacklistWorkers")?,
         min_worker_version: p.string("druid.indexer.runner.minWorkerVersion"),
+        parallel_index_task_slot_ratio: p
+            .number("druid.indexer.runner.parallelIndexTaskSlotRatio")?,
     };
     if runner.max_retries_before_blacklist < 1 || runner.max_percentage_blacklist_workers > 100 {
         bail!(
             "maxRetriesBeforeBlacklist must be >= 1 and maxPercentageBlacklistWorkers in [0, 100]"
         );
+    }
+    if !(0.0..=1.0).contains(&runner.parallel_index_task_slot_ratio) {
+        bail!("druid.indexer.runner.parallelIndexTaskSlotRatio must be in [0, 1]");
     }
     Ok((queue, runner))
 }
@@ -542,5 +547,18 @@ mod tests {
         );
         let err = peon("druid.storage.type=s3\n").unwrap_err().to_string();
         assert_eq!(err, "druid.storage.type: only `local` is supported");
+    }
+
+    #[test]
+    fn the_parallel_index_slot_ratio_is_read_and_must_be_a_share() {
+        let runner = |text: &str| overlord_settings(&Properties::parse(text)?).map(|(_, r)| r);
+        assert_eq!(runner("").unwrap().parallel_index_task_slot_ratio, 1.0);
+        let half = runner("druid.indexer.runner.parallelIndexTaskSlotRatio=0.5\n").unwrap();
+        assert_eq!(half.parallel_index_task_slot_ratio, 0.5);
+        for bad in ["1.5", "-0.1", "half"] {
+            let text = format!("druid.indexer.runner.parallelIndexTaskSlotRatio={bad}\n");
+            let e = runner(&text).unwrap_err().to_string();
+            assert!(e.contains("parallelIndexTaskSlotRatio"), "{bad}: {e}");
+        }
     }
 }

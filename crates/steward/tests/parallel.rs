@@ -476,3 +476,64 @@ async fn a_split_that_fails_every_attempt_fails_the_supervisor_which_stops_the_o
     assert!(used_segments(&qs, "wiki_doomed").await.is_empty());
     server.release();
 }
+
+// Druid's `parallelIndexTaskSlotRatio` (PR #12221): supervisors that could hold every slot
+// would wait forever for sub-tasks that find none. Two slots, a ratio of 0.5: one supervisor
+// runs, the other waits, and the slot kept free runs the first one's sub-tasks.
+#[tokio::test]
+async fn supervisors_keep_to_their_slot_ratio_and_leave_slots_to_their_sub_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = wikiticker::lines(2000);
+    let files = split_lines(&lines, 2);
+    let input = InputServer::start(files.clone()).await;
+    let qs = Quickstart::start(
+        dir.path(),
+        "druid.worker.capacity=2\ndruid.indexer.runner.parallelIndexTaskSlotRatio=0.5",
+    )
+    .await;
+    let uris =
+        |held: bool| json!({"type": "http", "uris": [input.uri(held, 0), input.uri(held, 1)]});
+    let first = qs
+        .submit_ok(parallel_task(
+            "ratio_first",
+            "wiki_first",
+            uris(true),
+            json!({}),
+        ))
+        .await;
+    qs.wait_runner_state(&first, "RUNNING", T).await;
+    let second = qs
+        .submit_ok(parallel_task(
+            "ratio_second",
+            "wiki_second",
+            uris(false),
+            json!({}),
+        ))
+        .await;
+    // The first supervisor's sub-task runs in the other slot and reads its held file.
+    wait_for("a sub-task reading a held file", T, || async {
+        (input.held_requests() >= 1).then_some(())
+    })
+    .await;
+    let workers: Vec<Value> = qs.get("workers").await.json().await.unwrap();
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0]["currCapacityUsed"], 2, "{workers:?}");
+    assert_eq!(
+        workers[0]["currParallelIndexCapacityUsed"], 1,
+        "{workers:?}"
+    );
+    assert_eq!(qs.status(&second).await["runnerStatusCode"], "PENDING");
+
+    input.release();
+    for id in [&first, &second] {
+        let status = qs.wait_complete(id, T).await;
+        assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    }
+    for (id, data_source) in [(&first, "wiki_first"), (&second, "wiki_second")] {
+        assert_eq!(sub_tasks(&qs, id).await.len(), 2, "{id}");
+        assert_eq!(
+            published_rollup(&used_segments(&qs, data_source).await),
+            rollup_lines(&lines)
+        );
+    }
+}

@@ -71,7 +71,7 @@ pub(super) async fn workers(State(s): State<AppState>) -> ApiResult<Json<Vec<Val
             let mut v = json!({
                 "worker": w.worker,
                 "currCapacityUsed": w.curr_capacity_used,
-                "currParallelIndexCapacityUsed": 0,
+                "currParallelIndexCapacityUsed": w.curr_parallel_index_capacity_used,
                 "availabilityGroups": w.availability_groups,
                 "runningTasks": w.running_tasks,
                 "lastCompletedTaskTime": format_ts(w.last_completed_task_time),

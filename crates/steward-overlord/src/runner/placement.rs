@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use steward_model::Task;
 
 use super::items::PendingKey;
-use super::worker_state::WorkerState;
+use super::worker_state::{WorkerState, PARALLEL_INDEX_TYPE};
 use super::{RunnerEffect, TaskRunner};
 use crate::select::{Candidate, SlotUsage, TaskDemand};
 
@@ -26,12 +26,24 @@ impl TaskRunner {
             && w.blacklisted_until.is_none()
     }
 
-    fn runnable<'a>(&'a self, task: &'a Task) -> impl Iterator<Item = Candidate<'a>> + 'a {
+    /// Whether `w` has room for `task`: free slots and, for an `index_parallel` supervisor,
+    /// a free slot of the supervisors' share (`parallelIndexTaskSlotRatio`).
+    fn has_room(&self, w: &WorkerState, task: &Task) -> bool {
         let required = task.resource().required_capacity;
+        let room = |capacity: u32, used: u32| capacity.saturating_sub(used) >= required;
+        room(w.worker.capacity, w.used)
+            && (task.task_type() != PARALLEL_INDEX_TYPE
+                || room(
+                    self.config.parallel_index_capacity(w.worker.capacity),
+                    w.parallel_index_used(),
+                ))
+    }
+
+    fn runnable<'a>(&'a self, task: &'a Task) -> impl Iterator<Item = Candidate<'a>> + 'a {
         let group = &task.resource().availability_group;
         self.workers.values().filter_map(move |w| {
             let ok = self.usable(w)
-                && w.worker.capacity.saturating_sub(w.used) >= required
+                && self.has_room(w, task)
                 && !w.availability_groups.contains_key(group);
             ok.then_some(Candidate {
                 host: &w.worker.host,
@@ -45,12 +57,9 @@ impl TaskRunner {
     /// Whether some worker was not runnable for the task only because it runs a task of the
     /// same availability group: then another task of the same demand may still fit.
     fn held_back_by_group(&self, task: &Task) -> bool {
-        let required = task.resource().required_capacity;
         let group = &task.resource().availability_group;
         self.workers.values().any(|w| {
-            self.usable(w)
-                && w.worker.capacity.saturating_sub(w.used) >= required
-                && w.availability_groups.contains_key(group)
+            self.usable(w) && self.has_room(w, task) && w.availability_groups.contains_key(group)
         })
     }
 

@@ -2089,6 +2089,82 @@ fn task_limits_count_slots_of_the_type_on_every_worker() {
     assert_eq!(r.sizes().0, 0, "t5 placed once the limit is lifted");
 }
 
+/// An `index_parallel` supervisor, or one of its sub-tasks (each its own availability group).
+fn parallel(kind: &str, id: &str) -> Task {
+    let spec = json!({"dataSchema": {"dataSource": "wiki",
+        "granularitySpec": {"intervals": ["2015-09-12/2015-09-13"]}}, "ioConfig": {}});
+    let mut task = json!({"type": kind, "id": id, "groupId": "g", "spec": spec});
+    if kind == "single_phase_sub_task" {
+        task["supervisorTaskId"] = json!("p");
+    }
+    Task::from_json(task).unwrap()
+}
+
+#[test]
+fn parallel_index_supervisors_hold_at_most_their_share_of_a_workers_slots() {
+    let now = t0();
+    // floor(0.5 * 4) = 2 supervisor slots on A; floor(0.5 * 1) = 0, raised to 1, on B.
+    let mut r = runner_with(|c| c.parallel_index_task_slot_ratio = 0.5);
+    add_worker(&mut r, worker(A, 4), now);
+    add_worker(&mut r, worker(B, 1), now);
+    let supervisors: Vec<Task> = (1..=4)
+        .map(|i| parallel("index_parallel", &format!("p{i}")))
+        .collect();
+    let mut placed = Vec::new();
+    for t in &supervisors {
+        placed.extend(assigns(&run(&mut r, t, now)));
+    }
+    assert_eq!(
+        placed,
+        vec![assign(A, "p1"), assign(A, "p2"), assign(B, "p3")],
+        "two supervisors on A, one on B; the fourth waits with A's two slots free"
+    );
+    assert_eq!(state(&r, "p4"), Some(RunnerTaskState::Pending));
+    assert_eq!(view(&r, A).curr_parallel_index_capacity_used, 2);
+    assert_eq!(view(&r, B).curr_parallel_index_capacity_used, 1);
+
+    // The slots kept free go to the supervisors' sub-tasks, not to the waiting supervisor.
+    let subs: Vec<Task> = (1..=2)
+        .map(|i| parallel("single_phase_sub_task", &format!("s{i}")))
+        .collect();
+    let mut placed = Vec::new();
+    for t in &subs {
+        placed.extend(assigns(&run(&mut r, t, now)));
+    }
+    assert_eq!(placed, vec![assign(A, "s1"), assign(A, "s2")]);
+    assert_eq!(state(&r, "p4"), Some(RunnerTaskState::Pending));
+    assert_eq!(view(&r, A).curr_capacity_used, 4);
+    assert_eq!(view(&r, A).curr_parallel_index_capacity_used, 2);
+
+    // A supervisor's end frees a supervisor slot, and only then does p4 go.
+    announce(&mut r, A, running(&subs[0]), now);
+    announce(&mut r, A, running(&supervisors[0]), now);
+    assert!(assigns(&announce(&mut r, A, succeeded(&subs[0]), now)).is_empty());
+    assert_eq!(
+        assigns(&announce(&mut r, A, succeeded(&supervisors[0]), now)),
+        vec![assign(A, "p4")]
+    );
+}
+
+#[test]
+fn the_default_ratio_lets_supervisors_take_every_slot_as_in_druid() {
+    let now = t0();
+    let mut r = runner();
+    add_worker(&mut r, worker(A, 2), now);
+    for id in ["p1", "p2"] {
+        assert_eq!(
+            assigns(&run(&mut r, &parallel("index_parallel", id), now)),
+            vec![assign(A, id)]
+        );
+    }
+    assert_eq!(RunnerConfig::default().parallel_index_capacity(2), 2);
+    let zero = RunnerConfig {
+        parallel_index_task_slot_ratio: 0.0,
+        ..RunnerConfig::default()
+    };
+    assert_eq!(zero.parallel_index_capacity(8), 1, "at least one slot");
+}
+
 #[test]
 fn a_task_held_back_only_by_its_availability_group_does_not_hold_back_its_peers() {
     let now = t0();

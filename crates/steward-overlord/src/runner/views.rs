@@ -13,6 +13,8 @@ use super::TaskRunner;
 pub struct WorkerView {
     pub worker: Worker,
     pub curr_capacity_used: u32,
+    /// Slots held by `index_parallel` supervisors.
+    pub curr_parallel_index_capacity_used: u32,
     pub curr_capacity_used_by_task_type: BTreeMap<String, u32>,
     pub availability_groups: Vec<String>,
     pub running_tasks: Vec<String>,
@@ -103,6 +105,7 @@ impl TaskRunner {
             .map(|w| WorkerView {
                 worker: w.worker.clone(),
                 curr_capacity_used: w.used,
+                curr_parallel_index_capacity_used: w.parallel_index_used(),
                 curr_capacity_used_by_task_type: w.used_by_type.clone(),
                 availability_groups: w.availability_groups.keys().cloned().collect(),
                 running_tasks: w.tasks.iter().cloned().collect(),

@@ -10,6 +10,10 @@ use steward_model::Worker;
 
 use super::items::RunningItem;
 
+/// Druid's `ParallelIndexSupervisorTask.TYPE`: the supervisors whose slots
+/// `parallelIndexTaskSlotRatio` bounds (their sub-tasks are of other types).
+pub(crate) const PARALLEL_INDEX_TYPE: &str = "index_parallel";
+
 pub(super) struct WorkerState {
     pub(super) worker: Worker,
     pub(super) initialized: bool,
@@ -40,6 +44,14 @@ impl WorkerState {
             continuously_failed_tasks: 0,
             unconfirmed: BTreeSet::new(),
         }
+    }
+
+    /// Druid's `currParallelIndexCapacityUsed`: slots held by `index_parallel` supervisors.
+    pub(super) fn parallel_index_used(&self) -> u32 {
+        self.used_by_type
+            .get(PARALLEL_INDEX_TYPE)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub(super) fn add_task(&mut self, id: &str, item: &RunningItem) {
