@@ -20,7 +20,7 @@ fn measure(label: &str, source: &InputSourceSpec) {
     let format = InputFormatSpec::from_json(&json!({"type": "json"})).expect("format");
     let timestamp = TimestampSpec::from_json(&json!({"column": "time"})).expect("timestamp");
     let mut reader =
-        open_reader(source, &format, &timestamp, &ReaderOptions::default()).expect("reader");
+        open_reader(source, Some(&format), &timestamp, &ReaderOptions::default()).expect("reader");
     let start = Instant::now();
     let (mut rows, mut errors) = (0u64, 0u64);
     for item in reader.by_ref() {

@@ -118,7 +118,7 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
     };
     let reader = open_reader(
         req.input,
-        &spec.io_config.input_format,
+        spec.io_config.input_format.as_ref(),
         &schema.timestamp_spec,
         &options,
     )

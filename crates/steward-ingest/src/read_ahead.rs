@@ -177,7 +177,7 @@ mod tests {
         .unwrap();
         let format = InputFormatSpec::from_json(&json!({"type": "json"})).unwrap();
         let ts = TimestampSpec::from_json(&json!({"column": "t", "format": "millis"})).unwrap();
-        open_reader(&source, &format, &ts, &Default::default()).unwrap()
+        open_reader(&source, Some(&format), &ts, &Default::default()).unwrap()
     }
 
     /// Keeps the rows whose `keep` is `no`.
@@ -309,7 +309,7 @@ mod tests {
         .unwrap();
         let format = InputFormatSpec::from_json(&json!({"type": "json"})).unwrap();
         let ts = TimestampSpec::from_json(&json!({"column": "t", "format": "millis"})).unwrap();
-        let reader = open_reader(&source, &format, &ts, &Default::default()).unwrap();
+        let reader = open_reader(&source, Some(&format), &ts, &Default::default()).unwrap();
         let transformer = transformer();
         let meters = RowIngestionMeters::default();
         let cancel = AtomicBool::new(false);

@@ -151,6 +151,59 @@ async fn an_overwrite_replaces_the_chunk_and_an_append_adds_to_it() {
     assert_eq!(pages_and_sums(&appended[1].2), vec![("d".into(), 1, 1)]);
 }
 
+// Druid's "updating existing data" by re-indexing: an `index` task reading the datasource's
+// own segments (the `druid` input source) rolls them up again, coarser, over the same day.
+#[tokio::test]
+async fn a_datasource_is_reindexed_in_place_from_its_own_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    for (rows, io) in [
+        (
+            vec![edit("a", 1, 1), edit("a", 2, 2), edit("b", 3, 5)],
+            json!({}),
+        ),
+        (vec![edit("c", 4, 7)], json!({"appendToExisting": true})),
+    ] {
+        let id = qs.submit_ok(wiki_task(inline(&rows), io, json!({}))).await;
+        assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
+    }
+    let before = used_wiki(&qs).await;
+    assert_eq!(before.len(), 2, "two partitions of one version: {before:?}");
+    assert_eq!(before[0].2.len(), 3, "minute rows: {before:?}");
+
+    let mut reindex = wiki_task(json!({}), json!({}), json!({}));
+    reindex["spec"]["ioConfig"] = json!({"type": "index", "inputSource": {"type": "druid",
+        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02"}});
+    let schema = &mut reindex["spec"]["dataSchema"];
+    schema["timestampSpec"] = json!({"column": "__time", "format": "millis"});
+    schema["metricsSpec"] = json!([{"type": "longSum", "name": "count", "fieldName": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"}]);
+    schema["granularitySpec"]["queryGranularity"] = json!("DAY");
+    let id = qs.submit_ok(reindex).await;
+    let status = qs.wait_complete(&id, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+
+    let after = used_wiki(&qs).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].0 > before[0].0, "a newer version overshadows both");
+    assert_eq!(
+        pages_and_sums(&after[0].2),
+        vec![("a".into(), 2, 3), ("b".into(), 1, 5), ("c".into(), 1, 7)]
+    );
+    assert!(after[0]
+        .2
+        .iter()
+        .all(|r| r["__time"] == json!(1_704_067_200_000i64)));
+    assert_eq!(stored_rows(&qs, "wiki").await, json!(3));
+    let log = qs
+        .get(&format!("task/{id}/log"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(log.contains("Reading [2] segments of [wiki]"), "{log}");
+}
+
 #[tokio::test]
 async fn bad_rows_are_counted_and_past_max_parse_exceptions_fail_the_task_publishing_nothing() {
     let dir = tempfile::tempdir().unwrap();

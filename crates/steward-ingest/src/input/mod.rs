@@ -10,6 +10,7 @@
 //! - [`source`]: input sources and their splits; [`http`]: HTTP fetching and passwords.
 //! - [`format`]: input formats; [`flatten`]: `flattenSpec` and JSONPath.
 //! - `json`, `delimited`, `parquet`: one reader per format; `stream`: bytes and `.gz`.
+//! - `segment`: the rows of a published segment, for the druid input source.
 
 pub mod flatten;
 pub mod format;
@@ -20,6 +21,7 @@ mod delimited;
 mod json;
 mod names;
 mod parquet;
+mod segment;
 mod stream;
 
 use std::collections::VecDeque;
@@ -31,12 +33,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use format::{DelimitedFormat, InputFormatSpec};
-pub use source::{InputSourceConfig, InputSourceSpec};
+pub use source::{DruidInputSource, InputSourceConfig, InputSourceSpec};
 
 use self::delimited::DelimitedLines;
 use self::json::JsonLines;
 use self::names::Interner;
 use self::parquet::ParquetRows;
+use self::segment::SegmentRows;
 use self::source::Entity;
 use crate::timestamp::TimestampSpec;
 use crate::{InputRow, ParseError};
@@ -89,7 +92,7 @@ impl Default for ReaderOptions {
 /// first, so a missing directory fails here.
 pub fn open_reader(
     source: &InputSourceSpec,
-    format: &InputFormatSpec,
+    format: Option<&InputFormatSpec>,
     timestamp: &TimestampSpec,
     options: &ReaderOptions,
 ) -> Result<InputRowReader, InputError> {
@@ -99,7 +102,7 @@ pub fn open_reader(
         input_read: Arc::new(AtomicU64::new(0)),
         input_total,
         entities: entities.into(),
-        format: format.clone(),
+        format: format.cloned(),
         timestamp: timestamp.clone(),
         options: options.clone(),
         names: Interner::default(),
@@ -113,7 +116,8 @@ pub fn open_reader(
 /// The rows of a source, entity after entity.
 pub struct InputRowReader {
     entities: VecDeque<Entity>,
-    format: InputFormatSpec,
+    /// `None` only for the druid source, whose entities are segments.
+    format: Option<InputFormatSpec>,
     timestamp: TimestampSpec,
     options: ReaderOptions,
     names: Interner,
@@ -144,7 +148,25 @@ impl InputRowReader {
     fn open(&mut self, entity: Entity) -> Result<EntityReader, InputError> {
         let uri = entity.uri();
         let name = entity.name().to_string();
-        let kind = match &self.format {
+        if let Entity::Segment { path, source } = &entity {
+            let rows = SegmentRows::open(
+                path,
+                (
+                    source.interval.start.as_millisecond(),
+                    source.interval.end.as_millisecond(),
+                ),
+                source.dimensions.as_deref(),
+                source.metrics.as_deref(),
+                &mut self.names,
+            )?;
+            return Ok(EntityReader::Segment { rows, uri });
+        }
+        let Some(format) = &self.format else {
+            return Err(InputError::new(
+                "An [inputFormat] is needed to read this input",
+            ));
+        };
+        let kind = match format {
             InputFormatSpec::Parquet {
                 flatten_spec,
                 binary_as_string,
@@ -295,6 +317,10 @@ enum EntityReader {
         uri: Option<String>,
         record: u64,
     },
+    Segment {
+        rows: SegmentRows,
+        uri: Option<String>,
+    },
 }
 
 impl EntityReader {
@@ -305,6 +331,17 @@ impl EntityReader {
     ) -> Option<Result<(), ReadError>> {
         match self {
             EntityReader::Text(text) => text.next_row(ctx, row),
+            EntityReader::Segment { rows, uri } => {
+                if !rows.next_row(ctx.names, &mut row.fields) {
+                    return None;
+                }
+                let visible = row.fields.len();
+                Some(
+                    ctx.finish(row, visible).map_err(|e| {
+                        ReadError::Parse(located(e.message, uri, rows.record(), None))
+                    }),
+                )
+            }
             EntityReader::Parquet { rows, uri, record } => {
                 let fields = &mut row.fields;
                 let visible = match rows.next_row(ctx.names, &ctx.timestamp.column, fields)? {

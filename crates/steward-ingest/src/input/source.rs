@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use steward_model::Interval;
 
 use super::http::{HttpInputSource, PasswordProvider};
 use super::InputError;
@@ -43,6 +44,25 @@ pub enum InputSourceSpec {
     Local(LocalInputSource),
     Inline(InlineInputSource),
     Http(HttpInputSource),
+    Druid(DruidInputSource),
+}
+
+/// Druid's `DruidInputSource`: the rows of a datasource's used segments in an interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DruidInputSource {
+    pub data_source: String,
+    pub interval: Interval,
+    /// Dimensions to read (every one of each segment when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<Vec<String>>,
+    /// Metrics to read (every one of each segment when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    /// The segments to read, as the task found them used when it started reading; `None`
+    /// until then (the spec names a datasource and an interval, not segments).
+    #[serde(skip)]
+    pub segments: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,7 +83,7 @@ pub struct InlineInputSource {
     pub data: String,
 }
 
-/// One thing to read: a file, a URI or the inline text.
+/// One thing to read: a file, a URI, the inline text or a segment.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Entity {
     File(PathBuf),
@@ -71,6 +91,10 @@ pub(crate) enum Entity {
     Http {
         uri: String,
         source: HttpInputSource,
+    },
+    Segment {
+        path: PathBuf,
+        source: DruidInputSource,
     },
 }
 
@@ -80,7 +104,7 @@ impl Entity {
         match self {
             Entity::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
             Entity::Inline(data) => Some(data.len() as u64),
-            Entity::Http { .. } => None,
+            Entity::Http { .. } | Entity::Segment { .. } => None,
         }
     }
 
@@ -88,7 +112,7 @@ impl Entity {
     pub(crate) fn name(&self) -> &str {
         match self {
             Entity::File(path) => path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-            Entity::Inline(_) => "",
+            Entity::Inline(_) | Entity::Segment { .. } => "",
             Entity::Http { uri, .. } => uri.split(['?', '#']).next().unwrap_or(uri),
         }
     }
@@ -96,7 +120,7 @@ impl Entity {
     /// The URI Druid shows in parse errors (`Path: file:/data/x.json`); inline data has none.
     pub(crate) fn uri(&self) -> Option<String> {
         match self {
-            Entity::File(path) => {
+            Entity::File(path) | Entity::Segment { path, .. } => {
                 let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
                 Some(format!("file:{}", absolute.display()))
             }
@@ -193,10 +217,35 @@ impl InputSourceSpec {
                     request_headers,
                 }))
             }
+            "druid" => {
+                let data_source = obj
+                    .string("dataSource")?
+                    .filter(|d| !d.is_empty())
+                    .ok_or_else(|| SpecError::new("dataSource", "dataSource must not be null"))?;
+                let interval = obj
+                    .string("interval")?
+                    .ok_or_else(|| SpecError::new("interval", "interval must not be null"))?;
+                let interval = interval
+                    .parse::<Interval>()
+                    .map_err(|e| SpecError::new("interval", e.to_string()))?;
+                if obj.get("filter").is_some_and(|f| !f.is_null()) {
+                    return Err(SpecError::new(
+                        "filter",
+                        "A [filter] on the druid input source is not supported by Steward yet; filter rows with [transformSpec.filter] instead",
+                    ));
+                }
+                Ok(InputSourceSpec::Druid(DruidInputSource {
+                    data_source: data_source.to_string(),
+                    interval,
+                    dimensions: obj.typed("dimensions")?,
+                    metrics: obj.typed("metrics")?,
+                    segments: None,
+                }))
+            }
             other => Err(SpecError::new(
                 "type",
                 format!(
-                    "Input source type [{other}] is not supported yet; supported types are [local, inline, http]"
+                    "Input source type [{other}] is not supported yet; supported types are [local, inline, http, druid]"
                 ),
             )),
         }
@@ -219,13 +268,29 @@ impl InputSourceSpec {
                     source: http.clone(),
                 })
                 .collect(),
+            InputSourceSpec::Druid(druid) => druid
+                .segments
+                .as_ref()
+                .ok_or_else(|| {
+                    InputError::new(format!(
+                        "The segments of [{}] in [{}] were not looked up before reading",
+                        druid.data_source, druid.interval
+                    ))
+                })?
+                .iter()
+                .map(|path| Entity::Segment {
+                    path: path.clone(),
+                    source: druid.clone(),
+                })
+                .collect(),
         })
     }
 
     /// Whether the source splits among sub-tasks (Druid's `SplittableInputSource`): inline
     /// data does not, so an `index_parallel` task reading it runs in one peon.
     pub fn is_splittable(&self) -> bool {
-        !matches!(self, InputSourceSpec::Inline(_))
+        // Druid splits a druid source by segments; Steward reads it in one peon for now.
+        !matches!(self, InputSourceSpec::Inline(_) | InputSourceSpec::Druid(_))
     }
 
     /// Splits for an `index_parallel` task's sub-tasks, each a source of the same type.
@@ -253,7 +318,7 @@ impl InputSourceSpec {
                     })
                     .collect()
             }
-            InputSourceSpec::Inline(_) => vec![self.clone()],
+            InputSourceSpec::Inline(_) | InputSourceSpec::Druid(_) => vec![self.clone()],
             InputSourceSpec::Http(http) => http
                 .uris
                 .iter()
@@ -440,6 +505,27 @@ mod tests {
                 "Missing [variable]",
             ),
             (
+                json!({"type": "druid", "interval": "2015-09-12/2015-09-13"}),
+                "dataSource",
+                "dataSource must not be null",
+            ),
+            (
+                json!({"type": "druid", "dataSource": "wiki"}),
+                "interval",
+                "interval must not be null",
+            ),
+            (
+                json!({"type": "druid", "dataSource": "wiki", "interval": "yesterday"}),
+                "interval",
+                "yesterday",
+            ),
+            (
+                json!({"type": "druid", "dataSource": "wiki", "interval": "2015-09-12/2015-09-13",
+                       "filter": {"type": "selector", "dimension": "page", "value": "x"}}),
+                "filter",
+                "filter rows with [transformSpec.filter]",
+            ),
+            (
                 json!({"type": "s3"}),
                 "type",
                 "Input source type [s3] is not supported yet",
@@ -466,6 +552,12 @@ mod tests {
             serde_json::to_value(parse(local.clone()).unwrap()).unwrap(),
             local
         );
+        let druid = json!({"type": "druid", "dataSource": "wiki",
+            "interval": "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z",
+            "dimensions": ["page"], "metrics": ["count"]});
+        let parsed = parse(druid.clone()).unwrap();
+        assert!(!parsed.is_splittable(), "read in one peon");
+        assert_eq!(serde_json::to_value(parsed).unwrap(), druid);
     }
 
     #[test]

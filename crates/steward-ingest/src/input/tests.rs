@@ -37,7 +37,7 @@ fn read_all(
     format: &InputFormatSpec,
     ts: &TimestampSpec,
 ) -> (Vec<Result<InputRow, ReadError>>, u64) {
-    let mut reader = open_reader(source, format, ts, &ReaderOptions::default()).unwrap();
+    let mut reader = open_reader(source, Some(format), ts, &ReaderOptions::default()).unwrap();
     let items: Vec<_> = reader.by_ref().collect();
     (items, reader.processed_bytes())
 }
@@ -139,7 +139,7 @@ fn local_files_gz_members_and_the_path_in_errors() {
     let missing = source(json!({"type": "local", "files": ["/no/such/file.json"]}));
     let err = open_reader(
         &missing,
-        &format(json!({"type": "json"})),
+        Some(&format(json!({"type": "json"}))),
         &TimestampSpec::default(),
         &ReaderOptions::default(),
     )

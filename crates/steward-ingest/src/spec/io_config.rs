@@ -9,7 +9,8 @@ use crate::SpecError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct IoConfig {
     pub input_source: InputSourceSpec,
-    pub input_format: InputFormatSpec,
+    /// Absent only for the druid input source, which reads segments, not formatted text.
+    pub input_format: Option<InputFormatSpec>,
     /// Adds segments next to the existing ones instead of overshadowing them.
     pub append_to_existing: bool,
     /// Marks existing segments in the intervals unused when publishing (needs intervals).
@@ -49,15 +50,19 @@ impl IoConfig {
             .and_then(|s| {
                 InputSourceSpec::from_json(s, config).map_err(|e| within(e, "inputSource"))
             })?;
-        let input_format = obj
-            .get("inputFormat")
-            .ok_or_else(|| {
-                SpecError::new(
+        // Druid's `InputSource.needsFormat`: the druid source ignores any format.
+        let input_format = match (&input_source, obj.get("inputFormat")) {
+            (InputSourceSpec::Druid(_), _) => None,
+            (_, None) => {
+                return Err(SpecError::new(
                     "inputFormat",
                     "At least one of [parser] or [inputFormat] must be present",
-                )
-            })
-            .and_then(|f| InputFormatSpec::from_json(f).map_err(|e| within(e, "inputFormat")))?;
+                ))
+            }
+            (_, Some(f)) => {
+                Some(InputFormatSpec::from_json(f).map_err(|e| within(e, "inputFormat"))?)
+            }
+        };
         Ok(IoConfig {
             input_source,
             input_format,

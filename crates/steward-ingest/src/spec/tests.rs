@@ -90,10 +90,10 @@ fn druids_wikiticker_task_reads_with_its_defaults() {
     );
     assert_eq!(
         spec.io_config.input_format,
-        InputFormatSpec::Json {
+        Some(InputFormatSpec::Json {
             flatten_spec: None,
             keep_null_columns: false
-        }
+        })
     );
     assert!(!spec.io_config.append_to_existing && !spec.io_config.drop_existing);
     // `targetPartitionSize` is the deprecated name of maxRowsPerSegment.

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use steward_http::path_segment;
+use steward_ingest::input::InputSourceSpec;
 use steward_ingest::spec::IngestionSpec;
 use steward_model::ids::validate_id;
 use steward_model::{Task, TaskError, TaskStatus, TaskStatusPlus};
@@ -53,20 +54,28 @@ pub(super) async fn submit_task(
     })?;
     // An ingestion spec is checked in full now, as Druid does when it reads the task: a bad
     // one is never stored.
+    let mut reads = None;
     if task.kind().batch_ingest().is_some() {
         let overlord = s.overlord()?;
         let config = &overlord.queue_config().input_sources;
-        IngestionSpec::from_task_json_with(&task.to_json(), config).map_err(|e| {
+        let spec = IngestionSpec::from_task_json_with(&task.to_json(), config).map_err(|e| {
             let field = Some(e.path.as_str()).filter(|p| !p.is_empty());
             ApiError::Simple(StatusCode::BAD_REQUEST, e.to_string()).about(field)
         })?;
+        if let InputSourceSpec::Druid(druid) = spec.io_config.input_source {
+            reads = Some(druid.data_source);
+        }
     }
-    // Druid's check: WRITE on the datasource the task writes to.
-    if !s.allows(
+    // Druid's check: WRITE on the datasource the task writes to. Steward adds READ on the
+    // datasource a re-indexing task reads, which would otherwise copy out what its submitter
+    // may not see.
+    let allowed = s.allows(
         who.as_ref(),
         &Resource::datasource(task.data_source()),
         Action::Write,
-    ) {
+    ) && reads
+        .is_none_or(|ds| s.allows(who.as_ref(), &Resource::datasource(&ds), Action::Read));
+    if !allowed {
         return Err(ApiError::Forbidden);
     }
     let id = task.id().to_string();

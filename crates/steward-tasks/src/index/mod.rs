@@ -19,17 +19,19 @@ mod report;
 mod tombstones;
 
 use std::future::Future;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use steward_ingest::input::{DruidInputSource, InputSourceSpec};
 use steward_ingest::meters::ParseExceptionHandler;
 use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
 use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
 use steward_model::{
-    BatchIngestSpec, IngestionMode, Interval, SegmentSchemaMapping, Task, TaskStatus,
+    BatchIngestSpec, DataSegment, IngestionMode, Interval, SegmentSchemaMapping, Task, TaskAction,
+    TaskStatus,
 };
 
 use crate::log::{info, warn};
@@ -40,7 +42,7 @@ pub(crate) use report::{IngestionProgress, IngestionState, REPORT_KEY};
 /// while running (`taskLockTimeout` in the context).
 const DEFAULT_LOCK_TIMEOUT_MS: u64 = 300_000;
 
-/// Runs an `index` task in `work_dir` to its end.
+/// Runs an `index` task in the toolbox's work dir to its end.
 pub(crate) async fn run(
     task: &Task,
     facts: &BatchIngestSpec,
@@ -48,17 +50,9 @@ pub(crate) async fn run(
     stop: impl Future<Output = ()>,
 ) -> TaskOutcome {
     run_ingestion(task, toolbox, stop, |spec, progress, cancel| async move {
-        ingest(
-            task,
-            facts,
-            &spec,
-            toolbox,
-            &toolbox.work_dir,
-            &progress,
-            &cancel,
-        )
-        .await
-        .map(Some)
+        ingest(task, facts, &spec, toolbox, &progress, &cancel)
+            .await
+            .map(Some)
     })
     .await
 }
@@ -130,7 +124,6 @@ async fn ingest(
     facts: &BatchIngestSpec,
     spec: &IngestionSpec,
     toolbox: &Toolbox,
-    work_dir: &Path,
     progress: &Arc<IngestionProgress>,
     cancel: &Arc<AtomicBool>,
 ) -> Result<u64, String> {
@@ -143,7 +136,7 @@ async fn ingest(
             publish::lock_intervals(task, toolbox, lock_type, &facts.lock_intervals(), None).await?
         }
     };
-    let local = build(spec, work_dir, progress, cancel).await?;
+    let local = build(spec, toolbox, progress, cancel).await?;
     let named = if appending {
         let (query, granularity) = submitted_granularities(task);
         publish::name_appended(task, toolbox, lock_type, &query, &granularity, &local).await?
@@ -199,13 +192,18 @@ async fn ingest(
 /// `work_dir`, counting into `progress`; stops at the next check once `cancel` is set.
 pub(crate) async fn build(
     spec: &IngestionSpec,
-    work_dir: &Path,
+    toolbox: &Toolbox,
     progress: &Arc<IngestionProgress>,
     cancel: &Arc<AtomicBool>,
 ) -> Result<Vec<BuiltSegment>, String> {
     progress.set_state(IngestionState::BuildSegments);
+    let mut spec = spec.clone();
+    if let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source {
+        druid.segments = Some(segments_to_read(druid, toolbox).await?);
+    }
+    let work_dir = &toolbox.work_dir;
     let built = {
-        let (spec, progress, cancel) = (spec.clone(), progress.clone(), cancel.clone());
+        let (progress, cancel) = (progress.clone(), cancel.clone());
         let segments_dir = work_dir.join("segments");
         tokio::task::spawn_blocking(move || {
             pipeline::build_segments(BuildRequest {
@@ -230,6 +228,33 @@ pub(crate) async fn build(
         built.len()
     ));
     Ok(built)
+}
+
+/// The files of the druid input source's segments: the datasource's used segments that
+/// overlap the interval now (Druid's `DruidInputSource` reads the visible timeline; Steward
+/// marks overshadowed segments unused as it publishes, so used ones are the visible ones).
+async fn segments_to_read(
+    druid: &DruidInputSource,
+    toolbox: &Toolbox,
+) -> Result<Vec<PathBuf>, String> {
+    let segments: Vec<DataSegment> = toolbox
+        .act(TaskAction::RetrieveUsedSegments {
+            data_source: druid.data_source.clone(),
+            intervals: vec![druid.interval],
+            visibility: None,
+        })
+        .await?;
+    info(&format!(
+        "Reading [{}] segments of [{}] in [{}]",
+        segments.len(),
+        druid.data_source,
+        druid.interval
+    ));
+    segments
+        .iter()
+        .filter(|s| !s.is_tombstone())
+        .map(|s| toolbox.storage.readable_path(s).map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// How long a task waits for a lock it takes while running (`taskLockTimeout`).

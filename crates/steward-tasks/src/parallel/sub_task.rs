@@ -49,7 +49,7 @@ async fn ingest(
     if tuning.force_guaranteed_rollup {
         return Err("Guaranteed rollup is not supported".into());
     }
-    let local = index::build(spec, &toolbox.work_dir, progress, cancel).await?;
+    let local = index::build(spec, toolbox, progress, cancel).await?;
     let supervisor = SupervisorClient::locate(
         toolbox,
         &sub.supervisor_task_id,

@@ -139,8 +139,8 @@ impl LocalDeepStorage {
     }
 
     /// The absolute path a `loadSpec` names, if it lies at least [`LAYOUT_DEPTH`] directories
-    /// inside the datasource's directory.
-    fn killable_path(&self, segment: &DataSegment) -> Result<PathBuf, StorageError> {
+    /// inside the datasource's directory; `action` ("delete", "read") words the refusal.
+    fn segment_path(&self, segment: &DataSegment, action: &str) -> Result<PathBuf, StorageError> {
         let path = match segment.load_spec.get("path") {
             Some(Value::String(p)) => PathBuf::from(p),
             _ => {
@@ -161,7 +161,7 @@ impl LocalDeepStorage {
         match inside {
             Some(_) => Ok(path),
             None => Err(StorageError::Refused(format!(
-                "Refusing to delete [{}] for segment [{}]: not a segment's files inside [{}]",
+                "Refusing to {action} [{}] for segment [{}]: not a segment's files inside [{}]",
                 path.display(),
                 segment.id(),
                 datasource_dir.display()
@@ -208,7 +208,7 @@ impl DeepStorage for LocalDeepStorage {
                 )))
             }
         }
-        let path = self.killable_path(segment)?;
+        let path = self.segment_path(segment, "delete")?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let meta = match fs::symlink_metadata(&path) {
             Ok(meta) => meta,
@@ -249,6 +249,10 @@ impl DeepStorage for LocalDeepStorage {
             }
         }
         Ok(())
+    }
+
+    fn readable_path(&self, segment: &DataSegment) -> Result<PathBuf, StorageError> {
+        self.segment_path(segment, "read")
     }
 
     fn storage_dir_of(&self, segment: &DataSegment) -> Result<PathBuf, StorageError> {

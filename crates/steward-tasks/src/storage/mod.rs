@@ -50,6 +50,10 @@ pub trait DeepStorage: Send + Sync {
     /// Deletes the files `segment`'s `loadSpec` names. Files already gone are not an error.
     fn kill(&self, segment: &DataSegment) -> Result<(), StorageError>;
 
+    /// Where the segment's files are read on this machine (Druid's `SegmentPuller`; local
+    /// storage reads them in place): refused for a `loadSpec` outside the storage.
+    fn readable_path(&self, segment: &DataSegment) -> Result<PathBuf, StorageError>;
+
     /// The segment's place relative to the storage's root (Druid's `getStorageDir`):
     /// refused for a segment whose datasource, version or interval would not make one path
     /// component each.

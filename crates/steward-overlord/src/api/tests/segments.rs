@@ -599,9 +599,18 @@ pub(super) async fn serve_secured(fx: &Fixture) -> String {
 
 /// Creates `user` (password [`PASSWORD`]) with a role allowing `action` on datasource `ds`.
 pub(super) async fn grant(admin: &Api, user: &str, ds: &str, action: &str) {
+    grant_all(admin, user, &[(ds, action)]).await;
+}
+
+/// Creates `user` (password [`PASSWORD`]) with a role allowing each `(datasource, action)`.
+pub(super) async fn grant_all(admin: &Api, user: &str, allowed: &[(&str, &str)]) {
     let authn = "/druid-ext/basic-security/authentication/db/basic";
     let authz = "/druid-ext/basic-security/authorization/db/basic";
-    let permissions = json!([{"resource": {"name": ds, "type": "DATASOURCE"}, "action": action}]);
+    let permissions: Vec<Value> = allowed
+        .iter()
+        .map(|(ds, action)| json!({"resource": {"name": ds, "type": "DATASOURCE"}, "action": action}))
+        .collect();
+    let permissions = json!(permissions);
     for (path, body) in [
         (format!("{authn}/users/{user}"), None),
         (

@@ -2,7 +2,7 @@
 //! root) next to Druid's message, in either of Druid's error shapes; a body that is not JSON
 //! names none.
 
-use super::segments::Api;
+use super::segments::{grant_all, serve_secured, Api, PASSWORD};
 use super::*;
 
 /// An `index_parallel` task Steward accepts, with the value at dotted `path` replaced (removed
@@ -108,4 +108,32 @@ async fn refused_submissions_name_the_field_they_are_about() {
         .starts_with("Malformed JSON in the task payload"));
     assert!(answer.get("field").is_none(), "{answer}");
     overlord.stop().await;
+}
+
+// Re-indexing copies a datasource's rows: with security on, the submitter must be allowed to
+// read the datasource the `druid` input source reads, not only to write the one it writes.
+#[tokio::test]
+async fn reindexing_needs_read_on_the_datasource_it_reads() {
+    let fx = Fixture::new().await;
+    let url = serve_secured(&fx).await;
+    let admin = Api::new(&url).as_user("admin", "admin-pw");
+    grant_all(&admin, "copier", &[("copy", "WRITE")]).await;
+    grant_all(&admin, "reader", &[("copy", "WRITE"), ("wiki", "READ")]).await;
+    let reindex = json!({"type": "index", "spec": {
+        "dataSchema": {"dataSource": "copy",
+            "timestampSpec": {"column": "__time", "format": "millis"},
+            "granularitySpec": {"intervals": ["2015-09-12/2015-09-13"]}},
+        "ioConfig": {"type": "index", "inputSource": {"type": "druid", "dataSource": "wiki",
+            "interval": "2015-09-12/2015-09-13"}}}})
+    .to_string();
+    let (status, answer) = Api::new(&url)
+        .as_user("copier", PASSWORD)
+        .post("/druid/indexer/v1/task", &reindex)
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, answer) = Api::new(&url)
+        .as_user("reader", PASSWORD)
+        .post("/druid/indexer/v1/task", &reindex)
+        .await;
+    assert_eq!(status, 200, "{answer}");
 }
