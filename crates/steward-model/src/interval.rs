@@ -54,6 +54,12 @@ impl Interval {
         self.start < other.end && other.start < self.end
     }
 
+    /// The instants both share (Joda's `overlap`), if any.
+    pub fn overlap(&self, other: &Interval) -> Option<Interval> {
+        self.overlaps(other)
+            .then(|| Interval::new(self.start.max(other.start), self.end.min(other.end)))
+    }
+
     /// Whether `other` lies within this interval.
     pub fn contains(&self, other: &Interval) -> bool {
         self.start <= other.start && other.end <= self.end
@@ -126,5 +132,10 @@ mod tests {
         assert!(!day.contains(&iv("2015-09-12/2015-09-14")));
         assert!(!iv("2015-09-12/2015-09-12").overlaps(&day));
         assert!(day.contains_instant(day.start) && !day.contains_instant(day.end));
+        assert_eq!(
+            day.overlap(&iv("2015-09-12T12:00Z/2015-09-14")),
+            Some(iv("2015-09-12T12:00Z/2015-09-13"))
+        );
+        assert_eq!(day.overlap(&iv("2015-09-13/2015-09-14")), None);
     }
 }

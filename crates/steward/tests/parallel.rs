@@ -537,3 +537,58 @@ async fn supervisors_keep_to_their_slot_ratio_and_leave_slots_to_their_sub_tasks
         );
     }
 }
+
+// Druid's parallel re-indexing: a druid input source splits by its segments, one sub-task
+// per split, and the copy rolls up to what the source holds.
+#[tokio::test]
+async fn a_druid_input_source_splits_by_segments_among_sub_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = wikiticker::lines(4000);
+    let input = InputServer::start(split_lines(&lines, 2)).await;
+    let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
+    let source = qs
+        .submit_ok(parallel_task(
+            "reindex_source",
+            "wiki_source",
+            json!({"type": "http", "uris": [input.uri(false, 0), input.uri(false, 1)]}),
+            json!({"partitionsSpec": {"type": "dynamic", "maxRowsPerSegment": 1000}}),
+        ))
+        .await;
+    assert_eq!(qs.wait_complete(&source, T).await["statusCode"], "SUCCESS");
+    let source_segments = used_segments(&qs, "wiki_source").await;
+    assert!(source_segments.len() >= 3, "{}", source_segments.len());
+
+    let mut copy = parallel_task(
+        "reindex_copy",
+        "wiki_copy",
+        json!({"type": "druid", "dataSource": "wiki_source",
+               "interval": "2015-09-12/2015-09-13"}),
+        json!({"splitHintSpec": {"type": "segments", "maxNumSegments": 1}}),
+    );
+    let schema = &mut copy["spec"]["dataSchema"];
+    schema["timestampSpec"] = json!({"column": "__time", "format": "millis"});
+    schema["metricsSpec"][0] = json!({"type": "longSum", "name": "count", "fieldName": "count"});
+    copy["spec"]["ioConfig"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inputFormat");
+    let copy = qs.submit_ok(copy).await;
+    let status = qs.wait_complete(&copy, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+
+    let subs = sub_tasks(&qs, &copy).await;
+    assert_eq!(
+        subs.len(),
+        source_segments.len(),
+        "one sub-task per segment"
+    );
+    assert!(
+        subs.iter().all(|s| s["statusCode"] == "SUCCESS"),
+        "{subs:?}"
+    );
+    assert_eq!(
+        published_rollup(&used_segments(&qs, "wiki_copy").await),
+        published_rollup(&source_segments)
+    );
+    assert_eq!(published_rollup(&source_segments), rollup_lines(&lines));
+}

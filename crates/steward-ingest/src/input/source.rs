@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use steward_model::Interval;
+use serde::{Deserialize, Serialize};
+use steward_model::{DataSegment, Interval};
 
 use super::http::{HttpInputSource, PasswordProvider};
 use super::InputError;
@@ -59,10 +59,67 @@ pub struct DruidInputSource {
     /// Metrics to read (every one of each segment when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<String>>,
-    /// The segments to read, as the task found them used when it started reading; `None`
-    /// until then (the spec names a datasource and an interval, not segments).
+    /// A split's segments (Druid's `segments`): only these of the interval's used segments
+    /// are read. Absent in a submitted spec; the supervisor of a parallel ingestion sets it
+    /// for each sub-task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<WindowedSegmentId>>,
+    /// The files to read, as the task found the segments when it started reading; `None`
+    /// until then.
     #[serde(skip)]
-    pub segments: Option<Vec<PathBuf>>,
+    pub files: Option<Vec<PathBuf>>,
+}
+
+/// Druid's `WindowedSegmentId`: a segment of a split, and the part of it to read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowedSegmentId {
+    pub segment_id: String,
+    pub intervals: Vec<Interval>,
+}
+
+impl DruidInputSource {
+    /// Splits the source among sub-tasks by its `segments` (the interval's used segments, in
+    /// the order given): Druid's `DruidInputSource.createSplits`, segments grouped under
+    /// `hint`'s bytes and count (`maxInputSegmentBytesPerTask` and `maxNumSegments`, or a
+    /// `maxSize` hint's).
+    pub fn split_segments(
+        &self,
+        segments: &[DataSegment],
+        hint: &SplitHintSpec,
+    ) -> Vec<InputSourceSpec> {
+        let (max_bytes, max_count) = match hint {
+            SplitHintSpec::MaxSize {
+                max_split_size,
+                max_num_files,
+            } => (*max_split_size, *max_num_files),
+            SplitHintSpec::Segments {
+                max_input_segment_bytes_per_task,
+                max_num_segments,
+            } => (*max_input_segment_bytes_per_task, *max_num_segments),
+        };
+        let windowed = segments
+            .iter()
+            .filter(|s| !s.is_tombstone())
+            .map(|s| {
+                let window = WindowedSegmentId {
+                    segment_id: s.id().to_string(),
+                    intervals: self.interval.overlap(&s.interval).into_iter().collect(),
+                };
+                (window, s.size)
+            })
+            .collect();
+        group_by_size(windowed, max_bytes, max_count)
+            .into_iter()
+            .map(|split| {
+                InputSourceSpec::Druid(DruidInputSource {
+                    segments: Some(split),
+                    files: None,
+                    ..self.clone()
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -239,7 +296,8 @@ impl InputSourceSpec {
                     interval,
                     dimensions: obj.typed("dimensions")?,
                     metrics: obj.typed("metrics")?,
-                    segments: None,
+                    segments: obj.typed("segments")?,
+                    files: None,
                 }))
             }
             other => Err(SpecError::new(
@@ -269,7 +327,7 @@ impl InputSourceSpec {
                 })
                 .collect(),
             InputSourceSpec::Druid(druid) => druid
-                .segments
+                .files
                 .as_ref()
                 .ok_or_else(|| {
                     InputError::new(format!(
@@ -289,8 +347,7 @@ impl InputSourceSpec {
     /// Whether the source splits among sub-tasks (Druid's `SplittableInputSource`): inline
     /// data does not, so an `index_parallel` task reading it runs in one peon.
     pub fn is_splittable(&self) -> bool {
-        // Druid splits a druid source by segments; Steward reads it in one peon for now.
-        !matches!(self, InputSourceSpec::Inline(_) | InputSourceSpec::Druid(_))
+        !matches!(self, InputSourceSpec::Inline(_))
     }
 
     /// Splits for an `index_parallel` task's sub-tasks, each a source of the same type.
@@ -318,7 +375,12 @@ impl InputSourceSpec {
                     })
                     .collect()
             }
-            InputSourceSpec::Inline(_) | InputSourceSpec::Druid(_) => vec![self.clone()],
+            InputSourceSpec::Inline(_) => vec![self.clone()],
+            InputSourceSpec::Druid(_) => {
+                return Err(InputError::new(
+                    "The druid input source splits by its segments, which must be looked up first",
+                ))
+            }
             InputSourceSpec::Http(http) => http
                 .uris
                 .iter()
@@ -335,9 +397,9 @@ impl InputSourceSpec {
 
 /// Druid's `MaxSizeSplitHintSpec.split`: fill a split while it stays under both limits; a
 /// file larger than the limit gets a split of its own.
-fn group_by_size(files: Vec<(PathBuf, u64)>, max_bytes: u64, max_files: u32) -> Vec<Vec<PathBuf>> {
+fn group_by_size<T>(files: Vec<(T, u64)>, max_bytes: u64, max_files: u32) -> Vec<Vec<T>> {
     let mut splits = Vec::new();
-    let mut current: Vec<PathBuf> = Vec::new();
+    let mut current: Vec<T> = Vec::new();
     let mut size = 0u64;
     for (path, length) in files {
         let fits = size.saturating_add(length) < max_bytes && current.len() < max_files as usize;
@@ -555,9 +617,70 @@ mod tests {
         let druid = json!({"type": "druid", "dataSource": "wiki",
             "interval": "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z",
             "dimensions": ["page"], "metrics": ["count"]});
-        let parsed = parse(druid.clone()).unwrap();
-        assert!(!parsed.is_splittable(), "read in one peon");
-        assert_eq!(serde_json::to_value(parsed).unwrap(), druid);
+        assert_eq!(
+            serde_json::to_value(parse(druid.clone()).unwrap()).unwrap(),
+            druid
+        );
+    }
+
+    // Druid's DruidInputSource.createSplits: segments grouped by bytes and count, each split
+    // naming its segments and the part of each within the interval.
+    #[test]
+    fn druid_sources_split_by_their_segments() {
+        let InputSourceSpec::Druid(source) = parse(json!({"type": "druid", "dataSource": "wiki",
+            "interval": "2015-09-12T12:00:00Z/2015-09-14"}))
+        .unwrap() else {
+            panic!("a druid source")
+        };
+        assert!(InputSourceSpec::Druid(source.clone()).is_splittable());
+        assert!(InputSourceSpec::Druid(source.clone())
+            .splits(&SplitHintSpec::default())
+            .is_err());
+        let segment = |day: &str, partition: u32, size: u64| -> DataSegment {
+            serde_json::from_value(json!({"dataSource": "wiki",
+                "interval": format!("2015-09-{day}T00:00:00.000Z/2015-09-{}T00:00:00.000Z",
+                    day.parse::<u32>().unwrap() + 1),
+                "version": "v1", "loadSpec": {}, "dimensions": "", "metrics": "",
+                "shardSpec": {"type": "numbered", "partitionNum": partition, "partitions": 0},
+                "binaryVersion": 9, "size": size}))
+            .unwrap()
+        };
+        let segments = [
+            segment("12", 0, 60),
+            segment("12", 1, 60),
+            segment("13", 0, 10),
+        ];
+        let hint = SplitHintSpec::Segments {
+            max_input_segment_bytes_per_task: 100,
+            max_num_segments: 1000,
+        };
+        let splits: Vec<serde_json::Value> = source
+            .split_segments(&segments, &hint)
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap())
+            .collect();
+        assert_eq!(splits.len(), 2, "{splits:?}");
+        assert_eq!(
+            splits[0]["segments"],
+            json!([{"segmentId": segments[0].id().to_string(),
+                    "intervals": ["2015-09-12T12:00:00.000Z/2015-09-13T00:00:00.000Z"]}])
+        );
+        let second: Vec<&str> = splits[1]["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["segmentId"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            second,
+            [segments[1].id().to_string(), segments[2].id().to_string()]
+        );
+        assert_eq!(splits[1]["interval"], splits[0]["interval"]);
+        // A split reads back as a source that names its segments.
+        let InputSourceSpec::Druid(back) = parse(splits[1].clone()).unwrap() else {
+            panic!("a druid source")
+        };
+        assert_eq!(back.segments.unwrap().len(), 2);
     }
 
     #[test]

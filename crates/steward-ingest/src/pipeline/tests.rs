@@ -298,7 +298,7 @@ fn the_druid_input_source_reads_segments_back_and_rolls_them_up_again() {
         panic!("a druid source")
     };
     // Both days' segments are read; the interval keeps the first day's rows only.
-    druid.segments = Some(first.iter().map(|s| s.dir.clone()).collect());
+    druid.files = Some(first.iter().map(|s| s.dir.clone()).collect());
     let second = build_spec(&spec, &dir.path().join("second"));
     assert_eq!(second.len(), 1);
 
@@ -334,7 +334,7 @@ fn the_druid_input_source_refuses_complex_columns_and_reads_nothing_unresolved()
                 "interval": "2000-01-01/2030-01-01", "metrics": dimensions}}}}))
         .unwrap();
         if let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source {
-            druid.segments = Some(vec![fixture.clone()]);
+            druid.files = Some(vec![fixture.clone()]);
         }
         spec
     };
@@ -359,7 +359,7 @@ fn the_druid_input_source_refuses_complex_columns_and_reads_nothing_unresolved()
     );
     let mut unresolved = source(json!(null));
     if let InputSourceSpec::Druid(druid) = &mut unresolved.io_config.input_source {
-        druid.segments = None;
+        druid.files = None;
     }
     let err = fails(&unresolved, &dir.path().join("c"));
     assert!(err.contains("were not looked up"), "{err}");

@@ -18,6 +18,7 @@ pub(crate) mod publish;
 mod report;
 mod tombstones;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,7 +200,7 @@ pub(crate) async fn build(
     progress.set_state(IngestionState::BuildSegments);
     let mut spec = spec.clone();
     if let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source {
-        druid.segments = Some(segments_to_read(druid, toolbox).await?);
+        druid.files = Some(files_to_read(druid, toolbox).await?);
     }
     let work_dir = &toolbox.work_dir;
     let built = {
@@ -230,20 +231,44 @@ pub(crate) async fn build(
     Ok(built)
 }
 
-/// The files of the druid input source's segments: the datasource's used segments that
-/// overlap the interval now (Druid's `DruidInputSource` reads the visible timeline; Steward
-/// marks overshadowed segments unused as it publishes, so used ones are the visible ones).
-async fn segments_to_read(
+/// The datasource's used segments that overlap the druid source's interval now (Druid's
+/// `DruidInputSource` reads the visible timeline; Steward marks overshadowed segments unused
+/// as it publishes, so used ones are the visible ones); a split's, if it names its segments.
+pub(crate) async fn segments_of(
     druid: &DruidInputSource,
     toolbox: &Toolbox,
-) -> Result<Vec<PathBuf>, String> {
-    let segments: Vec<DataSegment> = toolbox
+) -> Result<Vec<DataSegment>, String> {
+    let mut segments: Vec<DataSegment> = toolbox
         .act(TaskAction::RetrieveUsedSegments {
             data_source: druid.data_source.clone(),
             intervals: vec![druid.interval],
             visibility: None,
         })
         .await?;
+    segments.retain(|s| !s.is_tombstone());
+    if let Some(split) = &druid.segments {
+        let mut by_id: HashMap<String, DataSegment> = segments
+            .into_iter()
+            .map(|s| (s.id().to_string(), s))
+            .collect();
+        segments = split
+            .iter()
+            .map(|w| {
+                by_id.remove(&w.segment_id).ok_or_else(|| {
+                    format!("Segment [{}] of this split is no longer used", w.segment_id)
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(segments)
+}
+
+/// The files of the segments the druid source reads.
+async fn files_to_read(
+    druid: &DruidInputSource,
+    toolbox: &Toolbox,
+) -> Result<Vec<PathBuf>, String> {
+    let segments = segments_of(druid, toolbox).await?;
     info(&format!(
         "Reading [{}] segments of [{}] in [{}]",
         segments.len(),
@@ -252,7 +277,6 @@ async fn segments_to_read(
     ));
     segments
         .iter()
-        .filter(|s| !s.is_tombstone())
         .map(|s| toolbox.storage.readable_path(s).map_err(|e| e.to_string()))
         .collect()
 }

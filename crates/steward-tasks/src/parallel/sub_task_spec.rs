@@ -10,7 +10,6 @@
 
 use serde_json::{json, Value};
 use steward_ingest::input::InputSourceSpec;
-use steward_ingest::spec::SplitHintSpec;
 use steward_model::Task;
 
 /// One split and its name.
@@ -21,15 +20,11 @@ pub(crate) struct SubTaskSpec {
     pub(crate) input_source: Value,
 }
 
-/// The specs of `supervisor`'s input, split by `hint` (Druid's `subTaskSpecIterator`).
-pub(crate) fn split(
+/// The specs of `supervisor`'s input splits (Druid's `subTaskSpecIterator`).
+pub(crate) fn specs(
     supervisor: &Task,
-    input: &InputSourceSpec,
-    hint: &SplitHintSpec,
+    splits: &[InputSourceSpec],
 ) -> Result<Vec<SubTaskSpec>, String> {
-    let splits = input
-        .splits(hint)
-        .map_err(|e| format!("Cannot split the input source: {e}"))?;
     splits
         .iter()
         .enumerate()
@@ -89,6 +84,7 @@ pub(crate) fn spec_id_of(sub_task: &Task) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use steward_ingest::spec::SplitHintSpec;
     use steward_model::TaskKind;
 
     fn supervisor(input: Value) -> Task {
@@ -118,7 +114,7 @@ mod tests {
             max_split_size: 1 << 30,
             max_num_files: 2,
         };
-        let specs = split(&supervisor, &source, &hint).unwrap();
+        let specs = specs(&supervisor, &source.splits(&hint).unwrap()).unwrap();
         let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["index_parallel_wiki_x_0", "index_parallel_wiki_x_1"]);
         assert_eq!(

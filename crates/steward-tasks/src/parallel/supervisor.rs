@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use steward_http::error_body;
+use steward_ingest::input::InputSourceSpec;
 use steward_ingest::spec::IngestionSpec;
 use steward_model::end::TaskEnd;
 use steward_model::time::parse_instant;
@@ -153,8 +154,16 @@ impl<'a> Supervisor<'a> {
             }
         };
         let tuning = &spec.tuning_config;
-        let specs =
-            sub_task_spec::split(task, &spec.io_config.input_source, &tuning.split_hint_spec)?;
+        let hint = &tuning.split_hint_spec;
+        let splits = match &spec.io_config.input_source {
+            InputSourceSpec::Druid(druid) => {
+                druid.split_segments(&index::segments_of(druid, toolbox).await?, hint)
+            }
+            input => input
+                .splits(hint)
+                .map_err(|e| format!("Cannot split the input source: {e}"))?,
+        };
+        let specs = sub_task_spec::specs(task, &splits)?;
         info(&format!(
             "Split the input into [{}] sub-task specs; running up to [{}] at a time",
             specs.len(),
