@@ -19,6 +19,7 @@
 //! - [`input`]: input sources and formats, read as rows; [`timestamp`] and [`joda`]: row times.
 
 pub mod aggregate;
+pub mod compaction;
 pub mod dimensions;
 pub mod error;
 pub mod hash_partitioner;

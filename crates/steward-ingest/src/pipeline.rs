@@ -18,9 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use jiff::Timestamp;
 use serde_json::{json, Value};
-use steward_model::{Granularity, Interval};
+use steward_model::Interval;
 use steward_segment::{ColumnSchema, ColumnType, ColumnValue, SegmentSchema, SegmentWriter};
 
 use crate::aggregate::{MetricType, NumericType};
@@ -33,6 +32,7 @@ use crate::input::{open_reader, InputSourceSpec, ReaderOptions};
 use crate::meters::{ParseExceptionHandler, RowIngestionMeters};
 use crate::read_ahead::{Outcome, ReadAhead};
 use crate::spec::tuning::HashPartitionFunction;
+use crate::spec::GranularitySpec;
 use crate::spec::{HashedPartitionsSpec, IngestionSpec, PartitionsSpec};
 
 /// Rows written between two looks at the cancel flag.
@@ -164,14 +164,10 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
         }
     })?;
     let merged = index.finish().map_err(BuildError::of)?;
-    let segment_granularity = granularity
-        .segment_granularity
-        .clone()
-        .unwrap_or(Granularity::All);
     let mut cutter = SegmentCutter {
         work_dir: req.work_dir,
         cancel: req.cancel,
-        segment_granularity,
+        granularity,
         metadata: metadata_json(spec),
         schema: segment_schema(&merged),
         built: Vec::new(),
@@ -196,7 +192,8 @@ pub fn build_segments(req: BuildRequest<'_>) -> Result<Vec<BuiltSegment>, BuildE
 struct SegmentCutter<'a> {
     work_dir: &'a Path,
     cancel: &'a AtomicBool,
-    segment_granularity: Granularity,
+    /// Cuts at its segment granularity's buckets, or an `arbitrary` spec's intervals.
+    granularity: &'a GranularitySpec,
     metadata: Value,
     schema: SegmentSchema,
     /// In bucket order, and by hash bucket within a time chunk.
@@ -345,9 +342,11 @@ impl SegmentCutter<'_> {
     }
 
     fn chunk(&self, time: i64) -> Result<Interval, BuildError> {
-        let t = Timestamp::from_millisecond(time)
-            .map_err(|e| BuildError(format!("Row time [{time}] is out of range: {e}")))?;
-        Ok(self.segment_granularity.bucket(t))
+        self.granularity.bucket_interval(time).ok_or_else(|| {
+            BuildError(format!(
+                "Row time [{time}] is out of range or outside the spec's intervals"
+            ))
+        })
     }
 
     fn open(&mut self) -> Result<OpenSegment, BuildError> {

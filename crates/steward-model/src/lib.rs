@@ -37,6 +37,7 @@ pub use segment::{
 pub use segment_schema::SegmentSchemaMapping;
 pub use status::{RunnerTaskState, TaskLocation, TaskState, TaskStatus};
 pub use task::{
-    KillSpec, NoopSpec, ReadyResult, SubTaskSpec, Task, TaskError, TaskKind, TaskResource,
+    CompactSpec, KillSpec, NoopSpec, ReadyResult, SubTaskSpec, Task, TaskError, TaskKind,
+    TaskResource,
 };
 pub use worker::{TaskAnnouncement, Worker, DEFAULT_WORKER_CATEGORY};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::granularity::Granularity;
 use crate::ids::validate_id;
 use crate::ingest::{context_flag, invalid_lock_type, BatchIngestSpec, IngestionMode};
 use crate::interval::Interval;
@@ -103,6 +104,19 @@ pub enum TaskKind {
     IndexParallel(BatchIngestSpec),
     /// `single_phase_sub_task`: one split of an `index_parallel` task, in its group.
     SinglePhaseSubTask(SubTaskSpec),
+    /// `compact`: re-ingests a datasource's segments in an interval with the schema they
+    /// have (or one given), replacing them.
+    Compact(CompactSpec),
+}
+
+/// Druid's `CompactionTask`, as far as the Overlord needs it: the interval it rewrites and
+/// the ingestion facts that lock it. The peon reads the rest of the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactSpec {
+    pub interval: Interval,
+    /// Intervals `[interval]`; the given segment granularity, or none (the input segments'
+    /// own intervals are kept); replacing, with `dropExisting`'s tombstones if set.
+    pub ingest: BatchIngestSpec,
 }
 
 /// Druid's `SinglePhaseSubTask`: its split's spec, and the supervisor it reports to.
@@ -120,6 +134,7 @@ impl TaskKind {
     fn default_priority(&self) -> i64 {
         match self {
             TaskKind::Kill(_) => OTHER_PRIORITY,
+            TaskKind::Compact(_) => MERGE_PRIORITY,
             TaskKind::Noop(_)
             | TaskKind::Index(_)
             | TaskKind::IndexParallel(_)
@@ -132,7 +147,7 @@ impl TaskKind {
         match self {
             TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => Some(spec),
             TaskKind::SinglePhaseSubTask(sub) => Some(&sub.ingest),
-            TaskKind::Noop(_) | TaskKind::Kill(_) => None,
+            TaskKind::Noop(_) | TaskKind::Kill(_) | TaskKind::Compact(_) => None,
         }
     }
 
@@ -152,7 +167,10 @@ impl TaskKind {
         match self {
             TaskKind::Noop(_) => format!("{task_type}_{}_{}", now_iso(), uuid::Uuid::new_v4()),
             // `AbstractTask.getOrMakeId`: type, datasource, 8 random letters a..p, now.
-            TaskKind::Index(_) | TaskKind::IndexParallel(_) | TaskKind::SinglePhaseSubTask(_) => {
+            TaskKind::Index(_)
+            | TaskKind::IndexParallel(_)
+            | TaskKind::SinglePhaseSubTask(_)
+            | TaskKind::Compact(_) => {
                 format!(
                     "{task_type}_{data_source}_{}_{}",
                     random_letters(),
@@ -205,6 +223,9 @@ const TASK_TYPES: &[(&str, ParseKind)] = &[
     ("single_phase_sub_task", |obj, _| {
         Ok(TaskKind::SinglePhaseSubTask(parse_sub_task(obj)?))
     }),
+    ("compact", |obj, ds| {
+        Ok(TaskKind::Compact(parse_compact(obj, ds)?))
+    }),
 ];
 
 /// The type names Steward accepts.
@@ -215,6 +236,8 @@ pub fn known_types() -> impl Iterator<Item = &'static str> {
 const NOOP_DEFAULT_RUN_TIME_MS: u64 = 2500;
 /// Druid's `Tasks.DEFAULT_BATCH_INDEX_TASK_PRIORITY`.
 const BATCH_PRIORITY: i64 = 50;
+/// Druid's `Tasks.DEFAULT_MERGE_TASK_PRIORITY`: compaction.
+const MERGE_PRIORITY: i64 = 25;
 /// Druid's `Tasks.DEFAULT_TASK_PRIORITY`: tasks of no other class.
 const OTHER_PRIORITY: i64 = 0;
 /// Druid's `KillUnusedSegmentsTask.DEFAULT_SEGMENT_NUKE_BATCH_SIZE`.
@@ -488,6 +511,96 @@ fn parse_noop(obj: &mut Map<String, Value>) -> Result<NoopSpec, TaskError> {
         run_time_ms,
         is_ready_time_ms,
         is_ready_result,
+    })
+}
+
+/// Druid's `CompactionTask`: `ioConfig.inputSpec` of type `interval` (or the deprecated
+/// top-level `interval`), the segment granularity of `granularitySpec` (or the deprecated
+/// top-level `segmentGranularity`), and `ioConfig.dropExisting`.
+fn parse_compact(
+    obj: &mut Map<String, Value>,
+    data_source: Option<&str>,
+) -> Result<CompactSpec, TaskError> {
+    if data_source.is_none() {
+        return Err(TaskError::mapping_at(
+            "dataSource",
+            "Task field [dataSource] is required",
+        ));
+    }
+    let input_spec = obj.get("ioConfig").and_then(|io| io.get("inputSpec"));
+    let (field, interval) = match input_spec.filter(|s| !s.is_null()) {
+        Some(spec) => {
+            match spec.get("type").and_then(Value::as_str) {
+                Some("interval") => {}
+                Some("segments") => {
+                    return Err(TaskError::invalid_at(
+                        "ioConfig.inputSpec.type",
+                        "A compaction of listed [segments] is not supported by Steward yet; compact an [interval]",
+                    ))
+                }
+                _ => {
+                    return Err(TaskError::mapping_at(
+                        "ioConfig.inputSpec.type",
+                        "Task field [ioConfig.inputSpec.type] must be [interval] or [segments]",
+                    ))
+                }
+            }
+            ("ioConfig.inputSpec.interval", spec.get("interval"))
+        }
+        None => ("interval", obj.get("interval")),
+    };
+    let interval: Interval = match interval {
+        Some(Value::String(s)) => s.parse().map_err(|e| {
+            TaskError::mapping_at(field, format!("Task field [{field}] is invalid: {e}"))
+        })?,
+        _ => {
+            return Err(TaskError::mapping_at(
+                field,
+                format!("Task field [{field}] is required"),
+            ))
+        }
+    };
+    if interval.is_empty() {
+        return Err(TaskError::invalid_at(
+            field,
+            "The compaction interval is empty",
+        ));
+    }
+    let granularity = obj
+        .get("granularitySpec")
+        .and_then(|g| g.get("segmentGranularity"))
+        .or_else(|| obj.get("segmentGranularity"))
+        .filter(|g| !g.is_null());
+    let segment_granularity = granularity
+        .map(|g| {
+            Granularity::from_json(g).map_err(|e| {
+                TaskError::mapping_at(
+                    "granularitySpec.segmentGranularity",
+                    format!("Task field [granularitySpec.segmentGranularity] is invalid: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let drop_existing = match obj.get("ioConfig").and_then(|io| io.get("dropExisting")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(TaskError::mapping_at(
+                "ioConfig.dropExisting",
+                "Task field [ioConfig.dropExisting] must be true or false",
+            ))
+        }
+    };
+    Ok(CompactSpec {
+        interval,
+        ingest: BatchIngestSpec {
+            intervals: vec![interval],
+            segment_granularity,
+            mode: match drop_existing {
+                true => IngestionMode::Replace,
+                false => IngestionMode::ReplaceLegacy,
+            },
+        },
     })
 }
 
@@ -860,6 +973,56 @@ mod tests {
             Ok(TaskLockType::Append)
         );
         assert!(lock(json!({"taskLockType":7})).is_err());
+    }
+
+    // Druid's CompactionTask: ioConfig.inputSpec (or the deprecated interval), priority 25.
+    #[test]
+    fn compaction_tasks_read_their_interval_and_granularity() {
+        let t = Task::from_json(json!({"type": "compact", "dataSource": "wiki",
+            "ioConfig": {"type": "compact", "inputSpec": {"type": "interval",
+                "interval": "2024-01-01/2024-01-03"}, "dropExisting": true},
+            "granularitySpec": {"segmentGranularity": "MONTH"}}))
+        .unwrap();
+        assert!(t.id().starts_with("compact_wiki_"), "{}", t.id());
+        assert_eq!((t.priority(), t.group_id()), (25, t.id()));
+        let TaskKind::Compact(spec) = t.kind() else {
+            panic!("a compaction")
+        };
+        assert_eq!(spec.interval, "2024-01-01/2024-01-03".parse().unwrap());
+        assert_eq!(spec.ingest.mode, IngestionMode::Replace);
+        assert_eq!(
+            spec.ingest.lock_intervals(),
+            ["2024-01-01/2024-02-01".parse::<Interval>().unwrap()]
+        );
+        let legacy = Task::from_json(json!({"type": "compact", "dataSource": "wiki",
+            "interval": "2024-01-01/2024-01-02"}))
+        .unwrap();
+        let TaskKind::Compact(spec) = legacy.kind() else {
+            panic!("a compaction")
+        };
+        assert_eq!(spec.ingest.segment_granularity, None);
+        assert_eq!(spec.ingest.lock_intervals(), [spec.interval]);
+        assert_eq!(spec.ingest.mode, IngestionMode::ReplaceLegacy);
+        for (task, field) in [
+            (json!({"type": "compact", "dataSource": "wiki"}), "interval"),
+            (
+                json!({"type": "compact", "interval": "2024-01-01/2024-01-02"}),
+                "dataSource",
+            ),
+            (
+                json!({"type": "compact", "dataSource": "wiki", "ioConfig": {"inputSpec":
+                    {"type": "segments", "segments": []}}}),
+                "ioConfig.inputSpec.type",
+            ),
+            (
+                json!({"type": "compact", "dataSource": "wiki", "ioConfig": {"inputSpec":
+                    {"type": "interval", "interval": "2024-01-01/2024-01-01"}}}),
+                "ioConfig.inputSpec.interval",
+            ),
+        ] {
+            let e = Task::from_json(task.clone()).unwrap_err();
+            assert_eq!(e.field(), Some(field), "{task}: {e}");
+        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ impl Readiness for LockReadiness<'_> {
             // `determineLockGranularityAndTryLock` with no intervals: ready at once).
             TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => self.lock_ingest(task, spec),
             TaskKind::SinglePhaseSubTask(sub) => self.lock_ingest(task, &sub.ingest),
+            // Druid's compaction locks its interval before it runs.
+            TaskKind::Compact(compact) => self.lock_ingest(task, &compact.ingest),
         }
     }
 }

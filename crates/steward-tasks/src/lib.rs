@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod chat;
+mod compact;
 mod index;
 mod kill;
 mod log;
@@ -79,6 +80,7 @@ pub async fn run_task(
         (TaskKind::SinglePhaseSubTask(sub), Some(toolbox)) => {
             parallel::run_sub_task(task, sub, toolbox, stop).await
         }
+        (TaskKind::Compact(spec), Some(toolbox)) => compact::run(task, spec, toolbox, stop).await,
         (_, None) => TaskOutcome::without_reports(TaskStatus::failure(
             id,
             format!(

@@ -79,6 +79,18 @@ async fn used_wiki(qs: &Quickstart) -> Vec<(String, u64, Vec<Value>)> {
     out
 }
 
+/// The rows of the one used segment of `wiki` after a task rewrote the segments `before`
+/// listed: it overshadows them all with a newer version.
+async fn rewritten_wiki(qs: &Quickstart, before: &[(String, u64, Vec<Value>)]) -> Vec<Value> {
+    let mut after = used_wiki(qs).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(
+        before.iter().all(|b| after[0].0 > b.0),
+        "{after:?} after {before:?}"
+    );
+    after.remove(0).2
+}
+
 fn pages_and_sums(rows: &[Value]) -> Vec<(String, i64, i64)> {
     let mut out: Vec<(String, i64, i64)> = rows
         .iter()
@@ -183,25 +195,84 @@ async fn a_datasource_is_reindexed_in_place_from_its_own_segments() {
     let status = qs.wait_complete(&id, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
 
-    let after = used_wiki(&qs).await;
-    assert_eq!(after.len(), 1, "{after:?}");
-    assert!(after[0].0 > before[0].0, "a newer version overshadows both");
+    let after = rewritten_wiki(&qs, &before).await;
     assert_eq!(
-        pages_and_sums(&after[0].2),
+        pages_and_sums(&after),
         vec![("a".into(), 2, 3), ("b".into(), 1, 5), ("c".into(), 1, 7)]
     );
-    assert!(after[0]
-        .2
+    assert!(after
         .iter()
         .all(|r| r["__time"] == json!(1_704_067_200_000i64)));
     assert_eq!(stored_rows(&qs, "wiki").await, json!(3));
-    let log = qs
-        .get(&format!("task/{id}/log"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let log = qs.log(&id).await;
     assert!(log.contains("Reading [2] segments of [wiki]"), "{log}");
+}
+
+// Druid's compaction (`compact`, what the Coordinator's auto-compaction submits): the day's
+// many small segments become one, with the schema and rollup they had, under a new version.
+#[tokio::test]
+async fn a_compaction_merges_a_days_segments_keeping_their_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    // One segment per rolled-up row, then an appended one: three segments of one day.
+    let first = wiki_task(
+        inline(&[edit("a", 1, 1), edit("a", 1, 2), edit("b", 2, 5)]),
+        json!({}),
+        json!({"partitionsSpec": {"type": "dynamic", "maxRowsPerSegment": 1}}),
+    );
+    let appended = wiki_task(
+        inline(&[edit("a", 1, 10)]),
+        json!({"appendToExisting": true}),
+        json!({}),
+    );
+    for task in [first, appended] {
+        let id = qs.submit_ok(task).await;
+        assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
+    }
+    let before = used_wiki(&qs).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+
+    let compact = json!({"type": "compact", "dataSource": "wiki",
+        "ioConfig": {"type": "compact",
+            "inputSpec": {"type": "interval", "interval": "2024-01-01/2024-01-02"}},
+        "tuningConfig": {"type": "index_parallel", "maxRowsPerSegment": 5000000}});
+    let id = qs.submit_ok(compact).await;
+    assert!(id.starts_with("compact_wiki_"), "{id}");
+    let status = qs.wait_complete(&id, T).await;
+    let log = qs.log(&id).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}\n{log}");
+
+    // Rolled up again at the segments' own MINUTE granularity: page a's minute-1 rows merge.
+    assert_eq!(
+        pages_and_sums(&rewritten_wiki(&qs, &before).await),
+        vec![("a".into(), 3, 13), ("b".into(), 1, 5)]
+    );
+    let segment = &used_segments(&qs, "wiki").await[0];
+    assert_eq!(segment["dimensions"], "page");
+    assert_eq!(segment["metrics"], "added,count");
+    assert_eq!(stored_rows(&qs, "wiki").await, json!(2));
+    // The three stored rows were read (the first task had rolled two of its rows up).
+    let reports = qs.reports(&id).await;
+    assert_eq!(
+        reports["ingestionStatsAndErrors"]["payload"]["rowStats"]["buildSegments"]["processed"],
+        json!(3),
+        "{reports}"
+    );
+
+    // An interval without segments fails as in Druid.
+    let empty = json!({"type": "compact", "dataSource": "wiki",
+        "ioConfig": {"type": "compact",
+            "inputSpec": {"type": "interval", "interval": "2023-01-01/2023-01-02"}}});
+    let id = qs.submit_ok(empty).await;
+    let status = qs.wait_complete(&id, T).await;
+    assert_eq!(status["statusCode"], "FAILED");
+    assert!(
+        status["errorMsg"]
+            .as_str()
+            .unwrap()
+            .starts_with("No segments found for compaction"),
+        "{status}"
+    );
 }
 
 #[tokio::test]

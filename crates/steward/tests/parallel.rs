@@ -69,14 +69,6 @@ async fn sub_tasks(api: &Api, supervisor: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn task_log(api: &Api, id: &str) -> String {
-    api.get(&format!("task/{id}/log"))
-        .await
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Checks an overwrite's published chunk: one version, numbered partitions `0..n` of `n`.
 fn assert_one_complete_chunk(segments: &[Value]) {
     let n = segments.len();
@@ -171,7 +163,8 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
     assert_eq!(subs.len(), 4, "{subs:?}");
     for sub in &subs {
         assert_eq!(sub["statusCode"], "SUCCESS", "{sub}");
-        assert!(!task_log(&qs, sub["id"].as_str().unwrap())
+        assert!(!qs
+            .log(sub["id"].as_str().unwrap())
             .await
             .contains("Published ["));
     }
@@ -190,7 +183,7 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
     // Each file's ~9,800 rows roll up into two segments of at most 5,000 rows.
     assert!(segments.len() >= 4, "{}", segments.len());
     // One transaction published them all.
-    let log = task_log(&qs, &supervisor).await;
+    let log = qs.log(&supervisor).await;
     assert_eq!(
         log.matches("Published [").count(),
         1,
@@ -345,7 +338,7 @@ async fn a_split_whose_middle_manager_dies_is_retried_and_nothing_is_published_t
         4 + victims.len(),
         "four splits and a retry of each lost one: {subs:?}"
     );
-    let log = task_log(&c, &supervisor).await;
+    let log = c.log(&supervisor).await;
     for id in &victims {
         assert!(log.contains(&format!("Sub-task[{id}] failed")), "{log}");
     }
@@ -417,7 +410,7 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
     .await;
     let subs = sub_tasks(&qs, &supervisor).await;
     assert_eq!(subs.len(), 3, "no sub-task after the shutdown: {subs:?}");
-    let log = task_log(&qs, &supervisor).await;
+    let log = qs.log(&supervisor).await;
     for sub in subs.iter().filter(|s| s["statusCode"] != "SUCCESS") {
         let id = sub["id"].as_str().unwrap();
         assert!(
@@ -466,7 +459,7 @@ async fn a_split_that_fails_every_attempt_fails_the_supervisor_which_stops_the_o
     // Two attempts of the bad split, and the good one, shut down.
     let subs = sub_tasks(&qs, &supervisor).await;
     assert_eq!(subs.len(), 3, "{subs:?}");
-    let log = task_log(&qs, &supervisor).await;
+    let log = qs.log(&supervisor).await;
     assert_eq!(log.matches("failed (").count(), 2, "{log}");
     assert_eq!(log.matches("Shutting down sub-task[").count(), 1, "{log}");
     for sub in &subs {

@@ -369,3 +369,38 @@ fn the_druid_input_source_refuses_complex_columns_and_reads_nothing_unresolved()
     let read: u64 = built.iter().map(|s| s.num_rows).sum();
     assert!(read > 0);
 }
+
+// Druid's ArbitraryGranularitySpec: the intervals themselves are the segments' chunks.
+#[test]
+fn an_arbitrary_granularity_cuts_segments_at_its_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = json!({"type": "index", "id": "t", "spec": {
+        "dataSchema": {
+            "dataSource": "wiki",
+            "timestampSpec": {"column": "time", "format": "millis"},
+            "dimensionsSpec": {"dimensions": ["page"]},
+            "granularitySpec": {"type": "arbitrary", "intervals": [
+                "2015-09-12T00:00:00Z/2015-09-12T00:00:03Z", "2015-09-12T00:00:03Z/2015-09-14"]}
+        },
+        "ioConfig": {"type": "index", "inputSource": {"type": "inline", "data": input(&[10, 10])},
+                     "inputFormat": {"type": "json"}}
+    }});
+    let built = build_spec(&IngestionSpec::from_task_json(&task).unwrap(), dir.path());
+    let chunks: Vec<(String, u64)> = built
+        .iter()
+        .map(|s| (s.bucket.to_string(), s.num_rows))
+        .collect();
+    assert_eq!(
+        chunks,
+        [
+            (
+                "2015-09-12T00:00:00.000Z/2015-09-12T00:00:03.000Z".to_string(),
+                6
+            ),
+            (
+                "2015-09-12T00:00:03.000Z/2015-09-14T00:00:00.000Z".to_string(),
+                14
+            ),
+        ]
+    );
+}

@@ -10,10 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use steward_http::path_segment;
+use steward_ingest::compaction;
 use steward_ingest::input::InputSourceSpec;
 use steward_ingest::spec::IngestionSpec;
+use steward_ingest::SpecError;
 use steward_model::ids::validate_id;
-use steward_model::{Task, TaskError, TaskStatus, TaskStatusPlus};
+use steward_model::{Task, TaskError, TaskKind, TaskStatus, TaskStatusPlus};
 use steward_security::{Action, Resource};
 
 use super::errors::{bad_param, invalid_input, not_leading, task_not_found, ApiError, ApiResult};
@@ -65,6 +67,34 @@ pub(super) async fn submit_task(
         if let InputSourceSpec::Druid(druid) = spec.io_config.input_source {
             reads = Some(druid.data_source);
         }
+    }
+    // A compaction's schema comes from its segments when it runs; what it gives (granularity,
+    // dimensions, metrics, transform, tuning) is checked now, in the spec it will run.
+    if let TaskKind::Compact(compact) = task.kind() {
+        let overlord = s.overlord()?;
+        let config = &overlord.queue_config().input_sources;
+        let refused = |field: Option<String>, message: String| {
+            ApiError::Simple(StatusCode::BAD_REQUEST, message).about(field.as_deref())
+        };
+        let index_task = compaction::index_task(
+            task.payload(),
+            task.id(),
+            task.data_source(),
+            compact.interval,
+            &[],
+        )
+        .map_err(|e| refused(None, e))?;
+        IngestionSpec::from_task_json_with(&index_task, config).map_err(|e| {
+            // The derived spec's paths, as the compaction task's own fields.
+            let field = e
+                .path
+                .strip_prefix("spec.dataSchema.")
+                .or_else(|| e.path.strip_prefix("spec."))
+                .unwrap_or(&e.path)
+                .to_string();
+            let message = SpecError::new(field.clone(), e.message).to_string();
+            refused(Some(field).filter(|f| !f.is_empty()), message)
+        })?;
     }
     // Druid's check: WRITE on the datasource the task writes to. Steward adds READ on the
     // datasource a re-indexing task reads, which would otherwise copy out what its submitter

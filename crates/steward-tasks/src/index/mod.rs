@@ -50,12 +50,10 @@ pub(crate) async fn run(
     toolbox: &Toolbox,
     stop: impl Future<Output = ()>,
 ) -> TaskOutcome {
-    run_ingestion(task, toolbox, stop, |spec, progress, cancel| async move {
-        ingest(task, facts, &spec, toolbox, &progress, &cancel)
-            .await
-            .map(Some)
-    })
-    .await
+    match IngestionSpec::from_task_json(&task.to_json()) {
+        Ok(spec) => run_spec(task, facts, spec, toolbox, stop).await,
+        Err(e) => TaskOutcome::without_reports(TaskStatus::failure(task.id(), e.to_string())),
+    }
 }
 
 /// The frame of every ingestion task: reads the spec, serves the live reports, runs `ingest`
@@ -72,11 +70,25 @@ where
     F: FnOnce(IngestionSpec, Arc<IngestionProgress>, Arc<AtomicBool>) -> Fut,
     Fut: Future<Output = Result<Option<u64>, String>>,
 {
+    match IngestionSpec::from_task_json(&task.to_json()) {
+        Ok(spec) => run_ingestion_of(task, spec, toolbox, stop, ingest).await,
+        Err(e) => TaskOutcome::without_reports(TaskStatus::failure(task.id(), e.to_string())),
+    }
+}
+
+/// [`run_ingestion`] of a spec the task does not carry as such (a compaction's).
+pub(crate) async fn run_ingestion_of<F, Fut>(
+    task: &Task,
+    spec: IngestionSpec,
+    toolbox: &Toolbox,
+    stop: impl Future<Output = ()>,
+    ingest: F,
+) -> TaskOutcome
+where
+    F: FnOnce(IngestionSpec, Arc<IngestionProgress>, Arc<AtomicBool>) -> Fut,
+    Fut: Future<Output = Result<Option<u64>, String>>,
+{
     let id = task.id();
-    let spec = match IngestionSpec::from_task_json(&task.to_json()) {
-        Ok(spec) => spec,
-        Err(e) => return TaskOutcome::without_reports(TaskStatus::failure(id, e.to_string())),
-    };
     let tuning = &spec.tuning_config;
     let progress = Arc::new(IngestionProgress::new(
         id,
@@ -117,6 +129,29 @@ where
         status,
         reports: Map::from_iter([(key, report)]),
     }
+}
+
+/// Runs `spec`, the `index` spec of `task` (or one derived from it, a compaction's), to its
+/// end.
+pub(crate) async fn run_spec(
+    task: &Task,
+    facts: &BatchIngestSpec,
+    spec: IngestionSpec,
+    toolbox: &Toolbox,
+    stop: impl Future<Output = ()>,
+) -> TaskOutcome {
+    run_ingestion_of(
+        task,
+        spec,
+        toolbox,
+        stop,
+        |spec, progress, cancel| async move {
+            ingest(task, facts, &spec, toolbox, &progress, &cancel)
+                .await
+                .map(Some)
+        },
+    )
+    .await
 }
 
 /// Reads, builds, locks, names, pushes and publishes; the number of segments published.

@@ -326,6 +326,15 @@ impl Api {
             .unwrap()
     }
 
+    /// `task/{id}/log` as text.
+    pub async fn log(&self, id: &str) -> String {
+        self.get(&format!("task/{id}/log"))
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.v1(path)).send().await.unwrap()
     }

@@ -85,6 +85,25 @@ async fn refused_submissions_name_the_field_they_are_about() {
             "type",
             "Could not resolve type id 'nope'",
         ),
+        // A compaction's own fields are checked in the spec it will run.
+        (
+            json!({"type": "compact", "dataSource": "wiki",
+                "ioConfig": {"type": "compact", "inputSpec": {"type": "interval",
+                    "interval": "2024-01-01/2024-01-02"}},
+                "granularitySpec": {"queryGranularity": "fortnight"}})
+            .to_string(),
+            "granularitySpec.queryGranularity",
+            "fortnight",
+        ),
+        (
+            json!({"type": "compact", "dataSource": "wiki",
+                "ioConfig": {"type": "compact", "inputSpec": {"type": "interval",
+                    "interval": "2024-01-01/2024-01-02"}},
+                "tuningConfig": {"type": "index_parallel", "maxRowsInMemory": "lots"}})
+            .to_string(),
+            "tuningConfig.maxRowsInMemory",
+            "lots",
+        ),
     ];
     for (body, field, message) in &cases {
         let (status, answer) = api.post(submit, body).await;

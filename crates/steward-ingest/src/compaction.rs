@@ -1,0 +1,391 @@
+//! Druid's compaction (`CompactionTask`) as a re-indexing: the `index` spec that re-ingests a
+//! datasource's segments in an interval through the `druid` input source, with the schema the
+//! segments have unless the compaction task gives one.
+//!
+//! What Druid's `CompactionTask.createDataSchemas` derives, and Steward the same way:
+//! - dimensions: those of the segments, newest segment first, each once, typed by its column;
+//! - metrics: the combining form of the aggregators in the segments' `metadata.drd` (a count
+//!   becomes a `longSum` of its column), which must agree where names repeat;
+//! - query granularity and rollup: the segments', when they all agree (else none and no
+//!   rollup);
+//! - segment granularity: the one given, else the segments' own intervals are kept (an
+//!   `arbitrary` granularity spec over them).
+//!
+//! The result is checked as any `index` spec is; the compaction task's `tuningConfig` (Druid's
+//! is an `index_parallel` one) is read as an `index` task's.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+use steward_model::Interval;
+use steward_segment::column::ColumnData;
+use steward_segment::QueryableIndex;
+
+use crate::aggregate::AggregatorFactory;
+
+/// What compaction needs of one input segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSegment {
+    pub id: String,
+    pub interval: Interval,
+    pub version: String,
+    /// Dimensions in the segment's order, with Druid's dimension type.
+    pub dimensions: Vec<(String, &'static str)>,
+    /// `metadata.drd`'s `aggregators`, `queryGranularity` and `rollup`, when it has them.
+    pub aggregators: Option<Vec<Value>>,
+    pub query_granularity: Option<Value>,
+    pub rollup: Option<bool>,
+}
+
+impl InputSegment {
+    /// Reads what compaction needs from the segment whose files are at `path`.
+    pub fn read(
+        path: &std::path::Path,
+        id: String,
+        interval: Interval,
+        version: String,
+    ) -> Result<InputSegment, String> {
+        let index =
+            QueryableIndex::open(path).map_err(|e| format!("Cannot read segment [{id}]: {e}"))?;
+        Ok(InputSegment::of(&index, id, interval, version))
+    }
+
+    /// Reads what compaction needs from an opened segment.
+    pub fn of(index: &QueryableIndex, id: String, interval: Interval, version: String) -> Self {
+        let dimensions = index
+            .dimensions
+            .iter()
+            .map(|name| {
+                let kind = match index.column(name).map(|c| (&c.data, c.type_name())) {
+                    Some((ColumnData::Numeric(_), t)) if t == "LONG" => "long",
+                    Some((ColumnData::Numeric(_), t)) if t == "FLOAT" => "float",
+                    Some((ColumnData::Numeric(_), _)) => "double",
+                    _ => "string",
+                };
+                (name.clone(), kind)
+            })
+            .collect();
+        let metadata = index.metadata.as_ref();
+        let field = |name: &str| metadata.and_then(|m| m.get(name)).filter(|v| !v.is_null());
+        InputSegment {
+            id,
+            interval,
+            version,
+            dimensions,
+            aggregators: field("aggregators").and_then(|a| a.as_array().cloned()),
+            query_granularity: field("queryGranularity").cloned(),
+            rollup: field("rollup").and_then(Value::as_bool),
+        }
+    }
+}
+
+/// The `index` task that compacts `inputs` as the compaction task `compact` (its payload)
+/// says, under the compaction task's own id and context.
+pub fn index_task(
+    compact: &Map<String, Value>,
+    id: &str,
+    data_source: &str,
+    interval: Interval,
+    inputs: &[InputSegment],
+) -> Result<Value, String> {
+    if let Some(outside) = inputs.iter().find(|s| !interval.contains(&s.interval)) {
+        return Err(format!(
+            "Segment [{}] lies partly outside the compaction interval [{interval}]: compact an interval that covers whole segments",
+            outside.id
+        ));
+    }
+    let given = |name: &str| compact.get(name).filter(|v| !v.is_null());
+    let granularity = given("granularitySpec");
+    let from_granularity = |name: &str| {
+        granularity
+            .and_then(|g| g.get(name))
+            .filter(|v| !v.is_null())
+    };
+
+    let dimensions_spec = match given("dimensionsSpec") {
+        Some(spec) => spec.clone(),
+        None => json!({"dimensions": dimensions_of(inputs)}),
+    };
+    let metrics_spec = match given("metricsSpec") {
+        Some(spec) => spec.clone(),
+        None => Value::Array(metrics_of(inputs)?),
+    };
+    let query_granularity = from_granularity("queryGranularity")
+        .cloned()
+        .or_else(|| agreed(inputs, |s| s.query_granularity.clone()))
+        .unwrap_or_else(|| json!("NONE"));
+    let rollup = from_granularity("rollup")
+        .and_then(Value::as_bool)
+        .or_else(|| agreed(inputs, |s| s.rollup))
+        .unwrap_or(false);
+    let segment_granularity =
+        from_granularity("segmentGranularity").or_else(|| given("segmentGranularity"));
+    let granularity_spec = match segment_granularity {
+        Some(g) => json!({"type": "uniform", "segmentGranularity": g,
+            "queryGranularity": query_granularity, "rollup": rollup,
+            "intervals": [interval.to_string()]}),
+        None => {
+            let kept: BTreeSet<Interval> = inputs.iter().map(|s| s.interval).collect();
+            let kept: Vec<String> = match kept.is_empty() {
+                true => vec![interval.to_string()],
+                false => kept.iter().map(Interval::to_string).collect(),
+            };
+            json!({"type": "arbitrary", "queryGranularity": query_granularity,
+                "rollup": rollup, "intervals": kept})
+        }
+    };
+    let mut data_schema = json!({
+        "dataSource": data_source,
+        "timestampSpec": {"column": "__time", "format": "millis"},
+        "dimensionsSpec": dimensions_spec,
+        "metricsSpec": metrics_spec,
+        "granularitySpec": granularity_spec,
+    });
+    if let Some(transform) = given("transformSpec") {
+        data_schema["transformSpec"] = transform.clone();
+    }
+    let drop_existing = compact
+        .get("ioConfig")
+        .and_then(|io| io.get("dropExisting"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut tuning = given("tuningConfig")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    tuning.insert("type".into(), json!("index"));
+    let mut task = json!({
+        "type": "index",
+        "id": id,
+        "spec": {
+            "dataSchema": data_schema,
+            "ioConfig": {"type": "index",
+                "inputSource": {"type": "druid", "dataSource": data_source,
+                    "interval": interval.to_string()},
+                "appendToExisting": false, "dropExisting": drop_existing},
+            "tuningConfig": tuning,
+        }
+    });
+    if let Some(context) = given("context") {
+        task["context"] = context.clone();
+    }
+    Ok(task)
+}
+
+/// Newest segment first (latest interval, then latest version), each dimension once.
+fn dimensions_of(inputs: &[InputSegment]) -> Vec<Value> {
+    let mut newest_first: Vec<&InputSegment> = inputs.iter().collect();
+    newest_first.sort_by(|a, b| (b.interval.end, &b.version).cmp(&(a.interval.end, &a.version)));
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for segment in newest_first {
+        for (name, kind) in &segment.dimensions {
+            if seen.insert(name.clone()) {
+                out.push(match *kind {
+                    "string" => json!(name),
+                    kind => json!({"type": kind, "name": name}),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The combining aggregators of the segments' metadata, each name once; a segment without
+/// them, or two that disagree on one, leaves the metrics for the task to give.
+fn metrics_of(inputs: &[InputSegment]) -> Result<Vec<Value>, String> {
+    let mut out: Vec<Value> = Vec::new();
+    for segment in inputs {
+        let Some(aggregators) = &segment.aggregators else {
+            return Err(format!(
+                "Segment [{}] records no aggregators: set [metricsSpec] to compact it",
+                segment.id
+            ));
+        };
+        for aggregator in aggregators {
+            let factory: AggregatorFactory =
+                serde_json::from_value(aggregator.clone()).map_err(|e| {
+                    format!(
+                        "Aggregator {aggregator} of segment [{}] cannot be compacted: {e}; set [metricsSpec]",
+                        segment.id
+                    )
+                })?;
+            let combining = factory.combining_json();
+            match out.iter().find(|m| m["name"] == combining["name"]) {
+                None => out.push(combining),
+                Some(known) if *known == combining => {}
+                Some(known) => {
+                    return Err(format!(
+                    "Segments disagree on metric [{}]: {known} and {combining}; set [metricsSpec]",
+                    combining["name"].as_str().unwrap_or_default()
+                ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The value every input has, if they all have the same one.
+fn agreed<T: PartialEq>(
+    inputs: &[InputSegment],
+    value: impl Fn(&InputSegment) -> Option<T>,
+) -> Option<T> {
+    let mut values = inputs.iter().map(value);
+    let first = values.next()??;
+    values.all(|v| v.as_ref() == Some(&first)).then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iv(s: &str) -> Interval {
+        s.parse().unwrap()
+    }
+
+    fn input(day: &str, version: &str, dims: &[(&str, &'static str)], aggs: Value) -> InputSegment {
+        let start: u32 = day.parse().unwrap();
+        InputSegment {
+            id: format!("wiki_{day}_{version}"),
+            interval: iv(&format!("2024-01-{start:02}/2024-01-{:02}", start + 1)),
+            version: version.into(),
+            dimensions: dims.iter().map(|(n, k)| (n.to_string(), *k)).collect(),
+            aggregators: aggs.as_array().cloned(),
+            query_granularity: Some(json!({"type": "minute"})),
+            rollup: Some(true),
+        }
+    }
+
+    fn compact(extra: Value) -> Map<String, Value> {
+        let mut task = json!({"type": "compact", "dataSource": "wiki",
+            "ioConfig": {"type": "compact", "inputSpec": {"type": "interval",
+                "interval": "2024-01-01/2024-01-03"}}});
+        for (k, v) in extra.as_object().unwrap() {
+            task[k] = v.clone();
+        }
+        task.as_object().unwrap().clone()
+    }
+
+    // Druid's CompactionTaskTest.testCreateDimensionSchema / metrics from segment metadata.
+    #[test]
+    fn the_schema_comes_from_the_segments_newest_first_with_combining_metrics() {
+        let druid_written = json!([{"type": "count", "name": "count"},
+            {"type": "longSum", "name": "added", "fieldName": "added_raw"}]);
+        let steward_written = json!([{"type": "longSum", "name": "count", "fieldName": "count"},
+            {"type": "longSum", "name": "added", "fieldName": "added"}]);
+        let inputs = [
+            input(
+                "01",
+                "v1",
+                &[("page", "string"), ("user", "string")],
+                druid_written,
+            ),
+            input(
+                "02",
+                "v1",
+                &[("user", "string"), ("delta", "long")],
+                steward_written,
+            ),
+        ];
+        let task = index_task(
+            &compact(json!({})),
+            "c1",
+            "wiki",
+            iv("2024-01-01/2024-01-03"),
+            &inputs,
+        )
+        .unwrap();
+        let schema = &task["spec"]["dataSchema"];
+        assert_eq!(
+            schema["dimensionsSpec"]["dimensions"],
+            json!(["user", {"type": "long", "name": "delta"}, "page"])
+        );
+        assert_eq!(
+            schema["metricsSpec"],
+            json!([{"type": "longSum", "name": "count", "fieldName": "count"},
+                   {"type": "longSum", "name": "added", "fieldName": "added"}])
+        );
+        assert_eq!(
+            schema["granularitySpec"],
+            json!({"type": "arbitrary", "queryGranularity": {"type": "minute"}, "rollup": true,
+                "intervals": ["2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+                              "2024-01-02T00:00:00.000Z/2024-01-03T00:00:00.000Z"]})
+        );
+        assert_eq!(
+            task["spec"]["ioConfig"]["inputSource"],
+            json!({"type": "druid", "dataSource": "wiki",
+                   "interval": "2024-01-01T00:00:00.000Z/2024-01-03T00:00:00.000Z"})
+        );
+        assert_eq!(
+            (task["id"].as_str(), task["type"].as_str()),
+            (Some("c1"), Some("index"))
+        );
+    }
+
+    #[test]
+    fn what_the_task_gives_wins_and_disagreements_are_refused() {
+        let aggs = json!([{"type": "count", "name": "count"}]);
+        let inputs = [input("01", "v1", &[("page", "string")], aggs.clone())];
+        let task = index_task(
+            &compact(json!({"granularitySpec": {"segmentGranularity": "MONTH",
+                "queryGranularity": "DAY", "rollup": false},
+                "tuningConfig": {"type": "index_parallel", "maxRowsPerSegment": 10}})),
+            "c2",
+            "wiki",
+            iv("2024-01-01/2024-01-03"),
+            &inputs,
+        )
+        .unwrap();
+        assert_eq!(
+            task["spec"]["dataSchema"]["granularitySpec"],
+            json!({"type": "uniform", "segmentGranularity": "MONTH", "queryGranularity": "DAY",
+                "rollup": false,
+                "intervals": ["2024-01-01T00:00:00.000Z/2024-01-03T00:00:00.000Z"]})
+        );
+        assert_eq!(
+            task["spec"]["tuningConfig"],
+            json!({"type": "index", "maxRowsPerSegment": 10})
+        );
+
+        let sum = json!([{"type": "doubleSum", "name": "count", "fieldName": "count"}]);
+        let disagree = [inputs[0].clone(), input("02", "v1", &[], sum)];
+        let e = index_task(
+            &compact(json!({})),
+            "c",
+            "wiki",
+            iv("2024-01-01/2024-01-03"),
+            &disagree,
+        )
+        .unwrap_err();
+        assert!(e.contains("disagree on metric [count]"), "{e}");
+        let sketch = json!([{"type": "hyperUnique", "name": "u", "fieldName": "user"}]);
+        let e = index_task(
+            &compact(json!({})),
+            "c",
+            "wiki",
+            iv("2024-01-01/2024-01-03"),
+            &[input("01", "v1", &[], sketch)],
+        )
+        .unwrap_err();
+        assert!(e.contains("cannot be compacted"), "{e}");
+        let e = index_task(
+            &compact(json!({})),
+            "c",
+            "wiki",
+            iv("2024-01-01/2024-01-02T12:00Z"),
+            &inputs[..1],
+        )
+        .err();
+        assert_eq!(e, None, "a segment inside the interval");
+        let e = index_task(
+            &compact(json!({})),
+            "c",
+            "wiki",
+            iv("2024-01-01T06:00Z/2024-01-03"),
+            &inputs,
+        )
+        .unwrap_err();
+        assert!(e.contains("partly outside the compaction interval"), "{e}");
+    }
+}
