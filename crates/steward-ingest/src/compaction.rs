@@ -9,7 +9,7 @@
 //! - query granularity and rollup: the segments', when they all agree (else none and no
 //!   rollup);
 //! - segment granularity: the one given, else the segments' own intervals are kept (an
-//!   `arbitrary` granularity spec over them).
+//!   `arbitrary` granularity spec over them, overlapping ones merged).
 //!
 //! The result is checked as any `index` spec is; the compaction task's `tuningConfig` (Druid's
 //! is an `index_parallel` one) is read as an `index` task's.
@@ -125,7 +125,7 @@ pub fn index_task(
             "queryGranularity": query_granularity, "rollup": rollup,
             "intervals": [interval.to_string()]}),
         None => {
-            let kept: BTreeSet<Interval> = inputs.iter().map(|s| s.interval).collect();
+            let kept = overlaps_merged(inputs.iter().map(|s| s.interval).collect());
             let kept: Vec<String> = match kept.is_empty() {
                 true => vec![interval.to_string()],
                 false => kept.iter().map(Interval::to_string).collect(),
@@ -170,6 +170,21 @@ pub fn index_task(
         task["context"] = context.clone();
     }
     Ok(task)
+}
+
+/// The segments' intervals, sorted, with overlapping ones (a newer version over part of an
+/// older one) merged, so the new segments overshadow all they replace; adjacent ones stay
+/// apart, as Druid keeps each interval's segments.
+fn overlaps_merged(mut intervals: Vec<Interval>) -> Vec<Interval> {
+    intervals.sort();
+    let mut out: Vec<Interval> = Vec::with_capacity(intervals.len());
+    for interval in intervals {
+        match out.last_mut() {
+            Some(last) if interval.start < last.end => last.end = last.end.max(interval.end),
+            _ => out.push(interval),
+        }
+    }
+    out
 }
 
 /// Newest segment first (latest interval, then latest version), each dimension once.
@@ -333,7 +348,7 @@ mod tests {
                 "tuningConfig": {"type": "index_parallel", "maxRowsPerSegment": 10}})),
             "c2",
             "wiki",
-            iv("2024-01-01/2024-01-03"),
+            iv("2024-01-01/2024-02-01"),
             &inputs,
         )
         .unwrap();
@@ -341,7 +356,7 @@ mod tests {
             task["spec"]["dataSchema"]["granularitySpec"],
             json!({"type": "uniform", "segmentGranularity": "MONTH", "queryGranularity": "DAY",
                 "rollup": false,
-                "intervals": ["2024-01-01T00:00:00.000Z/2024-01-03T00:00:00.000Z"]})
+                "intervals": ["2024-01-01T00:00:00.000Z/2024-02-01T00:00:00.000Z"]})
         );
         assert_eq!(
             task["spec"]["tuningConfig"],
@@ -387,5 +402,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("partly outside the compaction interval"), "{e}");
+
+        let mut hour = input("01", "v2", &[("page", "string")], aggs.clone());
+        hour.interval = iv("2024-01-01T05:00Z/2024-01-01T06:00Z");
+        let day2 = input("02", "v1", &[], aggs.clone());
+        let task = index_task(
+            &compact(json!({})),
+            "c",
+            "wiki",
+            iv("2024-01-01/2024-01-03"),
+            &[inputs[0].clone(), hour, day2],
+        )
+        .unwrap();
+        assert_eq!(
+            task["spec"]["dataSchema"]["granularitySpec"]["intervals"],
+            json!([
+                "2024-01-01T00:00:00.000Z/2024-01-02T00:00:00.000Z",
+                "2024-01-02T00:00:00.000Z/2024-01-03T00:00:00.000Z"
+            ]),
+            "the hour inside the first day merges with it; the days stay apart"
+        );
     }
 }

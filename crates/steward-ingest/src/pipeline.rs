@@ -343,8 +343,9 @@ impl SegmentCutter<'_> {
 
     fn chunk(&self, time: i64) -> Result<Interval, BuildError> {
         self.granularity.bucket_interval(time).ok_or_else(|| {
+            // Rows reach the cutter with their time truncated to the query granularity.
             BuildError(format!(
-                "Row time [{time}] is out of range or outside the spec's intervals"
+                "A row's time [{time}], truncated to the query granularity, falls outside the spec's intervals: use a query granularity that does not reach past them"
             ))
         })
     }

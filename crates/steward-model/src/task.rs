@@ -581,6 +581,30 @@ fn parse_compact(
             })
         })
         .transpose()?;
+    // Druid's `NativeCompactionRunner` check: buckets reaching past the interval would be
+    // rewritten from the part inside it, overshadowing the rest.
+    if let Some(granularity) = &segment_granularity {
+        let widened = Interval::condense(granularity.buckets(&interval).collect());
+        if widened != [interval] {
+            return Err(TaskError::invalid_at(
+                field,
+                format!(
+                    "Interval[{interval}] to compact is not aligned with segmentGranularity[{}]",
+                    granularity.to_json()
+                ),
+            ));
+        }
+    }
+    let allow_non_aligned = obj
+        .get("ioConfig")
+        .and_then(|io| io.get("allowNonAlignedInterval"))
+        .and_then(Value::as_bool);
+    if allow_non_aligned == Some(true) {
+        return Err(TaskError::invalid_at(
+            "ioConfig.allowNonAlignedInterval",
+            "allowNonAlignedInterval is not supported: it overshadows data outside the interval",
+        ));
+    }
     let drop_existing = match obj.get("ioConfig").and_then(|io| io.get("dropExisting")) {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -980,7 +1004,7 @@ mod tests {
     fn compaction_tasks_read_their_interval_and_granularity() {
         let t = Task::from_json(json!({"type": "compact", "dataSource": "wiki",
             "ioConfig": {"type": "compact", "inputSpec": {"type": "interval",
-                "interval": "2024-01-01/2024-01-03"}, "dropExisting": true},
+                "interval": "2024-01-01/2024-02-01"}, "dropExisting": true},
             "granularitySpec": {"segmentGranularity": "MONTH"}}))
         .unwrap();
         assert!(t.id().starts_with("compact_wiki_"), "{}", t.id());
@@ -988,7 +1012,7 @@ mod tests {
         let TaskKind::Compact(spec) = t.kind() else {
             panic!("a compaction")
         };
-        assert_eq!(spec.interval, "2024-01-01/2024-01-03".parse().unwrap());
+        assert_eq!(spec.interval, "2024-01-01/2024-02-01".parse().unwrap());
         assert_eq!(spec.ingest.mode, IngestionMode::Replace);
         assert_eq!(
             spec.ingest.lock_intervals(),
@@ -1018,6 +1042,18 @@ mod tests {
                 json!({"type": "compact", "dataSource": "wiki", "ioConfig": {"inputSpec":
                     {"type": "interval", "interval": "2024-01-01/2024-01-01"}}}),
                 "ioConfig.inputSpec.interval",
+            ),
+            (
+                json!({"type": "compact", "dataSource": "wiki", "ioConfig": {"inputSpec":
+                    {"type": "interval", "interval": "2024-01-01/2024-01-03"}},
+                    "granularitySpec": {"segmentGranularity": "MONTH"}}),
+                "ioConfig.inputSpec.interval",
+            ),
+            (
+                json!({"type": "compact", "dataSource": "wiki", "ioConfig": {"inputSpec":
+                    {"type": "interval", "interval": "2024-01-01/2024-02-01"},
+                    "allowNonAlignedInterval": true}}),
+                "ioConfig.allowNonAlignedInterval",
             ),
         ] {
             let e = Task::from_json(task.clone()).unwrap_err();

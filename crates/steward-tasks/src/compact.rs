@@ -48,7 +48,7 @@ async fn derive(
         return Err("No segments found for compaction. Please check that datasource name and interval are correct.".into());
     }
     let mut inputs = Vec::with_capacity(segments.len());
-    for segment in segments {
+    for (segment, _) in segments {
         let path = toolbox
             .storage
             .readable_path(&segment)

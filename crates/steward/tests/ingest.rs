@@ -208,6 +208,50 @@ async fn a_datasource_is_reindexed_in_place_from_its_own_segments() {
     assert!(log.contains("Reading [2] segments of [wiki]"), "{log}");
 }
 
+// Druid's timeline, as the druid input source reads it: where a newer version covers part of
+// an older segment (an hour overwritten in a day), the older one's rows there are not read.
+#[tokio::test]
+async fn a_druid_input_source_reads_only_what_the_timeline_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = Quickstart::start(dir.path(), "").await;
+    let at_five = json!({"ts": "2024-01-01T05:00:00Z", "page": "z", "added": 9});
+    let day = wiki_task(inline(&[edit("a", 1, 1), at_five]), json!({}), json!({}));
+    let mut hour = wiki_task(inline(&[edit("b", 2, 5)]), json!({}), json!({}));
+    hour["spec"]["dataSchema"]["granularitySpec"] = json!({"segmentGranularity": "HOUR",
+        "queryGranularity": "MINUTE", "intervals": ["2024-01-01T00:00Z/2024-01-01T01:00Z"]});
+    for task in [day, hour] {
+        let id = qs.submit_ok(task).await;
+        assert_eq!(qs.wait_complete(&id, T).await["statusCode"], "SUCCESS");
+    }
+    assert_eq!(
+        used_wiki(&qs).await.len(),
+        2,
+        "the day stays used beside the hour"
+    );
+
+    let mut copy = wiki_task(json!({}), json!({}), json!({}));
+    copy["spec"]["dataSchema"]["dataSource"] = json!("wiki_copy");
+    copy["spec"]["ioConfig"] = json!({"type": "index", "inputSource": {"type": "druid",
+        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02"}});
+    copy["spec"]["dataSchema"]["timestampSpec"] = json!({"column": "__time", "format": "millis"});
+    copy["spec"]["dataSchema"]["metricsSpec"] = json!([
+        {"type": "longSum", "name": "count", "fieldName": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"}]);
+    let id = qs.submit_ok(copy).await;
+    let status = qs.wait_complete(&id, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    let rows: Vec<Value> = used_segments(&qs, "wiki_copy")
+        .await
+        .iter()
+        .flat_map(segment_rows)
+        .collect();
+    assert_eq!(
+        pages_and_sums(&rows),
+        vec![("b".into(), 1, 5), ("z".into(), 1, 9)],
+        "the hour's row from the newer version, page a's (under it) not at all"
+    );
+}
+
 // Druid's compaction (`compact`, what the Coordinator's auto-compaction submits): the day's
 // many small segments become one, with the schema and rollup they had, under a new version.
 #[tokio::test]

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use format::{DelimitedFormat, InputFormatSpec};
-pub use source::{DruidInputSource, InputSourceConfig, InputSourceSpec};
+pub use source::{DruidInputSource, InputSourceConfig, InputSourceSpec, SegmentFile};
 
 use self::delimited::DelimitedLines;
 use self::json::JsonLines;
@@ -148,13 +148,15 @@ impl InputRowReader {
     fn open(&mut self, entity: Entity) -> Result<EntityReader, InputError> {
         let uri = entity.uri();
         let name = entity.name().to_string();
-        if let Entity::Segment { path, source } = &entity {
+        if let Entity::Segment { file, source } = &entity {
+            let windows = file
+                .windows
+                .iter()
+                .map(|w| (w.start.as_millisecond(), w.end.as_millisecond()))
+                .collect();
             let rows = SegmentRows::open(
-                path,
-                (
-                    source.interval.start.as_millisecond(),
-                    source.interval.end.as_millisecond(),
-                ),
+                &file.path,
+                windows,
                 source.dimensions.as_deref(),
                 source.metrics.as_deref(),
                 &mut self.names,

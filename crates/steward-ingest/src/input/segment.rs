@@ -3,7 +3,9 @@
 //! row with `__time` (milliseconds) and the chosen dimensions and metrics as the segment stores
 //! them, so a new spec can roll them up again, drop columns or change granularities.
 //!
-//! Segments are read whole with the segment reader. A column of a complex type (a sketch,
+//! Only the windows where the datasource's timeline shows the segment are read: a segment
+//! partly overshadowed by a newer version gives only its still-visible rows. Segments are read
+//! whole with the segment reader. A column of a complex type (a sketch,
 //! `hyperUnique`) has no row values the pipeline could aggregate again, so choosing one fails
 //! the read with a message naming it rather than ingesting nulls.
 
@@ -20,19 +22,22 @@ use crate::row::{Value, TIME_COLUMN};
 /// The rows of one segment, in the segment's order.
 pub(crate) struct SegmentRows {
     index: QueryableIndex,
-    /// The chosen columns, with their shared names.
-    columns: Vec<Arc<str>>,
-    /// Rows outside `[start, end)` are skipped.
-    window: (i64, i64),
+    /// The chosen columns: their shared names and their places in `index.columns()`.
+    columns: Vec<(Arc<str>, usize)>,
+    /// Half-open `[start, end)` millisecond windows: the parts of the segment the source
+    /// reads (where the timeline shows it, within the source's interval); other rows are
+    /// skipped.
+    windows: Vec<(i64, i64)>,
     next: usize,
 }
 
 impl SegmentRows {
     /// Opens the segment at `path`, choosing `dimensions` and `metrics` (all of the segment's
-    /// when `None`; a chosen column the segment lacks is left out of its rows, as Druid does).
+    /// when `None`; a chosen column the segment lacks is left out of its rows, as Druid does,
+    /// and one named twice is read once).
     pub(crate) fn open(
         path: &Path,
-        window: (i64, i64),
+        windows: Vec<(i64, i64)>,
         dimensions: Option<&[String]>,
         metrics: Option<&[String]>,
         names: &mut Interner,
@@ -50,33 +55,37 @@ impl SegmentRows {
             .unwrap_or(&index.dimensions)
             .iter()
             .chain(metrics.unwrap_or(&all_metrics));
-        let mut columns = Vec::new();
+        let mut columns: Vec<(Arc<str>, usize)> = Vec::new();
         for name in chosen {
-            let Some(column) = index.column(name) else {
+            // `__time` is every row's own field already.
+            if name == TIME_COLUMN || columns.iter().any(|(n, _)| **n == **name) {
+                continue;
+            }
+            let Some(place) = index.columns().iter().position(|c| c.name == *name) else {
                 continue;
             };
-            if let ColumnData::Complex { type_name, .. } = &column.data {
+            if let ColumnData::Complex { type_name, .. } = &index.columns()[place].data {
                 return Err(InputError::new(format!(
                     "Column [{name}] of segment [{}] is of complex type [{type_name}], which the druid input source cannot read yet; leave it out with [dimensions] and [metrics]",
                     path.display()
                 )));
             }
-            columns.push(names.get(name));
+            columns.push((names.get(name), place));
         }
         Ok(SegmentRows {
             index,
             columns,
-            window,
+            windows,
             next: 0,
         })
     }
 
-    /// Rows of the segment read so far, and in all.
+    /// Rows of the segment passed so far.
     pub(crate) fn record(&self) -> u64 {
         self.next as u64
     }
 
-    /// Fills `out` with the next row in the window; `false` at the end.
+    /// Fills `out` with the next row in a window; `false` at the end.
     pub(crate) fn next_row(
         &mut self,
         names: &mut Interner,
@@ -87,14 +96,18 @@ impl SegmentRows {
             let row = self.next;
             self.next += 1;
             let time = times[row];
-            if time < self.window.0 || time >= self.window.1 {
+            if !self
+                .windows
+                .iter()
+                .any(|(start, end)| *start <= time && time < *end)
+            {
                 continue;
             }
             out.clear();
             out.push((names.get(TIME_COLUMN), Value::Long(time)));
-            for name in &self.columns {
-                let column = self.index.column(name).expect("chosen columns exist");
-                out.push((name.clone(), value_of(column.value(row))));
+            let columns = self.index.columns();
+            for (name, place) in &self.columns {
+                out.push((name.clone(), value_of(columns[*place].value(row))));
             }
             return true;
         }

@@ -64,10 +64,17 @@ pub struct DruidInputSource {
     /// for each sub-task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<Vec<WindowedSegmentId>>,
-    /// The files to read, as the task found the segments when it started reading; `None`
-    /// until then.
+    /// The segments' files and the windows of each to read, as the task found them when it
+    /// started reading; `None` until then.
     #[serde(skip)]
-    pub files: Option<Vec<PathBuf>>,
+    pub files: Option<Vec<SegmentFile>>,
+}
+
+/// A segment's files on this machine and the parts of it the source reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentFile {
+    pub path: PathBuf,
+    pub windows: Vec<Interval>,
 }
 
 /// Druid's `WindowedSegmentId`: a segment of a split, and the part of it to read.
@@ -79,13 +86,39 @@ pub struct WindowedSegmentId {
 }
 
 impl DruidInputSource {
-    /// Splits the source among sub-tasks by its `segments` (the interval's used segments, in
-    /// the order given): Druid's `DruidInputSource.createSplits`, segments grouped under
-    /// `hint`'s bytes and count (`maxInputSegmentBytesPerTask` and `maxNumSegments`, or a
-    /// `maxSize` hint's).
+    /// Where each of `segments` (used segments of the datasource) shows within the source's
+    /// interval: its interval there, less what segments of higher versions cover (Druid's
+    /// timeline lookup); segments that show nowhere are left out, the rest keep their order.
+    pub fn visible(&self, segments: Vec<DataSegment>) -> Vec<(DataSegment, Vec<Interval>)> {
+        let covers: Vec<(Interval, String)> = segments
+            .iter()
+            .map(|s| (s.interval, s.version.clone()))
+            .collect();
+        segments
+            .into_iter()
+            .filter_map(|segment| {
+                let mut windows: Vec<Interval> = self
+                    .interval
+                    .overlap(&segment.interval)
+                    .into_iter()
+                    .collect();
+                for (cover, _) in covers.iter().filter(|(_, v)| *v > segment.version) {
+                    windows = windows
+                        .into_iter()
+                        .flat_map(|w| subtract(w, cover))
+                        .collect();
+                }
+                (!windows.is_empty()).then_some((segment, windows))
+            })
+            .collect()
+    }
+
+    /// Splits the source among sub-tasks by its visible segments, in the order given: Druid's
+    /// `DruidInputSource.createSplits`, segments grouped under `hint`'s bytes and count
+    /// (`maxInputSegmentBytesPerTask` and `maxNumSegments`, or a `maxSize` hint's).
     pub fn split_segments(
         &self,
-        segments: &[DataSegment],
+        visible: &[(DataSegment, Vec<Interval>)],
         hint: &SplitHintSpec,
     ) -> Vec<InputSourceSpec> {
         let (max_bytes, max_count) = match hint {
@@ -98,13 +131,12 @@ impl DruidInputSource {
                 max_num_segments,
             } => (*max_input_segment_bytes_per_task, *max_num_segments),
         };
-        let windowed = segments
+        let windowed = visible
             .iter()
-            .filter(|s| !s.is_tombstone())
-            .map(|s| {
+            .map(|(s, windows)| {
                 let window = WindowedSegmentId {
                     segment_id: s.id().to_string(),
-                    intervals: self.interval.overlap(&s.interval).into_iter().collect(),
+                    intervals: windows.clone(),
                 };
                 (window, s.size)
             })
@@ -150,7 +182,7 @@ pub(crate) enum Entity {
         source: HttpInputSource,
     },
     Segment {
-        path: PathBuf,
+        file: SegmentFile,
         source: DruidInputSource,
     },
 }
@@ -177,7 +209,11 @@ impl Entity {
     /// The URI Druid shows in parse errors (`Path: file:/data/x.json`); inline data has none.
     pub(crate) fn uri(&self) -> Option<String> {
         match self {
-            Entity::File(path) | Entity::Segment { path, .. } => {
+            Entity::File(path)
+            | Entity::Segment {
+                file: SegmentFile { path, .. },
+                ..
+            } => {
                 let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
                 Some(format!("file:{}", absolute.display()))
             }
@@ -336,8 +372,8 @@ impl InputSourceSpec {
                     ))
                 })?
                 .iter()
-                .map(|path| Entity::Segment {
-                    path: path.clone(),
+                .map(|file| Entity::Segment {
+                    file: file.clone(),
                     source: druid.clone(),
                 })
                 .collect(),
@@ -393,6 +429,20 @@ impl InputSourceSpec {
                 .collect(),
         })
     }
+}
+
+/// `from` without `cover`: nothing, one interval, or the two parts on either side.
+fn subtract(from: Interval, cover: &Interval) -> Vec<Interval> {
+    if !from.overlaps(cover) {
+        return vec![from];
+    }
+    [
+        Interval::new(from.start, cover.start.max(from.start)),
+        Interval::new(cover.end.min(from.end), from.end),
+    ]
+    .into_iter()
+    .filter(|part| !part.is_empty())
+    .collect()
 }
 
 /// Druid's `MaxSizeSplitHintSpec.split`: fill a split while it stays under both limits; a
@@ -654,8 +704,9 @@ mod tests {
             max_input_segment_bytes_per_task: 100,
             max_num_segments: 1000,
         };
+        let visible = source.visible(segments.to_vec());
         let splits: Vec<serde_json::Value> = source
-            .split_segments(&segments, &hint)
+            .split_segments(&visible, &hint)
             .iter()
             .map(|s| serde_json::to_value(s).unwrap())
             .collect();
@@ -681,6 +732,36 @@ mod tests {
             panic!("a druid source")
         };
         assert_eq!(back.segments.unwrap().len(), 2);
+
+        // Druid's timeline: a newer version shows where it covers, an older one elsewhere,
+        // and a segment covered whole shows nowhere.
+        let mut newer = segment("12", 0, 1);
+        newer.interval = "2015-09-12T15:00:00Z/2015-09-12T16:00:00Z".parse().unwrap();
+        newer.version = "v2".into();
+        let mut covered = segment("12", 0, 1);
+        covered.interval = newer.interval;
+        covered.version = "v0".into();
+        let windows: Vec<(String, Vec<String>)> = source
+            .visible(vec![segments[0].clone(), newer.clone(), covered])
+            .into_iter()
+            .map(|(s, w)| (s.version, w.iter().map(|i| i.to_string()).collect()))
+            .collect();
+        assert_eq!(
+            windows,
+            [
+                (
+                    "v1".to_string(),
+                    vec![
+                        "2015-09-12T12:00:00.000Z/2015-09-12T15:00:00.000Z".to_string(),
+                        "2015-09-12T16:00:00.000Z/2015-09-13T00:00:00.000Z".to_string()
+                    ]
+                ),
+                (
+                    "v2".to_string(),
+                    vec!["2015-09-12T15:00:00.000Z/2015-09-12T16:00:00.000Z".to_string()]
+                ),
+            ]
+        );
     }
 
     #[test]

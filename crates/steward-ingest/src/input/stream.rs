@@ -25,10 +25,10 @@ pub(crate) fn open_raw(
         }
         Entity::Inline(data) => Box::new(Cursor::new(data.into_bytes())),
         Entity::Http { uri, source } => super::http::open(&uri, &source, options.http_timeout)?,
-        Entity::Segment { path, .. } => {
+        Entity::Segment { file, .. } => {
             return Err(InputError::new(format!(
                 "Segment [{}] is read as a segment, not as bytes",
-                path.display()
+                file.path.display()
             )))
         }
     })

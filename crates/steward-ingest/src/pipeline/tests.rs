@@ -8,6 +8,7 @@ use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
 
 use super::*;
 use crate::hash_partitioner::hash_bucket;
+use crate::input::SegmentFile;
 
 const DAY: i64 = 86_400_000;
 /// 2015-09-12T00:00:00Z.
@@ -297,8 +298,18 @@ fn the_druid_input_source_reads_segments_back_and_rolls_them_up_again() {
     let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source else {
         panic!("a druid source")
     };
-    // Both days' segments are read; the interval keeps the first day's rows only.
-    druid.files = Some(first.iter().map(|s| s.dir.clone()).collect());
+    // Both days' segments are opened; their windows (as the task finds them, within the
+    // source's interval) keep the first day's rows only.
+    let interval = druid.interval;
+    druid.files = Some(
+        first
+            .iter()
+            .map(|s| SegmentFile {
+                path: s.dir.clone(),
+                windows: interval.overlap(&s.bucket).into_iter().collect(),
+            })
+            .collect(),
+    );
     let second = build_spec(&spec, &dir.path().join("second"));
     assert_eq!(second.len(), 1);
 
@@ -334,7 +345,10 @@ fn the_druid_input_source_refuses_complex_columns_and_reads_nothing_unresolved()
                 "interval": "2000-01-01/2030-01-01", "metrics": dimensions}}}}))
         .unwrap();
         if let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source {
-            druid.files = Some(vec![fixture.clone()]);
+            druid.files = Some(vec![SegmentFile {
+                path: fixture.clone(),
+                windows: vec![druid.interval],
+            }]);
         }
         spec
     };

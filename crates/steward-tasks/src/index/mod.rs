@@ -20,12 +20,11 @@ mod tombstones;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use steward_ingest::input::{DruidInputSource, InputSourceSpec};
+use steward_ingest::input::{DruidInputSource, InputSourceSpec, SegmentFile};
 use steward_ingest::meters::ParseExceptionHandler;
 use steward_ingest::pipeline::{self, BuildRequest, BuiltSegment};
 use steward_ingest::spec::IngestionSpec;
@@ -266,13 +265,13 @@ pub(crate) async fn build(
     Ok(built)
 }
 
-/// The datasource's used segments that overlap the druid source's interval now (Druid's
-/// `DruidInputSource` reads the visible timeline; Steward marks overshadowed segments unused
-/// as it publishes, so used ones are the visible ones); a split's, if it names its segments.
+/// The datasource's segments the druid source reads now, each with the windows where it
+/// shows (Druid's `DruidInputSource` reads the timeline: a used segment partly overshadowed by
+/// a newer version shows only where it is not); a split's, if it names its segments.
 pub(crate) async fn segments_of(
     druid: &DruidInputSource,
     toolbox: &Toolbox,
-) -> Result<Vec<DataSegment>, String> {
+) -> Result<Vec<(DataSegment, Vec<Interval>)>, String> {
     let mut segments: Vec<DataSegment> = toolbox
         .act(TaskAction::RetrieveUsedSegments {
             data_source: druid.data_source.clone(),
@@ -281,28 +280,32 @@ pub(crate) async fn segments_of(
         })
         .await?;
     segments.retain(|s| !s.is_tombstone());
+    let mut visible = druid.visible(segments);
     if let Some(split) = &druid.segments {
-        let mut by_id: HashMap<String, DataSegment> = segments
+        let mut by_id: HashMap<String, (DataSegment, Vec<Interval>)> = visible
             .into_iter()
-            .map(|s| (s.id().to_string(), s))
+            .map(|v| (v.0.id().to_string(), v))
             .collect();
-        segments = split
+        visible = split
             .iter()
             .map(|w| {
                 by_id.remove(&w.segment_id).ok_or_else(|| {
-                    format!("Segment [{}] of this split is no longer used", w.segment_id)
+                    format!(
+                        "Segment [{}] of this split is no longer visible",
+                        w.segment_id
+                    )
                 })
             })
             .collect::<Result<_, _>>()?;
     }
-    Ok(segments)
+    Ok(visible)
 }
 
-/// The files of the segments the druid source reads.
+/// The files of the segments the druid source reads, with their windows.
 async fn files_to_read(
     druid: &DruidInputSource,
     toolbox: &Toolbox,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<SegmentFile>, String> {
     let segments = segments_of(druid, toolbox).await?;
     info(&format!(
         "Reading [{}] segments of [{}] in [{}]",
@@ -311,8 +314,14 @@ async fn files_to_read(
         druid.interval
     ));
     segments
-        .iter()
-        .map(|s| toolbox.storage.readable_path(s).map_err(|e| e.to_string()))
+        .into_iter()
+        .map(|(segment, windows)| {
+            let path = toolbox
+                .storage
+                .readable_path(&segment)
+                .map_err(|e| e.to_string())?;
+            Ok(SegmentFile { path, windows })
+        })
         .collect()
 }
 
