@@ -58,13 +58,13 @@ impl GranularitySpec {
                 .map_err(|e: String| within(SpecError::new(format!("[{i}]"), e), "intervals"))?;
             intervals.push(interval);
         }
-        match obj.type_name(Some("uniform"))? {
-            "uniform" => Ok(GranularitySpec {
+        let spec = match obj.type_name(Some("uniform"))? {
+            "uniform" => GranularitySpec {
                 segment_granularity: Some(granularity("segmentGranularity", day())?),
                 query_granularity,
                 rollup,
                 intervals,
-            }),
+            },
             "arbitrary" => {
                 if intervals.is_empty() {
                     return Err(SpecError::new(
@@ -80,17 +80,68 @@ impl GranularitySpec {
                         format!("Overlapping intervals: {}, {}", pair[0], pair[1]),
                     ));
                 }
-                Ok(GranularitySpec {
+                GranularitySpec {
                     segment_granularity: None,
                     query_granularity,
                     rollup,
                     intervals: sorted,
-                })
+                }
             }
-            other => Err(SpecError::new(
+            other => {
+                return Err(SpecError::new(
                 "type",
                 format!(
                     "Could not resolve type id '{other}' as a subtype of `GranularitySpec`: known type ids = [arbitrary, uniform]"
+                ),
+            ));
+            }
+        };
+        spec.query_nests_in_segments()?;
+        Ok(spec)
+    }
+
+    /// Steward cuts rows into segments by their time truncated to the query granularity, so
+    /// every segment boundary must also be a query-granularity boundary: a coarser (or
+    /// misaligned) query granularity would move rows into another segment than Druid's. The
+    /// boundaries checked are those of the spec's intervals, or of a year of segment buckets
+    /// (2000, a leap year) when it names none.
+    fn query_nests_in_segments(&self) -> Result<(), SpecError> {
+        const CHECKED_BUCKETS: usize = 10_000;
+        let boundaries: Vec<Timestamp> = match &self.segment_granularity {
+            Some(Granularity::All) => return Ok(()),
+            None => self
+                .intervals
+                .iter()
+                .flat_map(|i| [i.start, i.end])
+                .collect(),
+            Some(granularity) => {
+                let sample = [Interval::new(
+                    Timestamp::from_second(946_684_800).expect("2000-01-01"),
+                    Timestamp::from_second(978_307_200).expect("2001-01-01"),
+                )];
+                let spans = match self.intervals.is_empty() {
+                    true => &sample[..],
+                    false => &self.intervals[..],
+                };
+                spans
+                    .iter()
+                    .flat_map(|i| granularity.buckets(i))
+                    .take(CHECKED_BUCKETS)
+                    .flat_map(|b| [b.start, b.end])
+                    .collect()
+            }
+        };
+        let misplaced = boundaries
+            .into_iter()
+            .find(|b| self.query_granularity.bucket_start(*b) != *b);
+        match misplaced {
+            None => Ok(()),
+            Some(at) => Err(SpecError::new(
+                "queryGranularity",
+                format!(
+                    "queryGranularity {} does not fit in the segments' time chunks (its bucket holding [{}] starts before it): Steward needs a query granularity no coarser than, and aligned with, the segment granularity or intervals",
+                    self.query_granularity.to_json(),
+                    steward_model::time::format_ts(at)
                 ),
             )),
         }
@@ -153,6 +204,42 @@ mod tests {
             Some(iv("2015-09-12/2015-09-13"))
         );
         assert_eq!(spec.bucket_interval(ms("2015-09-13T01:00Z")), None);
+    }
+
+    // Rows are cut by their truncated time: a query granularity that crosses segment chunks
+    // would put them in other segments, so it is refused naming the field.
+    #[test]
+    fn a_query_granularity_must_fit_in_the_segment_chunks() {
+        for fits in [
+            json!({}),
+            json!({"segmentGranularity": "MONTH", "queryGranularity": "DAY"}),
+            json!({"segmentGranularity": "DAY", "queryGranularity": "DAY"}),
+            json!({"segmentGranularity": "ALL", "queryGranularity": "WEEK"}),
+            json!({"segmentGranularity": "HOUR", "queryGranularity": "FIFTEEN_MINUTE",
+                   "intervals": ["2015-09-12/2015-09-13"]}),
+            json!({"type": "arbitrary", "queryGranularity": "HOUR",
+                   "intervals": ["2015-09-12T06:00Z/2015-09-13"]}),
+        ] {
+            assert!(GranularitySpec::from_json(&fits).is_ok(), "{fits}");
+        }
+        for crosses in [
+            json!({"segmentGranularity": "HOUR", "queryGranularity": "DAY"}),
+            json!({"segmentGranularity": "MONTH", "queryGranularity": "WEEK"}),
+            json!({"segmentGranularity": "DAY", "queryGranularity": "ALL"}),
+            json!({"type": "arbitrary", "queryGranularity": "DAY",
+                   "intervals": ["2015-09-12T06:00Z/2015-09-13"]}),
+            json!({"segmentGranularity": "DAY",
+                   "queryGranularity": {"type": "period", "period": "PT1H",
+                                        "timeZone": "Asia/Kolkata"}}),
+        ] {
+            let e = GranularitySpec::from_json(&crosses).unwrap_err();
+            assert_eq!(e.path, "queryGranularity", "{crosses}");
+            assert!(
+                e.message
+                    .contains("does not fit in the segments' time chunks"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
