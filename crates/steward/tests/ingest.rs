@@ -91,6 +91,20 @@ async fn rewritten_wiki(qs: &Quickstart, before: &[(String, u64, Vec<Value>)]) -
     after.remove(0).2
 }
 
+/// A [`wiki_task`] into `data_source` re-indexing `wiki`'s day through the `druid` input
+/// source, its metrics summing the stored ones.
+fn reindex_task(data_source: &str) -> Value {
+    let mut task = wiki_task(json!({}), json!({}), json!({}));
+    task["spec"]["ioConfig"] = json!({"type": "index", "inputSource": {"type": "druid",
+        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02"}});
+    let schema = &mut task["spec"]["dataSchema"];
+    schema["dataSource"] = json!(data_source);
+    schema["timestampSpec"] = json!({"column": "__time", "format": "millis"});
+    schema["metricsSpec"] = json!([{"type": "longSum", "name": "count", "fieldName": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"}]);
+    task
+}
+
 fn pages_and_sums(rows: &[Value]) -> Vec<(String, i64, i64)> {
     let mut out: Vec<(String, i64, i64)> = rows
         .iter()
@@ -183,14 +197,8 @@ async fn a_datasource_is_reindexed_in_place_from_its_own_segments() {
     assert_eq!(before.len(), 2, "two partitions of one version: {before:?}");
     assert_eq!(before[0].2.len(), 3, "minute rows: {before:?}");
 
-    let mut reindex = wiki_task(json!({}), json!({}), json!({}));
-    reindex["spec"]["ioConfig"] = json!({"type": "index", "inputSource": {"type": "druid",
-        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02"}});
-    let schema = &mut reindex["spec"]["dataSchema"];
-    schema["timestampSpec"] = json!({"column": "__time", "format": "millis"});
-    schema["metricsSpec"] = json!([{"type": "longSum", "name": "count", "fieldName": "count"},
-        {"type": "longSum", "name": "added", "fieldName": "added"}]);
-    schema["granularitySpec"]["queryGranularity"] = json!("DAY");
+    let mut reindex = reindex_task("wiki");
+    reindex["spec"]["dataSchema"]["granularitySpec"]["queryGranularity"] = json!("DAY");
     let id = qs.submit_ok(reindex).await;
     let status = qs.wait_complete(&id, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
@@ -229,15 +237,7 @@ async fn a_druid_input_source_reads_only_what_the_timeline_shows() {
         "the day stays used beside the hour"
     );
 
-    let mut copy = wiki_task(json!({}), json!({}), json!({}));
-    copy["spec"]["dataSchema"]["dataSource"] = json!("wiki_copy");
-    copy["spec"]["ioConfig"] = json!({"type": "index", "inputSource": {"type": "druid",
-        "dataSource": "wiki", "interval": "2024-01-01/2024-01-02"}});
-    copy["spec"]["dataSchema"]["timestampSpec"] = json!({"column": "__time", "format": "millis"});
-    copy["spec"]["dataSchema"]["metricsSpec"] = json!([
-        {"type": "longSum", "name": "count", "fieldName": "count"},
-        {"type": "longSum", "name": "added", "fieldName": "added"}]);
-    let id = qs.submit_ok(copy).await;
+    let id = qs.submit_ok(reindex_task("wiki_copy")).await;
     let status = qs.wait_complete(&id, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
     let rows: Vec<Value> = used_segments(&qs, "wiki_copy")

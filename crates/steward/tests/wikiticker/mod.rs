@@ -147,16 +147,7 @@ pub async fn used_segments(api: &Api, data_source: &str) -> Vec<Value> {
 /// The rows the segment table holds for `data_source`'s used segments, as the console's
 /// datasources API adds them up: null until a publish stored row counts.
 pub async fn stored_rows(api: &Api, data_source: &str) -> Value {
-    let url = format!("{}/druid/indexer/v1/steward/datasources", api.url);
-    let table: Value = api
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let table: Value = api.get("steward/datasources").await.json().await.unwrap();
     let entry = table
         .as_array()
         .unwrap()
