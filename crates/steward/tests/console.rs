@@ -184,6 +184,8 @@ impl Browser {
 
     /// Types `task` into the Submit page's editor, replacing what it holds, and submits it.
     async fn submit_typed(&self, task: &str) {
+        // A click on the nav renders the page on the next hashchange, after the click returns.
+        self.wait_text("h1", "Submit a task").await;
         let editor = self
             .client
             .find(Locator::Css("#submit-json"))
@@ -284,7 +286,6 @@ async fn a_noop_submitted_from_the_form_is_followed_to_success_and_its_log() {
     let qs = Quickstart::start(dir.path(), "").await;
     let browser = Browser::start().await;
     browser.goto(&page(&qs, "#/submit")).await;
-    browser.wait_text("h1", "Submit a task").await;
     browser
         .submit_typed(r#"{"type": "noop", "id": "console_noop", "runTime": 1500}"#)
         .await;
