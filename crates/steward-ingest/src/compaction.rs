@@ -172,6 +172,103 @@ pub fn index_task(
     Ok(task)
 }
 
+/// The `index` task that merges the partial segments of one time chunk's hash bucket, the
+/// second phase of a hash-partitioned parallel ingestion (Druid's
+/// `PartialGenericSegmentMergeTask`): `spec` is the merge sub-task's ingestion spec (its
+/// supervisor's, with the partitions as `ioConfig`). The rows were parsed, transformed and
+/// rolled up in the first phase, so they are read back as they are (`__time` in millis, no
+/// transform) into the spec's dimensions (those of `partials`, newest first, when the spec
+/// lists none) and combined by the combining form of its metrics, into one segment of
+/// `interval`. `partials` is called only when the spec lists no dimensions.
+pub fn merge_index_task(
+    spec: &Value,
+    id: &str,
+    data_source: &str,
+    interval: Interval,
+    partials: impl FnOnce() -> Result<Vec<InputSegment>, String>,
+) -> Result<Value, String> {
+    let data_schema = spec
+        .get("dataSchema")
+        .and_then(Value::as_object)
+        .ok_or("The merge task's spec has no dataSchema")?;
+    let mut dimensions_spec = data_schema
+        .get("dimensionsSpec")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let listed = dimensions_spec
+        .get("dimensions")
+        .and_then(Value::as_array)
+        .is_some_and(|d| !d.is_empty());
+    if !listed {
+        dimensions_spec.insert("dimensions".into(), json!(dimensions_of(&partials()?)));
+    }
+    let metrics: Vec<Value> = match data_schema.get("metricsSpec") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(metrics)) => metrics
+            .iter()
+            .map(|m| {
+                serde_json::from_value::<AggregatorFactory>(m.clone())
+                    .map(|f| f.combining_json())
+                    .map_err(|e| format!("Metric {m} cannot be merged: {e}"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("metricsSpec must be a list, not {other}")),
+    };
+    let granularity = data_schema.get("granularitySpec");
+    let from_granularity = |name: &str| {
+        granularity
+            .and_then(|g| g.get(name))
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    // One chunk, the partition's: its rows are already in it, truncated to the query
+    // granularity.
+    let granularity_spec = json!({"type": "arbitrary",
+        "queryGranularity": from_granularity("queryGranularity").unwrap_or_else(|| json!("NONE")),
+        "rollup": from_granularity("rollup").unwrap_or_else(|| json!(true)),
+        "intervals": [interval.to_string()]});
+    let mut tuning = spec
+        .get("tuningConfig")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    tuning.insert("type".into(), json!("index"));
+    tuning.insert("forceGuaranteedRollup".into(), json!(false));
+    // The deprecated top-level partitioning fields would clash with the one segment asked for.
+    for legacy in [
+        "maxRowsPerSegment",
+        "targetPartitionSize",
+        "maxTotalRows",
+        "numShards",
+        "partitionDimensions",
+    ] {
+        tuning.remove(legacy);
+    }
+    tuning.insert(
+        "partitionsSpec".into(),
+        json!({"type": "dynamic", "maxRowsPerSegment": i32::MAX, "maxTotalRows": null}),
+    );
+    Ok(json!({
+        "type": "index",
+        "id": id,
+        "spec": {
+            "dataSchema": {
+                "dataSource": data_source,
+                "timestampSpec": {"column": "__time", "format": "millis"},
+                "dimensionsSpec": dimensions_spec,
+                "metricsSpec": metrics,
+                "granularitySpec": granularity_spec,
+            },
+            "ioConfig": {"type": "index",
+                "inputSource": {"type": "druid", "dataSource": data_source,
+                    "interval": interval.to_string()},
+                "appendToExisting": false, "dropExisting": false},
+            "tuningConfig": tuning,
+        }
+    }))
+}
+
 /// The segments' intervals, sorted, with overlapping ones (a newer version over part of an
 /// older one) merged, so the new segments overshadow all they replace; adjacent ones stay
 /// apart, as Druid keeps each interval's segments.

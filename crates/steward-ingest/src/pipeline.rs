@@ -64,11 +64,15 @@ pub struct BuiltSegment {
     pub hash_bucket: Option<HashBucket>,
 }
 
-/// Which hash bucket of its time chunk a segment holds: what its `hashed` shard spec says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which hash bucket of its time chunk a segment holds: what its `hashed` shard spec says. Its
+/// JSON is Druid's `HashBucketShardSpec` (`bucket_hash`), a bucket not yet numbered, as a
+/// hash-partitioned ingestion's first phase reports its partial segments.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename = "bucket_hash", rename_all = "camelCase")]
 pub struct HashBucket {
     pub bucket_id: u32,
     pub num_buckets: u32,
+    #[serde(default)]
     pub partition_dimensions: Vec<String>,
     pub partition_function: HashPartitionFunction,
 }

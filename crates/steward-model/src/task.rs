@@ -104,6 +104,12 @@ pub enum TaskKind {
     IndexParallel(BatchIngestSpec),
     /// `single_phase_sub_task`: one split of an `index_parallel` task, in its group.
     SinglePhaseSubTask(SubTaskSpec),
+    /// `partial_index_generate`: the first phase of a hash-partitioned `index_parallel`
+    /// task, one split read into partial segments per time chunk and hash bucket.
+    PartialIndexGenerate(SubTaskSpec),
+    /// `partial_index_generic_merge`: the second phase, the partial segments of some buckets
+    /// merged into the final segments. Its `ioConfig` names partitions, not an input source.
+    PartialIndexGenericMerge(SubTaskSpec),
     /// `compact`: re-ingests a datasource's segments in an interval with the schema they
     /// have (or one given), replacing them.
     Compact(CompactSpec),
@@ -119,7 +125,8 @@ pub struct CompactSpec {
     pub ingest: BatchIngestSpec,
 }
 
-/// Druid's `SinglePhaseSubTask`: its split's spec, and the supervisor it reports to.
+/// A sub-task of `index_parallel` (Druid's `SinglePhaseSubTask`, `PartialHashSegmentGenerateTask`
+/// and `PartialGenericSegmentMergeTask`): its spec, and the supervisor it reports to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubTaskSpec {
     pub ingest: BatchIngestSpec,
@@ -138,16 +145,24 @@ impl TaskKind {
             TaskKind::Noop(_)
             | TaskKind::Index(_)
             | TaskKind::IndexParallel(_)
-            | TaskKind::SinglePhaseSubTask(_) => BATCH_PRIORITY,
+            | TaskKind::SinglePhaseSubTask(_)
+            | TaskKind::PartialIndexGenerate(_)
+            | TaskKind::PartialIndexGenericMerge(_) => BATCH_PRIORITY,
         }
     }
 
-    /// The batch ingestion facts of an ingestion task.
+    /// The batch ingestion facts of a task whose `spec` is an ingestion spec with an input
+    /// source.
     pub fn batch_ingest(&self) -> Option<&BatchIngestSpec> {
         match self {
             TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => Some(spec),
-            TaskKind::SinglePhaseSubTask(sub) => Some(&sub.ingest),
-            TaskKind::Noop(_) | TaskKind::Kill(_) | TaskKind::Compact(_) => None,
+            TaskKind::SinglePhaseSubTask(sub) | TaskKind::PartialIndexGenerate(sub) => {
+                Some(&sub.ingest)
+            }
+            TaskKind::Noop(_)
+            | TaskKind::Kill(_)
+            | TaskKind::Compact(_)
+            | TaskKind::PartialIndexGenericMerge(_) => None,
         }
     }
 
@@ -170,6 +185,8 @@ impl TaskKind {
             TaskKind::Index(_)
             | TaskKind::IndexParallel(_)
             | TaskKind::SinglePhaseSubTask(_)
+            | TaskKind::PartialIndexGenerate(_)
+            | TaskKind::PartialIndexGenericMerge(_)
             | TaskKind::Compact(_) => {
                 format!(
                     "{task_type}_{data_source}_{}_{}",
@@ -222,6 +239,12 @@ const TASK_TYPES: &[(&str, ParseKind)] = &[
     }),
     ("single_phase_sub_task", |obj, _| {
         Ok(TaskKind::SinglePhaseSubTask(parse_sub_task(obj)?))
+    }),
+    ("partial_index_generate", |obj, _| {
+        Ok(TaskKind::PartialIndexGenerate(parse_sub_task(obj)?))
+    }),
+    ("partial_index_generic_merge", |obj, _| {
+        Ok(TaskKind::PartialIndexGenericMerge(parse_sub_task(obj)?))
     }),
     ("compact", |obj, ds| {
         Ok(TaskKind::Compact(parse_compact(obj, ds)?))

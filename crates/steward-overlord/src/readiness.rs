@@ -50,7 +50,9 @@ impl Readiness for LockReadiness<'_> {
             // finds its intervals in its input locks them as it goes (Druid's
             // `determineLockGranularityAndTryLock` with no intervals: ready at once).
             TaskKind::Index(spec) | TaskKind::IndexParallel(spec) => self.lock_ingest(task, spec),
-            TaskKind::SinglePhaseSubTask(sub) => self.lock_ingest(task, &sub.ingest),
+            TaskKind::SinglePhaseSubTask(sub)
+            | TaskKind::PartialIndexGenerate(sub)
+            | TaskKind::PartialIndexGenericMerge(sub) => self.lock_ingest(task, &sub.ingest),
             // Druid's compaction locks its interval before it runs.
             TaskKind::Compact(compact) => self.lock_ingest(task, &compact.ingest),
         }

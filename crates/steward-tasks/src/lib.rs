@@ -80,6 +80,12 @@ pub async fn run_task(
         (TaskKind::SinglePhaseSubTask(sub), Some(toolbox)) => {
             parallel::run_sub_task(task, sub, toolbox, stop).await
         }
+        (TaskKind::PartialIndexGenerate(sub), Some(toolbox)) => {
+            parallel::run_partial_generate(task, sub, toolbox, stop).await
+        }
+        (TaskKind::PartialIndexGenericMerge(sub), Some(toolbox)) => {
+            parallel::run_partial_merge(task, sub, toolbox, stop).await
+        }
         (TaskKind::Compact(spec), Some(toolbox)) => compact::run(task, spec, toolbox, stop).await,
         (_, None) => TaskOutcome::without_reports(TaskStatus::failure(
             id,

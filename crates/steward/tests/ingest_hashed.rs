@@ -6,25 +6,7 @@ mod wikiticker;
 
 use common::Quickstart;
 use serde_json::{json, Value};
-use steward_ingest::hash_partitioner::hash_bucket;
-use steward_model::HashPartitionFunction;
-use wikiticker::{expected_rollup, rollup_of, segment_rows, used_segments, wikiticker_task, T};
-
-/// Druid's group key of a wikiticker row without partition dimensions (`Rows.toGroupKey`):
-/// the time, then the non-null dimensions by name.
-fn group_key(row: &Value) -> String {
-    let dims: Vec<String> = ["channel", "page", "user"]
-        .iter()
-        .filter_map(|d| {
-            let value = row[d].as_str()?;
-            Some(format!(
-                "\"{d}\":[{}]",
-                serde_json::to_string(value).unwrap()
-            ))
-        })
-        .collect();
-    format!("[{},{{{}}}]", row["__time"], dims.join(","))
-}
+use wikiticker::{expected_rollup, hashed_rows, rollup_of, used_segments, wikiticker_task, T};
 
 #[tokio::test]
 async fn a_hashed_index_task_writes_one_segment_per_bucket_holding_the_rows_that_hash_to_it() {
@@ -37,30 +19,7 @@ async fn a_hashed_index_task_writes_one_segment_per_bucket_holding_the_rows_that
     let status = qs.wait_complete(&id, T).await;
     assert_eq!(status["statusCode"], "SUCCESS", "{status}");
 
-    let mut segments = used_segments(&qs, "hashed").await;
-    segments.sort_by_key(|s| s["shardSpec"]["partitionNum"].as_u64());
-    assert_eq!(segments.len(), 3, "{segments:?}");
-    let mut rows = Vec::new();
-    for (n, segment) in segments.iter().enumerate() {
-        assert_eq!(
-            segment["shardSpec"],
-            json!({"type": "hashed", "partitionNum": n, "partitions": 3, "bucketId": n,
-                   "numBuckets": 3, "partitionDimensions": [],
-                   "partitionFunction": "murmur3_32_abs"})
-        );
-        assert_eq!(
-            segment["interval"],
-            "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z"
-        );
-        assert_eq!(segment["version"], segments[0]["version"]);
-        let part = segment_rows(segment);
-        for row in &part {
-            let key = group_key(row);
-            let bucket = hash_bucket(HashPartitionFunction::Murmur3_32Abs, key.as_bytes(), 3);
-            assert_eq!(bucket as usize, n, "{key}");
-        }
-        rows.extend(part);
-    }
+    let rows = hashed_rows(&qs, "hashed").await;
     // Every rolled-up row once, in the segment of its bucket.
     assert_eq!(rows.len(), expected_rollup().len());
     assert_eq!(rollup_of(&rows), expected_rollup());

@@ -20,7 +20,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 use wikiticker::{
-    published_rollup, rollup_lines, segment_rows, split_lines, stored_rows, used_segments,
+    hashed_rows, published_rollup, rollup_lines, rollup_of, segment_rows, split_lines, stored_rows,
+    used_segments,
 };
 
 const T: Duration = Duration::from_secs(240);
@@ -106,16 +107,22 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `lines` as four files `part-<n>.json` in `<dir>/input`, which is returned.
+fn write_splits(dir: &Path, lines: &[String]) -> PathBuf {
+    let input = dir.join("input");
+    std::fs::create_dir(&input).unwrap();
+    for (i, contents) in split_lines(lines, 4).iter().enumerate() {
+        std::fs::write(input.join(format!("part-{i}.json")), contents).unwrap();
+    }
+    input
+}
+
 // Druid's SinglePhaseParallelIndexingTest.testRunInParallel, on the wikiticker sample.
 #[tokio::test]
 async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let lines = wikiticker::lines(usize::MAX);
-    let input = dir.path().join("input");
-    std::fs::create_dir(&input).unwrap();
-    for (i, contents) in split_lines(&lines, 4).iter().enumerate() {
-        std::fs::write(input.join(format!("part-{i}.json")), contents).unwrap();
-    }
+    let input = write_splits(dir.path(), &lines);
     // The supervisor, two sub-tasks and the index task to compare with run at once.
     let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
     let local = json!({"type": "local", "baseDir": input, "filter": "*.json"});
@@ -248,17 +255,122 @@ async fn sub_tasks_ingest_the_splits_and_the_supervisor_publishes_their_segments
         }
     }
     assert_eq!(published_rollup(&all), twice);
+}
 
-    // Hashed partitions across sub-tasks (Druid's two-phase shuffle) are refused at submit.
-    let mut hashed = parallel_task("hashed_wiki", "wiki_hashed", local, json!({}));
-    hashed["spec"]["tuningConfig"]["forceGuaranteedRollup"] = json!(true);
-    hashed["spec"]["tuningConfig"]["partitionsSpec"] = json!({"type": "hashed", "numShards": 2});
-    let refused = qs.submit(hashed).await;
-    assert_eq!(refused.status(), 400);
-    let message = refused.text().await.unwrap();
-    assert!(
-        message.contains("not supported by Steward yet"),
-        "{message}"
+// Druid's HashPartitionMultiPhaseParallelIndexingTest: perfect rollup across sub-tasks.
+#[tokio::test]
+async fn hashed_partitions_are_generated_then_merged_into_one_segment_per_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = wikiticker::lines(usize::MAX);
+    let input = write_splits(dir.path(), &lines);
+    let deep = dir.path().join("deep");
+    let qs = Quickstart::start(
+        dir.path(),
+        &format!(
+            "druid.worker.capacity=3\ndruid.storage.storageDirectory={}",
+            deep.display()
+        ),
+    )
+    .await;
+    let local = json!({"type": "local", "baseDir": input, "filter": "*.json"});
+    let hashed = |id: &str, data_source: &str, input: &Value| {
+        parallel_task(
+            id,
+            data_source,
+            input.clone(),
+            json!({"forceGuaranteedRollup": true, "totalNumMergeTasks": 2,
+                "splitHintSpec": {"type": "maxSize", "maxNumFiles": 1},
+                "partitionsSpec": {"type": "hashed", "numShards": 3}}),
+        )
+    };
+    // With its intervals locked at the start, and without: then the chunks the rows fell in
+    // are locked between the phases.
+    let with_intervals = qs
+        .submit_ok(hashed("hashed_wiki", "wiki_hashed", &local))
+        .await;
+    let status = qs.wait_complete(&with_intervals, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+    // The same files, held by the test's server while the first phase reads them.
+    let server = InputServer::start(split_lines(&lines, 4)).await;
+    let uris: Vec<String> = (0..4).map(|i| server.uri(true, i)).collect();
+    let mut found = hashed(
+        "hashed_found",
+        "wiki_found",
+        &json!({"type": "http", "uris": uris}),
+    );
+    found["spec"]["dataSchema"]["granularitySpec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("intervals");
+    let found = qs.submit_ok(found).await;
+    wait_for(
+        "two partial_index_generate sub-tasks reading",
+        T,
+        || async { (server.held_requests() >= 2).then_some(()) },
+    )
+    .await;
+    // The supervisor's chat handler says which of Druid's phases runs (ParallelIndexSupervisorTask
+    // `/phase` and `/progress`).
+    let location = &qs.status(&found).await["location"];
+    let chat = format!(
+        "http://{}:{}/druid/worker/v1/chat/{found}",
+        location["host"].as_str().unwrap(),
+        location["port"]
+    );
+    let chat_get = |path: &str| {
+        let request = qs.http.get(format!("{chat}/{path}"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(chat_get("phase").await, "partial segment generation");
+    let progress = chat_get("progress").await;
+    assert_eq!(
+        (
+            &progress["running"],
+            &progress["estimatedExpectedSucceeded"]
+        ),
+        (&json!(2), &json!(4)),
+        "{progress}"
+    );
+    server.release();
+    let status = qs.wait_complete(&found, T).await;
+    assert_eq!(status["statusCode"], "SUCCESS", "{status}");
+
+    let expected = rollup_lines(&lines);
+    for (supervisor, data_source) in [(&with_intervals, "wiki_hashed"), (&found, "wiki_found")] {
+        // Four splits generated partials; the 3 buckets went to 2 merge sub-tasks.
+        let subs: Vec<Value> = qs
+            .all_tasks()
+            .await
+            .into_iter()
+            .filter(|t| t["groupId"] == supervisor.as_str() && t["id"] != supervisor.as_str())
+            .collect();
+        let count = |kind: &str| subs.iter().filter(|t| t["type"] == kind).count();
+        assert_eq!(count("partial_index_generate"), 4, "{subs:?}");
+        assert_eq!(count("partial_index_generic_merge"), 2, "{subs:?}");
+        assert!(
+            subs.iter().all(|t| t["statusCode"] == "SUCCESS"),
+            "{subs:?}"
+        );
+
+        let rows = hashed_rows(&qs, data_source).await;
+        // Perfect rollup: every key once, over all sub-tasks' input.
+        assert_eq!(rows.len(), expected.len());
+        assert_eq!(rollup_of(&rows), expected);
+        assert_eq!(stored_rows(&qs, data_source).await, json!(rows.len()));
+
+        let reports: Value = qs.reports(supervisor).await;
+        let payload = &reports["ingestionStatsAndErrors"]["payload"];
+        assert_eq!(
+            payload["rowStats"]["totals"]["buildSegments"]["processed"],
+            lines.len(),
+            "the first phase's rows, counted once: {reports}"
+        );
+        assert_eq!(payload["segmentsPublished"], 3);
+    }
+    // The supervisors deleted their partial segments.
+    assert_eq!(
+        files_under(&deep.join("shuffle-data")),
+        Vec::<PathBuf>::new()
     );
 }
 

@@ -107,8 +107,12 @@ async fn shutdown_of_a_long_task_fails_it_and_stops_its_peon() {
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "").await;
     let id = qs.submit_ok(noop("long-one", 600_000)).await;
-    let running = qs.wait_runner_state(&id, "RUNNING", T).await;
-    assert_ne!(running["location"]["host"], Value::Null);
+    // The worker announces the task running, then its peon's location (Druid's order).
+    wait_for("the running task's location", T, || async {
+        let s = qs.status(&id).await;
+        (s["runnerStatusCode"] == "RUNNING" && s["location"]["host"] != Value::Null).then_some(())
+    })
+    .await;
     let pids = wait_for("the peon process", T, || async {
         let p = peon_pids(&id);
         (!p.is_empty()).then_some(p)

@@ -33,7 +33,8 @@ use crate::SpecError;
 pub enum IngestionTaskType {
     Index,
     IndexParallel,
-    /// A sub-task of `index_parallel` (`index_sub` before Druid 0.17): the same spec shape.
+    /// A sub-task of `index_parallel` that reads a split (`single_phase_sub_task`, `index_sub`
+    /// before Druid 0.17, and `partial_index_generate`): the same spec shape.
     SinglePhaseSubTask,
 }
 
@@ -42,7 +43,10 @@ impl IngestionTaskType {
         match name {
             "index" => Some(IngestionTaskType::Index),
             "index_parallel" => Some(IngestionTaskType::IndexParallel),
-            "single_phase_sub_task" | "index_sub" => Some(IngestionTaskType::SinglePhaseSubTask),
+            // A hash-partitioned ingestion's first phase reads its split with the same spec.
+            "single_phase_sub_task" | "index_sub" | "partial_index_generate" => {
+                Some(IngestionTaskType::SinglePhaseSubTask)
+            }
             _ => None,
         }
     }
@@ -132,12 +136,16 @@ impl IngestionSpec {
             ));
         }
         if parsed.is_parallel_mode() {
-            // Druid's two-phase shuffle and the tombstones of a parallel replace are not
-            // implemented: refused rather than run into segments that differ from Druid's.
-            if parsed.tuning_config.force_guaranteed_rollup {
+            // Druid finds the bucket count of each chunk in a `partial_dimension_cardinality`
+            // phase, and a parallel replace publishes tombstones: neither is implemented, so
+            // they are refused rather than run into segments that differ from Druid's.
+            if let PartitionsSpec::Hashed(HashedPartitionsSpec {
+                num_shards: None, ..
+            }) = &parsed.tuning_config.partitions_spec
+            {
                 return Err(SpecError::new(
-                    "spec.tuningConfig.forceGuaranteedRollup",
-                    "Perfect rollup (hashed partitions) with maxNumConcurrentSubTasks above 1 is not supported by Steward yet: set maxNumConcurrentSubTasks to 1, or use dynamic partitioning",
+                    "spec.tuningConfig.partitionsSpec.numShards",
+                    "Hashed partitioning with maxNumConcurrentSubTasks above 1 needs numShards in Steward (Druid would count the rows in a partial_dimension_cardinality phase, which Steward does not run yet): set numShards, or maxNumConcurrentSubTasks to 1",
                 ));
             }
             if drop {

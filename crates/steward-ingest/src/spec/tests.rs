@@ -218,19 +218,30 @@ fn parallel_mode_needs_sub_tasks_and_a_splittable_input_and_refuses_what_it_cann
         "spec.tuningConfig.partitionsSpec",
         json!({"type": "hashed", "numShards": 2}),
     );
-    let err = IngestionSpec::from_task_json(&hashed).unwrap_err();
-    assert_eq!(err.path, "spec.tuningConfig.forceGuaranteedRollup");
-    assert!(
-        err.message.contains("not supported by Steward yet"),
-        "{err}"
+    // Two phases, with numShards buckets per chunk.
+    assert!(IngestionSpec::from_task_json(&hashed)
+        .unwrap()
+        .is_parallel_mode());
+    let counted = with(
+        hashed.clone(),
+        "spec.tuningConfig.partitionsSpec",
+        json!({"type": "hashed", "targetRowsPerSegment": 1000}),
     );
-    // In one peon, hashed partitions are the index task's business.
+    let err = IngestionSpec::from_task_json(&counted).unwrap_err();
+    assert_eq!(err.path, "spec.tuningConfig.partitionsSpec.numShards");
+    assert!(err.message.contains("needs numShards"), "{err}");
+    // In one peon, the index task counts the rows of each chunk itself.
     assert!(IngestionSpec::from_task_json(&with(
-        hashed,
+        counted,
         "spec.tuningConfig.maxNumConcurrentSubTasks",
         json!(1)
     ))
     .is_ok());
+    // The first phase's sub-task reads a split with the same spec.
+    assert!(
+        IngestionSpec::from_task_json(&with(hashed, "type", json!("partial_index_generate")))
+            .is_ok()
+    );
     let replace = with(parallel, "spec.ioConfig.dropExisting", json!(true));
     let err = IngestionSpec::from_task_json(&replace).unwrap_err();
     assert_eq!(err.path, "spec.ioConfig.dropExisting");

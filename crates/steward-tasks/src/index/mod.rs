@@ -224,7 +224,8 @@ async fn ingest(
 }
 
 /// Reads the input (all of it, or a sub-task's split) and writes its segments under
-/// `work_dir`, counting into `progress`; stops at the next check once `cancel` is set.
+/// `work_dir`, counting into `progress`; stops at the next check once `cancel` is set. A
+/// `druid` source whose files are not given yet reads the segments the Overlord lists now.
 pub(crate) async fn build(
     spec: &IngestionSpec,
     toolbox: &Toolbox,
@@ -234,7 +235,9 @@ pub(crate) async fn build(
     progress.set_state(IngestionState::BuildSegments);
     let mut spec = spec.clone();
     if let InputSourceSpec::Druid(druid) = &mut spec.io_config.input_source {
-        druid.files = Some(files_to_read(druid, toolbox).await?);
+        if druid.files.is_none() {
+            druid.files = Some(files_to_read(druid, toolbox).await?);
+        }
     }
     let work_dir = &toolbox.work_dir;
     let built = {

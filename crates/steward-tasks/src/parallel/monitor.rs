@@ -13,11 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 use steward_model::TaskState;
 
-use super::report::PushedSegmentsReport;
+use super::report::SubTaskReport;
 use super::sub_task_spec::SubTaskSpec;
-
-/// Druid's name of the single phase, in its failure message.
-const PHASE_NAME: &str = "segment generation";
 
 /// An attempt to start: attempt `num_attempts` (zero-based) of spec `spec`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +60,21 @@ pub(crate) struct TaskMonitor {
     /// Running attempt → index of its spec.
     running: BTreeMap<String, usize>,
     /// Reports of running attempts and of the attempts that succeeded.
-    reports: HashMap<String, PushedSegmentsReport>,
+    reports: HashMap<String, SubTaskReport>,
+    /// Druid's name of the phase, in its failure message.
+    phase_name: &'static str,
     succeeded: usize,
     failed_attempts: usize,
     failed: bool,
 }
 
 impl TaskMonitor {
-    pub(crate) fn new(specs: Vec<SubTaskSpec>, max_concurrent: usize, max_retry: u32) -> Self {
+    pub(crate) fn new(
+        phase_name: &'static str,
+        specs: Vec<SubTaskSpec>,
+        max_concurrent: usize,
+        max_retry: u32,
+    ) -> Self {
         TaskMonitor {
             specs: specs
                 .into_iter()
@@ -85,6 +89,7 @@ impl TaskMonitor {
             max_retry,
             running: BTreeMap::new(),
             reports: HashMap::new(),
+            phase_name,
             succeeded: 0,
             failed_attempts: 0,
             failed: false,
@@ -150,29 +155,29 @@ impl TaskMonitor {
 
     /// A running attempt's report. The same report may arrive twice (an HTTP retry); a
     /// different second one is refused, as is one from an attempt that is not running.
-    pub(crate) fn collect_report(&mut self, report: PushedSegmentsReport) -> Result<(), String> {
-        if !self.running.contains_key(&report.task_id) {
+    pub(crate) fn collect_report(&mut self, report: SubTaskReport) -> Result<(), String> {
+        let task_id = report.task_id();
+        if !self.running.contains_key(task_id) {
             return Err(format!(
-                "Task[{}] is not a running sub-task of this supervisor",
-                report.task_id
+                "Task[{task_id}] is not a running sub-task of this supervisor"
             ));
         }
-        if let Some(previous) = self.reports.get(&report.task_id) {
+        if let Some(previous) = self.reports.get(task_id) {
             if *previous != report {
                 return Err(format!(
-                    "task[{}] sent two or more reports and previous report is different from the current one",
-                    report.task_id
+                    "task[{task_id}] sent two or more reports and previous report is different from the current one"
                 ));
             }
         }
-        self.reports.insert(report.task_id.clone(), report);
+        self.reports.insert(task_id.to_string(), report);
         Ok(())
     }
 
     pub(crate) fn phase(&self) -> Phase {
         if self.failed {
             Phase::Failed(format!(
-                "Failed in phase[{PHASE_NAME}]. See task logs for details."
+                "Failed in phase[{}]. See task logs for details.",
+                self.phase_name
             ))
         } else if self.succeeded == self.specs.len() {
             Phase::Succeeded
@@ -181,12 +186,17 @@ impl TaskMonitor {
         }
     }
 
+    /// Druid's name of the phase (the supervisor's `/phase`).
+    pub(crate) fn phase_name(&self) -> &'static str {
+        self.phase_name
+    }
+
     pub(crate) fn running_task_ids(&self) -> impl Iterator<Item = &str> {
         self.running.keys().map(String::as_str)
     }
 
     /// The reports of the attempts that succeeded their specs: what is published.
-    pub(crate) fn succeeded_reports(&self) -> impl Iterator<Item = &PushedSegmentsReport> {
+    pub(crate) fn succeeded_reports(&self) -> impl Iterator<Item = &SubTaskReport> {
         self.specs
             .iter()
             .filter_map(|e| e.succeeded_by.as_ref())
@@ -194,7 +204,7 @@ impl TaskMonitor {
     }
 
     /// Every report held (running attempts' too): whose files go when the ingestion fails.
-    pub(crate) fn all_reports(&self) -> impl Iterator<Item = &PushedSegmentsReport> {
+    pub(crate) fn all_reports(&self) -> impl Iterator<Item = &SubTaskReport> {
         self.reports.values()
     }
 
@@ -217,16 +227,20 @@ impl TaskMonitor {
 mod tests {
     use super::*;
 
+    const PHASE: &str = "segment generation";
+
     fn specs(n: usize) -> Vec<SubTaskSpec> {
         (0..n)
             .map(|i| SubTaskSpec {
                 id: format!("sup_{i}"),
-                input_source: json!({"type": "local", "files": [format!("/data/{i}.json")]}),
+                task_type: "single_phase_sub_task",
+                io_config: json!({"type": "index_parallel",
+                    "inputSource": {"type": "local", "files": [format!("/data/{i}.json")]}}),
             })
             .collect()
     }
 
-    fn report(task_id: &str, segments: usize) -> PushedSegmentsReport {
+    fn report(task_id: &str, segments: usize) -> SubTaskReport {
         let segment = json!({"dataSource": "wiki", "interval": "2015-09-12/2015-09-13",
             "version": "v", "shardSpec": {"type": "building_numbered", "partitionId": 0},
             "size": 1});
@@ -249,7 +263,7 @@ mod tests {
     // Druid's TaskMonitorTest.testBasic and ParallelIndexPhaseRunner's scheduling.
     #[test]
     fn runs_at_most_the_concurrency_and_succeeds_once_every_spec_has() {
-        let mut m = TaskMonitor::new(specs(3), 2, 3);
+        let mut m = TaskMonitor::new(PHASE, specs(3), 2, 3);
         assert_eq!(start_all(&mut m), ["sup_0#0", "sup_1#0"]);
         assert_eq!(
             m.status_changed("sup_0#0", TaskState::Running),
@@ -272,7 +286,13 @@ mod tests {
             m.status_changed(id, TaskState::Success);
         }
         assert_eq!(m.phase(), Phase::Succeeded);
-        let published: usize = m.succeeded_reports().map(|r| r.segments.len()).sum();
+        let published: usize = m
+            .succeeded_reports()
+            .map(|r| match r {
+                SubTaskReport::Pushed(r) => r.segments.len(),
+                SubTaskReport::Generated(_) => 0,
+            })
+            .sum();
         assert_eq!(published, 4);
         assert_eq!(
             m.progress(),
@@ -284,7 +304,7 @@ mod tests {
     // Druid's TaskMonitorTest.testRetry: maxRetry counts attempts.
     #[test]
     fn a_failed_attempt_is_retried_until_its_spec_has_had_max_retry_attempts() {
-        let mut m = TaskMonitor::new(specs(2), 2, 2);
+        let mut m = TaskMonitor::new(PHASE, specs(2), 2, 2);
         start_all(&mut m);
         // A failed attempt's report never counts.
         m.collect_report(report("sup_0#0", 3)).unwrap();
@@ -320,7 +340,7 @@ mod tests {
 
     #[test]
     fn a_success_without_a_report_is_a_failed_attempt() {
-        let mut m = TaskMonitor::new(specs(1), 1, 3);
+        let mut m = TaskMonitor::new(PHASE, specs(1), 1, 3);
         start_all(&mut m);
         assert_eq!(
             m.status_changed("sup_0#0", TaskState::Success),
@@ -334,7 +354,7 @@ mod tests {
 
     #[test]
     fn no_split_succeeds_at_once() {
-        let mut m = TaskMonitor::new(Vec::new(), 2, 3);
+        let mut m = TaskMonitor::new(PHASE, Vec::new(), 2, 3);
         assert_eq!(m.next_submission(), None);
         assert_eq!(m.phase(), Phase::Succeeded);
     }

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use steward_ingest::meters::RowIngestionMetersTotals;
 use steward_model::{DataSegment, SegmentSchemaMapping};
 
+use super::partitions::GeneratedPartitionsReport;
 use crate::index::{IngestionState, REPORT_KEY};
 
 const BUILD_SEGMENTS: &str = "buildSegments";
@@ -34,13 +35,31 @@ pub(crate) struct PushedSegmentsReport {
     pub(crate) segment_schema_mapping: Option<SegmentSchemaMapping>,
 }
 
-impl PushedSegmentsReport {
+/// What a sub-task reports to its supervisor: the segments it pushed (a single-phase or a
+/// merge sub-task), or the partial segments it wrote (a first-phase one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum SubTaskReport {
+    Pushed(PushedSegmentsReport),
+    Generated(GeneratedPartitionsReport),
+}
+
+impl SubTaskReport {
+    pub(crate) fn task_id(&self) -> &str {
+        match self {
+            SubTaskReport::Pushed(r) => &r.task_id,
+            SubTaskReport::Generated(r) => &r.task_id,
+        }
+    }
+
     /// The sub-task's `buildSegments` totals and saved bad rows, from its completion report.
+    /// A merge sub-task sends none: its rows were counted when the first phase read them.
     fn stats(&self) -> RowStats {
-        let payload = self
-            .task_report
-            .get(REPORT_KEY)
-            .and_then(|r| r.get("payload"));
+        let task_report = match self {
+            SubTaskReport::Pushed(r) => &r.task_report,
+            SubTaskReport::Generated(r) => &r.task_report,
+        };
+        let payload = task_report.get(REPORT_KEY).and_then(|r| r.get("payload"));
         let totals = payload
             .and_then(|p| p.pointer("/rowStats/buildSegments"))
             .and_then(|t| serde_json::from_value(t.clone()).ok())
@@ -61,9 +80,7 @@ pub(crate) struct RowStats {
 
 impl RowStats {
     /// The sum over `reports` (Druid's `doGetRowStatsAndUnparseableEventsParallelSinglePhase`).
-    pub(crate) fn of_reports<'a>(
-        reports: impl IntoIterator<Item = &'a PushedSegmentsReport>,
-    ) -> RowStats {
+    pub(crate) fn of_reports<'a>(reports: impl IntoIterator<Item = &'a SubTaskReport>) -> RowStats {
         let mut sum = RowStats::default();
         for report in reports {
             sum.add(report.stats());
@@ -136,7 +153,7 @@ fn saved_events(payload: Option<&Value>) -> Vec<Value> {
 mod tests {
     use super::*;
 
-    fn sub_report(task_id: &str, processed: u64, bad: &[&str]) -> PushedSegmentsReport {
+    fn sub_report(task_id: &str, processed: u64, bad: &[&str]) -> SubTaskReport {
         let events: Vec<Value> = bad.iter().map(|b| json!({"details": [b]})).collect();
         serde_json::from_value(json!({
             "type": "pushed_segments",
@@ -200,15 +217,23 @@ mod tests {
     }
 
     #[test]
-    fn pushed_segments_reports_keep_druids_json() {
+    fn sub_task_reports_keep_druids_json_and_are_told_apart_by_type() {
         let report = sub_report("a", 1, &[]);
+        assert!(matches!(report, SubTaskReport::Pushed(_)));
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["type"], "pushed_segments");
         assert_eq!(json["taskId"], "a");
         assert_eq!(json["oldSegments"], json!([]));
         assert_eq!(
-            serde_json::from_value::<PushedSegmentsReport>(json).unwrap(),
+            serde_json::from_value::<SubTaskReport>(json).unwrap(),
             report
         );
+
+        let generated = json!({"type": "generated_partitions_metadata", "taskId": "g",
+            "partitionStats": [], "taskReport": {}});
+        let parsed: SubTaskReport = serde_json::from_value(generated).unwrap();
+        assert!(matches!(parsed, SubTaskReport::Generated(_)));
+        assert_eq!(parsed.task_id(), "g");
+        assert!(serde_json::from_value::<SubTaskReport>(json!({"type": "nope"})).is_err());
     }
 }

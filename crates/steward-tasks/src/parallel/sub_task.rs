@@ -16,7 +16,7 @@ use steward_ingest::spec::IngestionSpec;
 use steward_model::time::format_ts;
 use steward_model::{SegmentSchemaMapping, SubTaskSpec, Task};
 
-use super::report::PushedSegmentsReport;
+use super::report::{PushedSegmentsReport, SubTaskReport};
 use super::sub_task_spec::spec_id_of;
 use super::supervisor_client::{SegmentAllocationRequest, SupervisorClient};
 use crate::index::{self, publish, IngestionProgress, IngestionState};
@@ -50,13 +50,7 @@ async fn ingest(
         return Err("Guaranteed rollup is not supported".into());
     }
     let local = index::build(spec, toolbox, progress, cancel).await?;
-    let supervisor = SupervisorClient::locate(
-        toolbox,
-        &sub.supervisor_task_id,
-        tuning.chat_handler_timeout,
-        u32::try_from(tuning.chat_handler_num_retries).unwrap_or(0),
-    )
-    .await?;
+    let supervisor = SupervisorClient::locate(toolbox, &sub.supervisor_task_id, tuning).await?;
     let sequence = spec_id_of(task);
     let mut named = Vec::with_capacity(local.len());
     let mut previous: Option<String> = None;
@@ -86,15 +80,15 @@ async fn ingest(
     let pushed = publish::push_all(toolbox, named).await?;
     progress.set_state(IngestionState::Completed);
     let (key, completion) = progress.completion_report(None, None);
-    let report = PushedSegmentsReport {
+    let report = SubTaskReport::Pushed(PushedSegmentsReport {
         task_id: task.id().to_string(),
         old_segments: Vec::new(),
-        segments: pushed,
+        segments: pushed.clone(),
         task_report: Map::from_iter([(key, completion)]),
         segment_schema_mapping: Some(schema),
-    };
+    });
     if let Err(e) = supervisor.report(&report).await {
-        publish::remove_pushed(toolbox, &report.segments);
+        publish::remove_pushed(toolbox, &pushed);
         return Err(format!("Cannot report to the supervisor: {e}"));
     }
     Ok(())

@@ -1,42 +1,80 @@
-//! Druid's `SinglePhaseSubTaskSpec`: one split of a supervisor's input, and the sub-task that
-//! ingests it.
+//! Druid's `SubTaskSpec`s: one split of a supervisor's input (or, in a hash-partitioned
+//! ingestion's second phase, some of the partitions the first phase wrote), and the sub-task
+//! that ingests it.
 //!
-//! A spec is named `<supervisorId>_<n>` (Druid's `baseSubtaskSpecName` and spec counter) and
-//! keeps that name across retries: it is the sequence under which its sub-tasks ask for
-//! segment ids, so a retry is given the ids its failed attempt was given. Each attempt is a
-//! task of its own, `single_phase_sub_task` with a generated id, in the supervisor's group (so
-//! the lockbox lets it share the group's locks), carrying the supervisor's spec with the split
-//! as its input source and the supervisor's context.
+//! A spec is named `<supervisorId>_<n>` (Druid's `baseSubtaskSpecName` and the spec counter
+//! of its phase) and keeps that name across retries: it is the
+//! sequence under which its sub-tasks ask for segment ids, so a retry is given the ids its
+//! failed attempt was given. Each attempt is a task of its own with a generated id, in the
+//! supervisor's group (so the lockbox lets it share the group's locks), carrying the
+//! supervisor's spec with the spec's own `ioConfig` and the supervisor's context.
 
 use serde_json::{json, Value};
 use steward_ingest::input::InputSourceSpec;
 use steward_model::Task;
 
-/// One split and its name.
+use super::partitions::PartitionLocation;
+
+/// What one spec's attempts do, and its name.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SubTaskSpec {
     pub(crate) id: String,
-    /// The split, as Druid's input source JSON.
-    pub(crate) input_source: Value,
+    /// The sub-tasks' type.
+    pub(crate) task_type: &'static str,
+    /// The sub-tasks' `ioConfig`.
+    pub(crate) io_config: Value,
 }
 
-/// The specs of `supervisor`'s input splits (Druid's `subTaskSpecIterator`).
+/// The specs of `supervisor`'s input splits (Druid's `subTaskSpecIterator`), each read by a
+/// sub-task of `task_type`.
 pub(crate) fn specs(
     supervisor: &Task,
     splits: &[InputSourceSpec],
+    task_type: &'static str,
 ) -> Result<Vec<SubTaskSpec>, String> {
+    let mut io_config = supervisor
+        .payload()
+        .get("spec")
+        .and_then(|spec| spec.get("ioConfig"))
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or("The supervisor's spec has no ioConfig object")?;
+    io_config.insert("type".into(), json!("index_parallel"));
     splits
         .iter()
         .enumerate()
         .map(|(n, split)| {
+            let split = serde_json::to_value(split)
+                .map_err(|e| format!("Cannot write split [{n}]: {e}"))?;
+            io_config.insert("inputSource".into(), split);
             Ok(SubTaskSpec {
                 id: format!("{}_{n}", supervisor.id()),
-                input_source: serde_json::to_value(split)
-                    .map_err(|e| format!("Cannot write split [{n}]: {e}"))?,
+                task_type,
+                io_config: Value::Object(io_config.clone()),
             })
         })
         .collect()
 }
+
+/// The specs of a second phase: one `partial_index_generic_merge` per list of partitions
+/// (Druid's `PartialGenericSegmentMergeIOConfig`).
+pub(crate) fn merge_specs(
+    supervisor: &Task,
+    assignments: Vec<Vec<PartitionLocation>>,
+) -> Vec<SubTaskSpec> {
+    assignments
+        .into_iter()
+        .enumerate()
+        .map(|(n, locations)| SubTaskSpec {
+            id: format!("{}_{n}", supervisor.id()),
+            task_type: MERGE_TYPE,
+            io_config: json!({"type": MERGE_TYPE, "partitionLocations": locations}),
+        })
+        .collect()
+}
+
+/// The second phase's sub-task type, and its `ioConfig` type.
+pub(crate) const MERGE_TYPE: &str = "partial_index_generic_merge";
 
 impl SubTaskSpec {
     /// Attempt `num_attempts` (zero-based) of this spec: Druid's `newSubTask`.
@@ -47,18 +85,11 @@ impl SubTaskSpec {
     ) -> Result<Task, String> {
         let payload = supervisor.payload();
         let mut spec = payload.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let io_config = spec
-            .as_object_mut()
+        spec.as_object_mut()
             .ok_or("The supervisor's spec is not an object")?
-            .entry("ioConfig")
-            .or_insert_with(|| json!({}));
-        let io_config = io_config
-            .as_object_mut()
-            .ok_or("The supervisor's ioConfig is not an object")?;
-        io_config.insert("type".into(), json!("index_parallel"));
-        io_config.insert("inputSource".into(), self.input_source.clone());
+            .insert("ioConfig".into(), self.io_config.clone());
         let task = json!({
-            "type": "single_phase_sub_task",
+            "type": self.task_type,
             "groupId": supervisor.group_id(),
             "dataSource": supervisor.data_source(),
             "supervisorTaskId": supervisor.id(),
@@ -114,11 +145,16 @@ mod tests {
             max_split_size: 1 << 30,
             max_num_files: 2,
         };
-        let specs = specs(&supervisor, &source.splits(&hint).unwrap()).unwrap();
+        let specs = specs(
+            &supervisor,
+            &source.splits(&hint).unwrap(),
+            "single_phase_sub_task",
+        )
+        .unwrap();
         let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["index_parallel_wiki_x_0", "index_parallel_wiki_x_1"]);
         assert_eq!(
-            specs[1].input_source,
+            specs[1].io_config["inputSource"],
             json!({"type": "local", "files": [dir.path().join("c.json")]})
         );
 
@@ -138,10 +174,7 @@ mod tests {
         assert_eq!(sub.supervisor_task_id, "index_parallel_wiki_x");
         assert_eq!(sub.num_attempts, 2);
         let json = task.to_json();
-        assert_eq!(
-            json["spec"]["ioConfig"]["inputSource"],
-            specs[1].input_source
-        );
+        assert_eq!(json["spec"]["ioConfig"], specs[1].io_config);
         assert_eq!(
             json["spec"]["ioConfig"]["inputFormat"],
             json!({"type": "json"})

@@ -1,6 +1,16 @@
-//! The `index_parallel` supervisor in parallel mode (Druid's `ParallelIndexSupervisorTask`
-//! running a `SinglePhaseParallelIndexTaskRunner`): it splits the input, runs a sub-task per
-//! split through the Overlord, names their segments, and publishes them all at once.
+//! The `index_parallel` supervisor in parallel mode (Druid's `ParallelIndexSupervisorTask`):
+//! it splits the input, runs a sub-task per split through the Overlord, and publishes the
+//! segments they push all at once.
+//!
+//! With dynamic partitioning it runs one phase (Druid's `SinglePhaseParallelIndexTaskRunner`):
+//! `single_phase_sub_task`s, whose segments the supervisor names as they ask. With hashed
+//! partitioning (perfect rollup) it runs two (Druid's `PartialHashSegmentGenerateTaskRunner`
+//! then `PartialGenericSegmentMergeTaskRunner`): `partial_index_generate` sub-tasks write each
+//! split's rows as partial segments per time chunk and hash bucket under deep storage's
+//! `shuffle-data/`; the supervisor numbers every chunk's buckets and deals the partitions out
+//! to at most `totalNumMergeTasks` `partial_index_generic_merge` sub-tasks, which merge each
+//! partition into its final segment. The partials are deleted when the supervisor ends,
+//! whatever the outcome.
 //!
 //! One loop owns all the state ([`TaskMonitor`], [`SegmentAllocator`]): it starts sub-tasks
 //! while slots are free, checks the running ones' status every `taskStatusCheckPeriodMs`
@@ -36,12 +46,18 @@ use tokio::sync::{mpsc, oneshot};
 use super::allocator::{close_chunks, SegmentAllocator};
 use super::monitor::{Change, Phase, Submission, TaskMonitor};
 use super::overlord;
-use super::report::{PushedSegmentsReport, RowStats};
+use super::partitions::{merge_assignments, GeneratedPartitionsReport};
+use super::report::{PushedSegmentsReport, RowStats, SubTaskReport};
 use super::sub_task_spec;
 use super::supervisor_client::{SegmentAllocationRequest, ALLOCATE_PATH, REPORT_PATH};
 use crate::index::{self, publish, IngestionState, REPORT_KEY};
 use crate::log::{error, info, warn};
 use crate::{TaskOutcome, Toolbox};
+
+/// Druid's names of the phases, in their failure messages.
+const SINGLE_PHASE: &str = "segment generation";
+const GENERATE_PHASE: &str = "partial segment generation";
+const MERGE_PHASE: &str = "partial segment merge";
 
 /// How long the supervisor waits for a running sub-task's live report.
 const LIVE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,9 +72,10 @@ enum ChatRequest {
         SegmentAllocationRequest,
         oneshot::Sender<Result<SegmentIdWithShardSpec, ChatError>>,
     ),
-    Report(PushedSegmentsReport, oneshot::Sender<Result<(), ChatError>>),
+    Report(SubTaskReport, oneshot::Sender<Result<(), ChatError>>),
     Stats(oneshot::Sender<RowStats>),
     Progress(oneshot::Sender<Value>),
+    Phase(oneshot::Sender<&'static str>),
 }
 
 /// Runs the supervisor of `task` in parallel mode to its end.
@@ -92,8 +109,10 @@ pub(crate) async fn run(
             if published.is_err() {
                 supervisor.abandon().await;
             }
-            let stats = RowStats::of_reports(supervisor.monitor.succeeded_reports());
-            end(task, published, &stats)
+            if supervisor.two_phase {
+                supervisor.delete_partials();
+            }
+            end(task, published, &supervisor.row_stats())
         }
     };
     server.abort();
@@ -129,7 +148,12 @@ struct Supervisor<'a> {
     /// The query and segment granularities as submitted, for `segmentAllocate`.
     granularities: (Value, Value),
     lock_timeout_ms: u64,
+    /// Hashed partitioning: partial segments first, then their merge.
+    two_phase: bool,
+    /// The monitor of the phase running now.
     monitor: TaskMonitor,
+    /// The first phase's reports, once the merge runs: their row counts are the ingestion's.
+    generated: Vec<SubTaskReport>,
     allocator: SegmentAllocator,
     /// The last known location of each running sub-task, for their live reports.
     locations: HashMap<String, TaskLocation>,
@@ -163,7 +187,12 @@ impl<'a> Supervisor<'a> {
                 .splits(hint)
                 .map_err(|e| format!("Cannot split the input source: {e}"))?,
         };
-        let specs = sub_task_spec::specs(task, &splits)?;
+        let two_phase = tuning.force_guaranteed_rollup;
+        let (phase, sub_task_type) = match two_phase {
+            true => (GENERATE_PHASE, "partial_index_generate"),
+            false => (SINGLE_PHASE, "single_phase_sub_task"),
+        };
+        let specs = sub_task_spec::specs(task, &splits, sub_task_type)?;
         info(&format!(
             "Split the input into [{}] sub-task specs; running up to [{}] at a time",
             specs.len(),
@@ -177,7 +206,10 @@ impl<'a> Supervisor<'a> {
             appending,
             granularities: index::submitted_granularities(task),
             lock_timeout_ms: index::lock_timeout_ms(task)?,
+            two_phase,
+            generated: Vec::new(),
             monitor: TaskMonitor::new(
+                phase,
                 specs,
                 usize::try_from(tuning.max_num_concurrent_sub_tasks).unwrap_or(1),
                 u32::try_from(tuning.max_retry).unwrap_or(0),
@@ -191,15 +223,91 @@ impl<'a> Supervisor<'a> {
         })
     }
 
-    /// Runs the phase, then publishes; the number of segments published.
+    /// Runs the phases, then publishes; the number of segments published.
     async fn run(
         &mut self,
         requests: &mut mpsc::Receiver<ChatRequest>,
-        stop: Pin<&mut impl Future<Output = ()>>,
+        mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<u64, String> {
-        self.run_phase(requests, stop).await?;
+        self.run_phase(requests, stop.as_mut()).await?;
+        if self.two_phase {
+            unless_stopped(stop.as_mut(), self.start_merge())
+                .await
+                .ok_or_else(|| {
+                    TaskEnd::Stopped
+                        .status(self.task.id())
+                        .error_msg
+                        .unwrap_or_default()
+                })??;
+            self.run_phase(requests, stop).await?;
+        }
         // The publish is one transaction: it is not interrupted halfway.
         self.publish().await
+    }
+
+    /// Between the phases: keeps the first phase's reports, locks the chunks the rows fell
+    /// in when the spec names no intervals, and sets up the merge phase.
+    async fn start_merge(&mut self) -> Result<(), String> {
+        self.generated = self.monitor.succeeded_reports().cloned().collect();
+        let generated: Vec<&GeneratedPartitionsReport> = self
+            .generated
+            .iter()
+            .filter_map(|r| match r {
+                SubTaskReport::Generated(g) => Some(g),
+                SubTaskReport::Pushed(_) => None,
+            })
+            .collect();
+        if self.spec.data_schema.granularity_spec.intervals.is_empty() {
+            // Druid's determined intervals: the chunks the rows fell in, locked now.
+            let mut chunks: Vec<_> = generated
+                .iter()
+                .flat_map(|r| r.partition_stats.iter().map(|s| s.interval))
+                .collect();
+            chunks.sort();
+            chunks.dedup();
+            publish::lock_intervals(
+                self.task,
+                self.toolbox,
+                self.lock_type,
+                &chunks,
+                Some(self.lock_timeout_ms),
+            )
+            .await?;
+        }
+        let tuning = &self.spec.tuning_config;
+        let assignments = merge_assignments(
+            generated,
+            usize::try_from(tuning.total_num_merge_tasks).unwrap_or(1),
+        );
+        let partitions: usize = assignments.iter().map(Vec::len).sum();
+        let specs = sub_task_spec::merge_specs(self.task, assignments);
+        info(&format!(
+            "Phase[{GENERATE_PHASE}] succeeded: [{partitions}] partial segments go to [{}] merge sub-task specs",
+            specs.len()
+        ));
+        self.monitor = TaskMonitor::new(
+            MERGE_PHASE,
+            specs,
+            usize::try_from(tuning.max_num_concurrent_sub_tasks).unwrap_or(1),
+            u32::try_from(tuning.max_retry).unwrap_or(0),
+        );
+        Ok(())
+    }
+
+    /// The row counts of the sub-tasks that succeeded (a merge sub-task reports none).
+    fn row_stats(&self) -> RowStats {
+        RowStats::of_reports(
+            self.generated
+                .iter()
+                .chain(self.monitor.succeeded_reports()),
+        )
+    }
+
+    /// Best effort: the partial segments of a two-phase ingestion, once it has ended.
+    fn delete_partials(&self) {
+        if let Err(e) = self.toolbox.storage.delete_partials(self.task.id()) {
+            warn(&format!("Cannot delete the partial segments: {e}"));
+        }
     }
 
     async fn run_phase(
@@ -314,17 +422,24 @@ impl<'a> Supervisor<'a> {
                 let _ = reply.send(allocated);
             }
             ChatRequest::Report(report, reply) => {
-                info(&format!(
-                    "Sub-task[{}] reported [{}] pushed segments",
-                    report.task_id,
-                    report.segments.len()
-                ));
+                match &report {
+                    SubTaskReport::Pushed(r) => info(&format!(
+                        "Sub-task[{}] reported [{}] pushed segments",
+                        r.task_id,
+                        r.segments.len()
+                    )),
+                    SubTaskReport::Generated(r) => info(&format!(
+                        "Sub-task[{}] reported [{}] partial segments",
+                        r.task_id,
+                        r.partition_stats.len()
+                    )),
+                }
                 let collected = self.monitor.collect_report(report);
                 let _ = reply.send(collected.map_err(|e| (StatusCode::BAD_REQUEST, e)));
             }
             ChatRequest::Stats(reply) => {
                 // Running sub-tasks are asked apart from the loop, which goes on meanwhile.
-                let stats = RowStats::of_reports(self.monitor.succeeded_reports());
+                let stats = self.row_stats();
                 let urls: Vec<String> = self
                     .monitor
                     .running_task_ids()
@@ -340,6 +455,9 @@ impl<'a> Supervisor<'a> {
             }
             ChatRequest::Progress(reply) => {
                 let _ = reply.send(self.monitor.progress());
+            }
+            ChatRequest::Phase(reply) => {
+                let _ = reply.send(self.monitor.phase_name());
             }
         }
     }
@@ -405,13 +523,11 @@ impl<'a> Supervisor<'a> {
     /// Publishes every segment the successful attempts reported, in one transaction; an
     /// overwriting ingestion's chunks close with their count as core partitions.
     async fn publish(&self) -> Result<u64, String> {
-        let segments: Vec<DataSegment> = self
-            .monitor
-            .succeeded_reports()
+        let segments: Vec<DataSegment> = pushed(self.monitor.succeeded_reports())
             .flat_map(|r| r.segments.iter().cloned())
             .collect();
         let mut schema = SegmentSchemaMapping::of_rows([]);
-        for report in self.monitor.succeeded_reports() {
+        for report in pushed(self.monitor.succeeded_reports()) {
             if let Some(mapping) = &report.segment_schema_mapping {
                 schema.merge(mapping);
             }
@@ -442,13 +558,21 @@ impl<'a> Supervisor<'a> {
                 warn(&e);
             }
         }
-        let reported: Vec<DataSegment> = self
-            .monitor
-            .all_reports()
+        let reported: Vec<DataSegment> = pushed(self.monitor.all_reports())
             .flat_map(|r| r.segments.iter().cloned())
             .collect();
         publish::remove_pushed(self.toolbox, &reported);
     }
+}
+
+/// The reports of pushed segments among `reports`.
+fn pushed<'a>(
+    reports: impl Iterator<Item = &'a SubTaskReport>,
+) -> impl Iterator<Item = &'a PushedSegmentsReport> {
+    reports.filter_map(|r| match r {
+        SubTaskReport::Pushed(p) => Some(p),
+        SubTaskReport::Generated(_) => None,
+    })
 }
 
 /// `work`, unless `stop` comes first.
@@ -498,6 +622,7 @@ fn routes(task_id: &str, requests: mpsc::Sender<ChatRequest>) -> Router {
         .route("/liveReports", get(live_reports))
         .route("/rowStats", get(row_stats))
         .route("/progress", get(progress))
+        .route("/phase", get(phase))
         .route("/mode", get(|| async { "parallel" }))
         .with_state(ChatState {
             task_id: task_id.into(),
@@ -549,7 +674,7 @@ async fn allocate(
     answered(ask(&s, |reply| ChatRequest::Allocate(request, reply)).await)
 }
 
-async fn report(State(s): State<ChatState>, Json(report): Json<PushedSegmentsReport>) -> Response {
+async fn report(State(s): State<ChatState>, Json(report): Json<SubTaskReport>) -> Response {
     answered(ask(&s, |reply| ChatRequest::Report(report, reply)).await)
 }
 
@@ -567,6 +692,13 @@ async fn row_stats(State(s): State<ChatState>) -> Response {
     match ask(&s, ChatRequest::Stats).await {
         Err(response) => response,
         Ok(stats) => Json(stats.row_stats()).into_response(),
+    }
+}
+
+async fn phase(State(s): State<ChatState>) -> Response {
+    match ask(&s, ChatRequest::Phase).await {
+        Err(response) => response,
+        Ok(name) => Json(name).into_response(),
     }
 }
 

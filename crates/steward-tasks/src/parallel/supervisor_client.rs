@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use steward_ingest::spec::TuningConfig;
 use steward_model::backoff::Backoff;
 use steward_model::{SegmentIdWithShardSpec, TaskState};
 
 use super::overlord;
-use super::report::PushedSegmentsReport;
+use super::report::SubTaskReport;
 use crate::actions::error_chain;
 use crate::Toolbox;
 
@@ -42,13 +43,15 @@ pub(crate) struct SupervisorClient<'a> {
 }
 
 impl<'a> SupervisorClient<'a> {
-    /// Finds the running supervisor `supervisor_id` through the Overlord.
+    /// Finds the running supervisor `supervisor_id` through the Overlord; calls it with the
+    /// spec's `chatHandlerTimeout` and `chatHandlerNumRetries`.
     pub(crate) async fn locate(
         toolbox: &'a Toolbox,
         supervisor_id: &str,
-        timeout: Duration,
-        retries: u32,
+        tuning: &TuningConfig,
     ) -> Result<SupervisorClient<'a>, String> {
+        let timeout = tuning.chat_handler_timeout;
+        let retries = u32::try_from(tuning.chat_handler_num_retries).unwrap_or(0);
         let status = overlord::status(toolbox, supervisor_id).await?;
         if status.status_code != TaskState::Running {
             return Err(format!(
@@ -80,7 +83,7 @@ impl<'a> SupervisorClient<'a> {
             .map_err(|e| format!("The supervisor answered an unreadable segment id: {e}"))
     }
 
-    pub(crate) async fn report(&self, report: &PushedSegmentsReport) -> Result<(), String> {
+    pub(crate) async fn report(&self, report: &SubTaskReport) -> Result<(), String> {
         let body = serde_json::to_value(report).expect("a report serializes");
         self.post(REPORT_PATH, &body).await.map(drop)
     }

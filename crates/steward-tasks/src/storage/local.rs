@@ -20,11 +20,16 @@ use serde_json::{Map, Value};
 use steward_model::time::format_ts;
 use steward_model::DataSegment;
 
-use super::{zip, DeepStorage, StorageError};
+use super::{zip, DeepStorage, PartialLocation, StorageError};
 
 const INDEX_DIR: &str = "index";
 const INDEX_ZIP: &str = "index.zip";
 const INTERMEDIATE_DIR: &str = "intermediate_pushes";
+/// Druid's `DeepStorageIntermediaryDataManager.SHUFFLE_DATA_DIR_PREFIX`.
+const SHUFFLE_DIR: &str = "shuffle-data";
+/// Directories between `shuffle-data` and a partial segment's files: supervisor, interval
+/// start and end, bucket, sub-task.
+const PARTIAL_DEPTH: usize = 5;
 /// Directories between a datasource's and a segment's files: interval, version, partition.
 const LAYOUT_DEPTH: usize = 3;
 
@@ -253,6 +258,86 @@ impl DeepStorage for LocalDeepStorage {
 
     fn readable_path(&self, segment: &DataSegment) -> Result<PathBuf, StorageError> {
         self.segment_path(segment, "read")
+    }
+
+    fn push_partial(
+        &self,
+        segment_dir: &Path,
+        at: &PartialLocation<'_>,
+    ) -> Result<(Map<String, Value>, u64), StorageError> {
+        let (start, end) = (format_ts(at.interval.start), format_ts(at.interval.end));
+        let place: PathBuf = [
+            SHUFFLE_DIR,
+            component("supervisorTaskId", at.supervisor_task_id)?,
+            component("interval", &start)?,
+            component("interval", &end)?,
+            &at.bucket_id.to_string(),
+            component("subTaskId", at.sub_task_id)?,
+        ]
+        .iter()
+        .collect();
+        let scratch = self
+            .storage_directory
+            .join(INTERMEDIATE_DIR)
+            .join(uuid::Uuid::new_v4().to_string());
+        let pushed = self.push_via(segment_dir, &scratch, &self.storage_directory.join(place));
+        let _ = fs::remove_dir_all(&scratch);
+        let (path, size) = pushed?;
+        let mut load_spec = Map::new();
+        load_spec.insert("type".into(), "local".into());
+        load_spec.insert("path".into(), path.into());
+        Ok((load_spec, size))
+    }
+
+    fn partial_readable_path(
+        &self,
+        load_spec: &Map<String, Value>,
+        supervisor_task_id: &str,
+    ) -> Result<PathBuf, StorageError> {
+        let path = match (load_spec.get("type"), load_spec.get("path")) {
+            (Some(Value::String(t)), Some(Value::String(p))) if t == "local" => PathBuf::from(p),
+            _ => {
+                return Err(StorageError::Refused(format!(
+                    "A partial segment's loadSpec must be local with a path: {}",
+                    Value::Object(load_spec.clone())
+                )))
+            }
+        };
+        let supervisor_dir = self
+            .storage_directory
+            .join(SHUFFLE_DIR)
+            .join(component("supervisorTaskId", supervisor_task_id)?);
+        // Below the supervisor's directory: interval start and end, bucket, sub-task, file.
+        let inside = path
+            .strip_prefix(&supervisor_dir)
+            .ok()
+            .filter(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))))
+            .filter(|rest| rest.components().count() >= PARTIAL_DEPTH);
+        match inside {
+            Some(_) => Ok(path),
+            None => Err(StorageError::Refused(format!(
+                "Refusing to read [{}]: not a partial segment inside [{}]",
+                path.display(),
+                supervisor_dir.display()
+            ))),
+        }
+    }
+
+    fn delete_partials(&self, supervisor_task_id: &str) -> Result<(), StorageError> {
+        let shuffle_dir = self.storage_directory.join(SHUFFLE_DIR);
+        let dir = shuffle_dir.join(component("supervisorTaskId", supervisor_task_id)?);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::io(format!(
+                    "Cannot delete [{}]",
+                    dir.display()
+                ))(e))
+            }
+            _ => {}
+        }
+        // Another supervisor's partials keep it.
+        let _ = fs::remove_dir(&shuffle_dir);
+        Ok(())
     }
 
     fn storage_dir_of(&self, segment: &DataSegment) -> Result<PathBuf, StorageError> {
@@ -517,6 +602,69 @@ mod tests {
             "Unknown segment killer type[s3_zip] for segment \
              [wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_v1_3]. Known types are [local]"
         );
+    }
+
+    // Druid's DeepStorageIntermediaryDataManager layout, read back and deleted per supervisor.
+    #[test]
+    fn partial_segments_go_under_shuffle_data_and_are_deleted_with_their_supervisor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("deep");
+        for zip in [false, true] {
+            let storage = LocalDeepStorage::new(&deep, zip);
+            let built = segment_files(tmp.path());
+            let at = |supervisor, sub_task_id| PartialLocation {
+                supervisor_task_id: supervisor,
+                sub_task_id,
+                interval: "2015-09-12/2015-09-13".parse().unwrap(),
+                bucket_id: 2,
+            };
+            let (load_spec, size) = storage.push_partial(&built, &at("sup", "gen_1")).unwrap();
+            storage.push_partial(&built, &at("other", "gen_9")).unwrap();
+            let place = deep
+                .join("shuffle-data/sup/2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z/2/gen_1");
+            let file = place.join(if zip { "index.zip" } else { "index" });
+            let expected = match zip {
+                true => file.display().to_string(),
+                false => format!("{}/", file.display()),
+            };
+            assert_eq!(
+                Value::Object(load_spec.clone()),
+                json!({"type": "local", "path": expected})
+            );
+            assert_eq!(size, 4 + 70_000 + 16);
+            assert_eq!(
+                storage.partial_readable_path(&load_spec, "sup").unwrap(),
+                PathBuf::from(&expected)
+            );
+            // Another supervisor's partial, a segment's loadSpec, or one climbing out.
+            assert!(storage.partial_readable_path(&load_spec, "other").is_err());
+            for hostile in [
+                format!("{}/wiki/{PLACE}/index/", deep.display()),
+                format!(
+                    "{}/shuffle-data/sup/../../../outside/x/y/z/",
+                    deep.display()
+                ),
+                format!("{}/shuffle-data/sup/index/", deep.display()),
+            ] {
+                let spec = json!({"type": "local", "path": hostile});
+                assert!(
+                    storage
+                        .partial_readable_path(spec.as_object().unwrap(), "sup")
+                        .is_err(),
+                    "{hostile}"
+                );
+            }
+            assert!(storage
+                .push_partial(&built, &at("../escape", "gen_1"))
+                .is_err());
+            storage.delete_partials("sup").unwrap();
+            assert!(!deep.join("shuffle-data/sup").exists());
+            assert_eq!(names(&deep.join("shuffle-data")), ["other"]);
+            storage.delete_partials("other").unwrap();
+            storage.delete_partials("other").unwrap();
+            assert!(!deep.join("shuffle-data").exists());
+            assert!(storage.delete_partials("..").is_err());
+        }
     }
 
     #[test]

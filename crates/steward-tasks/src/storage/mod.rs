@@ -5,6 +5,11 @@
 //! and its `loadSpec` says where its files are, so Druid's Historicals load what Steward pushes
 //! and Steward's kill task deletes what Druid pushed.
 //!
+//! The partial segments of a two-phase (hash-partitioned) parallel ingestion go to deep storage
+//! too, under `shuffle-data/` (Druid's `druid.processing.intermediaryData.storage.type=deepstore`):
+//! every MiddleManager reads them there, and their supervisor deletes them when it ends (Druid
+//! leaves that to the operator's lifecycle rules).
+//!
 //! - `local`: [`LocalDeepStorage`], `druid.storage.type=local`.
 //! - `zip`: the store-only zip writer behind `druid.storage.zip=true`.
 
@@ -13,8 +18,9 @@ mod zip;
 
 use std::path::{Path, PathBuf};
 
+use serde_json::{Map, Value};
 use steward_model::peon::StorageConfig;
-use steward_model::DataSegment;
+use steward_model::{DataSegment, Interval};
 
 pub use local::LocalDeepStorage;
 
@@ -58,6 +64,37 @@ pub trait DeepStorage: Send + Sync {
     /// refused for a segment whose datasource, version or interval would not make one path
     /// component each.
     fn storage_dir_of(&self, segment: &DataSegment) -> Result<PathBuf, StorageError>;
+
+    /// Copies a partial segment of a two-phase ingestion to its place under
+    /// `shuffle-data/` (Druid's deep-storage intermediary data); returns its `loadSpec` and the
+    /// bytes pushed.
+    fn push_partial(
+        &self,
+        segment_dir: &Path,
+        at: &PartialLocation<'_>,
+    ) -> Result<(Map<String, Value>, u64), StorageError>;
+
+    /// Where a partial segment of `supervisor_task_id`'s ingestion is read: refused for a
+    /// `loadSpec` outside that supervisor's directory under `shuffle-data/`.
+    fn partial_readable_path(
+        &self,
+        load_spec: &Map<String, Value>,
+        supervisor_task_id: &str,
+    ) -> Result<PathBuf, StorageError>;
+
+    /// Deletes every partial segment of a supervisor's ingestion. Files already gone are not
+    /// an error.
+    fn delete_partials(&self, supervisor_task_id: &str) -> Result<(), StorageError>;
+}
+
+/// The place of one partial segment: Druid's `shuffle-data/<supervisorTaskId>/<start>/<end>/
+/// <bucketId>/<subTaskId>`.
+#[derive(Debug, Clone, Copy)]
+pub struct PartialLocation<'a> {
+    pub supervisor_task_id: &'a str,
+    pub sub_task_id: &'a str,
+    pub interval: Interval,
+    pub bucket_id: u32,
 }
 
 /// The deep storage `config` describes.

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use steward_ingest::hash_partitioner::hash_bucket;
+use steward_model::HashPartitionFunction;
 use steward_segment::{dump, DumpOptions, DumpType, QueryableIndex};
 
 use crate::common::Api;
@@ -109,6 +111,53 @@ pub fn segment_rows(segment: &Value) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// The rows of a datasource's segments published with hashed partitions: checks that they
+/// are one chunk of `2015-09-12` with Druid's `hashed` shard specs, one per bucket of 3,
+/// and that every row is in the segment of its bucket.
+pub async fn hashed_rows(api: &Api, data_source: &str) -> Vec<Value> {
+    let mut segments = used_segments(api, data_source).await;
+    segments.sort_by_key(|s| s["shardSpec"]["partitionNum"].as_u64());
+    assert_eq!(segments.len(), 3, "{segments:?}");
+    let mut rows = Vec::new();
+    for (n, segment) in segments.iter().enumerate() {
+        assert_eq!(
+            segment["shardSpec"],
+            json!({"type": "hashed", "partitionNum": n, "partitions": 3, "bucketId": n,
+                   "numBuckets": 3, "partitionDimensions": [],
+                   "partitionFunction": "murmur3_32_abs"})
+        );
+        assert_eq!(
+            segment["interval"],
+            "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z"
+        );
+        assert_eq!(segment["version"], segments[0]["version"]);
+        let part = segment_rows(segment);
+        for row in &part {
+            let key = group_key(row);
+            let bucket = hash_bucket(HashPartitionFunction::Murmur3_32Abs, key.as_bytes(), 3);
+            assert_eq!(bucket as usize, n, "{key}");
+        }
+        rows.extend(part);
+    }
+    rows
+}
+
+/// Druid's group key of a wikiticker row without partition dimensions (`Rows.toGroupKey`):
+/// the time, then the non-null dimensions by name; what hashed partitioning hashes.
+fn group_key(row: &Value) -> String {
+    let dims: Vec<String> = ["channel", "page", "user"]
+        .iter()
+        .filter_map(|d| {
+            let value = row[d].as_str()?;
+            Some(format!(
+                "\"{d}\":[{}]",
+                serde_json::to_string(value).unwrap()
+            ))
+        })
+        .collect();
+    format!("[{},{{{}}}]", row["__time"], dims.join(","))
 }
 
 /// Every row of the published `segments` rolled up again by key: best-effort rollup may leave
