@@ -58,6 +58,10 @@ pub struct IngestBenchArgs {
     /// Submit `index_parallel` with maxNumConcurrentSubTasks N instead of one `index` task.
     #[arg(long, value_name = "N")]
     pub parallel: Option<u32>,
+    /// Perfect rollup: hashed partitions, N buckets per day (with `--parallel`, Druid's
+    /// two-phase shuffle).
+    #[arg(long, value_name = "N")]
+    pub hashed: Option<u32>,
     /// Where generated inputs are kept and each run's quickstart lives.
     #[arg(long, default_value = "/tmp/steward-bench-ingest")]
     pub data_dir: PathBuf,
@@ -82,6 +86,9 @@ pub struct IngestBenchArgs {
 pub async fn run(args: &IngestBenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.parallel {
         ensure!(n >= 1, "--parallel must be at least 1");
+    }
+    if let Some(n) = args.hashed {
+        ensure!(n >= 1, "--hashed must be at least 1");
     }
     let shape = InputShape {
         rows: args.rows,
@@ -110,7 +117,7 @@ pub async fn run(args: &IngestBenchArgs) -> anyhow::Result<()> {
     // The supervisor of index_parallel holds a slot while its sub-tasks run.
     let capacity = args.parallel.map_or(1, |n| n + 1);
     let qs = LocalQuickstart::start(&run_dir, capacity).await?;
-    let steward = ingest(&qs, &shape, &input_dir, args.parallel, stamp).await;
+    let steward = ingest(&qs, &shape, &input_dir, args, stamp).await;
     drop(qs);
     let steward =
         steward.with_context(|| format!("files of the run kept in {}", run_dir.display()))?;
@@ -180,12 +187,18 @@ async fn ingest(
     qs: &LocalQuickstart,
     shape: &InputShape,
     input_dir: &Path,
-    parallel: Option<u32>,
+    args: &IngestBenchArgs,
     stamp: i64,
 ) -> anyhow::Result<StewardRun> {
     let client = OverlordClient::new(&ClientOptions::url(&qs.url))?;
     let data_source = format!("bench_ingest_{stamp}");
-    let task = spec::task(&data_source, input_dir, &shape.interval(), parallel);
+    let task = spec::task(
+        &data_source,
+        input_dir,
+        &shape.interval(),
+        args.parallel,
+        args.hashed,
+    );
     eprintln!(
         "steward: {} task into {data_source} on {} (data in {})...",
         task["type"].as_str().unwrap_or_default(),

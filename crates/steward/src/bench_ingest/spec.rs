@@ -35,8 +35,16 @@ pub const SUMMED: [(&str, &str); 3] = [
 ];
 
 /// An `index` task over the JSON files of `input_dir` into `data_source`, or with
-/// `parallel: Some(n)` an `index_parallel` task running up to `n` sub-tasks at once.
-pub fn task(data_source: &str, input_dir: &Path, interval: &str, parallel: Option<u32>) -> Value {
+/// `parallel: Some(n)` an `index_parallel` task running up to `n` sub-tasks at once; with
+/// `hashed: Some(n)`, perfect rollup into `n` hash buckets per day (`index_parallel` then
+/// runs Druid's two phases).
+pub fn task(
+    data_source: &str,
+    input_dir: &Path,
+    interval: &str,
+    parallel: Option<u32>,
+    hashed: Option<u32>,
+) -> Value {
     let mut metrics = vec![json!({"type": "count", "name": "count"})];
     metrics.extend(
         SUMMED
@@ -50,6 +58,10 @@ pub fn task(data_source: &str, input_dir: &Path, interval: &str, parallel: Optio
     let mut tuning = json!({"type": kind});
     if let Some(n) = parallel {
         tuning["maxNumConcurrentSubTasks"] = json!(n);
+    }
+    if let Some(n) = hashed {
+        tuning["forceGuaranteedRollup"] = json!(true);
+        tuning["partitionsSpec"] = json!({"type": "hashed", "numShards": n});
     }
     json!({
         "type": kind,
