@@ -177,8 +177,8 @@ pub fn index_task(
 /// `PartialGenericSegmentMergeTask`): `spec` is the merge sub-task's ingestion spec (its
 /// supervisor's, with the partitions as `ioConfig`). The rows were parsed, transformed and
 /// rolled up in the first phase, so they are read back as they are (`__time` in millis, no
-/// transform) into the spec's dimensions (those of `partials`, newest first, when the spec
-/// lists none) and combined by the combining form of its metrics, into one segment of
+/// transform) into the spec's dimensions (when it lists none, those of `partials` in Druid's
+/// merged order) and combined by the combining form of its metrics, into one segment of
 /// `interval`. `partials` is called only when the spec lists no dimensions.
 pub fn merge_index_task(
     spec: &Value,
@@ -201,7 +201,7 @@ pub fn merge_index_task(
         .and_then(Value::as_array)
         .is_some_and(|d| !d.is_empty());
     if !listed {
-        dimensions_spec.insert("dimensions".into(), json!(dimensions_of(&partials()?)));
+        dimensions_spec.insert("dimensions".into(), json!(merged_dimensions(&partials()?)));
     }
     let metrics: Vec<Value> = match data_schema.get("metricsSpec") {
         None | Some(Value::Null) => Vec::new(),
@@ -289,18 +289,44 @@ fn dimensions_of(inputs: &[InputSegment]) -> Vec<Value> {
     let mut newest_first: Vec<&InputSegment> = inputs.iter().collect();
     newest_first.sort_by(|a, b| (b.interval.end, &b.version).cmp(&(a.interval.end, &a.version)));
     let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for segment in newest_first {
-        for (name, kind) in &segment.dimensions {
-            if seen.insert(name.clone()) {
-                out.push(match *kind {
-                    "string" => json!(name),
-                    kind => json!({"type": kind, "name": name}),
-                });
-            }
-        }
+    let all = newest_first.into_iter().flat_map(|s| &s.dimensions);
+    dimension_specs(all.filter(|(name, _)| seen.insert(name.clone())))
+}
+
+/// Druid's `IndexMerger.getMergedDimensions` without a listed order: the longest dimension
+/// list of the partials, if every other list follows its order; else all names sorted.
+fn merged_dimensions(partials: &[InputSegment]) -> Vec<Value> {
+    let longest = partials.iter().map(|p| &p.dimensions).fold(
+        None::<&Vec<(String, &'static str)>>,
+        |best, d| match best {
+            Some(b) if b.len() >= d.len() => Some(b),
+            _ => Some(d),
+        },
+    );
+    let Some(longest) = longest else {
+        return Vec::new();
+    };
+    let follows = |dims: &[(String, &'static str)]| {
+        let mut rest = longest.iter();
+        dims.iter().all(|(name, _)| rest.any(|(n, _)| n == name))
+    };
+    if partials.iter().all(|p| follows(&p.dimensions)) {
+        return dimension_specs(longest.iter());
     }
-    out
+    let mut sorted: Vec<&(String, &'static str)> =
+        partials.iter().flat_map(|p| &p.dimensions).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    dimension_specs(sorted.into_iter())
+}
+
+/// Dimension specs of (name, type) pairs: a string dimension by its name alone.
+fn dimension_specs<'a>(dims: impl Iterator<Item = &'a (String, &'static str)>) -> Vec<Value> {
+    dims.map(|(name, kind)| match *kind {
+        "string" => json!(name),
+        kind => json!({"type": kind, "name": name}),
+    })
+    .collect()
 }
 
 /// The combining aggregators of the segments' metadata, each name once; a segment without
@@ -518,6 +544,90 @@ mod tests {
                 "2024-01-02T00:00:00.000Z/2024-01-03T00:00:00.000Z"
             ]),
             "the hour inside the first day merges with it; the days stay apart"
+        );
+    }
+
+    // Druid's IndexMergerTestBase.testMergeSpecificDimensionOrder / getMergedDimensions.
+    #[test]
+    fn a_merge_keeps_the_longest_shared_dimension_order_or_sorts() {
+        let with = |dims: &[(&str, &'static str)]| input("01", "v", dims, json!([]));
+        let names = |partials: &[InputSegment]| merged_dimensions(partials);
+        assert_eq!(
+            names(&[
+                with(&[("b", "string"), ("c", "string")]),
+                with(&[("a", "string"), ("b", "string"), ("c", "long")])
+            ]),
+            vec![json!("a"), json!("b"), json!({"type": "long", "name": "c"})]
+        );
+        // Orders that disagree: every name once, sorted.
+        assert_eq!(
+            names(&[
+                with(&[("c", "string"), ("a", "string")]),
+                with(&[("a", "string"), ("b", "string"), ("c", "string")])
+            ]),
+            vec![json!("a"), json!("b"), json!("c")]
+        );
+        assert!(names(&[]).is_empty());
+    }
+
+    // Druid's PartialGenericSegmentMergeTask: the partials' rows are combined, not re-parsed.
+    #[test]
+    fn a_partitions_merge_reads_back_rows_with_combining_metrics_into_one_segment() {
+        let spec = json!({
+            "dataSchema": {"dataSource": "wiki",
+                "timestampSpec": {"column": "time", "format": "iso"},
+                "dimensionsSpec": {"dimensions": []},
+                "metricsSpec": [{"type": "count", "name": "count"},
+                    {"type": "longSum", "name": "added", "fieldName": "added_raw"}],
+                "transformSpec": {"filter": {"type": "selector", "dimension": "page", "value": "x"}},
+                "granularitySpec": {"segmentGranularity": "day", "queryGranularity": "hour",
+                    "rollup": true}},
+            "ioConfig": {"type": "partial_index_generic_merge", "partitionLocations": []},
+            "tuningConfig": {"type": "index_parallel", "maxRowsInMemory": 1000, "numShards": 3,
+                "forceGuaranteedRollup": true,
+                "partitionsSpec": {"type": "hashed", "numShards": 3}}
+        });
+        let day = iv("2024-01-01/2024-01-02");
+        let partials = || Ok(vec![input("01", "v", &[("page", "string")], json!([]))]);
+        let task = merge_index_task(&spec, "m1", "wiki", day, partials).unwrap();
+        let schema = &task["spec"]["dataSchema"];
+        assert_eq!(
+            schema["timestampSpec"],
+            json!({"column": "__time", "format": "millis"})
+        );
+        assert_eq!(schema["dimensionsSpec"]["dimensions"], json!(["page"]));
+        assert_eq!(
+            schema["metricsSpec"],
+            json!([{"type": "longSum", "name": "count", "fieldName": "count"},
+                   {"type": "longSum", "name": "added", "fieldName": "added"}])
+        );
+        assert!(
+            schema.get("transformSpec").is_none(),
+            "applied in the first phase"
+        );
+        assert_eq!(
+            schema["granularitySpec"],
+            json!({"type": "arbitrary", "queryGranularity": "hour", "rollup": true,
+                "intervals": [day.to_string()]})
+        );
+        let tuning = &task["spec"]["tuningConfig"];
+        assert_eq!(tuning["maxRowsInMemory"], 1000);
+        assert_eq!(tuning["forceGuaranteedRollup"], false);
+        assert!(tuning.get("numShards").is_none());
+        assert_eq!(tuning["partitionsSpec"]["type"], "dynamic");
+        assert_eq!(task["spec"]["ioConfig"]["inputSource"]["type"], "druid");
+        // The spec it makes is one Steward runs.
+        crate::spec::IngestionSpec::from_task_json(&task).unwrap();
+        // Listed dimensions are kept, and the partials are not opened for them.
+        let mut listed = spec.clone();
+        listed["dataSchema"]["dimensionsSpec"]["dimensions"] = json!(["user", "page"]);
+        let task = merge_index_task(&listed, "m1", "wiki", day, || {
+            panic!("the partials are not read")
+        })
+        .unwrap();
+        assert_eq!(
+            task["spec"]["dataSchema"]["dimensionsSpec"]["dimensions"],
+            json!(["user", "page"])
         );
     }
 }

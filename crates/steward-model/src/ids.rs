@@ -19,6 +19,21 @@ pub const MAX_ID_BYTES: usize = 255 - ".report.json.tmp".len();
 /// apply (a datasource name of the longest kind makes a longer segment id).
 pub const MAX_SEGMENT_ID_CHARS: usize = 255;
 
+/// Directories of deep storage's root that are not datasources: a datasource of such a name
+/// would share its files with partial segments or pushes in flight (whose cleanup could then
+/// delete its segments).
+pub const RESERVED_DATA_SOURCES: [&str; 2] = ["shuffle-data", "intermediate_pushes"];
+
+/// Refuses a datasource name deep storage keeps for itself.
+pub fn validate_data_source(name: &str) -> Result<(), String> {
+    match RESERVED_DATA_SOURCES.contains(&name) {
+        true => Err(format!(
+            "dataSource [{name}] is reserved: deep storage keeps its own files in a directory of that name"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Checks `value` against the id rules; `what` names the field in the error ("Task ID").
 pub fn validate_id(what: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::granularity::Granularity;
-use crate::ids::validate_id;
+use crate::ids::{validate_data_source, validate_id};
 use crate::ingest::{context_flag, invalid_lock_type, BatchIngestSpec, IngestionMode};
 use crate::interval::Interval;
 use crate::lock::TaskLockType;
@@ -341,6 +341,7 @@ impl Task {
             Some(_) => "spec.dataSchema.dataSource",
         };
         validate_id("dataSource", &data_source)
+            .and_then(|()| validate_data_source(&data_source))
             .map_err(|e| TaskError::invalid_at(data_source_field, e))?;
         let id = match obj.get("id") {
             None | Some(Value::Null) => kind.default_id(&task_type, &data_source),
@@ -1123,6 +1124,13 @@ mod tests {
     #[test]
     fn index_tasks_without_a_spec_datasource_or_readable_lock_type_are_refused() {
         let err = |v: Value| Task::from_json(v).unwrap_err().to_string();
+        for reserved in ["shuffle-data", "intermediate_pushes"] {
+            let refused = Task::from_json(json!({"type": "index",
+                "spec": {"dataSchema": {"dataSource": reserved}}}))
+            .unwrap_err();
+            assert_eq!(refused.field(), Some("spec.dataSchema.dataSource"));
+            assert!(refused.to_string().contains("is reserved"), "{refused}");
+        }
         assert_eq!(
             err(json!({"type": "index", "dataSource": "wiki", "spec": {"dataSchema": {}}})),
             "Task field [spec.dataSchema.dataSource] is required"

@@ -61,12 +61,12 @@ fn parallel_task(id: &str, data_source: &str, input_source: Value, tuning: Value
     })
 }
 
-/// The sub-tasks the Overlord lists for `supervisor` (every state).
+/// The sub-tasks the Overlord lists for `supervisor` (every state, every phase).
 async fn sub_tasks(api: &Api, supervisor: &str) -> Vec<Value> {
     api.all_tasks()
         .await
         .into_iter()
-        .filter(|t| t["type"] == "single_phase_sub_task" && t["groupId"] == supervisor)
+        .filter(|t| t["groupId"] == supervisor && t["id"] != supervisor)
         .collect()
 }
 
@@ -338,12 +338,7 @@ async fn hashed_partitions_are_generated_then_merged_into_one_segment_per_bucket
     let expected = rollup_lines(&lines);
     for (supervisor, data_source) in [(&with_intervals, "wiki_hashed"), (&found, "wiki_found")] {
         // Four splits generated partials; the 3 buckets went to 2 merge sub-tasks.
-        let subs: Vec<Value> = qs
-            .all_tasks()
-            .await
-            .into_iter()
-            .filter(|t| t["groupId"] == supervisor.as_str() && t["id"] != supervisor.as_str())
-            .collect();
+        let subs = sub_tasks(&qs, supervisor).await;
         let count = |kind: &str| subs.iter().filter(|t| t["type"] == kind).count();
         assert_eq!(count("partial_index_generate"), 4, "{subs:?}");
         assert_eq!(count("partial_index_generic_merge"), 2, "{subs:?}");
@@ -473,72 +468,91 @@ async fn a_supervisor_shut_down_shuts_its_sub_tasks_down_and_publishes_nothing()
     let dir = tempfile::tempdir().unwrap();
     let qs = Quickstart::start(dir.path(), "druid.worker.capacity=4").await;
     let lines = wikiticker::lines(3000);
-    let server = InputServer::start(split_lines(&lines, 3)).await;
-    // The first split is served at once, the others wait.
-    let uris = vec![
-        server.uri(false, 0),
-        server.uri(true, 1),
-        server.uri(true, 2),
-    ];
-    let supervisor = qs
-        .submit_ok(parallel_task(
-            "parallel_shutdown",
-            "wiki_shutdown",
-            json!({"type": "http", "uris": uris}),
-            json!({}),
-        ))
+    // Dynamic partitions (segments pushed), then hashed ones (partial segments pushed).
+    for (data_source, tuning) in [
+        ("wiki_shutdown", json!({})),
+        (
+            "wiki_shutdown_hashed",
+            json!({"forceGuaranteedRollup": true,
+                "partitionsSpec": {"type": "hashed", "numShards": 2}}),
+        ),
+    ] {
+        let server = InputServer::start(split_lines(&lines, 3)).await;
+        // The first split is served at once, the others wait.
+        let uris = vec![
+            server.uri(false, 0),
+            server.uri(true, 1),
+            server.uri(true, 2),
+        ];
+        let supervisor = qs
+            .submit_ok(parallel_task(
+                &format!("parallel_{data_source}"),
+                data_source,
+                json!({"type": "http", "uris": uris}),
+                tuning,
+            ))
+            .await;
+        let storage = [
+            qs.data_dir.join("segments").join(data_source),
+            qs.data_dir.join("segments").join("shuffle-data"),
+        ];
+        let pushed = || {
+            storage
+                .iter()
+                .flat_map(|d| files_under(d))
+                .collect::<Vec<_>>()
+        };
+        // The first split's sub-task pushed and reported its segments; the other two read.
+        wait_for("one split done and two reading", T, || async {
+            let done = sub_tasks(&qs, &supervisor)
+                .await
+                .iter()
+                .any(|s| s["statusCode"] == "SUCCESS");
+            (done && server.held_requests() >= 2).then_some(())
+        })
         .await;
-    let storage = qs.data_dir.join("segments").join("wiki_shutdown");
-    // The first split's sub-task pushed and reported its segments; the other two read.
-    wait_for("one split done and two reading", T, || async {
-        let done = sub_tasks(&qs, &supervisor)
-            .await
-            .iter()
-            .any(|s| s["statusCode"] == "SUCCESS");
-        (done && server.held_requests() >= 2).then_some(())
-    })
-    .await;
-    assert!(!files_under(&storage).is_empty(), "the first split pushed");
-    // Live, the supervisor counts the finished split's rows and asks the running ones.
-    let live: Value = qs.reports(&supervisor).await;
-    let payload = &live["ingestionStatsAndErrors"]["payload"];
-    assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS", "{live}");
-    assert!(
-        payload["rowStats"]["totals"]["buildSegments"]["processed"]
-            .as_u64()
-            .unwrap()
-            >= 1000,
-        "{live}"
-    );
-
-    qs.post(&format!("task/{supervisor}/shutdown"), json!({}))
-        .await;
-    let status = qs.wait_complete(&supervisor, T).await;
-    assert_eq!(status["statusCode"], "FAILED", "{status}");
-    // The Overlord records the end at once; the supervisor cleans up before its peon exits.
-    wait_for("the supervisor's peon to exit", T, || async {
-        peon_pids(&supervisor).is_empty().then_some(())
-    })
-    .await;
-    let subs = sub_tasks(&qs, &supervisor).await;
-    assert_eq!(subs.len(), 3, "no sub-task after the shutdown: {subs:?}");
-    let log = qs.log(&supervisor).await;
-    for sub in subs.iter().filter(|s| s["statusCode"] != "SUCCESS") {
-        let id = sub["id"].as_str().unwrap();
+        assert!(!pushed().is_empty(), "the first split pushed");
+        // Live, the supervisor counts the finished split's rows and asks the running ones.
+        let live: Value = qs.reports(&supervisor).await;
+        let payload = &live["ingestionStatsAndErrors"]["payload"];
+        assert_eq!(payload["ingestionState"], "BUILD_SEGMENTS", "{live}");
         assert!(
-            log.contains(&format!("Shutting down sub-task[{id}]")),
-            "{log}"
+            payload["rowStats"]["totals"]["buildSegments"]["processed"]
+                .as_u64()
+                .unwrap()
+                >= 1000,
+            "{live}"
         );
-        assert_eq!(qs.wait_complete(id, T).await["statusCode"], "FAILED");
+
+        qs.post(&format!("task/{supervisor}/shutdown"), json!({}))
+            .await;
+        let status = qs.wait_complete(&supervisor, T).await;
+        assert_eq!(status["statusCode"], "FAILED", "{status}");
+        // The Overlord records the end at once; the supervisor cleans up before its peon exits.
+        wait_for("the supervisor's peon to exit", T, || async {
+            peon_pids(&supervisor).is_empty().then_some(())
+        })
+        .await;
+        let subs = sub_tasks(&qs, &supervisor).await;
+        assert_eq!(subs.len(), 3, "no sub-task after the shutdown: {subs:?}");
+        let log = qs.log(&supervisor).await;
+        for sub in subs.iter().filter(|s| s["statusCode"] != "SUCCESS") {
+            let id = sub["id"].as_str().unwrap();
+            assert!(
+                log.contains(&format!("Shutting down sub-task[{id}]")),
+                "{log}"
+            );
+            assert_eq!(qs.wait_complete(id, T).await["statusCode"], "FAILED");
+        }
+        assert!(!log.contains("Published ["), "{log}");
+        assert!(used_segments(&qs, data_source).await.is_empty());
+        assert!(
+            pushed().is_empty(),
+            "reported files and partials are removed: {:?}",
+            pushed()
+        );
+        server.release();
     }
-    assert!(!log.contains("Published ["), "{log}");
-    assert!(used_segments(&qs, "wiki_shutdown").await.is_empty());
-    assert!(
-        files_under(&storage).is_empty(),
-        "reported files are removed: {:?}",
-        files_under(&storage)
-    );
-    server.release();
 }
 
 // Druid's ParallelIndexPhaseRunner: a spec out of attempts fails the phase.

@@ -198,29 +198,20 @@ async fn ingest(
         .zip(local)
         .map(|(segment, local)| (segment, local.dir))
         .collect();
-    let pushed = publish::push_all(toolbox, to_push).await?;
-    let mut to_publish = pushed.clone();
+    let mut pushed = publish::Unpublished::new(toolbox);
+    publish::push_all(&mut pushed, to_push)?;
+    let mut to_publish = pushed.segments().to_vec();
     if facts.mode == IngestionMode::Replace {
         let chunks = facts.bucket_intervals();
-        match tombstones::tombstones(task, toolbox, &chunks, &locks, &pushed).await {
-            Ok(tombstones) => {
-                info(&format!("Publishing [{}] tombstones", tombstones.len()));
-                to_publish.extend(tombstones);
-            }
-            Err(e) => {
-                publish::remove_pushed(toolbox, &pushed);
-                return Err(e);
-            }
-        }
+        let tombstones =
+            tombstones::tombstones(task, toolbox, &chunks, &locks, pushed.segments()).await?;
+        info(&format!("Publishing [{}] tombstones", tombstones.len()));
+        to_publish.extend(tombstones);
     }
-    match publish::publish(toolbox, lock_type, to_publish, schema).await {
-        // Druid's `segmentsPublished` counts segments with data.
-        Ok(published) => Ok(published.iter().filter(|s| !s.is_tombstone()).count() as u64),
-        Err(e) => {
-            publish::remove_pushed(toolbox, &pushed);
-            Err(e)
-        }
-    }
+    let published = publish::publish(toolbox, lock_type, to_publish, schema).await?;
+    pushed.keep();
+    // Druid's `segmentsPublished` counts segments with data.
+    Ok(published.iter().filter(|s| !s.is_tombstone()).count() as u64)
 }
 
 /// Reads the input (all of it, or a sub-task's split) and writes its segments under

@@ -210,22 +210,53 @@ pub(crate) fn segment(
     }
 }
 
-/// Pushes every segment's files to deep storage; on a failure, removes what was pushed.
-pub(crate) async fn push_all(
-    toolbox: &Toolbox,
+/// Pushes every segment's files to deep storage, into `pushed`; on a failure, the error (what
+/// `pushed` holds is removed when it is dropped).
+pub(crate) fn push_all(
+    pushed: &mut Unpublished<'_>,
     segments: Vec<(DataSegment, PathBuf)>,
-) -> Result<Vec<DataSegment>, String> {
-    let mut pushed = Vec::with_capacity(segments.len());
+) -> Result<(), String> {
     for (segment, dir) in segments {
-        match toolbox.storage.push(&dir, &segment) {
-            Ok(segment) => pushed.push(segment),
-            Err(e) => {
-                remove_pushed(toolbox, &pushed);
-                return Err(format!("Cannot push segment[{}]: {e}", segment.id()));
-            }
+        let done = pushed
+            .toolbox
+            .storage
+            .push(&dir, &segment)
+            .map_err(|e| format!("Cannot push segment[{}]: {e}", segment.id()))?;
+        pushed.segments.push(done);
+    }
+    Ok(())
+}
+
+/// Segments pushed to deep storage that nothing published or handed on yet. Their files are
+/// removed when the guard is dropped: on an error, and when a stopped task's future is
+/// dropped between its push and its publish or report.
+pub(crate) struct Unpublished<'a> {
+    toolbox: &'a Toolbox,
+    segments: Vec<DataSegment>,
+}
+
+impl<'a> Unpublished<'a> {
+    pub(crate) fn new(toolbox: &'a Toolbox) -> Self {
+        Unpublished {
+            toolbox,
+            segments: Vec::new(),
         }
     }
-    Ok(pushed)
+
+    pub(crate) fn segments(&self) -> &[DataSegment] {
+        &self.segments
+    }
+
+    /// The segments are published, or their publisher has them: their files stay.
+    pub(crate) fn keep(mut self) -> Vec<DataSegment> {
+        std::mem::take(&mut self.segments)
+    }
+}
+
+impl Drop for Unpublished<'_> {
+    fn drop(&mut self) {
+        remove_pushed(self.toolbox, &self.segments);
+    }
 }
 
 /// Best effort: files of segments that will never be published.

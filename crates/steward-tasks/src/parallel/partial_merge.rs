@@ -22,7 +22,7 @@ use steward_ingest::meters::ParseExceptionHandler;
 use steward_ingest::pipeline::BuiltSegment;
 use steward_ingest::spec::{IngestionSpec, TuningConfig};
 use steward_model::end::TaskEnd;
-use steward_model::{DataSegment, Interval, SegmentSchemaMapping, SubTaskSpec, Task, TaskStatus};
+use steward_model::{Interval, SegmentSchemaMapping, SubTaskSpec, Task, TaskStatus};
 
 use super::partitions::{by_partition, PartitionLocation};
 use super::report::{PushedSegmentsReport, SubTaskReport};
@@ -83,7 +83,7 @@ async fn merge(
         spec,
         toolbox,
     };
-    let mut pushed: Vec<DataSegment> = Vec::with_capacity(partitions.len());
+    let mut pushed = publish::Unpublished::new(toolbox);
     let mut rows = Vec::with_capacity(partitions.len());
     let mut chat = None;
     for (interval, shard_spec, partials) in partitions {
@@ -92,36 +92,22 @@ async fn merge(
             .find(|l| l.interval.contains(&interval))
             .ok_or_else(|| format!("No lock of task[{}] covers interval[{interval}]", task.id()))?
             .version;
-        let merged = match merger.merge_partition(cancel, interval, &partials).await {
-            Ok(merged) => merged,
-            Err(e) => {
-                publish::remove_pushed(toolbox, &pushed);
-                return Err(e);
-            }
-        };
+        let merged = merger.merge_partition(cancel, interval, &partials).await?;
         let named = publish::segment(task, &merged.segment, interval, version, shard_spec);
         rows.push((named.id().to_string(), merged.segment.num_rows));
         let dir = merged.segment.dir;
-        match publish::push_all(toolbox, vec![(named, dir.clone())]).await {
-            Ok(segments) => pushed.extend(segments),
-            Err(e) => {
-                publish::remove_pushed(toolbox, &pushed);
-                return Err(e);
-            }
-        }
-        // The next partition builds in the same place; the pushed copy is not touched.
-        let _ = std::fs::remove_dir_all(&dir);
+        publish::push_all(&mut pushed, vec![(named, dir.clone())])?;
+        // The next partition builds in the same place, and a push may have hard-linked these
+        // files: they must be gone before it writes.
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("Cannot remove the built segment [{}]: {e}", dir.display()))?;
         chat = Some(merged.chat);
     }
-    if cancel.load(Ordering::Relaxed) {
-        publish::remove_pushed(toolbox, &pushed);
-        return Err("Canceled".into());
-    }
-    info(&format!("Merged [{}] segments", pushed.len()));
+    info(&format!("Merged [{}] segments", pushed.segments().len()));
     let report = SubTaskReport::Pushed(PushedSegmentsReport {
         task_id: task.id().to_string(),
         old_segments: Vec::new(),
-        segments: pushed.clone(),
+        segments: pushed.segments().to_vec(),
         task_report: Map::new(),
         segment_schema_mapping: Some(SegmentSchemaMapping::of_rows(rows)),
     });
@@ -130,10 +116,10 @@ async fn merge(
         Ok(client) => client.report(&report).await,
         Err(e) => Err(e),
     };
-    reported.map_err(|e| {
-        publish::remove_pushed(toolbox, &pushed);
-        format!("Cannot report to the supervisor: {e}")
-    })
+    reported.map_err(|e| format!("Cannot report to the supervisor: {e}"))?;
+    // The supervisor has them: it publishes them, or removes them if the ingestion fails.
+    pushed.keep();
+    Ok(())
 }
 
 /// One partition's segment, and the tuning it was built with (which says how to reach the

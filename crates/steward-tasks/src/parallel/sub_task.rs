@@ -77,19 +77,22 @@ async fn ingest(
             .zip(&local)
             .map(|((segment, _), local)| (segment.id().to_string(), local.num_rows)),
     );
-    let pushed = publish::push_all(toolbox, named).await?;
+    let mut pushed = publish::Unpublished::new(toolbox);
+    publish::push_all(&mut pushed, named)?;
     progress.set_state(IngestionState::Completed);
     let (key, completion) = progress.completion_report(None, None);
     let report = SubTaskReport::Pushed(PushedSegmentsReport {
         task_id: task.id().to_string(),
         old_segments: Vec::new(),
-        segments: pushed.clone(),
+        segments: pushed.segments().to_vec(),
         task_report: Map::from_iter([(key, completion)]),
         segment_schema_mapping: Some(schema),
     });
-    if let Err(e) = supervisor.report(&report).await {
-        publish::remove_pushed(toolbox, &pushed);
-        return Err(format!("Cannot report to the supervisor: {e}"));
-    }
+    supervisor
+        .report(&report)
+        .await
+        .map_err(|e| format!("Cannot report to the supervisor: {e}"))?;
+    // The supervisor has them: it publishes them, or removes them if the ingestion fails.
+    pushed.keep();
     Ok(())
 }

@@ -59,6 +59,11 @@ const SINGLE_PHASE: &str = "segment generation";
 const GENERATE_PHASE: &str = "partial segment generation";
 const MERGE_PHASE: &str = "partial segment merge";
 
+/// How long an abandoned two-phase supervisor waits for its shut-down sub-tasks to end, and
+/// how often it asks.
+const SUB_TASK_END_WAIT: Duration = Duration::from_secs(30);
+const SUB_TASK_END_POLL: Duration = Duration::from_millis(250);
+
 /// How long the supervisor waits for a running sub-task's live report.
 const LIVE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Chat requests waiting for the loop.
@@ -545,17 +550,36 @@ impl<'a> Supervisor<'a> {
     }
 
     /// After a failure or a stop: shuts the running sub-tasks down (Druid's
-    /// `TaskMonitor.stop`) and removes the files of every reported segment.
+    /// `TaskMonitor.stop`) and removes the files of every reported segment. In a two-phase
+    /// ingestion it waits (a while) for them to end, since one still running could push a
+    /// partial segment after the supervisor deleted them.
     async fn abandon(&mut self) {
         let running: Vec<String> = self
             .monitor
             .running_task_ids()
             .map(str::to_string)
             .collect();
-        for task_id in running {
+        for task_id in &running {
             info(&format!("Shutting down sub-task[{task_id}]"));
-            if let Err(e) = overlord::shutdown(self.toolbox, &task_id).await {
+            if let Err(e) = overlord::shutdown(self.toolbox, task_id).await {
                 warn(&e);
+            }
+        }
+        if self.two_phase {
+            let deadline = tokio::time::Instant::now() + SUB_TASK_END_WAIT;
+            for task_id in &running {
+                while !overlord::status(self.toolbox, task_id)
+                    .await
+                    .is_ok_and(|s| s.status_code.is_complete())
+                {
+                    if tokio::time::Instant::now() >= deadline {
+                        warn(&format!(
+                            "Sub-task[{task_id}] has not ended; a partial segment it pushes later stays in deep storage"
+                        ));
+                        break;
+                    }
+                    tokio::time::sleep(SUB_TASK_END_POLL).await;
+                }
             }
         }
         let reported: Vec<DataSegment> = pushed(self.monitor.all_reports())

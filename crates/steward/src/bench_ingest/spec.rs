@@ -99,8 +99,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_task_or_a_parallel_one_with_its_sub_task_limit() {
-        let t = task("wiki", Path::new("/data"), "2015-09-12/2015-09-15", None);
+    fn one_task_or_a_parallel_one_with_its_sub_task_limit_and_perfect_rollup() {
+        let t = task(
+            "wiki",
+            Path::new("/data"),
+            "2015-09-12/2015-09-15",
+            None,
+            None,
+        );
         assert_eq!(t["type"], "index");
         assert_eq!(t["spec"]["tuningConfig"], json!({"type": "index"}));
         assert_eq!(
@@ -112,12 +118,31 @@ mod tests {
             json!({"type": "longSum", "name": "sum_delta", "fieldName": "delta"})
         );
         assert_eq!(t["spec"]["ioConfig"]["inputSource"]["baseDir"], "/data");
-        let p = task("wiki", Path::new("/data"), "2015-09-12/2015-09-15", Some(2));
+        let p = task(
+            "wiki",
+            Path::new("/data"),
+            "2015-09-12/2015-09-15",
+            Some(2),
+            None,
+        );
         assert_eq!(p["type"], "index_parallel");
         assert_eq!(p["spec"]["ioConfig"]["type"], "index_parallel");
         assert_eq!(
             p["spec"]["tuningConfig"],
             json!({"type": "index_parallel", "maxNumConcurrentSubTasks": 2})
+        );
+        let h = task(
+            "wiki",
+            Path::new("/data"),
+            "2015-09-12/2015-09-15",
+            Some(2),
+            Some(3),
+        );
+        assert_eq!(
+            h["spec"]["tuningConfig"],
+            json!({"type": "index_parallel", "maxNumConcurrentSubTasks": 2,
+                "forceGuaranteedRollup": true,
+                "partitionsSpec": {"type": "hashed", "numShards": 3}})
         );
     }
 }
