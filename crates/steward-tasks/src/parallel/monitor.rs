@@ -186,6 +186,11 @@ impl TaskMonitor {
         }
     }
 
+    /// Whether a running attempt has reported: it ends as soon as its peon exits.
+    pub(crate) fn awaiting_end(&self) -> bool {
+        self.running.keys().any(|id| self.reports.contains_key(id))
+    }
+
     /// Druid's name of the phase (the supervisor's `/phase`).
     pub(crate) fn phase_name(&self) -> &'static str {
         self.phase_name
@@ -269,7 +274,9 @@ mod tests {
             m.status_changed("sup_0#0", TaskState::Running),
             Change::None
         );
+        assert!(!m.awaiting_end());
         m.collect_report(report("sup_0#0", 2)).unwrap();
+        assert!(m.awaiting_end());
         // The same report twice is an HTTP retry; a different one is refused.
         m.collect_report(report("sup_0#0", 2)).unwrap();
         assert!(m.collect_report(report("sup_0#0", 1)).is_err());
@@ -279,6 +286,7 @@ mod tests {
                 spec_id: "sup_0".into()
             }
         );
+        assert!(!m.awaiting_end());
         assert_eq!(start_all(&mut m), ["sup_2#0"]);
         for id in ["sup_1#0", "sup_2#0"] {
             assert_eq!(m.phase(), Phase::Running);

@@ -64,6 +64,9 @@ const MERGE_PHASE: &str = "partial segment merge";
 const SUB_TASK_END_WAIT: Duration = Duration::from_secs(30);
 const SUB_TASK_END_POLL: Duration = Duration::from_millis(250);
 
+/// How soon the supervisor asks again about a sub-task that has reported.
+const REPORTED_CHECK: Duration = Duration::from_millis(50);
+
 /// How long the supervisor waits for a running sub-task's live report.
 const LIVE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Chat requests waiting for the loop.
@@ -160,6 +163,9 @@ struct Supervisor<'a> {
     /// The first phase's reports, once the merge runs: their row counts are the ingestion's.
     generated: Vec<SubTaskReport>,
     allocator: SegmentAllocator,
+    /// Whether the last status check got every answer: only then is a reported sub-task
+    /// asked about again before the period is out.
+    overlord_answers: bool,
     /// The last known location of each running sub-task, for their live reports.
     locations: HashMap<String, TaskLocation>,
 }
@@ -225,6 +231,7 @@ impl<'a> Supervisor<'a> {
                 &locks,
             ),
             locations: HashMap::new(),
+            overlord_answers: true,
         })
     }
 
@@ -349,6 +356,14 @@ impl<'a> Supervisor<'a> {
                         .await
                         .ok_or_else(stopped)?;
                 }
+                // A sub-task that reported is about to end: asked again soon rather than at
+                // the next period, so the next one starts without waiting out the period.
+                _ = tokio::time::sleep(REPORTED_CHECK),
+                    if self.overlord_answers && self.monitor.awaiting_end() => {
+                    unless_stopped(stop.as_mut(), self.check_statuses())
+                        .await
+                        .ok_or_else(stopped)??;
+                }
                 _ = ticker.tick() => {
                     unless_stopped(stop.as_mut(), self.check_statuses())
                         .await
@@ -381,11 +396,13 @@ impl<'a> Supervisor<'a> {
             .running_task_ids()
             .map(str::to_string)
             .collect();
+        self.overlord_answers = true;
         for task_id in running {
             let status = match overlord::status(self.toolbox, &task_id).await {
                 Ok(status) => status,
                 Err(e) => {
                     warn(&format!("Cannot check sub-task[{task_id}]: {e}"));
+                    self.overlord_answers = false;
                     continue;
                 }
             };
